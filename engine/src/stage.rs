@@ -1,0 +1,100 @@
+//! The seam between the engine and the science: a stage is a pure function from its parameters
+//! and input artifacts (directories) to the files it writes in its output directory.
+
+use anyhow::{anyhow, Context, Result};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub trait Stage: Send + Sync {
+    /// The stage kind nodes name, e.g. `finetune`.
+    fn kind(&self) -> &'static str;
+    /// blake3 over the source text of the code that makes up this stage (see ARCHITECTURE.md).
+    fn fingerprint(&self) -> blake3::Hash;
+    /// Compute the artifact: read `ctx.input(..)`, write files under `ctx.out_dir()`.
+    fn run(&self, ctx: &StageContext) -> Result<()>;
+}
+
+/// The stages a study provides, by kind.
+#[derive(Default, Clone)]
+pub struct Registry {
+    stages: BTreeMap<String, Arc<dyn Stage>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, stage: Arc<dyn Stage>) -> &mut Self {
+        self.stages.insert(stage.kind().to_string(), stage);
+        self
+    }
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Stage>> {
+        self.stages.get(kind)
+    }
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.stages.keys().map(String::as_str)
+    }
+}
+
+/// Everything a running stage may see. Built by the engine for each node it runs.
+pub struct StageContext {
+    node_id: String,
+    params: serde_json::Value,
+    inputs: Vec<(String, PathBuf)>,
+    out_dir: PathBuf,
+    threads: usize,
+    log: Box<dyn Fn(&str) + Send + Sync>,
+    progress: Box<dyn Fn(u64, u64) + Send + Sync>,
+}
+
+impl StageContext {
+    pub fn new(
+        node_id: String,
+        params: serde_json::Value,
+        inputs: Vec<(String, PathBuf)>,
+        out_dir: PathBuf,
+        threads: usize,
+        log: Box<dyn Fn(&str) + Send + Sync>,
+        progress: Box<dyn Fn(u64, u64) + Send + Sync>,
+    ) -> Self {
+        StageContext { node_id, params, inputs, out_dir, threads, log, progress }
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+    pub fn params(&self) -> &serde_json::Value {
+        &self.params
+    }
+    /// The parameters as a typed struct.
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(self.params.clone())
+            .with_context(|| format!("parameters of node {}", self.node_id))
+    }
+    /// The read-only directory of the named input's artifact.
+    pub fn input(&self, name: &str) -> Result<&Path> {
+        self.inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.as_path())
+            .ok_or_else(|| anyhow!("node {} has no input named `{name}`", self.node_id))
+    }
+    pub fn inputs(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.inputs.iter().map(|(n, p)| (n.as_str(), p.as_path()))
+    }
+    /// An empty directory; everything written here becomes the artifact.
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+    pub fn log(&self, msg: &str) {
+        (self.log)(msg)
+    }
+    pub fn progress(&self, done: u64, total: u64) {
+        (self.progress)(done, total)
+    }
+}

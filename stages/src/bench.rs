@@ -1,0 +1,1 @@
+//! bench stage (to be written).

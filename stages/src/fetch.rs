@@ -1,0 +1,1 @@
+//! fetch stage (to be written).

@@ -1,0 +1,15 @@
+//! The study's stages. Each stage kind is one module implementing `pipeline_engine::Stage`;
+//! `study` turns `pipeline.yaml` into the DAG's nodes. Nothing here knows about scheduling.
+
+pub mod aggregate;
+pub mod bench;
+pub mod data;
+pub mod fetch;
+pub mod fingerprint;
+pub mod finetune;
+pub mod nn;
+pub mod prepare;
+pub mod pretrain;
+pub mod render;
+pub mod study;
+pub mod subset;

@@ -1,0 +1,1 @@
+//! prepare stage (to be written).

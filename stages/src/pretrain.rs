@@ -1,0 +1,1 @@
+//! pretrain stage (to be written).

@@ -1,0 +1,1 @@
+//! subset stage (to be written).
