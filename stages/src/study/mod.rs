@@ -1,7 +1,13 @@
 //! The study: `pipeline.yaml`'s schema, its profiles, and the expansion of a profile into the
 //! DAG's nodes (ids derived from parameter values), plus the registry of this study's stages.
 
-use anyhow::Result;
+pub mod config;
+pub mod expand;
+pub mod locate;
+pub mod params;
+pub mod validate;
+
+use anyhow::{anyhow, bail, Context, Result};
 use pipeline_engine::{Node, Registry};
 use std::path::Path;
 
@@ -15,9 +21,118 @@ pub struct Study {
     pub registry: Registry,
 }
 
-/// Read `config` (a `pipeline.yaml`) and expand `profile` (default: the file's default, `mini`).
+/// Read `config` (a `pipeline.yaml`) and expand `profile` (default: the file's `default_profile`).
 /// Errors name the file, line, column and field.
 pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
-    let _ = (config, profile);
-    unimplemented!("study::load is being written")
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read the study file {}", config.display()))?;
+    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        anyhow!("{}{at}: {e}", config.display())
+    })?;
+    let profiles: Vec<String> = file.profiles.keys().cloned().collect();
+    let name = profile.unwrap_or(&file.default_profile);
+    let Some(chosen) = file.profiles.get(name) else {
+        let (what, place) = match profile {
+            Some(_) => ("profile", String::new()),
+            None => ("default_profile", position(config, &text, &[locate::Seg::Key("default_profile")])),
+        };
+        bail!(
+            "{place}unknown {what} `{name}`; {} defines these profiles: {}",
+            config.display(),
+            profiles.join(", ")
+        );
+    };
+    let problems = validate::check(name, chosen);
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}{}: {}", position(config, &text, &p.path), validate::dotted(&p.path), p.message))
+            .collect();
+        bail!("{} has {} problem(s) in profile `{name}`:\n{}", config.display(), lines.len(), lines.join("\n"));
+    }
+    let (nodes, _cells) = expand::science_nodes(chosen);
+    Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry() })
+}
+
+/// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.
+fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
+    match locate::locate(text, path) {
+        Some((line, col)) => format!("{}:{line}:{col}: ", config.display()),
+        None => format!("{}: ", config.display()),
+    }
+}
+
+/// The stages of this study, by kind.
+pub fn registry() -> Registry {
+    Registry::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn project_file() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.yaml")
+    }
+
+    fn write_temp(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn every_profile_of_the_project_file_loads_with_unique_ids() {
+        let names = load(&project_file(), None).unwrap().profiles;
+        for name in names {
+            let study = load(&project_file(), Some(&name)).unwrap();
+            let mut ids: Vec<&str> = study.nodes.iter().map(|n| n.id.as_str()).collect();
+            let total = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), total, "duplicate ids in profile {name}");
+        }
+    }
+
+    #[test]
+    fn mini_has_one_finetune_node_per_cell_of_the_grid() {
+        let study = load(&project_file(), Some("mini")).unwrap();
+        let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
+        // 4 sources × 6 datasets × 4 depths × (3 + 3 + 2 + 2 + 1) seeds over the five sizes.
+        assert_eq!(finetune, 4 * 6 * 4 * 11);
+        let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
+        assert_eq!(subsets, 6 * 11, "subsets are shared by sources and depths");
+    }
+
+    #[test]
+    fn an_unknown_profile_lists_the_profiles() {
+        let err = load(&project_file(), Some("nope")).err().unwrap().to_string();
+        assert!(err.contains("unknown profile `nope`"), "{err}");
+        assert!(err.contains("mini") && err.contains("smoke"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_field_names_file_line_column_and_the_valid_fields() {
+        let text = std::fs::read_to_string(project_file()).unwrap().replacen("      eval_batch: 500", "      eval_bach: 500", 1);
+        let f = write_temp(&text);
+        let line = text.lines().position(|l| l.contains("eval_bach")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), None).err().unwrap());
+        assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
+        assert!(err.contains("unknown field `eval_bach`") && err.contains("eval_batch"), "{err}");
+    }
+
+    #[test]
+    fn a_grid_naming_an_undefined_dataset_says_which_and_where() {
+        let text = std::fs::read_to_string(project_file())
+            .unwrap()
+            .replacen("datasets: [cifar100, cifar10, svhn", "datasets: [cifar100, cifar11, svhn", 1);
+        let f = write_temp(&text);
+        let line = text.lines().position(|l| l.contains("cifar11")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
+        assert!(err.contains(&format!(":{line}:")), "{err}");
+        assert!(err.contains("profiles.mini.grid.datasets[1]: unknown dataset `cifar11`"), "{err}");
+        assert!(err.contains("cifar10, svhn"), "lists the defined datasets: {err}");
+    }
 }

@@ -1,0 +1,390 @@
+//! The typed schema of `pipeline.yaml`. Every struct denies unknown fields, so a misspelt key is
+//! an error that names the field, its line and the valid names.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyFile {
+    /// The profile `pipeline` uses when `--profile` is not given.
+    pub default_profile: String,
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub description: String,
+    /// True only where sources and targets are the paper's own (reports then show the paper's
+    /// numbers beside ours).
+    #[serde(default)]
+    pub comparable_to_paper: bool,
+    pub network: Network,
+    /// Source models, in the order reports show them.
+    pub sources: Vec<Source>,
+    /// Target datasets, in the order reports show them.
+    pub datasets: Vec<Dataset>,
+    /// How sources with `origin: pretrain` are trained here.
+    #[serde(default)]
+    pub pretrain: Option<Pretrain>,
+    pub finetune: Finetune,
+    pub grid: Grid,
+    #[serde(default)]
+    pub reports: ReportSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Base planes of the ResNet-50 layout (64 is the real ResNet-50).
+    pub width: usize,
+    pub stem: Stem,
+    /// Input resolution images are up-scaled to (bilinear).
+    pub resolution: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stem {
+    /// 7×7 stride-2 convolution and 3×3 stride-2 max-pool (ImageNet).
+    Imagenet,
+    /// 3×3 stride-1 convolution, no pool (small inputs).
+    Small,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Identifier used in node ids and reports, e.g. `l2_eps3`.
+    pub name: String,
+    /// Human label for figures, e.g. `ℓ2 ε=3`.
+    pub label: String,
+    pub constraint: Constraint,
+    #[serde(default)]
+    pub epsilon: Epsilon,
+    pub origin: SourceOrigin,
+    /// Required when `origin: hub`: the pinned checkpoint.
+    #[serde(default)]
+    pub hub: Option<HubCheckpoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Constraint {
+    None,
+    L2,
+    Linf,
+}
+
+/// A radius written as a number (`3`, `0.5`) or a fraction (`4/255`); the label keeps the text
+/// and is what is serialised, so parameters round-trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Epsilon {
+    pub value: f64,
+    pub label: String,
+}
+
+impl Default for Epsilon {
+    fn default() -> Self {
+        Epsilon { value: 0.0, label: "0".into() }
+    }
+}
+
+impl Serialize for Epsilon {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label)
+    }
+}
+
+impl<'de> Deserialize<'de> for Epsilon {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let parse = |text: &str| -> Option<f64> {
+            match text.split_once('/') {
+                Some((n, d)) => Some(n.trim().parse::<f64>().ok()? / d.trim().parse::<f64>().ok()?),
+                None => text.trim().parse().ok(),
+            }
+        };
+        let (value, label) = match Raw::deserialize(d)? {
+            Raw::Number(v) => (v, format!("{v}")),
+            Raw::Text(t) => match parse(&t) {
+                Some(v) => (v, t),
+                None => {
+                    return Err(serde::de::Error::custom(format!(
+                        "epsilon `{t}` is neither a number nor a fraction like 4/255"
+                    )))
+                }
+            },
+        };
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(serde::de::Error::custom("epsilon must be a finite number ≥ 0"));
+        }
+        Ok(Epsilon { value, label })
+    }
+}
+
+/// Where a source model comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceOrigin {
+    /// Trained here by the `pretrain` stage on the profile's source data.
+    Pretrain,
+    /// A checkpoint on the Hugging Face hub (the source's `hub` settings).
+    Hub,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubCheckpoint {
+    pub repo: String,
+    /// A commit hash, never a branch name.
+    pub revision: String,
+    pub file: String,
+    /// blake3 of the file's bytes; checked after download.
+    pub blake3: String,
+    pub format: CheckpointFormat,
+    /// Set when the checkpoint stands in for the paper's own (shown in reports).
+    #[serde(default)]
+    pub stand_in: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointFormat {
+    /// MadryLab `robustness` checkpoint: `{"model": state dict with `module.model.` prefixes}`.
+    Madrylab,
+    /// torchvision-layout weights (safetensors or a zip `.pth`).
+    Torchvision,
+}
+
+/// A target dataset: exactly one of `procedural` and `hub` says where its images come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// Identifier used in node ids, e.g. `cifar10`.
+    pub name: String,
+    /// Display name, e.g. `CIFAR-10`.
+    pub label: String,
+    /// Generated by the `prepare` stage from a seed.
+    #[serde(default)]
+    pub procedural: Option<Procedural>,
+    /// Parquet files of a Hugging Face dataset repository.
+    #[serde(default)]
+    pub hub: Option<HubDataset>,
+}
+
+/// Where a dataset's images come from (see [`Dataset::origin`]).
+pub enum DataOrigin<'a> {
+    Procedural(&'a Procedural),
+    Hub(&'a HubDataset),
+}
+
+impl Dataset {
+    /// The dataset's origin; `None` unless exactly one of `procedural` and `hub` is given.
+    pub fn origin(&self) -> Option<DataOrigin<'_>> {
+        match (&self.procedural, &self.hub) {
+            (Some(p), None) => Some(DataOrigin::Procedural(p)),
+            (None, Some(h)) => Some(DataOrigin::Hub(h)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Procedural {
+    /// Which generator: `source`, `cifar10`, `cifar100`, `svhn`, `mnist`, `fmnist`, `kmnist`.
+    pub generator: String,
+    /// Class count (only the `source` generator lets it vary).
+    #[serde(default)]
+    pub classes: Option<usize>,
+    pub train: usize,
+    pub test: usize,
+    /// Side of the generated images in pixels.
+    pub native_size: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubDataset {
+    pub repo: String,
+    pub revision: String,
+    pub train_file: String,
+    pub train_blake3: String,
+    pub test_file: String,
+    pub test_blake3: String,
+    pub image_column: String,
+    pub label_column: String,
+    pub classes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pretrain {
+    /// The source data the sources are trained on (the stand-in for ImageNet).
+    pub data: Procedural,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// 0-based epochs at which the learning rate is divided by 10.
+    pub lr_decay: Vec<usize>,
+    pub seed: u64,
+    /// PGD used for adversarial training (paper section 3).
+    pub pgd: Pgd,
+    /// Attacks every source is evaluated under (the mini Table 3).
+    pub attacks: Vec<Attack>,
+    pub augment: Augment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pgd {
+    pub steps: usize,
+    /// Step size is step_factor·ε/steps; the paper has 1.5 < c < 4.
+    pub step_factor: f64,
+    #[serde(default)]
+    pub random_start: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attack {
+    pub constraint: Constraint,
+    pub epsilon: Epsilon,
+    pub steps: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finetune {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    /// Batch size for test-set evaluation (no effect on results other than speed).
+    pub eval_batch: usize,
+    /// Frozen BatchNorm layers: `train` (the authors' code: batch statistics, running
+    /// statistics keep updating) or `eval`.
+    #[serde(default = "FrozenBn::authors_code")]
+    pub frozen_bn: FrozenBn,
+    /// New fc layer's initialisation: `normal1` (N(0,1), the authors' code) or `pytorch`.
+    #[serde(default = "FcInit::authors_code")]
+    pub fc_init: FcInit,
+    pub augment: Augment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrozenBn {
+    Train,
+    Eval,
+}
+
+impl FrozenBn {
+    fn authors_code() -> Self {
+        FrozenBn::Train
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FcInit {
+    Normal1,
+    Pytorch,
+}
+
+impl FcInit {
+    fn authors_code() -> Self {
+        FcInit::Normal1
+    }
+}
+
+/// Training augmentation (the authors' transform, scaled to the profile's resolution).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Augment {
+    /// Zero padding before the random crop, in pixels at the network resolution.
+    pub pad: usize,
+    pub flip: bool,
+    /// ColorJitter strength for brightness, contrast and saturation.
+    pub jitter: f64,
+    /// Maximum rotation in degrees (±).
+    pub rotation: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    /// Names from `sources` to fine-tune from.
+    pub sources: Vec<String>,
+    /// Names from `datasets` to fine-tune on.
+    pub datasets: Vec<String>,
+    /// Fine-tuning depths: the last k bottleneck blocks plus a new fc (0, 1, 3, 9).
+    pub blocks: Vec<usize>,
+    /// One row per training-subset size (the paper's Table 2, scaled).
+    pub schedule: Vec<ScheduleRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRow {
+    pub size: SubsetSize,
+    pub epochs: usize,
+    pub seeds: usize,
+    pub eval_every: usize,
+    /// 0-based epochs at which the learning rate is divided by 10.
+    pub lr_decay: Vec<usize>,
+}
+
+/// A training-subset size: a number of images, or `all` of the training split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SubsetSize {
+    Images(usize),
+    All,
+}
+
+impl<'de> Deserialize<'de> for SubsetSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(usize),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(0) => Err(serde::de::Error::custom("subset size must be at least 1")),
+            Raw::Number(n) => Ok(SubsetSize::Images(n)),
+            Raw::Text(t) if t == "all" => Ok(SubsetSize::All),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "subset size `{t}`: expected a number of images or `all`"
+            ))),
+        }
+    }
+}
+
+impl SubsetSize {
+    /// The label used in ids and reports: `100` or `all`.
+    pub fn label(&self) -> String {
+        match self {
+            SubsetSize::Images(n) => n.to_string(),
+            SubsetSize::All => "all".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// Subset size of the accuracy-per-epoch figure (figure 3); default: the smallest.
+    #[serde(default)]
+    pub figure3_size: Option<usize>,
+}

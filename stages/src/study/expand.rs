@@ -1,0 +1,212 @@
+//! Expands one profile of the study into the DAG's nodes. Ids are derived from parameter values
+//! (`finetune/l2_eps3/cifar10/n1600/b3/s20100000`), never from list positions, so adding a seed
+//! or a dataset leaves every other id and key alone. Subsets do not depend on the source, so every
+//! source is fine-tuned on the same subsets (paired comparisons).
+
+use super::config::{DataOrigin, Profile, SourceOrigin, SubsetSize};
+use super::params::{
+    FetchParams, FinetuneParams, PrepareParams, PretrainParams, RepoType, SourceFormat,
+    SubsetParams,
+};
+use pipeline_engine::{Input, Node};
+use serde::Serialize;
+
+/// Seeds of a cell group: S_k = { 20000000 + 100000·i : i = 0..k-1 } (paper, eq. 9).
+pub fn seeds(k: usize) -> Vec<u64> {
+    (0..k as u64).map(|i| 20_000_000 + 100_000 * i).collect()
+}
+
+/// The id of the node that prepares the profile's source (pre-training) data.
+pub const SOURCE_DATA: &str = "prepare/_source";
+
+/// One fine-tuning cell's coordinates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub source: String,
+    pub dataset: String,
+    pub size_label: String,
+    pub blocks: usize,
+    pub seed: u64,
+}
+
+impl Cell {
+    pub fn id(&self) -> String {
+        format!(
+            "finetune/{}/{}/n{}/b{}/s{}",
+            self.source, self.dataset, self.size_label, self.blocks, self.seed
+        )
+    }
+}
+
+fn node(id: String, kind: &str, params: &impl Serialize, inputs: Vec<Input>) -> Node {
+    Node {
+        id,
+        kind: kind.into(),
+        params: serde_json::to_value(params).expect("parameters serialise"),
+        inputs,
+        publish: vec![],
+    }
+}
+
+/// The fetch, prepare, pretrain, subset and fine-tune nodes of `profile`, and its cells in
+/// grid order (sources × datasets × sizes × blocks × seeds). Assumes a validated profile.
+pub fn science_nodes(profile: &Profile) -> (Vec<Node>, Vec<Cell>) {
+    let mut nodes = Vec::new();
+
+    // Target data: generated here, or fetched Parquet decoded by `prepare`.
+    for d in &profile.datasets {
+        if !profile.grid.datasets.contains(&d.name) {
+            continue;
+        }
+        match d.origin().expect("validated: one origin") {
+            DataOrigin::Procedural(p) => nodes.push(node(
+                format!("prepare/{}", d.name),
+                "prepare",
+                &PrepareParams::Procedural(p.clone()),
+                vec![],
+            )),
+            DataOrigin::Hub(h) => {
+                let mut inputs = vec![];
+                for (split, file, blake3) in
+                    [("train", &h.train_file, &h.train_blake3), ("test", &h.test_file, &h.test_blake3)]
+                {
+                    let id = format!("fetch/{}/{split}", d.name);
+                    let params = FetchParams {
+                        repo: h.repo.clone(),
+                        repo_type: RepoType::Dataset,
+                        revision: h.revision.clone(),
+                        file: file.clone(),
+                        blake3: blake3.clone(),
+                    };
+                    nodes.push(node(id.clone(), "fetch", &params, vec![]));
+                    inputs.push(Input::new(split, id));
+                }
+                let params = PrepareParams::Parquet {
+                    image_column: h.image_column.clone(),
+                    label_column: h.label_column.clone(),
+                    classes: h.classes,
+                };
+                nodes.push(node(format!("prepare/{}", d.name), "prepare", &params, inputs));
+            }
+        }
+    }
+
+    // Source models: trained here, or fetched checkpoints.
+    let mut source_inputs = Vec::new();
+    let grid_sources = profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name));
+    for s in grid_sources {
+        match &s.origin {
+            SourceOrigin::Pretrain => {
+                let train = profile.pretrain.clone().expect("validated: pretrain settings exist");
+                if !nodes.iter().any(|n| n.id == SOURCE_DATA) {
+                    let data = PrepareParams::Procedural(train.data.clone());
+                    nodes.push(node(SOURCE_DATA.into(), "prepare", &data, vec![]));
+                }
+                let id = format!("pretrain/{}", s.name);
+                let params = PretrainParams {
+                    source: s.name.clone(),
+                    constraint: s.constraint,
+                    epsilon: s.epsilon.clone(),
+                    network: profile.network.clone(),
+                    train,
+                };
+                nodes.push(node(id.clone(), "pretrain", &params, vec![Input::new("data", SOURCE_DATA)]));
+                source_inputs.push((s.name.clone(), id, SourceFormat::Pretrained));
+            }
+            SourceOrigin::Hub => {
+                let h = s.hub.as_ref().expect("validated: hub settings exist");
+                let id = format!("fetch/source/{}", s.name);
+                let params = FetchParams {
+                    repo: h.repo.clone(),
+                    repo_type: RepoType::Model,
+                    revision: h.revision.clone(),
+                    file: h.file.clone(),
+                    blake3: h.blake3.clone(),
+                };
+                nodes.push(node(id.clone(), "fetch", &params, vec![]));
+                source_inputs.push((s.name.clone(), id, SourceFormat::Checkpoint(h.format)));
+            }
+        }
+    }
+
+    // Subsets, shared by every source and depth; then one fine-tuning node per cell.
+    let mut cells = Vec::new();
+    let datasets = profile.datasets.iter().filter(|d| profile.grid.datasets.contains(&d.name));
+    for d in datasets {
+        let data_id = format!("prepare/{}", d.name);
+        for row in &profile.grid.schedule {
+            let size_label = row.size.label();
+            for seed in seeds(row.seeds) {
+                let subset_id = format!("subset/{}/n{size_label}/s{seed}", d.name);
+                let size = match row.size {
+                    SubsetSize::Images(n) => Some(n),
+                    SubsetSize::All => None,
+                };
+                let params = SubsetParams { size, seed };
+                nodes.push(node(subset_id, "subset", &params, vec![Input::new("data", &data_id)]));
+            }
+        }
+    }
+    for (source, source_id, source_format) in &source_inputs {
+        for d in profile.datasets.iter().filter(|d| profile.grid.datasets.contains(&d.name)) {
+            for row in &profile.grid.schedule {
+                for &blocks in &profile.grid.blocks {
+                    for seed in seeds(row.seeds) {
+                        let cell = Cell {
+                            source: source.clone(),
+                            dataset: d.name.clone(),
+                            size_label: row.size.label(),
+                            blocks,
+                            seed,
+                        };
+                        let params = FinetuneParams {
+                            source: source.clone(),
+                            source_format: *source_format,
+                            dataset: d.name.clone(),
+                            size_label: cell.size_label.clone(),
+                            blocks,
+                            seed,
+                            network: profile.network.clone(),
+                            epochs: row.epochs,
+                            eval_every: row.eval_every,
+                            lr_decay: row.lr_decay.clone(),
+                            train: profile.finetune.clone(),
+                        };
+                        let inputs = vec![
+                            Input::new("source", source_id),
+                            Input::new("data", format!("prepare/{}", d.name)),
+                            Input::new("subset", format!("subset/{}/n{}/s{seed}", d.name, cell.size_label)),
+                        ];
+                        nodes.push(node(cell.id(), "finetune", &params, inputs));
+                        cells.push(cell);
+                    }
+                }
+            }
+        }
+    }
+    (nodes, cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_follow_the_papers_equation_9() {
+        assert_eq!(seeds(3), vec![20_000_000, 20_100_000, 20_200_000]);
+        assert_eq!(seeds(20).last(), Some(&21_900_000));
+        assert!(seeds(0).is_empty());
+    }
+
+    #[test]
+    fn cell_ids_are_made_of_parameter_values() {
+        let c = Cell {
+            source: "l2_eps3".into(),
+            dataset: "cifar10".into(),
+            size_label: "1600".into(),
+            blocks: 3,
+            seed: 20_100_000,
+        };
+        assert_eq!(c.id(), "finetune/l2_eps3/cifar10/n1600/b3/s20100000");
+    }
+}
