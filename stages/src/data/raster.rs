@@ -23,7 +23,7 @@ pub fn hsv(h: f32, s: f32, v: f32) -> Rgb {
     let h6 = h.rem_euclid(1.0) * 6.0;
     let f = h6 - h6.floor();
     let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
-    match h6 as u32 {
+    match h6 as u32 % 6 {
         0 => [v, t, p],
         1 => [q, v, p],
         2 => [p, v, t],

@@ -44,6 +44,9 @@ impl TrainTransform {
     /// Augmented images `indices` of `ds` as [B, 3, R, R] on `device`; all randomness comes
     /// from `rng`, image by image in the order of `indices`.
     pub fn batch(&self, ds: &Dataset, indices: &[u32], rng: &mut ChaCha8Rng, device: &Device) -> Result<Tensor> {
+        ensure!((0.0..=1.0).contains(&self.flip_p), "train transform: flip_p {} is not a probability", self.flip_p);
+        let strengths = [self.brightness, self.contrast, self.saturation, self.rotation_deg];
+        ensure!(strengths.iter().all(|s| s.is_finite() && *s >= 0.0), "train transform: jitter strengths and rotation must be finite and non-negative, got {strengths:?}");
         build_batch(ds, indices, self.size, device, |img| {
             let draw = self.draw(rng);
             self.apply(img, &draw)
@@ -336,6 +339,18 @@ mod tests {
         assert!(b0.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(b0, batch(0));
         assert!((0..20).any(|s| batch(s) != b0));
+        let bad = TrainTransform { flip_p: 1.5, ..a.clone() };
+        assert!(bad.batch(&ds, &[0], &mut derived_rng("t", &[]), &Device::Cpu).is_err());
+    }
+
+    #[test]
+    fn train_transform_with_every_augmentation_off_is_the_test_transform() {
+        let off = TrainTransform { size: 5, pad: 0, flip_p: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, rotation_deg: 0.0 };
+        let ds = grey_ds(3, 3, (0..18).map(|v| v * 13).collect());
+        let train = off.batch(&ds, &[1, 0], &mut derived_rng("off", &[]), &Device::Cpu).unwrap();
+        let test = test_batch(&ds, &[1, 0], 5, &Device::Cpu).unwrap();
+        let (a, b) = (train.flatten_all().unwrap().to_vec1::<f32>().unwrap(), test.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        assert_eq!(a, b);
     }
 
     #[test]

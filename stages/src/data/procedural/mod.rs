@@ -13,7 +13,7 @@ mod glyphs;
 mod objects;
 mod shapes;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,7 @@ use super::dataset::Dataset;
 use super::rng::derived_rng;
 
 /// Which procedural dataset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Colour shapes; class = shape × texture (at most 64 classes).
     Source { classes: usize },
@@ -53,8 +52,37 @@ impl Split {
 }
 
 impl Kind {
-    /// The six procedural targets, in the paper's table order.
-    pub const TARGETS: [Kind; 6] = [Kind::Cifar10, Kind::Cifar100, Kind::Svhn, Kind::Fmnist, Kind::Kmnist, Kind::Mnist];
+    /// The generator named `generator` (`source`, `cifar10`, `cifar100`, `svhn`, `mnist`,
+    /// `fmnist`, `kmnist`). `classes` is required for `source` (2..=64); for the targets it
+    /// may be given but must match their fixed count.
+    pub fn parse(generator: &str, classes: Option<usize>) -> Result<Kind> {
+        let kind = match generator {
+            "source" => {
+                let classes = classes.context("the `source` generator needs `classes` (2..=64)")?;
+                Kind::Source { classes }
+            }
+            "cifar10" => Kind::Cifar10,
+            "cifar100" => Kind::Cifar100,
+            "svhn" => Kind::Svhn,
+            "mnist" => Kind::Mnist,
+            "fmnist" => Kind::Fmnist,
+            "kmnist" => Kind::Kmnist,
+            other => bail!("unknown procedural generator `{other}`; expected one of source, cifar10, cifar100, svhn, mnist, fmnist, kmnist"),
+        };
+        if let Some(c) = classes {
+            ensure!(c == kind.classes(), "the `{generator}` generator makes {} classes; `classes: {c}` does not match", kind.classes());
+        }
+        kind.check()?;
+        Ok(kind)
+    }
+
+    /// Errors when a `Source` asks for a class count outside 2..=64.
+    fn check(self) -> Result<()> {
+        if let Kind::Source { classes } = self {
+            ensure!((2..=shapes::MAX_CLASSES).contains(&classes), "the `source` generator makes 2..={} classes, not {classes}", shapes::MAX_CLASSES);
+        }
+        Ok(())
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -112,10 +140,8 @@ impl Kind {
 /// Generate `n` images of `kind`'s `split` at `size`×`size` from `seed`, using up to
 /// `threads` threads (the bytes do not depend on `threads`).
 pub fn generate(kind: Kind, split: Split, n: usize, seed: u64, size: usize, threads: usize) -> Result<Dataset> {
+    kind.check()?;
     let classes = kind.classes();
-    if let Kind::Source { classes } = kind {
-        ensure!((2..=shapes::MAX_CLASSES).contains(&classes), "source dataset: {classes} classes; must be 2..={}", shapes::MAX_CLASSES);
-    }
     ensure!(size >= 8, "procedural images must be at least 8 pixels wide (asked for {size})");
     let purpose = format!("procedural/{}/{}", kind.name(), split.name());
     let labels: Vec<u32> = (0..n).map(|i| (i % classes) as u32).collect();
@@ -199,7 +225,7 @@ mod tests {
     #[test]
     fn shapes_ranges_and_every_class_present() {
         for kind in ALL {
-            for size in [16, 28, 32] {
+            for size in [8, 14, 16, 28, 32] {
                 let n = 2 * kind.classes();
                 let ds = generate(kind, Split::Test, n, 1, size, 2).unwrap();
                 assert_eq!((ds.len(), ds.channels, ds.height, ds.width), (n, kind.channels(), size, size));
@@ -323,11 +349,18 @@ mod tests {
     }
 
     #[test]
-    fn kind_parses_from_json() {
-        let k: Kind = serde_json::from_str(r#"{"kind": "source", "classes": 48}"#).unwrap();
-        assert_eq!(k, Kind::Source { classes: 48 });
-        let k: Kind = serde_json::from_str(r#"{"kind": "fmnist"}"#).unwrap();
-        assert_eq!(k, Kind::Fmnist);
+    fn kinds_parse_from_generator_names() {
+        assert_eq!(Kind::parse("source", Some(48)).unwrap(), Kind::Source { classes: 48 });
+        assert_eq!(Kind::parse("fmnist", None).unwrap(), Kind::Fmnist);
+        assert_eq!(Kind::parse("cifar100", Some(100)).unwrap(), Kind::Cifar100);
+        for kind in ALL {
+            assert_eq!(Kind::parse(kind.name(), Some(kind.classes())).unwrap(), kind);
+        }
+        let err = |g: &str, c: Option<usize>| format!("{:#}", Kind::parse(g, c).unwrap_err());
+        assert!(err("source", None).contains("needs `classes`"));
+        assert!(err("source", Some(65)).contains("2..=64"));
+        assert!(err("mnist", Some(12)).contains("makes 10 classes"));
+        assert!(err("imagenet", None).contains("unknown procedural generator `imagenet`"));
     }
 
     /// Contact sheets for looking at the data (run with `--ignored`): one PNG per kind and
