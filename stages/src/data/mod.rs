@@ -1,1 +1,18 @@
-//! data (to be written).
+//! Data for the study: the in-memory dataset and its tensor file (`dataset`), procedural
+//! source and target sets for the offline profiles (`procedural`, drawn with `raster`),
+//! batches with the authors' train and test transforms (`transform`), and the authors'
+//! subset rule with seeded batch order (`subset`). Every random choice comes from a named,
+//! seeded stream (`rng`).
+
+pub mod dataset;
+pub mod procedural;
+pub mod raster;
+pub mod rng;
+pub mod subset;
+pub mod transform;
+
+pub use dataset::Dataset;
+pub use procedural::{generate, Kind, Split};
+pub use rng::derived_rng;
+pub use subset::{epoch_batches, epoch_order, make_mask, seeds};
+pub use transform::{test_batch, TrainTransform};
