@@ -8,13 +8,9 @@ use super::params::{
     FetchParams, FinetuneParams, PrepareParams, PretrainParams, RepoType, SourceFormat,
     SubsetParams,
 };
+use crate::data::seeds;
 use pipeline_engine::{Input, Node};
 use serde::Serialize;
-
-/// Seeds of a cell group: S_k = { 20000000 + 100000·i : i = 0..k-1 } (paper, eq. 9).
-pub fn seeds(k: usize) -> Vec<u64> {
-    (0..k as u64).map(|i| 20_000_000 + 100_000 * i).collect()
-}
 
 /// The id of the node that prepares the profile's source (pre-training) data.
 pub const SOURCE_DATA: &str = "prepare/_source";
@@ -190,13 +186,6 @@ pub fn science_nodes(profile: &Profile) -> (Vec<Node>, Vec<Cell>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seeds_follow_the_papers_equation_9() {
-        assert_eq!(seeds(3), vec![20_000_000, 20_100_000, 20_200_000]);
-        assert_eq!(seeds(20).last(), Some(&21_900_000));
-        assert!(seeds(0).is_empty());
-    }
 
     #[test]
     fn cell_ids_are_made_of_parameter_values() {

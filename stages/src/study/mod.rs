@@ -10,6 +10,7 @@ pub mod validate;
 use anyhow::{anyhow, bail, Context, Result};
 use pipeline_engine::{Node, Registry};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A loaded profile of the study: the nodes to schedule and the stages that compute them.
 pub struct Study {
@@ -65,7 +66,11 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 
 /// The stages of this study, by kind.
 pub fn registry() -> Registry {
-    Registry::new()
+    let mut r = Registry::new();
+    r.add(Arc::new(crate::fetch::Fetch))
+        .add(Arc::new(crate::prepare::Prepare))
+        .add(Arc::new(crate::subset::Subset));
+    r
 }
 
 #[cfg(test)]

@@ -1,1 +1,0 @@
-//! prepare stage (to be written).
