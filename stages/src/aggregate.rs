@@ -121,7 +121,8 @@ pub struct Timings {
 
 fn read_metrics(dir: &Path) -> Result<CellMetrics> {
     let path = dir.join("metrics.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -151,7 +152,8 @@ impl Tables {
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     // Uncompressed and single-threaded: the bytes depend on the data only.
     let written = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Uncompressed)
@@ -162,8 +164,11 @@ fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
 }
 
 fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let mut file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let written = CsvWriter::new(&mut file).with_float_precision(Some(4)).finish(df);
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let written = CsvWriter::new(&mut file)
+        .with_float_precision(Some(4))
+        .finish(df);
     Context::with_context(written, || format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -173,7 +178,9 @@ pub(crate) fn size_order(label: &str) -> Result<u64> {
     if label == "all" {
         return Ok(u64::MAX);
     }
-    Context::with_context(label.parse(), || format!("subset size label `{label}` is neither a number nor `all`"))
+    Context::with_context(label.parse(), || {
+        format!("subset size label `{label}` is neither a number nor `all`")
+    })
 }
 
 fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
@@ -187,13 +194,34 @@ fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
 type CellKey = (String, String, String, u32, u64);
 
 fn cell_key(source: &str, dataset: &str, size_label: &str, blocks: u32, seed: u64) -> CellKey {
-    (source.into(), dataset.into(), size_label.into(), blocks, seed)
+    (
+        source.into(),
+        dataset.into(),
+        size_label.into(),
+        blocks,
+        seed,
+    )
 }
 
 /// Columns naming a group of cells (all seeds of one grid point) at one epoch.
-const GROUP: [&str; 8] = ["source", "dataset", "size", "size_label", "blocks", "epoch", "final", "source_rank"];
+const GROUP: [&str; 8] = [
+    "source",
+    "dataset",
+    "size",
+    "size_label",
+    "blocks",
+    "epoch",
+    "final",
+    "source_rank",
+];
 /// Sort order of everything derived from cells.
-const ORDER: [&str; 5] = ["source_rank", "dataset_rank", "size_order", "blocks", "epoch"];
+const ORDER: [&str; 5] = [
+    "source_rank",
+    "dataset_rank",
+    "size_order",
+    "blocks",
+    "epoch",
+];
 
 /// Compute every table from the cells that were built.
 pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
@@ -209,8 +237,18 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
     let cells_out = cells
         .clone()
         .select(cols(&[
-            "source", "dataset", "size", "size_label", "blocks", "seed", "epoch", "accuracy", "loss", "final",
-            "train_seconds", "images_per_second",
+            "source",
+            "dataset",
+            "size",
+            "size_label",
+            "blocks",
+            "seed",
+            "epoch",
+            "accuracy",
+            "loss",
+            "final",
+            "train_seconds",
+            "images_per_second",
         ]))
         .collect()?;
 
@@ -227,7 +265,16 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
             JoinArgs::new(JoinType::Left),
         )
         .filter(col("built").is_null())
-        .sort(["source_rank", "dataset_rank", "size_order", "blocks", "seed"], SortMultipleOptions::default())
+        .sort(
+            [
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "blocks",
+                "seed",
+            ],
+            SortMultipleOptions::default(),
+        )
         .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
         .collect()?;
 
@@ -245,21 +292,43 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
             .collect()?,
     )?
     .join(
-        coverage.clone().lazy().select(cols(&["source", "dataset", "size_label", "blocks", "expected_seeds"])),
+        coverage.clone().lazy().select(cols(&[
+            "source",
+            "dataset",
+            "size_label",
+            "blocks",
+            "expected_seeds",
+        ])),
         cols(&["source", "dataset", "size_label", "blocks"]),
         cols(&["source", "dataset", "size_label", "blocks"]),
         JoinArgs::new(JoinType::Left),
     )
     .sort(ORDER, SortMultipleOptions::default())
     .select(cols(&[
-        "source", "dataset", "size", "size_label", "blocks", "epoch", "final", "n", "expected_seeds", "mean", "std",
+        "source",
+        "dataset",
+        "size",
+        "size_label",
+        "blocks",
+        "epoch",
+        "final",
+        "n",
+        "expected_seeds",
+        "mean",
+        "std",
         "ci95",
     ]))
     .rename(["n"], ["n_seeds"], true)
     .collect()?;
 
     let deltas = deltas_frame(params, &cells)?;
-    Ok(Tables { cells: cells_out, summary, deltas, coverage, missing })
+    Ok(Tables {
+        cells: cells_out,
+        summary,
+        deltas,
+        coverage,
+        missing,
+    })
 }
 
 fn cols(names: &[&str]) -> Vec<Expr> {
@@ -299,12 +368,16 @@ fn cells_frame(
 ) -> Result<LazyFrame> {
     let mut seen = BTreeSet::new();
     let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
-    let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut train_seconds, mut ips, mut source_rank, mut dataset_rank, mut order) =
         (vec![], vec![], vec![], vec![], vec![]);
     for m in metrics {
         let key = cell_key(&m.source, &m.dataset, &m.size_label, m.blocks, m.seed);
-        let id = format!("{}/{}/{}/b{}/s{}", m.source, m.dataset, m.size_label, m.blocks, m.seed);
+        let id = format!(
+            "{}/{}/{}/b{}/s{}",
+            m.source, m.dataset, m.size_label, m.blocks, m.seed
+        );
         if !expected.contains(&key) {
             bail!("cell {id} is not in the expected grid passed to the aggregate node");
         }
@@ -314,8 +387,11 @@ fn cells_frame(
         if m.evals.is_empty() {
             bail!("cell {id} has no evaluations in its metrics.json");
         }
-        let (sr, dr, so) =
-            (rank(source_names, &m.source, "source")?, rank(&params.datasets, &m.dataset, "dataset")?, size_order(&m.size_label)?);
+        let (sr, dr, so) = (
+            rank(source_names, &m.source, "source")?,
+            rank(&params.datasets, &m.dataset, "dataset")?,
+            size_order(&m.size_label)?,
+        );
         for e in &m.evals {
             source.push(m.source.as_str());
             dataset.push(m.dataset.as_str());
@@ -344,8 +420,22 @@ fn cells_frame(
     // order rows reach an aggregation, and the optimiser may drop a sort that feeds a group-by.
     Ok(df
         .lazy()
-        .sort(["source_rank", "dataset_rank", "size_order", "blocks", "seed", "epoch"], SortMultipleOptions::default())
-        .with_column(col("epoch").eq(col("epoch").max().over(cell)?).alias("final"))
+        .sort(
+            [
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "blocks",
+                "seed",
+                "epoch",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .with_column(
+            col("epoch")
+                .eq(col("epoch").max().over(cell)?)
+                .alias("final"),
+        )
         .collect()?
         .lazy())
 }
@@ -353,26 +443,45 @@ fn cells_frame(
 /// Per expected grid point: seeds expected and seeds built.
 fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
     let point = ["source", "dataset", "size_label", "blocks"];
-    let built = cells
-        .clone()
-        .group_by(cols(&point))
-        .agg([col("seed").n_unique().cast(DataType::UInt32).alias("built_seeds")]);
+    let built = cells.clone().group_by(cols(&point)).agg([col("seed")
+        .n_unique()
+        .cast(DataType::UInt32)
+        .alias("built_seeds")]);
     let mut keys: Vec<&str> = point.to_vec();
     keys.extend(["source_rank", "dataset_rank", "size_order"]);
     Ok(expected
         .clone()
         .group_by(cols(&keys))
         .agg([len().cast(DataType::UInt32).alias("expected_seeds")])
-        .join(built, cols(&point), cols(&point), JoinArgs::new(JoinType::Left))
+        .join(
+            built,
+            cols(&point),
+            cols(&point),
+            JoinArgs::new(JoinType::Left),
+        )
         .with_column(col("built_seeds").fill_null(lit(0u32)))
-        .sort(["source_rank", "dataset_rank", "size_order", "blocks"], SortMultipleOptions::default())
-        .select(cols(&["source", "dataset", "size_label", "blocks", "expected_seeds", "built_seeds"]))
+        .sort(
+            ["source_rank", "dataset_rank", "size_order", "blocks"],
+            SortMultipleOptions::default(),
+        )
+        .select(cols(&[
+            "source",
+            "dataset",
+            "size_label",
+            "blocks",
+            "expected_seeds",
+            "built_seeds",
+        ]))
         .collect()?)
 }
 
 /// Quantile 0.975 of Student's t with `n - 1` degrees of freedom; `None` for `n < 2`.
 pub fn t975(n: u32) -> Option<f64> {
-    (n >= 2).then(|| StudentsT::new(0.0, 1.0, f64::from(n - 1)).expect("valid t distribution").inverse_cdf(0.975))
+    (n >= 2).then(|| {
+        StudentsT::new(0.0, 1.0, f64::from(n - 1))
+            .expect("valid t distribution")
+            .inverse_cdf(0.975)
+    })
 }
 
 /// Add `ci95` = t(0.975, n−1) · std / √n to a grouped frame with columns `n` and `std`.
@@ -385,7 +494,12 @@ fn with_ci95(grouped: DataFrame) -> Result<LazyFrame> {
     )?;
     Ok(grouped
         .lazy()
-        .join(lookup.lazy(), [col("n")], [col("n")], JoinArgs::new(JoinType::Left))
+        .join(
+            lookup.lazy(),
+            [col("n")],
+            [col("n")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_column(
             (col("t975") * col("std") / col("n").cast(DataType::Float64).sqrt()).alias("ci95"),
         ))
@@ -413,11 +527,19 @@ impl Comparison {
 /// each smaller-ε l-inf source minus each larger-ε one and each l2 source minus each l-inf one
 /// (Figure 5); 3 minus 1 fine-tuned blocks per source (Figures 4 and 10).
 pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
-    let pair = |a: &SourceSpec, b: &SourceSpec| Comparison::Sources { a: a.name.clone(), b: b.name.clone() };
+    let pair = |a: &SourceSpec, b: &SourceSpec| Comparison::Sources {
+        a: a.name.clone(),
+        b: b.name.clone(),
+    };
     let of = |c: Constraint| sources.iter().filter(move |s| s.constraint == c);
     let mut out = Vec::new();
     for natural in of(Constraint::None) {
-        out.extend(sources.iter().filter(|s| s.constraint != Constraint::None).map(|r| pair(r, natural)));
+        out.extend(
+            sources
+                .iter()
+                .filter(|s| s.constraint != Constraint::None)
+                .map(|r| pair(r, natural)),
+        );
     }
     let mut linf: Vec<&SourceSpec> = of(Constraint::Linf).collect();
     linf.sort_by(|x, y| x.epsilon.total_cmp(&y.epsilon));
@@ -448,7 +570,12 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
             ),
         };
         let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
-            Comparison::Sources { a, b } => (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks")),
+            Comparison::Sources { a, b } => (
+                lit(a.as_str()),
+                lit(b.as_str()),
+                col("blocks"),
+                col("blocks"),
+            ),
             Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
         };
         let mut right_cols = on.clone();
@@ -481,13 +608,33 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
         paired.push(joined);
     }
     let keys = [
-        "comparison_rank", "comparison", "a_source", "b_source", "a_blocks", "b_blocks", "source_rank", "dataset",
-        "dataset_rank", "size", "size_label", "size_order", "epoch", "final",
+        "comparison_rank",
+        "comparison",
+        "a_source",
+        "b_source",
+        "a_blocks",
+        "b_blocks",
+        "source_rank",
+        "dataset",
+        "dataset_rank",
+        "size",
+        "size_label",
+        "size_order",
+        "epoch",
+        "final",
     ];
     // Canonical pair order, materialised (joins do not keep order; see `cells_frame`).
     let grouped = concat(&paired, UnionArgs::default())?
         .sort(
-            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch", "seed"],
+            [
+                "comparison_rank",
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "a_blocks",
+                "epoch",
+                "seed",
+            ],
             SortMultipleOptions::default(),
         )
         .collect()?
@@ -501,12 +648,31 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
         .collect()?;
     Ok(with_ci95(grouped)?
         .sort(
-            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
+            [
+                "comparison_rank",
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "a_blocks",
+                "epoch",
+            ],
             SortMultipleOptions::default(),
         )
         .select(cols(&[
-            "comparison", "a_source", "b_source", "a_blocks", "b_blocks", "dataset", "size", "size_label", "epoch",
-            "final", "n", "mean", "std", "ci95",
+            "comparison",
+            "a_source",
+            "b_source",
+            "a_blocks",
+            "b_blocks",
+            "dataset",
+            "size",
+            "size_label",
+            "epoch",
+            "final",
+            "n",
+            "mean",
+            "std",
+            "ci95",
         ]))
         .rename(["n"], ["n_pairs"], true)
         .collect()?)
@@ -516,7 +682,14 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
 mod tests {
     use super::*;
 
-    fn cell(source: &str, dataset: &str, size_label: &str, blocks: u32, seed: u64, evals: &[(u32, f64)]) -> CellMetrics {
+    fn cell(
+        source: &str,
+        dataset: &str,
+        size_label: &str,
+        blocks: u32,
+        seed: u64,
+        evals: &[(u32, f64)],
+    ) -> CellMetrics {
         CellMetrics {
             source: source.into(),
             dataset: dataset.into(),
@@ -524,13 +697,27 @@ mod tests {
             size_label: size_label.into(),
             blocks,
             seed,
-            evals: evals.iter().map(|&(epoch, accuracy)| Eval { epoch, accuracy, loss: 1.0 }).collect(),
-            timings: Timings { train_seconds: 10.0, images_per_second: 100.0 },
+            evals: evals
+                .iter()
+                .map(|&(epoch, accuracy)| Eval {
+                    epoch,
+                    accuracy,
+                    loss: 1.0,
+                })
+                .collect(),
+            timings: Timings {
+                train_seconds: 10.0,
+                images_per_second: 100.0,
+            },
         }
     }
 
     fn source(name: &str, constraint: Constraint, epsilon: f64) -> SourceSpec {
-        SourceSpec { name: name.into(), constraint, epsilon }
+        SourceSpec {
+            name: name.into(),
+            constraint,
+            epsilon,
+        }
     }
 
     fn paper_sources() -> Vec<SourceSpec> {
@@ -561,7 +748,11 @@ mod tests {
     }
 
     fn params(expected: Vec<ExpectedCell>) -> AggregateParams {
-        AggregateParams { sources: paper_sources(), datasets: vec!["cifar10".into(), "svhn".into()], expected }
+        AggregateParams {
+            sources: paper_sources(),
+            datasets: vec!["cifar10".into(), "svhn".into()],
+            expected,
+        }
     }
 
     fn f64s(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
@@ -597,12 +788,24 @@ mod tests {
         assert_eq!(s.height(), 2);
         // Row 1 is epoch 21 (rows sorted by epoch), the final one.
         assert_eq!(u32s(s, "epoch"), vec![Some(1), Some(21)]);
-        assert_eq!(s.column("final").unwrap().bool().unwrap().iter().collect::<Vec<_>>(), vec![Some(false), Some(true)]);
+        assert_eq!(
+            s.column("final")
+                .unwrap()
+                .bool()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![Some(false), Some(true)]
+        );
         assert_eq!(u32s(s, "n_seeds"), vec![Some(3), Some(3)]);
         assert_eq!(u32s(s, "expected_seeds"), vec![Some(3), Some(3)]);
         assert!(close(f64s(s, "mean")[1], 72.0, 1e-12));
         assert!(close(f64s(s, "std")[1], 2.0, 1e-12));
-        assert!(close(f64s(s, "ci95")[1], 4.302653 * 2.0 / 3f64.sqrt(), 1e-5));
+        assert!(close(
+            f64s(s, "ci95")[1],
+            4.302653 * 2.0 / 3f64.sqrt(),
+            1e-5
+        ));
         assert!(close(f64s(s, "ci95")[1], 4.9683, 1e-4));
         // Epoch 1: 10, 20, 30 → mean 20, s = 10.
         assert!(close(f64s(s, "std")[0], 10.0, 1e-12));
@@ -625,16 +828,35 @@ mod tests {
             cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
             cell("natural", "cifar10", "100", 3, 3, &[(1, 54.0)]),
         ];
-        let t = aggregate(&params(expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3])), &cells).unwrap();
+        let t = aggregate(
+            &params(expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3])),
+            &cells,
+        )
+        .unwrap();
         let c = &t.coverage;
-        assert_eq!(c.column("source").unwrap().str().unwrap().iter().collect::<Vec<_>>(), vec![Some("natural"), Some("l2_eps3")]);
+        assert_eq!(
+            c.column("source")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![Some("natural"), Some("l2_eps3")]
+        );
         assert_eq!(u32s(c, "expected_seeds"), vec![Some(3), Some(3)]);
         assert_eq!(u32s(c, "built_seeds"), vec![Some(2), Some(0)]);
         assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(2)]);
         assert_eq!(u32s(&t.summary, "expected_seeds"), vec![Some(3)]);
         let m = &t.missing;
         assert_eq!(m.height(), 4);
-        let seeds: Vec<_> = m.column("seed").unwrap().u64().unwrap().iter().flatten().collect();
+        let seeds: Vec<_> = m
+            .column("seed")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(seeds, vec![2, 1, 2, 3]);
     }
 
@@ -642,9 +864,20 @@ mod tests {
     fn cells_outside_the_expected_grid_or_twice_are_errors() {
         let p = params(expect(&["natural"], &[3], &[1]));
         let stray = [cell("natural", "cifar10", "100", 3, 2, &[(1, 50.0)])];
-        assert!(aggregate(&p, &stray).err().unwrap().to_string().contains("not in the expected grid"));
-        let twice = [cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]), cell("natural", "cifar10", "100", 3, 1, &[(1, 51.0)])];
-        assert!(aggregate(&p, &twice).err().unwrap().to_string().contains("twice"));
+        assert!(aggregate(&p, &stray)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not in the expected grid"));
+        let twice = [
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 51.0)]),
+        ];
+        assert!(aggregate(&p, &twice)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("twice"));
     }
 
     #[test]
@@ -656,7 +889,14 @@ mod tests {
             cells.push(cell("natural", "cifar10", "100", 3, seed, &[(1, nat[i])]));
             cells.push(cell("l2_eps3", "cifar10", "100", 3, seed, &[(1, l2[i])]));
             // Blocks 1 of l2: 3 points lower on every seed.
-            cells.push(cell("l2_eps3", "cifar10", "100", 1, seed, &[(1, l2[i] - 3.0)]));
+            cells.push(cell(
+                "l2_eps3",
+                "cifar10",
+                "100",
+                1,
+                seed,
+                &[(1, l2[i] - 3.0)],
+            ));
         }
         // A natural seed-4 cell with no l2 partner must not enter the pairs.
         cells.push(cell("natural", "cifar10", "100", 3, 4, &[(1, 10.0)]));
@@ -665,7 +905,14 @@ mod tests {
         exp.extend(expect(&["natural"], &[3], &[4]));
         let t = aggregate(&params(exp), &cells).unwrap();
         let d = &t.deltas;
-        let labels: Vec<_> = d.column("comparison").unwrap().str().unwrap().iter().flatten().collect();
+        let labels: Vec<_> = d
+            .column("comparison")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(labels, vec!["l2_eps3 - natural", "blocks 3 - blocks 1"]);
         // Independent computation: diffs 5, 2, 6.
         let diffs = [5.0, 2.0, 6.0];
@@ -684,7 +931,10 @@ mod tests {
 
     #[test]
     fn comparisons_are_the_figures_pairs() {
-        let got: Vec<String> = comparisons(&paper_sources()).iter().map(Comparison::label).collect();
+        let got: Vec<String> = comparisons(&paper_sources())
+            .iter()
+            .map(Comparison::label)
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -700,7 +950,12 @@ mod tests {
     }
 
     /// Runs the stage as the engine would, on inputs given in `order`.
-    fn run_stage(p: &AggregateParams, cells: &[CellMetrics], order: &[usize], root: &Path) -> std::path::PathBuf {
+    fn run_stage(
+        p: &AggregateParams,
+        cells: &[CellMetrics],
+        order: &[usize],
+        root: &Path,
+    ) -> std::path::PathBuf {
         let mut inputs = Vec::new();
         for &i in order {
             let c = &cells[i];
@@ -740,11 +995,21 @@ mod tests {
                 for seed in 1..=3u64 {
                     let acc = 50.0 + seed as f64 * 1.37 + s.len() as f64 + d.len() as f64 / 3.0;
                     cells.push(cell(s, d, "200", 3, seed, &[(1, acc - 20.0), (11, acc)]));
-                    exp.push(ExpectedCell { source: s.into(), dataset: d.into(), size_label: "200".into(), blocks: 3, seed });
+                    exp.push(ExpectedCell {
+                        source: s.into(),
+                        dataset: d.into(),
+                        size_label: "200".into(),
+                        blocks: 3,
+                        seed,
+                    });
                 }
             }
         }
-        let p = AggregateParams { sources: paper_sources(), datasets: vec!["cifar10".into(), "svhn".into()], expected: exp };
+        let p = AggregateParams {
+            sources: paper_sources(),
+            datasets: vec!["cifar10".into(), "svhn".into()],
+            expected: exp,
+        };
         let root = tempfile::tempdir().unwrap();
         let forward: Vec<usize> = (0..cells.len()).collect();
         let backward: Vec<usize> = forward.iter().rev().copied().collect();
@@ -755,7 +1020,10 @@ mod tests {
             .flat_map(|n| [format!("{n}.parquet"), format!("{n}.csv")])
             .chain(["missing.csv".to_string()]);
         for name in names {
-            let (x, y) = (std::fs::read(a.join(&name)).unwrap(), std::fs::read(b.join(&name)).unwrap());
+            let (x, y) = (
+                std::fs::read(a.join(&name)).unwrap(),
+                std::fs::read(b.join(&name)).unwrap(),
+            );
             assert!(!x.is_empty(), "{name} is empty");
             assert_eq!(x, y, "{name} differs between runs");
         }
@@ -766,7 +1034,13 @@ mod tests {
             "source,dataset,size,size_label,blocks,epoch,final,n_seeds,expected_seeds,mean,std,ci95"
         );
         // Sources in parameter order, cifar10 before svhn, 4-decimal floats.
-        assert!(lines.next().unwrap().starts_with("natural,cifar10,200,200,3,1,false,3,3,"), "{csv}");
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("natural,cifar10,200,200,3,1,false,3,3,"),
+            "{csv}"
+        );
         assert!(csv.contains(",1.3700,"), "{csv}");
     }
 }

@@ -62,17 +62,31 @@ pub struct CoverageRow {
 fn scan(dir: &Path, table: &str, filter: Expr) -> Result<DataFrame> {
     let path = dir.join(format!("{table}.parquet"));
     let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let read = ParquetReader::new(file).finish().and_then(|df| df.lazy().filter(filter).collect());
+    let read = ParquetReader::new(file)
+        .finish()
+        .and_then(|df| df.lazy().filter(filter).collect());
     Context::with_context(read, || format!("reading {}", path.display()))
 }
 
 /// Rows of the aggregate's `summary` matching `filter` (e.g. `final_epoch()`), in file order.
 pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
     let df = scan(dir, "summary", filter)?;
-    let (source, dataset, size_label) = (df.column("source")?.str()?, df.column("dataset")?.str()?, df.column("size_label")?.str()?);
-    let (size, blocks, epoch) = (df.column("size")?.u64()?, df.column("blocks")?.u32()?, df.column("epoch")?.u32()?);
-    let (n, expected, mean, ci) =
-        (df.column("n_seeds")?.u32()?, df.column("expected_seeds")?.u32()?, df.column("mean")?.f64()?, df.column("ci95")?.f64()?);
+    let (source, dataset, size_label) = (
+        df.column("source")?.str()?,
+        df.column("dataset")?.str()?,
+        df.column("size_label")?.str()?,
+    );
+    let (size, blocks, epoch) = (
+        df.column("size")?.u64()?,
+        df.column("blocks")?.u32()?,
+        df.column("epoch")?.u32()?,
+    );
+    let (n, expected, mean, ci) = (
+        df.column("n_seeds")?.u32()?,
+        df.column("expected_seeds")?.u32()?,
+        df.column("mean")?.f64()?,
+        df.column("ci95")?.f64()?,
+    );
     Ok((0..df.height())
         .map(|i| SummaryRow {
             source: source.get(i).unwrap_or_default().to_string(),
@@ -82,7 +96,11 @@ pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
             blocks: blocks.get(i).unwrap_or_default(),
             epoch: epoch.get(i).unwrap_or_default(),
             expected_seeds: expected.get(i).unwrap_or_default(),
-            stat: Stat { n: n.get(i).unwrap_or_default(), mean: mean.get(i).unwrap_or(f64::NAN), ci95: ci.get(i) },
+            stat: Stat {
+                n: n.get(i).unwrap_or_default(),
+                mean: mean.get(i).unwrap_or(f64::NAN),
+                ci95: ci.get(i),
+            },
         })
         .collect())
 }
@@ -90,10 +108,22 @@ pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
 /// Rows of the aggregate's `deltas` matching `filter`, in file order.
 pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
     let df = scan(dir, "deltas", filter)?;
-    let (a_source, b_source, dataset) = (df.column("a_source")?.str()?, df.column("b_source")?.str()?, df.column("dataset")?.str()?);
-    let (a_blocks, b_blocks, size, epoch) =
-        (df.column("a_blocks")?.u32()?, df.column("b_blocks")?.u32()?, df.column("size")?.u64()?, df.column("epoch")?.u32()?);
-    let (n, mean, ci) = (df.column("n_pairs")?.u32()?, df.column("mean")?.f64()?, df.column("ci95")?.f64()?);
+    let (a_source, b_source, dataset) = (
+        df.column("a_source")?.str()?,
+        df.column("b_source")?.str()?,
+        df.column("dataset")?.str()?,
+    );
+    let (a_blocks, b_blocks, size, epoch) = (
+        df.column("a_blocks")?.u32()?,
+        df.column("b_blocks")?.u32()?,
+        df.column("size")?.u64()?,
+        df.column("epoch")?.u32()?,
+    );
+    let (n, mean, ci) = (
+        df.column("n_pairs")?.u32()?,
+        df.column("mean")?.f64()?,
+        df.column("ci95")?.f64()?,
+    );
     Ok((0..df.height())
         .map(|i| DeltaRow {
             a_source: a_source.get(i).unwrap_or_default().to_string(),
@@ -103,7 +133,11 @@ pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
             dataset: dataset.get(i).unwrap_or_default().to_string(),
             size: size.get(i).unwrap_or_default(),
             epoch: epoch.get(i).unwrap_or_default(),
-            stat: Stat { n: n.get(i).unwrap_or_default(), mean: mean.get(i).unwrap_or(f64::NAN), ci95: ci.get(i) },
+            stat: Stat {
+                n: n.get(i).unwrap_or_default(),
+                mean: mean.get(i).unwrap_or(f64::NAN),
+                ci95: ci.get(i),
+            },
         })
         .collect())
 }
@@ -111,9 +145,16 @@ pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
 /// Rows of the aggregate's `coverage` matching `filter`, in file order.
 pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
     let df = scan(dir, "coverage", filter)?;
-    let (source, dataset, size_label) = (df.column("source")?.str()?, df.column("dataset")?.str()?, df.column("size_label")?.str()?);
-    let (blocks, expected, built) =
-        (df.column("blocks")?.u32()?, df.column("expected_seeds")?.u32()?, df.column("built_seeds")?.u32()?);
+    let (source, dataset, size_label) = (
+        df.column("source")?.str()?,
+        df.column("dataset")?.str()?,
+        df.column("size_label")?.str()?,
+    );
+    let (blocks, expected, built) = (
+        df.column("blocks")?.u32()?,
+        df.column("expected_seeds")?.u32()?,
+        df.column("built_seeds")?.u32()?,
+    );
     Ok((0..df.height())
         .map(|i| CoverageRow {
             source: source.get(i).unwrap_or_default().to_string(),

@@ -120,18 +120,31 @@ pub struct RenderParams {
 
 impl RenderParams {
     fn natural(&self) -> Result<&SourceLabel> {
-        match self.sources.iter().find(|s| s.constraint == Constraint::None) {
+        match self
+            .sources
+            .iter()
+            .find(|s| s.constraint == Constraint::None)
+        {
             Some(s) => Ok(s),
-            None => bail!("{:?} needs a natural source (constraint `none`) among `sources`", self.report),
+            None => bail!(
+                "{:?} needs a natural source (constraint `none`) among `sources`",
+                self.report
+            ),
         }
     }
     fn source_label<'a>(&'a self, name: &'a str) -> &'a str {
-        self.sources.iter().find(|s| s.name == name).map_or(name, |s| s.label.as_str())
+        self.sources
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(name, |s| s.label.as_str())
     }
     /// The sentence every report carries about where its numbers come from.
     fn provenance(&self) -> String {
         if self.comparable_to_paper {
-            format!("Profile `{}`: the paper's setting; the paper's values stand beside ours.", self.profile)
+            format!(
+                "Profile `{}`: the paper's setting; the paper's values stand beside ours.",
+                self.profile
+            )
         } else {
             format!(
                 "Profile `{}`: procedural data and a scaled-down network. These numbers are not comparable to the paper's.",

@@ -9,7 +9,10 @@ const TABLE5: &str = include_str!("../../paper/table5.csv");
 const SOURCES: &str = include_str!("../../paper/sources.csv");
 
 fn read(name: &str, text: &'static str) -> Result<DataFrame> {
-    let read = CsvReadOptions::default().with_has_header(true).into_reader_with_file_handle(Cursor::new(text)).finish();
+    let read = CsvReadOptions::default()
+        .with_has_header(true)
+        .into_reader_with_file_handle(Cursor::new(text))
+        .finish();
     Context::with_context(read, || format!("reading the paper's {name}"))
 }
 
@@ -20,7 +23,9 @@ pub struct Table5 {
 
 impl Table5 {
     pub fn load() -> Result<Self> {
-        Ok(Table5 { df: read("table5.csv", TABLE5)? })
+        Ok(Table5 {
+            df: read("table5.csv", TABLE5)?,
+        })
     }
 
     /// The paper's value for `dataset` (its Table 5 name), subset `size_label` and `source`
@@ -28,7 +33,9 @@ impl Table5 {
     pub fn value(&self, dataset: &str, size_label: &str, source: &str) -> Result<Option<f64>> {
         let names = self.df.column("dataset")?.str()?;
         let sizes = self.df.column("train_images")?.i64()?;
-        let Ok(values) = self.df.column(source) else { return Ok(None) };
+        let Ok(values) = self.df.column(source) else {
+            return Ok(None);
+        };
         let values = values.f64()?;
         let rows = (0..self.df.height()).filter(|&i| names.get(i) == Some(dataset));
         let row = if size_label == "all" {
@@ -49,5 +56,7 @@ pub fn imagenet_top1(source: &str) -> Result<Option<f64>> {
     let df = read("sources.csv", SOURCES)?;
     let names = df.column("name")?.str()?;
     let top1 = df.column("imagenet_top1")?.f64()?;
-    Ok((0..df.height()).find(|&i| names.get(i) == Some(source)).and_then(|i| top1.get(i)))
+    Ok((0..df.height())
+        .find(|&i| names.get(i) == Some(source))
+        .and_then(|i| top1.get(i)))
 }

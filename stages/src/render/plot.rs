@@ -73,7 +73,14 @@ pub const SOURCE_COLORS: [RGBColor; 6] = [
     RGBColor(23, 170, 190),
     RGBColor(140, 86, 75),
 ];
-/// Colours of a sequence (numbers of fine-tuned blocks, comparisons): light to dark reds.
+/// Colours of comparisons between robust sources (hues unused by the sources).
+pub const COMPARISON_COLORS: [RGBColor; 4] = [
+    RGBColor(230, 120, 20),
+    RGBColor(0, 140, 130),
+    RGBColor(200, 60, 150),
+    RGBColor(120, 120, 0),
+];
+/// Colours of a sequence (numbers of fine-tuned blocks): light to dark reds.
 pub const SEQUENCE_COLORS: [RGBColor; 5] = [
     RGBColor(253, 174, 97),
     RGBColor(244, 109, 67),
@@ -96,7 +103,7 @@ fn cell_height(cell: &[Panel]) -> u32 {
 
 /// Estimated width of `text` at `size` px (plotters' SVG backend cannot measure text).
 fn text_width(text: &str, size: f64) -> i32 {
-    (text.chars().count() as f64 * size * 0.55).ceil() as i32
+    (text.chars().count() as f64 * size * 0.5).ceil() as i32
 }
 
 /// Legend rows (entries wrapped to the figure width) and their positions.
@@ -118,7 +125,10 @@ fn legend_layout(legend: &[(String, RGBColor)]) -> Vec<(i32, i32, usize)> {
 pub fn svg(fig: &Figure) -> Result<String> {
     let columns = fig.columns.max(1);
     let rows: Vec<&[Vec<Panel>]> = fig.cells.chunks(columns).collect();
-    let row_heights: Vec<u32> = rows.iter().map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0)).collect();
+    let row_heights: Vec<u32> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0))
+        .collect();
     let legend = legend_layout(&fig.legend);
     let legend_height = legend.last().map_or(0, |&(_, y, _)| y + 26) as u32;
     let header = 62 + legend_height;
@@ -128,15 +138,32 @@ pub fn svg(fig: &Figure) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
-        root.draw(&Text::new(fig.title.clone(), (16, 12), (FONT, 20).into_font().style(FontStyle::Bold)))
-            .map_err(plot_err)?;
-        root.draw(&Text::new(fig.subtitle.clone(), (16, 38), (FONT, 13).into_font().color(&RGBColor(80, 80, 80))))
-            .map_err(plot_err)?;
+        root.draw(&Text::new(
+            fig.title.clone(),
+            (16, 12),
+            (FONT, 20).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(plot_err)?;
+        root.draw(&Text::new(
+            fig.subtitle.clone(),
+            (16, 38),
+            (FONT, 13).into_font().color(&RGBColor(80, 80, 80)),
+        ))
+        .map_err(plot_err)?;
         for &(x, y, i) in &legend {
             let (label, color) = &fig.legend[i];
             let y = 62 + y;
-            root.draw(&Rectangle::new([(x, y + 5), (x + 24, y + 9)], color.filled())).map_err(plot_err)?;
-            root.draw(&Text::new(label.clone(), (x + 30, y), (FONT, 13).into_font())).map_err(plot_err)?;
+            root.draw(&Rectangle::new(
+                [(x, y + 5), (x + 24, y + 9)],
+                color.filled(),
+            ))
+            .map_err(plot_err)?;
+            root.draw(&Text::new(
+                label.clone(),
+                (x + 30, y),
+                (FONT, 13).into_font(),
+            ))
+            .map_err(plot_err)?;
         }
         let (_, mut body) = root.split_vertically(header);
         for (row, h) in rows.iter().zip(&row_heights) {
@@ -168,7 +195,9 @@ fn points(panel: &Panel) -> impl Iterator<Item = &Point> {
 }
 
 fn x_range(panel: &Panel) -> (f64, f64) {
-    let (lo, hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.x), b.max(p.x)));
+    let (lo, hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.x), b.max(p.x))
+    });
     match panel.x_axis {
         _ if lo > hi => (1.0, 10.0),
         XAxis::Log => (lo / 1.5, hi * 1.5),
@@ -180,8 +209,9 @@ fn x_range(panel: &Panel) -> (f64, f64) {
 }
 
 fn y_range(panel: &Panel) -> (f64, f64) {
-    let (mut lo, mut hi) =
-        points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.lo).min(p.y), b.max(p.hi).max(p.y)));
+    let (mut lo, mut hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.lo).min(p.y), b.max(p.hi).max(p.y))
+    });
     if panel.zero_line {
         lo = lo.min(0.0);
         hi = hi.max(0.0);
@@ -207,18 +237,26 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
         .y_label_area_size(52);
     match panel.x_axis {
         XAxis::Log => {
-            let chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(plot_err)?;
+            let chart = builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(plot_err)?;
             draw_series(chart, panel, (x0, x1), y1 - y0)?;
         }
         XAxis::Linear => {
-            let chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?;
+            let chart = builder
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(plot_err)?;
             draw_series(chart, panel, (x0, x1), y1 - y0)?;
         }
     }
     if panel.lines.iter().all(|l| l.points.is_empty()) {
         let (w, h) = area.dim_in_pixel();
-        area.draw(&Text::new("no data", (w as i32 / 2 - 10, h as i32 / 2 - 10), (FONT, 13).into_font()))
-            .map_err(plot_err)?;
+        area.draw(&Text::new(
+            "no data",
+            (w as i32 / 2 - 10, h as i32 / 2 - 10),
+            (FONT, 13).into_font(),
+        ))
+        .map_err(plot_err)?;
     }
     Ok(())
 }
@@ -233,7 +271,13 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let x_fmt = |v: &f64| format!("{v:.0}");
-    let y_fmt = |v: &f64| if y_span < 6.0 { format!("{v:.1}") } else { format!("{v:.0}") };
+    let y_fmt = |v: &f64| {
+        if y_span < 6.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.0}")
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(panel.x_label.as_str())
@@ -249,8 +293,20 @@ where
         .draw()
         .map_err(plot_err)?;
     if panel.zero_line {
-        chart.draw_series(LineSeries::new([(x0, 0.0), (x1, 0.0)], BLACK.stroke_width(1))).map_err(plot_err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(x0, 0.0), (x1, 0.0)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(plot_err)?;
     }
+    // Overlapping bands stay readable: the more bands, the lighter each.
+    let banded = panel
+        .lines
+        .iter()
+        .filter(|l| l.points.iter().any(|p| p.hi > p.lo))
+        .count();
+    let alpha = (0.36 / banded.max(1) as f64).clamp(0.07, 0.18);
     for line in &panel.lines {
         if line.points.iter().any(|p| p.hi > p.lo) {
             let band: Vec<(f64, f64)> = line
@@ -259,15 +315,24 @@ where
                 .map(|p| (p.x, p.hi))
                 .chain(line.points.iter().rev().map(|p| (p.x, p.lo)))
                 .collect();
-            chart.draw_series([Polygon::new(band, line.color.mix(0.18).filled())]).map_err(plot_err)?;
+            chart
+                .draw_series([Polygon::new(band, line.color.mix(alpha).filled())])
+                .map_err(plot_err)?;
         }
     }
     for line in &panel.lines {
         chart
-            .draw_series(LineSeries::new(line.points.iter().map(|p| (p.x, p.y)), line.color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                line.points.iter().map(|p| (p.x, p.y)),
+                line.color.stroke_width(2),
+            ))
             .map_err(plot_err)?;
         chart
-            .draw_series(line.points.iter().map(|p| Circle::new((p.x, p.y), 3, line.color.filled())))
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new((p.x, p.y), 3, line.color.filled())),
+            )
             .map_err(plot_err)?;
     }
     Ok(())

@@ -28,7 +28,12 @@ struct Attack {
 
 impl Attack {
     fn heading(&self) -> String {
-        format!("PGD-{} {} {}", self.steps, constraint_name(&self.constraint), self.epsilon_label)
+        format!(
+            "PGD-{} {} {}",
+            self.steps,
+            constraint_name(&self.constraint),
+            self.epsilon_label
+        )
     }
 }
 
@@ -45,8 +50,10 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
     let mut reports = Vec::new();
     for (name, dir) in dirs {
         let path = dir.join("source.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {} (source {name})", path.display()))?;
-        let report: SourceReport = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (source {name})", path.display()))?;
+        let report: SourceReport =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         reports.push(report);
     }
     // Attack columns: every (constraint, ε, steps) any source was attacked with, first seen first.
@@ -66,7 +73,10 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
          listed (steps, constraint, radius)."
     )?;
     if params.comparable_to_paper {
-        writeln!(md, "The paper's ImageNet top-1 (its Table 3) stands beside ours.")?;
+        writeln!(
+            md,
+            "The paper's ImageNet top-1 (its Table 3) stands beside ours."
+        )?;
     }
     write!(md, "\n| Source | Adversarial training | Clean |")?;
     for h in &headings {
@@ -89,9 +99,18 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
             "none" => "none".to_string(),
             c => format!("{} ε = {}", constraint_name(c), r.epsilon_label),
         };
-        write!(md, "| {} | {training} | {} |", s.label, pct(r.clean_accuracy))?;
+        write!(
+            md,
+            "| {} | {training} | {} |",
+            s.label,
+            pct(r.clean_accuracy)
+        )?;
         for h in &headings {
-            let acc = r.attacks.iter().find(|a| &a.heading() == h).map_or("—".to_string(), |a| pct(a.accuracy));
+            let acc = r
+                .attacks
+                .iter()
+                .find(|a| &a.heading() == h)
+                .map_or("—".to_string(), |a| pct(a.accuracy));
             write!(md, " {acc} |")?;
         }
         if params.comparable_to_paper {
@@ -101,7 +120,9 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
             };
             write!(md, " {top1} |")?;
         }
-        let note = r.stand_in.as_deref().map_or(String::new(), |n| format!("stand-in: {}", n.replace('|', "\\|")));
+        let note = r.stand_in.as_deref().map_or(String::new(), |n| {
+            format!("stand-in: {}", n.replace('|', "\\|"))
+        });
         writeln!(md, " {note} |")?;
     }
     Ok(md)

@@ -24,18 +24,28 @@ struct Entry<'a> {
 pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String)> {
     let coverage = data::coverage(aggregate, data::blocks(BLOCKS))?;
     let summary = data::summary(aggregate, data::final_epoch().and(data::blocks(BLOCKS)))?;
-    let paper = if params.comparable_to_paper { Some(paper::Table5::load()?) } else { None };
+    let paper = if params.comparable_to_paper {
+        Some(paper::Table5::load()?)
+    } else {
+        None
+    };
 
     // Rows in the order of `datasets`, then subset size.
     let mut rows: BTreeMap<(usize, u64), (&str, &str)> = BTreeMap::new();
     for c in &coverage {
         if let Some(d) = params.datasets.iter().position(|d| d.name == c.dataset) {
-            rows.insert((d, size_order(&c.size_label)?), (c.dataset.as_str(), c.size_label.as_str()));
+            rows.insert(
+                (d, size_order(&c.size_label)?),
+                (c.dataset.as_str(), c.size_label.as_str()),
+            );
         }
     }
 
     let mut md = String::new();
-    writeln!(md, "# Table 5: test accuracy after fine-tuning {BLOCKS} blocks\n")?;
+    writeln!(
+        md,
+        "# Table 5: test accuracy after fine-tuning {BLOCKS} blocks\n"
+    )?;
     writeln!(md, "{}\n", params.provenance())?;
     writeln!(
         md,
@@ -44,7 +54,10 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
          \"—\": no cell built; \"(k/n seeds)\": k of the n expected seeds built."
     )?;
     if paper.is_some() {
-        writeln!(md, "Beside each value: the paper's Table 5 value and our difference from it.")?;
+        writeln!(
+            md,
+            "Beside each value: the paper's Table 5 value and our difference from it."
+        )?;
     }
     writeln!(md)?;
     write!(md, "| Dataset | Train images | Seeds |")?;
@@ -58,7 +71,11 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     writeln!(md)?;
 
     let mut csv = String::from("dataset,size_label,size,source,expected_seeds,n_seeds,mean,ci95");
-    csv.push_str(if paper.is_some() { ",paper,difference\n" } else { "\n" });
+    csv.push_str(if paper.is_some() {
+        ",paper,difference\n"
+    } else {
+        "\n"
+    });
 
     for (&(d, _), &(dataset, size_label)) in &rows {
         let dataset_label = &params.datasets[d];
@@ -68,15 +85,24 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
                 .iter()
                 .find(|c| c.source == s.name && c.dataset == dataset && c.size_label == size_label)
                 .map_or(0, |c| c.expected_seeds);
-            let stat = summary.iter().find(|r| r.source == s.name && r.dataset == dataset && r.size_label == size_label);
+            let stat = summary
+                .iter()
+                .find(|r| r.source == s.name && r.dataset == dataset && r.size_label == size_label);
             let paper_value = match (&paper, &dataset_label.paper, &s.paper) {
                 (Some(t), Some(pd), Some(ps)) => t.value(pd, size_label, ps)?,
                 _ => None,
             };
-            entries.push(Entry { expected, stat, paper: paper_value });
+            entries.push(Entry {
+                expected,
+                stat,
+                paper: paper_value,
+            });
         }
         let size = entries.iter().find_map(|e| e.stat.map(|r| r.size));
-        let best = entries.iter().filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean))).max();
+        let best = entries
+            .iter()
+            .filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean)))
+            .max();
         let seeds = entries.iter().map(|e| e.expected).max().unwrap_or(0);
         let size_text = match (size_label, size) {
             ("all", Some(n)) => format!("all ({n})"),
@@ -86,10 +112,20 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
         for (s, e) in params.sources.iter().zip(&entries) {
             write!(md, " {} |", cell_text(e, best))?;
             let (n, mean, ci) = match e.stat {
-                Some(r) => (r.stat.n.to_string(), num(Some(r.stat.mean)), num(r.stat.ci95)),
+                Some(r) => (
+                    r.stat.n.to_string(),
+                    num(Some(r.stat.mean)),
+                    num(r.stat.ci95),
+                ),
                 None => ("0".into(), String::new(), String::new()),
             };
-            write!(csv, "{dataset},{size_label},{},{},{},{n},{mean},{ci}", size.map_or(String::new(), |n| n.to_string()), s.name, e.expected)?;
+            write!(
+                csv,
+                "{dataset},{size_label},{},{},{},{n},{mean},{ci}",
+                size.map_or(String::new(), |n| n.to_string()),
+                s.name,
+                e.expected
+            )?;
             if paper.is_some() {
                 let diff = e.stat.zip(e.paper).map(|(r, p)| r.stat.mean - p);
                 write!(csv, ",{},{}", num(e.paper), num(diff))?;
