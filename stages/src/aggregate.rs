@@ -1,1 +1,1046 @@
-//! aggregate stage (to be written).
+//! The `aggregate` stage: every fine-tuning cell's `metrics.json` into one study table, and the
+//! statistics the reports draw from it, computed with Polars' lazy API.
+//!
+//! Outputs (each as `.parquet` and `.csv` with 4-decimal floats; rows in a fixed order):
+//! - `cells`: one row per cell × evaluation epoch.
+//! - `summary`: per (source, dataset, subset size, blocks, epoch): seeds, mean, sample std and the
+//!   half-width of the 95% Student-t interval of the mean (null for one seed).
+//! - `deltas`: paired differences A − B over seeds (subsets are shared across sources, so the
+//!   same seed is the same training subset), summarised the same way.
+//! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds; and
+//!   `missing.csv`: every expected cell that was not built.
+
+use anyhow::{bail, Context, Result};
+use pipeline_engine::{Stage, StageContext};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// How a source model was trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Constraint {
+    /// Natural (non-adversarial) training.
+    None,
+    L2,
+    Linf,
+}
+
+/// A source model, in display order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub name: String,
+    pub constraint: Constraint,
+    /// Radius of the adversary's ball (0 for natural training); orders the l-inf comparisons.
+    pub epsilon: f64,
+}
+
+/// One cell the study expects, whether or not it was built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedCell {
+    pub source: String,
+    pub dataset: String,
+    pub size_label: String,
+    pub blocks: u32,
+    pub seed: u64,
+}
+
+/// Parameters of the `aggregate` node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateParams {
+    /// Sources in display order.
+    pub sources: Vec<SourceSpec>,
+    /// Target dataset names in display order.
+    pub datasets: Vec<String>,
+    /// The full grid; cells absent from the inputs are reported as missing.
+    pub expected: Vec<ExpectedCell>,
+}
+
+/// The `aggregate` stage. Inputs: one per built fine-tuning cell (any name), each holding
+/// `metrics.json`.
+pub struct Aggregate;
+
+impl Stage for Aggregate {
+    fn kind(&self) -> &'static str {
+        "aggregate"
+    }
+
+    fn fingerprint(&self) -> blake3::Hash {
+        crate::fingerprint::of_sources("aggregate", &[include_str!("aggregate.rs")])
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        let params: AggregateParams = ctx.params_as()?;
+        let mut metrics = Vec::new();
+        for (name, dir) in ctx.inputs() {
+            metrics.push(read_metrics(dir).with_context(|| format!("input `{name}`"))?);
+        }
+        let tables = aggregate(&params, &metrics)?;
+        ctx.log(&format!(
+            "{} cells built of {} expected; {} summary rows, {} delta rows",
+            metrics.len(),
+            params.expected.len(),
+            tables.summary.height(),
+            tables.deltas.height()
+        ));
+        tables.write(ctx.out_dir())
+    }
+}
+
+/// What a fine-tuning cell reports (the fields this stage reads from `metrics.json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CellMetrics {
+    pub source: String,
+    pub dataset: String,
+    pub size: u64,
+    pub size_label: String,
+    pub blocks: u32,
+    pub seed: u64,
+    pub evals: Vec<Eval>,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Eval {
+    pub epoch: u32,
+    /// Test accuracy in percent.
+    pub accuracy: f64,
+    pub loss: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Timings {
+    pub train_seconds: f64,
+    pub images_per_second: f64,
+}
+
+fn read_metrics(dir: &Path) -> Result<CellMetrics> {
+    let path = dir.join("metrics.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The aggregate's tables, each sorted and with its published columns only.
+pub struct Tables {
+    pub cells: DataFrame,
+    pub summary: DataFrame,
+    pub deltas: DataFrame,
+    pub coverage: DataFrame,
+    pub missing: DataFrame,
+}
+
+impl Tables {
+    /// Write every table as Parquet and CSV (`missing` as CSV only) into `dir`.
+    pub fn write(mut self, dir: &Path) -> Result<()> {
+        for (name, df) in [
+            ("cells", &mut self.cells),
+            ("summary", &mut self.summary),
+            ("deltas", &mut self.deltas),
+            ("coverage", &mut self.coverage),
+        ] {
+            write_parquet(df, &dir.join(format!("{name}.parquet")))?;
+            write_csv(df, &dir.join(format!("{name}.csv")))?;
+        }
+        write_csv(&mut self.missing, &dir.join("missing.csv"))
+    }
+}
+
+fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    // Uncompressed and single-threaded: the bytes depend on the data only.
+    let written = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Uncompressed)
+        .set_parallel(false)
+        .finish(df);
+    Context::with_context(written, || format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let written = CsvWriter::new(&mut file)
+        .with_float_precision(Some(4))
+        .finish(df);
+    Context::with_context(written, || format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Sort key of a subset-size label: its number, with `all` (the full training set) last.
+pub(crate) fn size_order(label: &str) -> Result<u64> {
+    if label == "all" {
+        return Ok(u64::MAX);
+    }
+    Context::with_context(label.parse(), || {
+        format!("subset size label `{label}` is neither a number nor `all`")
+    })
+}
+
+fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
+    match names.iter().position(|n| n == name) {
+        Some(i) => Ok(i as u32),
+        None => bail!("{what} `{name}` is not in the aggregate's {what} list {names:?}"),
+    }
+}
+
+/// The key of a cell in the grid.
+type CellKey = (String, String, String, u32, u64);
+
+fn cell_key(source: &str, dataset: &str, size_label: &str, blocks: u32, seed: u64) -> CellKey {
+    (
+        source.into(),
+        dataset.into(),
+        size_label.into(),
+        blocks,
+        seed,
+    )
+}
+
+/// Columns naming a group of cells (all seeds of one grid point) at one epoch.
+const GROUP: [&str; 8] = [
+    "source",
+    "dataset",
+    "size",
+    "size_label",
+    "blocks",
+    "epoch",
+    "final",
+    "source_rank",
+];
+/// Sort order of everything derived from cells.
+const ORDER: [&str; 5] = [
+    "source_rank",
+    "dataset_rank",
+    "size_order",
+    "blocks",
+    "epoch",
+];
+
+/// Compute every table from the cells that were built.
+pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
+    let source_names: Vec<String> = params.sources.iter().map(|s| s.name.clone()).collect();
+    let expected = expected_frame(params, &source_names)?;
+    let expected_keys: BTreeSet<CellKey> = params
+        .expected
+        .iter()
+        .map(|c| cell_key(&c.source, &c.dataset, &c.size_label, c.blocks, c.seed))
+        .collect();
+    let cells = cells_frame(params, &source_names, metrics, &expected_keys)?;
+
+    let cells_out = cells
+        .clone()
+        .select(cols(&[
+            "source",
+            "dataset",
+            "size",
+            "size_label",
+            "blocks",
+            "seed",
+            "epoch",
+            "accuracy",
+            "loss",
+            "final",
+            "train_seconds",
+            "images_per_second",
+        ]))
+        .collect()?;
+
+    let coverage = coverage_frame(&expected, &cells)?;
+    let missing = expected
+        .clone()
+        .join(
+            cells
+                .clone()
+                .group_by(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
+                .agg([len().alias("built")]),
+            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
+            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(col("built").is_null())
+        .sort(
+            [
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "blocks",
+                "seed",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
+        .collect()?;
+
+    let mut group: Vec<&str> = GROUP.to_vec();
+    group.extend(["dataset_rank", "size_order"]);
+    let summary = with_ci95(
+        cells
+            .clone()
+            .group_by(cols(&group))
+            .agg([
+                len().cast(DataType::UInt32).alias("n"),
+                col("accuracy").mean().alias("mean"),
+                col("accuracy").std(1).alias("std"),
+            ])
+            .collect()?,
+    )?
+    .join(
+        coverage.clone().lazy().select(cols(&[
+            "source",
+            "dataset",
+            "size_label",
+            "blocks",
+            "expected_seeds",
+        ])),
+        cols(&["source", "dataset", "size_label", "blocks"]),
+        cols(&["source", "dataset", "size_label", "blocks"]),
+        JoinArgs::new(JoinType::Left),
+    )
+    .sort(ORDER, SortMultipleOptions::default())
+    .select(cols(&[
+        "source",
+        "dataset",
+        "size",
+        "size_label",
+        "blocks",
+        "epoch",
+        "final",
+        "n",
+        "expected_seeds",
+        "mean",
+        "std",
+        "ci95",
+    ]))
+    .rename(["n"], ["n_seeds"], true)
+    .collect()?;
+
+    let deltas = deltas_frame(params, &cells)?;
+    Ok(Tables {
+        cells: cells_out,
+        summary,
+        deltas,
+        coverage,
+        missing,
+    })
+}
+
+fn cols(names: &[&str]) -> Vec<Expr> {
+    names.iter().map(|n| col(*n)).collect()
+}
+
+/// The expected grid, one row per cell, with sort ranks.
+fn expected_frame(params: &AggregateParams, source_names: &[String]) -> Result<LazyFrame> {
+    let e = &params.expected;
+    let mut source_rank = Vec::with_capacity(e.len());
+    let mut dataset_rank = Vec::with_capacity(e.len());
+    let mut order = Vec::with_capacity(e.len());
+    for c in e {
+        source_rank.push(rank(source_names, &c.source, "source")?);
+        dataset_rank.push(rank(&params.datasets, &c.dataset, "dataset")?);
+        order.push(size_order(&c.size_label)?);
+    }
+    let df = df!(
+        "source" => e.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
+        "dataset" => e.iter().map(|c| c.dataset.as_str()).collect::<Vec<_>>(),
+        "size_label" => e.iter().map(|c| c.size_label.as_str()).collect::<Vec<_>>(),
+        "blocks" => e.iter().map(|c| c.blocks).collect::<Vec<_>>(),
+        "seed" => e.iter().map(|c| c.seed).collect::<Vec<_>>(),
+        "source_rank" => source_rank,
+        "dataset_rank" => dataset_rank,
+        "size_order" => order,
+    )?;
+    Ok(df.lazy())
+}
+
+/// The built cells, one row per cell × evaluation epoch, with sort ranks and the `final` flag.
+fn cells_frame(
+    params: &AggregateParams,
+    source_names: &[String],
+    metrics: &[CellMetrics],
+    expected: &BTreeSet<CellKey>,
+) -> Result<LazyFrame> {
+    let mut seen = BTreeSet::new();
+    let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
+    let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut train_seconds, mut ips, mut source_rank, mut dataset_rank, mut order) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for m in metrics {
+        let key = cell_key(&m.source, &m.dataset, &m.size_label, m.blocks, m.seed);
+        let id = format!(
+            "{}/{}/{}/b{}/s{}",
+            m.source, m.dataset, m.size_label, m.blocks, m.seed
+        );
+        if !expected.contains(&key) {
+            bail!("cell {id} is not in the expected grid passed to the aggregate node");
+        }
+        if !seen.insert(key) {
+            bail!("cell {id} appears twice among the aggregate's inputs");
+        }
+        if m.evals.is_empty() {
+            bail!("cell {id} has no evaluations in its metrics.json");
+        }
+        let (sr, dr, so) = (
+            rank(source_names, &m.source, "source")?,
+            rank(&params.datasets, &m.dataset, "dataset")?,
+            size_order(&m.size_label)?,
+        );
+        for e in &m.evals {
+            source.push(m.source.as_str());
+            dataset.push(m.dataset.as_str());
+            size.push(m.size);
+            size_label.push(m.size_label.as_str());
+            blocks.push(m.blocks);
+            seed.push(m.seed);
+            epoch.push(e.epoch);
+            accuracy.push(e.accuracy);
+            loss.push(e.loss);
+            train_seconds.push(m.timings.train_seconds);
+            ips.push(m.timings.images_per_second);
+            source_rank.push(sr);
+            dataset_rank.push(dr);
+            order.push(so);
+        }
+    }
+    let df = df!(
+        "source" => source, "dataset" => dataset, "size" => size, "size_label" => size_label,
+        "blocks" => blocks, "seed" => seed, "epoch" => epoch, "accuracy" => accuracy, "loss" => loss,
+        "train_seconds" => train_seconds, "images_per_second" => ips,
+        "source_rank" => source_rank, "dataset_rank" => dataset_rank, "size_order" => order,
+    )?;
+    let cell = cols(&["source", "dataset", "size_label", "blocks", "seed"]);
+    // Canonical row order, materialised: floating-point sums (means, deviations) depend on the
+    // order rows reach an aggregation, and the optimiser may drop a sort that feeds a group-by.
+    Ok(df
+        .lazy()
+        .sort(
+            [
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "blocks",
+                "seed",
+                "epoch",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .with_column(
+            col("epoch")
+                .eq(col("epoch").max().over(cell)?)
+                .alias("final"),
+        )
+        .collect()?
+        .lazy())
+}
+
+/// Per expected grid point: seeds expected and seeds built.
+fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
+    let point = ["source", "dataset", "size_label", "blocks"];
+    let built = cells.clone().group_by(cols(&point)).agg([col("seed")
+        .n_unique()
+        .cast(DataType::UInt32)
+        .alias("built_seeds")]);
+    let mut keys: Vec<&str> = point.to_vec();
+    keys.extend(["source_rank", "dataset_rank", "size_order"]);
+    Ok(expected
+        .clone()
+        .group_by(cols(&keys))
+        .agg([len().cast(DataType::UInt32).alias("expected_seeds")])
+        .join(
+            built,
+            cols(&point),
+            cols(&point),
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col("built_seeds").fill_null(lit(0u32)))
+        .sort(
+            ["source_rank", "dataset_rank", "size_order", "blocks"],
+            SortMultipleOptions::default(),
+        )
+        .select(cols(&[
+            "source",
+            "dataset",
+            "size_label",
+            "blocks",
+            "expected_seeds",
+            "built_seeds",
+        ]))
+        .collect()?)
+}
+
+/// Quantile 0.975 of Student's t with `n - 1` degrees of freedom; `None` for `n < 2`.
+pub fn t975(n: u32) -> Option<f64> {
+    (n >= 2).then(|| {
+        StudentsT::new(0.0, 1.0, f64::from(n - 1))
+            .expect("valid t distribution")
+            .inverse_cdf(0.975)
+    })
+}
+
+/// Add `ci95` = t(0.975, n−1) · std / √n to a grouped frame with columns `n` and `std`.
+/// The quantile is the one value computed outside Polars, joined in as a lookup table.
+fn with_ci95(grouped: DataFrame) -> Result<LazyFrame> {
+    let ns: BTreeSet<u32> = grouped.column("n")?.u32()?.into_no_null_iter().collect();
+    let lookup = df!(
+        "n" => ns.iter().copied().collect::<Vec<_>>(),
+        "t975" => ns.iter().map(|&n| t975(n)).collect::<Vec<_>>(),
+    )?;
+    Ok(grouped
+        .lazy()
+        .join(
+            lookup.lazy(),
+            [col("n")],
+            [col("n")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            (col("t975") * col("std") / col("n").cast(DataType::Float64).sqrt()).alias("ci95"),
+        ))
+}
+
+/// A paired comparison the figures draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    /// Source `a` minus source `b` at the same blocks.
+    Sources { a: String, b: String },
+    /// Each source fine-tuned with `a` blocks minus the same source with `b` blocks.
+    Blocks { a: u32, b: u32 },
+}
+
+impl Comparison {
+    pub fn label(&self) -> String {
+        match self {
+            Comparison::Sources { a, b } => format!("{a} - {b}"),
+            Comparison::Blocks { a, b } => format!("blocks {a} - blocks {b}"),
+        }
+    }
+}
+
+/// The comparisons of the paper's figures: each robust source minus natural (Figures 2–4, 10);
+/// each smaller-ε l-inf source minus each larger-ε one and each l2 source minus each l-inf one
+/// (Figure 5); 3 minus 1 fine-tuned blocks per source (Figures 4 and 10).
+pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
+    let pair = |a: &SourceSpec, b: &SourceSpec| Comparison::Sources {
+        a: a.name.clone(),
+        b: b.name.clone(),
+    };
+    let of = |c: Constraint| sources.iter().filter(move |s| s.constraint == c);
+    let mut out = Vec::new();
+    for natural in of(Constraint::None) {
+        out.extend(
+            sources
+                .iter()
+                .filter(|s| s.constraint != Constraint::None)
+                .map(|r| pair(r, natural)),
+        );
+    }
+    let mut linf: Vec<&SourceSpec> = of(Constraint::Linf).collect();
+    linf.sort_by(|x, y| x.epsilon.total_cmp(&y.epsilon));
+    for (i, small) in linf.iter().enumerate() {
+        out.extend(linf[i + 1..].iter().map(|large| pair(small, large)));
+    }
+    for l2 in of(Constraint::L2) {
+        out.extend(linf.iter().map(|l| pair(l2, l)));
+    }
+    out.push(Comparison::Blocks { a: 3, b: 1 });
+    out
+}
+
+/// Paired differences of accuracy for every comparison, summarised over seeds.
+fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame> {
+    let mut paired = Vec::new();
+    for (i, cmp) in comparisons(&params.sources).into_iter().enumerate() {
+        let (left, right, on) = match &cmp {
+            Comparison::Sources { a, b } => (
+                cells.clone().filter(col("source").eq(lit(a.as_str()))),
+                cells.clone().filter(col("source").eq(lit(b.as_str()))),
+                vec!["dataset", "size_label", "blocks", "seed", "epoch"],
+            ),
+            Comparison::Blocks { a, b } => (
+                cells.clone().filter(col("blocks").eq(lit(*a))),
+                cells.clone().filter(col("blocks").eq(lit(*b))),
+                vec!["source", "dataset", "size_label", "seed", "epoch"],
+            ),
+        };
+        let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
+            Comparison::Sources { a, b } => (
+                lit(a.as_str()),
+                lit(b.as_str()),
+                col("blocks"),
+                col("blocks"),
+            ),
+            Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
+        };
+        let mut right_cols = on.clone();
+        right_cols.push("accuracy");
+        let joined = left
+            .join(
+                right.select(cols(&right_cols)),
+                cols(&on),
+                cols(&on),
+                JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())),
+            )
+            .select([
+                lit(i as u32).alias("comparison_rank"),
+                lit(cmp.label()).alias("comparison"),
+                a_source.alias("a_source"),
+                b_source.alias("b_source"),
+                a_blocks.cast(DataType::UInt32).alias("a_blocks"),
+                b_blocks.cast(DataType::UInt32).alias("b_blocks"),
+                col("source_rank"),
+                col("dataset"),
+                col("dataset_rank"),
+                col("size"),
+                col("size_label"),
+                col("size_order"),
+                col("seed"),
+                col("epoch"),
+                col("final"),
+                (col("accuracy") - col("accuracy_b")).alias("diff"),
+            ]);
+        paired.push(joined);
+    }
+    let keys = [
+        "comparison_rank",
+        "comparison",
+        "a_source",
+        "b_source",
+        "a_blocks",
+        "b_blocks",
+        "source_rank",
+        "dataset",
+        "dataset_rank",
+        "size",
+        "size_label",
+        "size_order",
+        "epoch",
+        "final",
+    ];
+    // Canonical pair order, materialised (joins do not keep order; see `cells_frame`).
+    let grouped = concat(&paired, UnionArgs::default())?
+        .sort(
+            [
+                "comparison_rank",
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "a_blocks",
+                "epoch",
+                "seed",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .collect()?
+        .lazy()
+        .group_by(cols(&keys))
+        .agg([
+            len().cast(DataType::UInt32).alias("n"),
+            col("diff").mean().alias("mean"),
+            col("diff").std(1).alias("std"),
+        ])
+        .collect()?;
+    Ok(with_ci95(grouped)?
+        .sort(
+            [
+                "comparison_rank",
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "a_blocks",
+                "epoch",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .select(cols(&[
+            "comparison",
+            "a_source",
+            "b_source",
+            "a_blocks",
+            "b_blocks",
+            "dataset",
+            "size",
+            "size_label",
+            "epoch",
+            "final",
+            "n",
+            "mean",
+            "std",
+            "ci95",
+        ]))
+        .rename(["n"], ["n_pairs"], true)
+        .collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(
+        source: &str,
+        dataset: &str,
+        size_label: &str,
+        blocks: u32,
+        seed: u64,
+        evals: &[(u32, f64)],
+    ) -> CellMetrics {
+        CellMetrics {
+            source: source.into(),
+            dataset: dataset.into(),
+            size: size_label.parse().unwrap_or(50_000),
+            size_label: size_label.into(),
+            blocks,
+            seed,
+            evals: evals
+                .iter()
+                .map(|&(epoch, accuracy)| Eval {
+                    epoch,
+                    accuracy,
+                    loss: 1.0,
+                })
+                .collect(),
+            timings: Timings {
+                train_seconds: 10.0,
+                images_per_second: 100.0,
+            },
+        }
+    }
+
+    fn source(name: &str, constraint: Constraint, epsilon: f64) -> SourceSpec {
+        SourceSpec {
+            name: name.into(),
+            constraint,
+            epsilon,
+        }
+    }
+
+    fn paper_sources() -> Vec<SourceSpec> {
+        vec![
+            source("natural", Constraint::None, 0.0),
+            source("l2_eps3", Constraint::L2, 3.0),
+            source("linf_eps4", Constraint::Linf, 4.0 / 255.0),
+            source("linf_eps8", Constraint::Linf, 8.0 / 255.0),
+        ]
+    }
+
+    fn expect(sources: &[&str], blocks: &[u32], seeds: &[u64]) -> Vec<ExpectedCell> {
+        let mut out = Vec::new();
+        for s in sources {
+            for &b in blocks {
+                for &seed in seeds {
+                    out.push(ExpectedCell {
+                        source: s.to_string(),
+                        dataset: "cifar10".into(),
+                        size_label: "100".into(),
+                        blocks: b,
+                        seed,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn params(expected: Vec<ExpectedCell>) -> AggregateParams {
+        AggregateParams {
+            sources: paper_sources(),
+            datasets: vec!["cifar10".into(), "svhn".into()],
+            expected,
+        }
+    }
+
+    fn f64s(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+        df.column(name).unwrap().f64().unwrap().iter().collect()
+    }
+
+    fn u32s(df: &DataFrame, name: &str) -> Vec<Option<u32>> {
+        df.column(name).unwrap().u32().unwrap().iter().collect()
+    }
+
+    fn close(a: Option<f64>, b: f64, tol: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < tol)
+    }
+
+    #[test]
+    fn t_quantile_matches_tables() {
+        assert!((t975(3).unwrap() - 4.302653).abs() < 1e-6);
+        assert!((t975(2).unwrap() - 12.706205).abs() < 1e-5);
+        assert!((t975(21).unwrap() - 2.085963).abs() < 1e-6);
+        assert_eq!(t975(1), None);
+    }
+
+    #[test]
+    fn summary_matches_hand_computed_mean_std_and_t_interval() {
+        let cells = [
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 10.0), (21, 70.0)]),
+            cell("natural", "cifar10", "100", 3, 2, &[(1, 20.0), (21, 72.0)]),
+            cell("natural", "cifar10", "100", 3, 3, &[(1, 30.0), (21, 74.0)]),
+        ];
+        let t = aggregate(&params(expect(&["natural"], &[3], &[1, 2, 3])), &cells).unwrap();
+        assert_eq!(t.cells.height(), 6);
+        let s = &t.summary;
+        assert_eq!(s.height(), 2);
+        // Row 1 is epoch 21 (rows sorted by epoch), the final one.
+        assert_eq!(u32s(s, "epoch"), vec![Some(1), Some(21)]);
+        assert_eq!(
+            s.column("final")
+                .unwrap()
+                .bool()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![Some(false), Some(true)]
+        );
+        assert_eq!(u32s(s, "n_seeds"), vec![Some(3), Some(3)]);
+        assert_eq!(u32s(s, "expected_seeds"), vec![Some(3), Some(3)]);
+        assert!(close(f64s(s, "mean")[1], 72.0, 1e-12));
+        assert!(close(f64s(s, "std")[1], 2.0, 1e-12));
+        assert!(close(
+            f64s(s, "ci95")[1],
+            4.302653 * 2.0 / 3f64.sqrt(),
+            1e-5
+        ));
+        assert!(close(f64s(s, "ci95")[1], 4.9683, 1e-4));
+        // Epoch 1: 10, 20, 30 → mean 20, s = 10.
+        assert!(close(f64s(s, "std")[0], 10.0, 1e-12));
+    }
+
+    #[test]
+    fn one_seed_has_no_interval() {
+        let cells = [cell("natural", "cifar10", "100", 3, 1, &[(5, 61.5)])];
+        let t = aggregate(&params(expect(&["natural"], &[3], &[1])), &cells).unwrap();
+        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(1)]);
+        assert_eq!(f64s(&t.summary, "mean"), vec![Some(61.5)]);
+        assert_eq!(f64s(&t.summary, "std"), vec![None]);
+        assert_eq!(f64s(&t.summary, "ci95"), vec![None]);
+    }
+
+    #[test]
+    fn missing_cells_are_counted_and_listed() {
+        // natural: 2 of 3 seeds built; l2_eps3: none of 3.
+        let cells = [
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
+            cell("natural", "cifar10", "100", 3, 3, &[(1, 54.0)]),
+        ];
+        let t = aggregate(
+            &params(expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3])),
+            &cells,
+        )
+        .unwrap();
+        let c = &t.coverage;
+        assert_eq!(
+            c.column("source")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![Some("natural"), Some("l2_eps3")]
+        );
+        assert_eq!(u32s(c, "expected_seeds"), vec![Some(3), Some(3)]);
+        assert_eq!(u32s(c, "built_seeds"), vec![Some(2), Some(0)]);
+        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(2)]);
+        assert_eq!(u32s(&t.summary, "expected_seeds"), vec![Some(3)]);
+        let m = &t.missing;
+        assert_eq!(m.height(), 4);
+        let seeds: Vec<_> = m
+            .column("seed")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(seeds, vec![2, 1, 2, 3]);
+    }
+
+    #[test]
+    fn cells_outside_the_expected_grid_or_twice_are_errors() {
+        let p = params(expect(&["natural"], &[3], &[1]));
+        let stray = [cell("natural", "cifar10", "100", 3, 2, &[(1, 50.0)])];
+        assert!(aggregate(&p, &stray)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not in the expected grid"));
+        let twice = [
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 51.0)]),
+        ];
+        assert!(aggregate(&p, &twice)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("twice"));
+    }
+
+    #[test]
+    fn paired_deltas_match_hand_computation() {
+        let nat = [70.0, 72.0, 74.0];
+        let l2 = [75.0, 74.0, 80.0];
+        let mut cells = Vec::new();
+        for (i, seed) in [1u64, 2, 3].into_iter().enumerate() {
+            cells.push(cell("natural", "cifar10", "100", 3, seed, &[(1, nat[i])]));
+            cells.push(cell("l2_eps3", "cifar10", "100", 3, seed, &[(1, l2[i])]));
+            // Blocks 1 of l2: 3 points lower on every seed.
+            cells.push(cell(
+                "l2_eps3",
+                "cifar10",
+                "100",
+                1,
+                seed,
+                &[(1, l2[i] - 3.0)],
+            ));
+        }
+        // A natural seed-4 cell with no l2 partner must not enter the pairs.
+        cells.push(cell("natural", "cifar10", "100", 3, 4, &[(1, 10.0)]));
+        let mut exp = expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3]);
+        exp.extend(expect(&["l2_eps3"], &[1], &[1, 2, 3]));
+        exp.extend(expect(&["natural"], &[3], &[4]));
+        let t = aggregate(&params(exp), &cells).unwrap();
+        let d = &t.deltas;
+        let labels: Vec<_> = d
+            .column("comparison")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(labels, vec!["l2_eps3 - natural", "blocks 3 - blocks 1"]);
+        // Independent computation: diffs 5, 2, 6.
+        let diffs = [5.0, 2.0, 6.0];
+        let mean = diffs.iter().sum::<f64>() / 3.0;
+        let s = (diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert_eq!(u32s(d, "n_pairs"), vec![Some(3), Some(3)]);
+        assert!(close(f64s(d, "mean")[0], mean, 1e-12));
+        assert!(close(f64s(d, "std")[0], s, 1e-12));
+        assert!(close(f64s(d, "ci95")[0], 4.302653 * s / 3f64.sqrt(), 1e-5));
+        // Blocks 3 − 1: exactly 3 on every seed, so no spread.
+        assert!(close(f64s(d, "mean")[1], 3.0, 1e-12));
+        assert!(close(f64s(d, "ci95")[1], 0.0, 1e-12));
+        assert_eq!(u32s(d, "a_blocks"), vec![Some(3), Some(3)]);
+        assert_eq!(u32s(d, "b_blocks"), vec![Some(3), Some(1)]);
+    }
+
+    #[test]
+    fn comparisons_are_the_figures_pairs() {
+        let got: Vec<String> = comparisons(&paper_sources())
+            .iter()
+            .map(Comparison::label)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "l2_eps3 - natural",
+                "linf_eps4 - natural",
+                "linf_eps8 - natural",
+                "linf_eps4 - linf_eps8",
+                "l2_eps3 - linf_eps4",
+                "l2_eps3 - linf_eps8",
+                "blocks 3 - blocks 1",
+            ]
+        );
+    }
+
+    /// Runs the stage as the engine would, on inputs given in `order`.
+    fn run_stage(
+        p: &AggregateParams,
+        cells: &[CellMetrics],
+        order: &[usize],
+        root: &Path,
+    ) -> std::path::PathBuf {
+        let mut inputs = Vec::new();
+        for &i in order {
+            let c = &cells[i];
+            let dir = root.join(format!("in{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let evals: Vec<_> = c.evals.iter().map(|e| serde_json::json!({"epoch": e.epoch, "accuracy": e.accuracy, "loss": e.loss})).collect();
+            let json = serde_json::json!({
+                "source": c.source, "dataset": c.dataset, "size": c.size, "size_label": c.size_label,
+                "blocks": c.blocks, "seed": c.seed, "train_images": c.size, "epochs": 10, "evals": evals,
+                "train_loss": [2.0, 1.0],
+                "timings": {"train_seconds": 1.5, "eval_seconds": 0.5, "images_per_second": 66.6},
+            });
+            std::fs::write(dir.join("metrics.json"), json.to_string()).unwrap();
+            inputs.push((format!("finetune/{i}"), dir));
+        }
+        let out = root.join(format!("out{}", order[0]));
+        std::fs::create_dir_all(&out).unwrap();
+        let ctx = StageContext::new(
+            "aggregate".into(),
+            serde_json::to_value(p).unwrap(),
+            inputs,
+            out.clone(),
+            1,
+            Box::new(|_| {}),
+            Box::new(|_, _| {}),
+        );
+        Aggregate.run(&ctx).unwrap();
+        out
+    }
+
+    #[test]
+    fn reruns_give_identical_bytes_whatever_the_input_order() {
+        let mut cells = Vec::new();
+        let mut exp = Vec::new();
+        for s in ["natural", "l2_eps3", "linf_eps4", "linf_eps8"] {
+            for d in ["svhn", "cifar10"] {
+                for seed in 1..=3u64 {
+                    let acc = 50.0 + seed as f64 * 1.37 + s.len() as f64 + d.len() as f64 / 3.0;
+                    cells.push(cell(s, d, "200", 3, seed, &[(1, acc - 20.0), (11, acc)]));
+                    exp.push(ExpectedCell {
+                        source: s.into(),
+                        dataset: d.into(),
+                        size_label: "200".into(),
+                        blocks: 3,
+                        seed,
+                    });
+                }
+            }
+        }
+        let p = AggregateParams {
+            sources: paper_sources(),
+            datasets: vec!["cifar10".into(), "svhn".into()],
+            expected: exp,
+        };
+        let root = tempfile::tempdir().unwrap();
+        let forward: Vec<usize> = (0..cells.len()).collect();
+        let backward: Vec<usize> = forward.iter().rev().copied().collect();
+        let a = run_stage(&p, &cells, &forward, root.path());
+        let b = run_stage(&p, &cells, &backward, root.path());
+        let names = ["cells", "summary", "deltas", "coverage"]
+            .iter()
+            .flat_map(|n| [format!("{n}.parquet"), format!("{n}.csv")])
+            .chain(["missing.csv".to_string()]);
+        for name in names {
+            let (x, y) = (
+                std::fs::read(a.join(&name)).unwrap(),
+                std::fs::read(b.join(&name)).unwrap(),
+            );
+            assert!(!x.is_empty(), "{name} is empty");
+            assert_eq!(x, y, "{name} differs between runs");
+        }
+        let csv = std::fs::read_to_string(a.join("summary.csv")).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "source,dataset,size,size_label,blocks,epoch,final,n_seeds,expected_seeds,mean,std,ci95"
+        );
+        // Sources in parameter order, cifar10 before svhn, 4-decimal floats.
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("natural,cifar10,200,200,3,1,false,3,3,"),
+            "{csv}"
+        );
+        assert!(csv.contains(",1.3700,"), "{csv}");
+    }
+}

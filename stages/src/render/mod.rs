@@ -1,1 +1,222 @@
-//! render (to be written).
+//! The `render` stage: one node per report, drawing the aggregate's tables into the files that are
+//! committed under `reports/` (Markdown, CSV, SVG). Its fingerprint covers `render/` only, so
+//! restyling a figure re-runs rendering and nothing upstream.
+//!
+//! Every output is a pure function of the parameters and the input bytes: no timestamps, fixed
+//! float formatting, rows and series in the order the parameters list sources and datasets.
+
+mod data;
+mod figures;
+mod index;
+mod paper;
+mod plot;
+mod table3;
+mod table5;
+
+use crate::aggregate::Constraint;
+use anyhow::{bail, Context, Result};
+use pipeline_engine::{Stage, StageContext};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Which report a render node draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Report {
+    /// `table5.md` + `table5.csv`: final accuracy at 3 blocks, sources side by side.
+    Table5,
+    /// `table3.md`: each source model's accuracy, clean and under attack.
+    Table3,
+    /// `figure2.svg`: accuracy and robust − natural against subset size.
+    Figure2,
+    /// `figure3.svg`: accuracy and robust − natural against training epoch at one subset size.
+    Figure3,
+    /// `figure4.svg`: fine-tuned blocks, for the l2 source against natural.
+    Figure4,
+    /// `figure5.svg`: constraint comparisons (l-inf small − large ε, l2 − l-inf).
+    Figure5,
+    /// `figure10.svg`: as Figure 4, for every other robust source.
+    Figure10,
+    /// `README.md`: the index of reports.
+    Index,
+}
+
+/// The study profile the reports come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Mini,
+    Smoke,
+    Paper,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Mini => "mini",
+            Profile::Smoke => "smoke",
+            Profile::Paper => "paper",
+        })
+    }
+}
+
+/// A source model as the reports show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceLabel {
+    /// The name the aggregate uses (`l2_eps3`).
+    pub name: String,
+    /// The name readers see (`l2, ε = 3`).
+    pub label: String,
+    pub constraint: Constraint,
+    /// Its column in the paper's tables (`stages/paper/*.csv`), when it is one of the paper's.
+    #[serde(default)]
+    pub paper: Option<String>,
+}
+
+/// A target dataset as the reports show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetLabel {
+    pub name: String,
+    pub label: String,
+    /// Its name in the paper's Table 5, when it is one of the paper's.
+    #[serde(default)]
+    pub paper: Option<String>,
+}
+
+/// One line of the index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEntry {
+    /// Path relative to the index (`table5.md`).
+    pub path: String,
+    pub description: String,
+}
+
+/// Parameters of a `render` node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderParams {
+    pub report: Report,
+    pub profile: Profile,
+    /// True only where the data are the paper's (paper profile): the paper's numbers are then
+    /// shown beside ours.
+    pub comparable_to_paper: bool,
+    /// Sources in display order (the first with constraint `none` is the natural baseline).
+    #[serde(default)]
+    pub sources: Vec<SourceLabel>,
+    /// Target datasets in display order.
+    #[serde(default)]
+    pub datasets: Vec<DatasetLabel>,
+    /// Figure 3: the subset-size label whose training curves are drawn.
+    #[serde(default)]
+    pub subset_size: Option<String>,
+    /// Index: the reports to list.
+    #[serde(default)]
+    pub reports: Vec<IndexEntry>,
+}
+
+impl RenderParams {
+    fn natural(&self) -> Result<&SourceLabel> {
+        match self
+            .sources
+            .iter()
+            .find(|s| s.constraint == Constraint::None)
+        {
+            Some(s) => Ok(s),
+            None => bail!(
+                "{:?} needs a natural source (constraint `none`) among `sources`",
+                self.report
+            ),
+        }
+    }
+    fn source_label<'a>(&'a self, name: &'a str) -> &'a str {
+        self.sources
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(name, |s| s.label.as_str())
+    }
+    /// The sentence every report carries about where its numbers come from.
+    fn provenance(&self) -> String {
+        if self.comparable_to_paper {
+            format!(
+                "Profile `{}`: the paper's setting; the paper's values stand beside ours.",
+                self.profile
+            )
+        } else {
+            format!(
+                "Profile `{}`: procedural data and a scaled-down network. These numbers are not comparable to the paper's.",
+                self.profile
+            )
+        }
+    }
+}
+
+/// The `render` stage. Inputs: `aggregate` (tables and figures), and `source:<name>` (the
+/// pretrain artifacts, Table 3 only).
+pub struct Render;
+
+impl Stage for Render {
+    fn kind(&self) -> &'static str {
+        "render"
+    }
+
+    fn fingerprint(&self) -> blake3::Hash {
+        crate::fingerprint::of_sources(
+            "render",
+            &[
+                // The aggregate's schema and types (Constraint, size order) that rendering reads.
+                include_str!("../aggregate.rs"),
+                include_str!("mod.rs"),
+                include_str!("data.rs"),
+                include_str!("figures.rs"),
+                include_str!("index.rs"),
+                include_str!("paper.rs"),
+                include_str!("plot.rs"),
+                include_str!("table3.rs"),
+                include_str!("table5.rs"),
+                include_str!("../../paper/table5.csv"),
+                include_str!("../../paper/sources.csv"),
+            ],
+        )
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        let params: RenderParams = ctx.params_as()?;
+        let out = ctx.out_dir();
+        match params.report {
+            Report::Table5 => {
+                let (md, csv) = table5::render(&params, ctx.input("aggregate")?)?;
+                write(out, "table5.md", &md)?;
+                write(out, "table5.csv", &csv)
+            }
+            Report::Table3 => {
+                let mut dirs = Vec::new();
+                for s in &params.sources {
+                    dirs.push((s.name.as_str(), ctx.input(&format!("source:{}", s.name))?));
+                }
+                write(out, "table3.md", &table3::render(&params, &dirs)?)
+            }
+            Report::Index => write(out, "README.md", &index::render(&params)),
+            figure => {
+                let svg = figures::render(&params, ctx.input("aggregate")?)?;
+                write(out, &format!("{}.svg", figures::name(figure)), &svg)
+            }
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Accuracy (percent) as the tables print it.
+fn pct(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+#[cfg(test)]
+mod tests;

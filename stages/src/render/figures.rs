@@ -1,0 +1,400 @@
+//! The paper's figures as data: which rows of the aggregate each panel shows. Drawing is
+//! [`super::plot`]'s; every figure is one grid of per-dataset cells.
+//!
+//! All figures use the last evaluation epoch (the paper's Figure 2 does; its blocks and
+//! constraint figures used the best epoch) and 95% Student-t intervals over seeds (the paper used
+//! seaborn's bootstrap intervals).
+
+use super::data::{self, DeltaRow, Stat, SummaryRow};
+use super::plot::{
+    self, Figure, Line, Panel, Point, XAxis, COMPARISON_COLORS, SEQUENCE_COLORS, SOURCE_COLORS,
+};
+use super::{RenderParams, Report, SourceLabel};
+use crate::aggregate::Constraint;
+use anyhow::{bail, Result};
+use plotters::style::RGBColor;
+use polars::prelude::{col, lit, Expr};
+use std::path::Path;
+
+/// The blocks the paper's Figures 2, 3 and 5 fine-tune.
+const BLOCKS: u32 = 3;
+const ACCURACY: &str = "test accuracy (%)";
+const SUBSET: &str = "training images (log scale)";
+
+/// File stem of a figure report.
+pub fn name(report: Report) -> &'static str {
+    match report {
+        Report::Figure2 => "figure2",
+        Report::Figure3 => "figure3",
+        Report::Figure4 => "figure4",
+        Report::Figure5 => "figure5",
+        Report::Figure10 => "figure10",
+        Report::Table5 | Report::Table3 | Report::Index => {
+            unreachable!("{report:?} is not a figure")
+        }
+    }
+}
+
+/// The SVG of the figure `params.report`, from the aggregate in `aggregate`.
+pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
+    let figure = match params.report {
+        Report::Figure2 => figure2(params, aggregate)?,
+        Report::Figure3 => figure3(params, aggregate)?,
+        Report::Figure4 => {
+            let l2 = params
+                .sources
+                .iter()
+                .find(|s| s.constraint == Constraint::L2);
+            let Some(l2) = l2 else {
+                bail!("figure4 needs an l2 source among `sources`")
+            };
+            blocks_figure(params, aggregate, "Figure 4", &[l2])?
+        }
+        Report::Figure5 => figure5(params, aggregate)?,
+        Report::Figure10 => {
+            let first_l2 = params
+                .sources
+                .iter()
+                .position(|s| s.constraint == Constraint::L2);
+            let others: Vec<&SourceLabel> = params
+                .sources
+                .iter()
+                .enumerate()
+                .filter(|&(i, s)| s.constraint != Constraint::None && Some(i) != first_l2)
+                .map(|(_, s)| s)
+                .collect();
+            blocks_figure(params, aggregate, "Figure 10", &others)?
+        }
+        other => bail!("{other:?} is not a figure"),
+    };
+    plot::svg(&figure)
+}
+
+fn color(params: &RenderParams, source: &str) -> RGBColor {
+    let i = params
+        .sources
+        .iter()
+        .position(|s| s.name == source)
+        .unwrap_or(0);
+    SOURCE_COLORS[i % SOURCE_COLORS.len()]
+}
+
+/// A line through `rows`, each placed at `x(row)` with its statistic.
+fn line<R>(rows: &[R], color: RGBColor, x: impl Fn(&R) -> (f64, Stat)) -> Line {
+    Line {
+        color,
+        points: rows
+            .iter()
+            .map(|r| {
+                let (x, s) = x(r);
+                let (lo, hi) = s.interval();
+                Point {
+                    x,
+                    y: s.mean,
+                    lo,
+                    hi,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn delta_by_size(r: &DeltaRow) -> (f64, Stat) {
+    (r.size as f64, r.stat)
+}
+
+fn source_legend(params: &RenderParams) -> Vec<(String, RGBColor)> {
+    params
+        .sources
+        .iter()
+        .map(|s| (s.label.clone(), color(params, &s.name)))
+        .collect()
+}
+
+/// Differences `source − b` with both at `blocks` blocks.
+fn pair(a: &str, b: &str, blocks: u32) -> Expr {
+    col("a_source")
+        .eq(lit(a))
+        .and(col("b_source").eq(lit(b)))
+        .and(col("a_blocks").eq(lit(blocks)))
+        .and(col("b_blocks").eq(lit(blocks)))
+}
+
+fn panel(
+    title: String,
+    x_label: &str,
+    y_label: &str,
+    x_axis: XAxis,
+    zero_line: bool,
+    lines: Vec<Line>,
+) -> Panel {
+    Panel {
+        title,
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        x_axis,
+        zero_line,
+        lines,
+    }
+}
+
+/// Per dataset: accuracy of every source, and each robust source minus natural, at `BLOCKS`
+/// blocks, against `x` (subset size or epoch) over the rows `filter` selects.
+fn accuracy_and_delta_cells(
+    params: &RenderParams,
+    aggregate: &Path,
+    filter: Expr,
+    x_axis: XAxis,
+) -> Result<Vec<Vec<Panel>>> {
+    let natural = params.natural()?;
+    let x_label = if x_axis == XAxis::Log {
+        SUBSET
+    } else {
+        "epoch"
+    };
+    let at = move |size: u64, epoch: u32| {
+        if x_axis == XAxis::Log {
+            size as f64
+        } else {
+            f64::from(epoch)
+        }
+    };
+    let x_sum = move |r: &SummaryRow| (at(r.size, r.epoch), r.stat);
+    let x_delta = move |r: &DeltaRow| (at(r.size, r.epoch), r.stat);
+    let mut cells = Vec::new();
+    for d in &params.datasets {
+        let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(filter.clone());
+        let mut acc = Vec::new();
+        for s in &params.sources {
+            let rows = data::summary(
+                aggregate,
+                of_dataset
+                    .clone()
+                    .and(col("source").eq(lit(s.name.as_str())))
+                    .and(data::blocks(BLOCKS)),
+            )?;
+            acc.push(line(&rows, color(params, &s.name), x_sum));
+        }
+        let mut delta = Vec::new();
+        for s in params
+            .sources
+            .iter()
+            .filter(|s| s.constraint != Constraint::None)
+        {
+            let rows = data::deltas(
+                aggregate,
+                of_dataset.clone().and(pair(&s.name, &natural.name, BLOCKS)),
+            )?;
+            delta.push(line(&rows, color(params, &s.name), x_delta));
+        }
+        cells.push(vec![
+            panel(d.label.clone(), x_label, ACCURACY, x_axis, false, acc),
+            panel(
+                format!("{}: robust − {}", d.label, natural.label),
+                x_label,
+                "Δ accuracy (points)",
+                x_axis,
+                true,
+                delta,
+            ),
+        ]);
+    }
+    Ok(cells)
+}
+
+/// Figure 2: accuracy against subset size, and robust − natural.
+fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    Ok(Figure {
+        title: "Figure 2: accuracy against training-set size".into(),
+        subtitle: format!(
+            "{BLOCKS} fine-tuned blocks, last epoch. Upper: mean over seeds; lower: paired difference from the natural \
+             source. Bands: 95% t-interval. Profile {}.",
+            params.profile
+        ),
+        legend: source_legend(params),
+        columns: 3,
+        cells: accuracy_and_delta_cells(params, aggregate, data::final_epoch(), XAxis::Log)?,
+    })
+}
+
+/// Figure 3: accuracy against training epoch at one subset size, and robust − natural.
+fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    let Some(size) = &params.subset_size else {
+        bail!("figure3 needs `subset_size` (a subset-size label)")
+    };
+    Ok(Figure {
+        title: format!("Figure 3: accuracy during fine-tuning, {size} training images"),
+        subtitle: format!(
+            "{BLOCKS} fine-tuned blocks. Upper: test accuracy at each evaluation; lower: paired difference from the \
+             natural source. Bands: 95% t-interval over seeds. Profile {}.",
+            params.profile
+        ),
+        legend: source_legend(params),
+        columns: 3,
+        cells: accuracy_and_delta_cells(params, aggregate, col("size_label").eq(lit(size.as_str())), XAxis::Linear)?,
+    })
+}
+
+/// Figures 4 and 10: for each of `sources`, per dataset, the source minus natural at each number
+/// of fine-tuned blocks, and 3 − 1 blocks for the source and for natural.
+fn blocks_figure(
+    params: &RenderParams,
+    aggregate: &Path,
+    title: &str,
+    sources: &[&SourceLabel],
+) -> Result<Figure> {
+    let natural = params.natural()?;
+    let all_blocks = data::coverage(aggregate, col("source").eq(lit(natural.name.as_str())))?;
+    let mut blocks: Vec<u32> = all_blocks.iter().map(|c| c.blocks).collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    let block_color = |i: usize| SEQUENCE_COLORS[i % SEQUENCE_COLORS.len()];
+
+    let mut cells = Vec::new();
+    for s in sources {
+        for d in &params.datasets {
+            let of_dataset = col("dataset")
+                .eq(lit(d.name.as_str()))
+                .and(data::final_epoch());
+            let mut by_blocks = Vec::new();
+            for (i, &k) in blocks.iter().enumerate() {
+                let rows = data::deltas(
+                    aggregate,
+                    of_dataset.clone().and(pair(&s.name, &natural.name, k)),
+                )?;
+                by_blocks.push(line(&rows, block_color(i), delta_by_size));
+            }
+            let mut three_minus_one = Vec::new();
+            for src in [*s, natural] {
+                let same = col("a_source")
+                    .eq(lit(src.name.as_str()))
+                    .and(col("b_source").eq(lit(src.name.as_str())));
+                let rows = data::deltas(
+                    aggregate,
+                    of_dataset
+                        .clone()
+                        .and(same)
+                        .and(col("a_blocks").eq(lit(3u32)))
+                        .and(col("b_blocks").eq(lit(1u32))),
+                )?;
+                three_minus_one.push(line(&rows, color(params, &src.name), delta_by_size));
+            }
+            cells.push(vec![
+                panel(
+                    format!("{}: {} − {}", d.label, s.label, natural.label),
+                    SUBSET,
+                    "Δ accuracy (points)",
+                    XAxis::Log,
+                    true,
+                    by_blocks,
+                ),
+                panel(
+                    format!("{}: 3 − 1 blocks", d.label),
+                    SUBSET,
+                    "Δ accuracy (points)",
+                    XAxis::Log,
+                    true,
+                    three_minus_one,
+                ),
+            ]);
+        }
+    }
+    let mut legend: Vec<(String, RGBColor)> = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            (
+                format!("{k} block{}", if *k == 1 { "" } else { "s" }),
+                block_color(i),
+            )
+        })
+        .collect();
+    for src in sources.iter().copied().chain([natural]) {
+        legend.push((
+            format!("{} (3 − 1 blocks)", src.label),
+            color(params, &src.name),
+        ));
+    }
+    let names: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+    Ok(Figure {
+        title: format!("{title}: fine-tuned blocks, {} against {}", names.join(", "), natural.label),
+        subtitle: format!(
+            "Last epoch. Upper: paired difference from the natural source per number of fine-tuned blocks; lower: \
+             3 minus 1 blocks. Bands: 95% t-interval. Profile {}.",
+            params.profile
+        ),
+        legend,
+        columns: 3,
+        cells,
+    })
+}
+
+/// Figure 5: robust sources against each other (smaller minus larger l-inf ε, l2 minus l-inf).
+fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    let robust = |name: &str| {
+        params
+            .sources
+            .iter()
+            .any(|s| s.name == name && s.constraint != Constraint::None)
+    };
+    let all = data::deltas(
+        aggregate,
+        data::final_epoch()
+            .and(col("a_blocks").eq(lit(BLOCKS)))
+            .and(col("b_blocks").eq(lit(BLOCKS))),
+    )?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for r in all
+        .iter()
+        .filter(|r| r.a_source != r.b_source && robust(&r.a_source) && robust(&r.b_source))
+    {
+        if !pairs.contains(&(r.a_source.clone(), r.b_source.clone())) {
+            pairs.push((r.a_source.clone(), r.b_source.clone()));
+        }
+    }
+    let pair_color = |i: usize| COMPARISON_COLORS[i % COMPARISON_COLORS.len()];
+    let mut cells = Vec::new();
+    for d in &params.datasets {
+        let lines = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (a, b))| {
+                let rows: Vec<DeltaRow> = all
+                    .iter()
+                    .filter(|r| &r.a_source == a && &r.b_source == b && r.dataset == d.name)
+                    .cloned()
+                    .collect();
+                line(&rows, pair_color(i), delta_by_size)
+            })
+            .collect();
+        cells.push(vec![panel(
+            d.label.clone(),
+            SUBSET,
+            "Δ accuracy (points)",
+            XAxis::Log,
+            true,
+            lines,
+        )]);
+    }
+    let legend = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| {
+            (
+                format!("{} − {}", params.source_label(a), params.source_label(b)),
+                pair_color(i),
+            )
+        })
+        .collect();
+    Ok(Figure {
+        title: "Figure 5: adversarial constraints compared".into(),
+        subtitle: format!(
+            "{BLOCKS} fine-tuned blocks, last epoch. Paired difference between robust sources. Bands: 95% t-interval. \
+             Profile {}.",
+            params.profile
+        ),
+        legend,
+        columns: 3,
+        cells,
+    })
+}

@@ -1,0 +1,339 @@
+//! Shared plotting: a figure is a title, a legend and a grid of cells, each cell a stack of
+//! panels; a panel is lines of means with shaded 95% intervals. Every figure is drawn by
+//! [`svg`], so all figures share one look. SVG text uses the generic `sans-serif` family: no
+//! system fonts are read (plotters' text sizes are estimates, hence the generous margins).
+
+use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Width in pixels: what GitHub shows an SVG at without scaling.
+const WIDTH: u32 = 900;
+/// Height of the first panel of a cell and of each panel stacked below it.
+const FIRST_PANEL: u32 = 250;
+const NEXT_PANEL: u32 = 170;
+const FONT: &str = "sans-serif";
+
+/// A mean and its interval at one x.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// One series: a line through the means with a shaded band between the interval ends.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub color: RGBColor,
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Subset sizes: 100 … 50,000 on a log scale.
+    Log,
+    /// Epochs.
+    Linear,
+}
+
+/// One chart.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_axis: XAxis,
+    /// Draw y = 0 (for differences).
+    pub zero_line: bool,
+    pub lines: Vec<Line>,
+}
+
+/// A whole figure.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub title: String,
+    pub subtitle: String,
+    /// Legend entries, shown once above the grid.
+    pub legend: Vec<(String, RGBColor)>,
+    pub columns: usize,
+    /// Grid cells in reading order; each a stack of panels, top to bottom.
+    pub cells: Vec<Vec<Panel>>,
+}
+
+/// Colours of sources, in the order the parameters list them (the first is usually natural).
+pub const SOURCE_COLORS: [RGBColor; 6] = [
+    RGBColor(70, 70, 70),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(23, 170, 190),
+    RGBColor(140, 86, 75),
+];
+/// Colours of comparisons between robust sources (hues unused by the sources).
+pub const COMPARISON_COLORS: [RGBColor; 4] = [
+    RGBColor(230, 120, 20),
+    RGBColor(0, 140, 130),
+    RGBColor(200, 60, 150),
+    RGBColor(120, 120, 0),
+];
+/// Colours of a sequence (numbers of fine-tuned blocks): light to dark reds.
+pub const SEQUENCE_COLORS: [RGBColor; 5] = [
+    RGBColor(253, 174, 97),
+    RGBColor(244, 109, 67),
+    RGBColor(215, 48, 39),
+    RGBColor(165, 0, 38),
+    RGBColor(90, 0, 20),
+];
+
+fn plot_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing the figure: {e}")
+}
+
+fn cell_height(cell: &[Panel]) -> u32 {
+    if cell.is_empty() {
+        0
+    } else {
+        FIRST_PANEL + NEXT_PANEL * (cell.len() as u32 - 1)
+    }
+}
+
+/// Estimated width of `text` at `size` px (plotters' SVG backend cannot measure text).
+fn text_width(text: &str, size: f64) -> i32 {
+    (text.chars().count() as f64 * size * 0.5).ceil() as i32
+}
+
+/// Legend rows (entries wrapped to the figure width) and their positions.
+fn legend_layout(legend: &[(String, RGBColor)]) -> Vec<(i32, i32, usize)> {
+    let (mut x, mut y, mut out) = (16, 0, Vec::new());
+    for (i, (label, _)) in legend.iter().enumerate() {
+        let w = 30 + text_width(label, 13.0) + 24;
+        if x + w > WIDTH as i32 - 10 && x > 16 {
+            x = 16;
+            y += 22;
+        }
+        out.push((x, y, i));
+        x += w;
+    }
+    out
+}
+
+/// Draw `fig` as an SVG document.
+pub fn svg(fig: &Figure) -> Result<String> {
+    let columns = fig.columns.max(1);
+    let rows: Vec<&[Vec<Panel>]> = fig.cells.chunks(columns).collect();
+    let row_heights: Vec<u32> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0))
+        .collect();
+    let legend = legend_layout(&fig.legend);
+    let legend_height = legend.last().map_or(0, |&(_, y, _)| y + 26) as u32;
+    let header = 62 + legend_height;
+    let height = header + row_heights.iter().sum::<u32>() + 8;
+
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        root.draw(&Text::new(
+            fig.title.clone(),
+            (16, 12),
+            (FONT, 20).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(plot_err)?;
+        root.draw(&Text::new(
+            fig.subtitle.clone(),
+            (16, 38),
+            (FONT, 13).into_font().color(&RGBColor(80, 80, 80)),
+        ))
+        .map_err(plot_err)?;
+        for &(x, y, i) in &legend {
+            let (label, color) = &fig.legend[i];
+            let y = 62 + y;
+            root.draw(&Rectangle::new(
+                [(x, y + 5), (x + 24, y + 9)],
+                color.filled(),
+            ))
+            .map_err(plot_err)?;
+            root.draw(&Text::new(
+                label.clone(),
+                (x + 30, y),
+                (FONT, 13).into_font(),
+            ))
+            .map_err(plot_err)?;
+        }
+        let (_, mut body) = root.split_vertically(header);
+        for (row, h) in rows.iter().zip(&row_heights) {
+            let (this, rest) = body.split_vertically(*h);
+            body = rest;
+            let areas = this.split_evenly((1, columns));
+            for (cell, area) in row.iter().zip(&areas) {
+                draw_cell(area, cell)?;
+            }
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(out)
+}
+
+fn draw_cell(area: &DrawingArea<SVGBackend<'_>, Shift>, cell: &[Panel]) -> Result<()> {
+    let mut rest = area.clone();
+    for (i, panel) in cell.iter().enumerate() {
+        let h = if i == 0 { FIRST_PANEL } else { NEXT_PANEL };
+        let (this, below) = rest.split_vertically(h);
+        draw_panel(&this, panel)?;
+        rest = below;
+    }
+    Ok(())
+}
+
+fn points(panel: &Panel) -> impl Iterator<Item = &Point> {
+    panel.lines.iter().flat_map(|l| &l.points)
+}
+
+fn x_range(panel: &Panel) -> (f64, f64) {
+    let (lo, hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.x), b.max(p.x))
+    });
+    match panel.x_axis {
+        _ if lo > hi => (1.0, 10.0),
+        XAxis::Log => (lo / 1.5, hi * 1.5),
+        XAxis::Linear => {
+            let pad = ((hi - lo) * 0.03).max(0.5);
+            (lo - pad, hi + pad)
+        }
+    }
+}
+
+fn y_range(panel: &Panel) -> (f64, f64) {
+    let (mut lo, mut hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.lo).min(p.y), b.max(p.hi).max(p.y))
+    });
+    if panel.zero_line {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(0.5);
+    (lo - pad, hi + pad)
+}
+
+fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()> {
+    let (x0, x1) = x_range(panel);
+    let (y0, y1) = y_range(panel);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&panel.title, (FONT, 14).into_font().style(FontStyle::Bold))
+        .margin_top(4)
+        .margin_left(6)
+        .margin_right(14)
+        .margin_bottom(4)
+        .x_label_area_size(40)
+        .y_label_area_size(52);
+    match panel.x_axis {
+        XAxis::Log => {
+            let chart = builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(plot_err)?;
+            draw_series(chart, panel, (x0, x1), y1 - y0)?;
+        }
+        XAxis::Linear => {
+            let chart = builder
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(plot_err)?;
+            draw_series(chart, panel, (x0, x1), y1 - y0)?;
+        }
+    }
+    if panel.lines.iter().all(|l| l.points.is_empty()) {
+        let (w, h) = area.dim_in_pixel();
+        area.draw(&Text::new(
+            "no data",
+            (w as i32 / 2 - 10, h as i32 / 2 - 10),
+            (FONT, 13).into_font(),
+        ))
+        .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+fn draw_series<X>(
+    mut chart: ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
+    panel: &Panel,
+    (x0, x1): (f64, f64),
+    y_span: f64,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let x_fmt = |v: &f64| format!("{v:.0}");
+    let y_fmt = |v: &f64| {
+        if y_span < 6.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.0}")
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .label_style((FONT, 11))
+        .axis_desc_style((FONT, 12))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(plot_err)?;
+    if panel.zero_line {
+        chart
+            .draw_series(LineSeries::new(
+                [(x0, 0.0), (x1, 0.0)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(plot_err)?;
+    }
+    // Overlapping bands stay readable: the more bands, the lighter each.
+    let banded = panel
+        .lines
+        .iter()
+        .filter(|l| l.points.iter().any(|p| p.hi > p.lo))
+        .count();
+    let alpha = (0.36 / banded.max(1) as f64).clamp(0.07, 0.18);
+    for line in &panel.lines {
+        if line.points.iter().any(|p| p.hi > p.lo) {
+            let band: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|p| (p.x, p.hi))
+                .chain(line.points.iter().rev().map(|p| (p.x, p.lo)))
+                .collect();
+            chart
+                .draw_series([Polygon::new(band, line.color.mix(alpha).filled())])
+                .map_err(plot_err)?;
+        }
+    }
+    for line in &panel.lines {
+        chart
+            .draw_series(LineSeries::new(
+                line.points.iter().map(|p| (p.x, p.y)),
+                line.color.stroke_width(2),
+            ))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new((p.x, p.y), 3, line.color.filled())),
+            )
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}

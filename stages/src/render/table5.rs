@@ -1,0 +1,172 @@
+//! Table 5: mean test accuracy after fine-tuning 3 blocks, one row per target dataset × subset
+//! size, one column per source; gaps in the grid are shown, never hidden.
+
+use super::data::{self, Stat, SummaryRow};
+use super::paper;
+use super::{pct, RenderParams};
+use crate::aggregate::size_order;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+/// The paper's Table 5 fine-tunes this many blocks.
+const BLOCKS: u32 = 3;
+
+/// One entry of the table: a source at a dataset and subset size.
+struct Entry<'a> {
+    expected: u32,
+    stat: Option<&'a SummaryRow>,
+    paper: Option<f64>,
+}
+
+/// `table5.md` and `table5.csv` from the aggregate in `aggregate`.
+pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String)> {
+    let coverage = data::coverage(aggregate, data::blocks(BLOCKS))?;
+    let summary = data::summary(aggregate, data::final_epoch().and(data::blocks(BLOCKS)))?;
+    let paper = if params.comparable_to_paper {
+        Some(paper::Table5::load()?)
+    } else {
+        None
+    };
+
+    // Rows in the order of `datasets`, then subset size.
+    let mut rows: BTreeMap<(usize, u64), (&str, &str)> = BTreeMap::new();
+    for c in &coverage {
+        if let Some(d) = params.datasets.iter().position(|d| d.name == c.dataset) {
+            rows.insert(
+                (d, size_order(&c.size_label)?),
+                (c.dataset.as_str(), c.size_label.as_str()),
+            );
+        }
+    }
+
+    let mut md = String::new();
+    writeln!(
+        md,
+        "# Table 5: test accuracy after fine-tuning {BLOCKS} blocks\n"
+    )?;
+    writeln!(md, "{}\n", params.provenance())?;
+    writeln!(
+        md,
+        "Mean test accuracy (%) over seeds at the last evaluation epoch, ± the half-width of the 95% \
+         Student-t interval of the mean (none with one seed). **Bold**: the best mean of the row. \
+         \"—\": no cell built; \"(k/n seeds)\": k of the n expected seeds built."
+    )?;
+    if paper.is_some() {
+        writeln!(
+            md,
+            "Beside each value: the paper's Table 5 value and our difference from it."
+        )?;
+    }
+    writeln!(md)?;
+    write!(md, "| Dataset | Train images | Seeds |")?;
+    for s in &params.sources {
+        write!(md, " {} |", s.label)?;
+    }
+    write!(md, "\n| --- | ---: | ---: |")?;
+    for _ in &params.sources {
+        write!(md, " ---: |")?;
+    }
+    writeln!(md)?;
+
+    let mut csv = String::from("dataset,size_label,size,source,expected_seeds,n_seeds,mean,ci95");
+    csv.push_str(if paper.is_some() {
+        ",paper,difference\n"
+    } else {
+        "\n"
+    });
+
+    for (&(d, _), &(dataset, size_label)) in &rows {
+        let dataset_label = &params.datasets[d];
+        let mut entries = Vec::new();
+        for s in &params.sources {
+            let expected = coverage
+                .iter()
+                .find(|c| c.source == s.name && c.dataset == dataset && c.size_label == size_label)
+                .map_or(0, |c| c.expected_seeds);
+            let stat = summary
+                .iter()
+                .find(|r| r.source == s.name && r.dataset == dataset && r.size_label == size_label);
+            let paper_value = match (&paper, &dataset_label.paper, &s.paper) {
+                (Some(t), Some(pd), Some(ps)) => t.value(pd, size_label, ps)?,
+                _ => None,
+            };
+            entries.push(Entry {
+                expected,
+                stat,
+                paper: paper_value,
+            });
+        }
+        let size = entries.iter().find_map(|e| e.stat.map(|r| r.size));
+        let best = entries
+            .iter()
+            .filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean)))
+            .max();
+        let seeds = entries.iter().map(|e| e.expected).max().unwrap_or(0);
+        let size_text = match (size_label, size) {
+            ("all", Some(n)) => format!("all ({n})"),
+            _ => size_label.to_string(),
+        };
+        write!(md, "| {} | {size_text} | {seeds} |", dataset_label.label)?;
+        for (s, e) in params.sources.iter().zip(&entries) {
+            write!(md, " {} |", cell_text(e, best))?;
+            let (n, mean, ci) = match e.stat {
+                Some(r) => (
+                    r.stat.n.to_string(),
+                    num(Some(r.stat.mean)),
+                    num(r.stat.ci95),
+                ),
+                None => ("0".into(), String::new(), String::new()),
+            };
+            write!(
+                csv,
+                "{dataset},{size_label},{},{},{},{n},{mean},{ci}",
+                size.map_or(String::new(), |n| n.to_string()),
+                s.name,
+                e.expected
+            )?;
+            if paper.is_some() {
+                let diff = e.stat.zip(e.paper).map(|(r, p)| r.stat.mean - p);
+                write!(csv, ",{},{}", num(e.paper), num(diff))?;
+            }
+            csv.push('\n');
+        }
+        writeln!(md)?;
+    }
+    Ok((md, csv))
+}
+
+/// A mean as printed (two decimals), for finding the row's best without float ties.
+fn hundredths(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or(String::new(), |v| format!("{v:.4}"))
+}
+
+/// "mean ± ci", bold when it is the row's best, with missing seeds and the paper's value noted.
+fn cell_text(e: &Entry, best: Option<i64>) -> String {
+    let Some(r) = e.stat else {
+        return match e.paper {
+            Some(p) => format!("— · paper {}", pct(p)),
+            None => "—".to_string(),
+        };
+    };
+    let Stat { n, mean, ci95 } = r.stat;
+    let mut text = match ci95 {
+        Some(h) => format!("{} ± {}", pct(mean), pct(h)),
+        None => pct(mean),
+    };
+    if best == Some(hundredths(mean)) {
+        text = format!("**{text}**");
+    }
+    if n < e.expected {
+        write!(text, " ({n}/{} seeds)", e.expected).expect("writing to a String");
+    }
+    if let Some(p) = e.paper {
+        write!(text, " · paper {} ({:+.2})", pct(p), mean - p).expect("writing to a String");
+    }
+    text
+}

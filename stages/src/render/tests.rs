@@ -1,0 +1,421 @@
+//! Render tests on a synthetic study: a realistic-looking aggregate (accuracy rising with subset
+//! size and epochs, robust sources ahead at small sizes, seed noise) with two gaps in the grid.
+//! Set `RENDER_PREVIEW_DIR` to keep the rendered files for viewing.
+
+use super::*;
+use crate::aggregate::{
+    self, AggregateParams, CellMetrics, Eval, ExpectedCell, SourceSpec, Timings,
+};
+
+const SOURCES: [(&str, &str, Constraint, f64, f64); 4] = [
+    ("natural", "natural", Constraint::None, 0.0, 0.0),
+    ("l2_eps3", "l2 ε = 3", Constraint::L2, 3.0, 6.0),
+    (
+        "linf_eps4",
+        "l-inf ε = 4/255",
+        Constraint::Linf,
+        4.0 / 255.0,
+        5.0,
+    ),
+    (
+        "linf_eps8",
+        "l-inf ε = 8/255",
+        Constraint::Linf,
+        8.0 / 255.0,
+        4.5,
+    ),
+];
+/// (name, label, paper name, full training set, accuracy at 100 images, ceiling).
+const DATASETS: [(&str, &str, &str, u64, f64, f64); 3] = [
+    ("cifar10", "CIFAR-10", "CIFAR-10", 50_000, 45.0, 95.0),
+    ("svhn", "SVHN", "SVHN", 73_257, 25.0, 96.0),
+    ("mnist", "MNIST", "MNIST", 60_000, 70.0, 99.2),
+];
+const SIZES: [&str; 5] = ["100", "400", "1600", "6400", "all"];
+const BLOCKS: [(u32, f64); 4] = [(0, -8.0), (1, -2.0), (3, 0.0), (9, 1.0)];
+const SEEDS: [u64; 3] = [20_000_000, 20_100_000, 20_200_000];
+const EPOCHS: [u32; 6] = [1, 11, 21, 31, 41, 50];
+
+/// Deterministic noise in [-1.5, 1.5] from the cell's identity.
+fn noise(parts: &[u64]) -> f64 {
+    let mut h = 0x9E37_79B9_7F4A_7C15u64;
+    for p in parts {
+        h = (h ^ p).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^= h >> 31;
+    }
+    (h % 3001) as f64 / 1000.0 - 1.5
+}
+
+/// Final accuracy of one synthetic cell.
+fn final_accuracy(source: usize, dataset: usize, size: u64, blocks: usize, seed: u64) -> f64 {
+    let (_, _, _, _, start, ceiling) = DATASETS[dataset];
+    let scale = (size as f64 / 100.0).powf(-0.35);
+    let base = ceiling - (ceiling - start) * scale;
+    let bonus = (SOURCES[source].4 + BLOCKS[blocks].1) * (size as f64 / 100.0).powf(-0.3);
+    (base + bonus + noise(&[source as u64, dataset as u64, size, blocks as u64, seed])).min(99.9)
+}
+
+/// Accuracy at `epoch` of a cell that ends at `last`: a saturating rise.
+fn during_training(last: f64, epoch: u32) -> f64 {
+    let rise = |e: u32| 1.0 - 0.45 * (-f64::from(e) / 12.0).exp();
+    last * rise(epoch) / rise(EPOCHS[EPOCHS.len() - 1])
+}
+
+fn is_gap(source: &str, dataset: &str, size: &str, blocks: u32, seed: u64) -> bool {
+    // l2 on CIFAR-10 at 100 images lost one seed; l-inf 8 on SVHN at 400 images lost all.
+    (source == "l2_eps3"
+        && dataset == "cifar10"
+        && size == "100"
+        && blocks == 3
+        && seed == SEEDS[2])
+        || (source == "linf_eps8" && dataset == "svhn" && size == "400" && blocks == 3)
+}
+
+fn study() -> (AggregateParams, Vec<CellMetrics>) {
+    let mut expected = Vec::new();
+    let mut cells = Vec::new();
+    for (si, s) in SOURCES.iter().enumerate() {
+        for (di, d) in DATASETS.iter().enumerate() {
+            for size_label in SIZES {
+                let size = size_label.parse().unwrap_or(d.3);
+                for (bi, &(blocks, _)) in BLOCKS.iter().enumerate() {
+                    for seed in SEEDS {
+                        let e = ExpectedCell {
+                            source: s.0.into(),
+                            dataset: d.0.into(),
+                            size_label: size_label.into(),
+                            blocks,
+                            seed,
+                        };
+                        expected.push(e);
+                        if is_gap(s.0, d.0, size_label, blocks, seed) {
+                            continue;
+                        }
+                        let last = final_accuracy(si, di, size, bi, seed);
+                        let evals = EPOCHS
+                            .iter()
+                            .map(|&ep| Eval {
+                                epoch: ep,
+                                accuracy: during_training(last, ep),
+                                loss: 1.0,
+                            })
+                            .collect();
+                        cells.push(CellMetrics {
+                            source: s.0.into(),
+                            dataset: d.0.into(),
+                            size,
+                            size_label: size_label.into(),
+                            blocks,
+                            seed,
+                            evals,
+                            timings: Timings {
+                                train_seconds: 1.0,
+                                images_per_second: 50.0,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let sources = SOURCES
+        .iter()
+        .map(|s| SourceSpec {
+            name: s.0.into(),
+            constraint: s.2,
+            epsilon: s.3,
+        })
+        .collect();
+    let datasets = DATASETS.iter().map(|d| d.0.to_string()).collect();
+    (
+        AggregateParams {
+            sources,
+            datasets,
+            expected,
+        },
+        cells,
+    )
+}
+
+/// The synthetic study's aggregate, written as the aggregate stage writes it.
+fn aggregate_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, cells) = study();
+    aggregate::aggregate(&p, &cells)
+        .unwrap()
+        .write(dir.path())
+        .unwrap();
+    dir
+}
+
+fn params(report: Report, profile: Profile) -> RenderParams {
+    RenderParams {
+        report,
+        profile,
+        comparable_to_paper: profile == Profile::Paper,
+        sources: SOURCES
+            .iter()
+            .map(|s| SourceLabel {
+                name: s.0.into(),
+                label: s.1.into(),
+                constraint: s.2,
+                paper: Some(s.0.into()),
+            })
+            .collect(),
+        datasets: DATASETS
+            .iter()
+            .map(|d| DatasetLabel {
+                name: d.0.into(),
+                label: d.1.into(),
+                paper: Some(d.2.into()),
+            })
+            .collect(),
+        subset_size: (report == Report::Figure3).then(|| "400".to_string()),
+        reports: Vec::new(),
+    }
+}
+
+fn preview(name: &str, text: &str) {
+    if let Ok(dir) = std::env::var("RENDER_PREVIEW_DIR") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(name), text).unwrap();
+    }
+}
+
+fn row<'a>(md: &'a str, start: &str) -> &'a str {
+    md.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no row starting {start:?} in\n{md}"))
+}
+
+#[test]
+fn table5_marks_gaps_partial_seeds_and_the_best_mean() {
+    let agg = aggregate_dir();
+    let (md, csv) = table5::render(&params(Report::Table5, Profile::Mini), agg.path()).unwrap();
+    preview("table5.md", &md);
+    assert!(md.contains("not comparable to the paper's"), "{md}");
+    // 3 datasets × 5 sizes.
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| CIFAR-10")
+                || l.starts_with("| SVHN")
+                || l.starts_with("| MNIST"))
+            .count(),
+        15
+    );
+
+    // Independent computation of one entry: natural, MNIST, 1600 images, 3 blocks.
+    let finals: Vec<f64> = SEEDS
+        .iter()
+        .map(|&s| final_accuracy(0, 2, 1600, 2, s))
+        .collect();
+    let mean = finals.iter().sum::<f64>() / 3.0;
+    let sd = (finals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let expected = format!("{mean:.2} ± {:.2}", 4.302653 * sd / 3f64.sqrt());
+    assert!(
+        row(&md, "| MNIST | 1600 | 3 |").contains(&expected),
+        "{expected} not in\n{md}"
+    );
+
+    let partial = row(&md, "| CIFAR-10 | 100 | 3 |");
+    assert!(partial.contains("(2/3 seeds)"), "{partial}");
+    assert!(partial.contains("**"), "the row's best is bold: {partial}");
+    assert_eq!(
+        partial.matches("**").count(),
+        2,
+        "exactly one bold entry: {partial}"
+    );
+    let gap = row(&md, "| SVHN | 400 | 3 |");
+    assert!(gap.trim_end().ends_with("| — |"), "{gap}");
+    assert!(row(&md, "| SVHN | all (73257) |").contains('±'));
+    assert!(csv.starts_with("dataset,size_label,size,source,expected_seeds,n_seeds,mean,ci95\n"));
+    assert!(csv.contains("\nsvhn,400,400,linf_eps8,3,0,,\n"), "{csv}");
+    assert!(!csv.contains("paper"));
+}
+
+#[test]
+fn table5_on_the_paper_profile_stands_the_papers_values_beside_ours() {
+    let agg = aggregate_dir();
+    let (md, csv) = table5::render(&params(Report::Table5, Profile::Paper), agg.path()).unwrap();
+    assert!(!md.contains("not comparable"));
+    // The paper's CIFAR-10, 100 images: natural 48.49; SVHN all (73,257): l2 96.02.
+    assert!(
+        row(&md, "| CIFAR-10 | 100 |").contains("paper 48.49"),
+        "{md}"
+    );
+    assert!(row(&md, "| SVHN | all").contains("paper 96.02"), "{md}");
+    assert!(
+        row(&md, "| SVHN | 400 |").contains("— · paper 61.02"),
+        "{md}"
+    );
+    assert!(csv.lines().next().unwrap().ends_with(",paper,difference"));
+    assert!(csv.contains(",48.4900,"), "{csv}");
+}
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn figures_are_well_formed_svg_with_axis_labels_and_titles() {
+    let agg = aggregate_dir();
+    let cases = [
+        (Report::Figure2, "training images (log scale)", "Figure 2"),
+        (Report::Figure3, "epoch", "Figure 3"),
+        (Report::Figure4, "training images (log scale)", "Figure 4"),
+        (Report::Figure5, "training images (log scale)", "Figure 5"),
+        (Report::Figure10, "training images (log scale)", "Figure 10"),
+    ];
+    for (report, x_label, title) in cases {
+        let svg = figures::render(&params(report, Profile::Mini), agg.path()).unwrap();
+        preview(&format!("{}.svg", figures::name(report)), &svg);
+        let t = texts(&svg);
+        assert!(
+            t.iter().any(|s| s == x_label),
+            "{report:?}: no x label {x_label:?} in {t:?}"
+        );
+        assert!(
+            t.iter().any(|s| s.starts_with(title)),
+            "{report:?}: no title"
+        );
+        assert!(
+            t.iter().any(|s| s == "Δ accuracy (points)"),
+            "{report:?}: no difference axis"
+        );
+        assert!(
+            t.iter().any(|s| s.contains("MNIST")),
+            "{report:?}: no panel titles"
+        );
+        assert!(
+            svg.contains("<polygon") || svg.contains("<path"),
+            "{report:?}: no bands"
+        );
+    }
+    let fig2 =
+        texts(&figures::render(&params(Report::Figure2, Profile::Mini), agg.path()).unwrap());
+    assert!(fig2.iter().any(|s| s == "test accuracy (%)"));
+    assert!(
+        fig2.iter().any(|s| s == "l-inf ε = 8/255"),
+        "legend: {fig2:?}"
+    );
+}
+
+#[test]
+fn renders_are_byte_identical() {
+    let (a, b) = (aggregate_dir(), aggregate_dir());
+    for report in [Report::Figure2, Report::Figure4] {
+        let p = params(report, Profile::Mini);
+        assert_eq!(
+            figures::render(&p, a.path()).unwrap(),
+            figures::render(&p, b.path()).unwrap()
+        );
+    }
+    let p = params(Report::Table5, Profile::Paper);
+    assert_eq!(
+        table5::render(&p, a.path()).unwrap(),
+        table5::render(&p, b.path()).unwrap()
+    );
+}
+
+#[test]
+fn figure3_without_a_subset_size_says_so() {
+    let agg = aggregate_dir();
+    let mut p = params(Report::Figure3, Profile::Mini);
+    p.subset_size = None;
+    let err = figures::render(&p, agg.path()).unwrap_err().to_string();
+    assert!(err.contains("subset_size"), "{err}");
+}
+
+fn write_source(dir: &Path, constraint: &str, eps: &str, clean: f64, stand_in: Option<&str>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let json = serde_json::json!({
+        "source": "x", "constraint": constraint, "epsilon": 0.0, "epsilon_label": eps, "clean_accuracy": clean,
+        "attacks": [
+            {"constraint": "linf", "epsilon": 0.0157, "epsilon_label": "4/255", "steps": 10, "accuracy": clean / 4.0},
+            {"constraint": "l2", "epsilon": 0.5, "epsilon_label": "0.5", "steps": 10, "accuracy": clean / 2.0}
+        ],
+        "stand_in": stand_in,
+    });
+    std::fs::write(dir.join("source.json"), json.to_string()).unwrap();
+}
+
+#[test]
+fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
+    let root = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for (i, s) in SOURCES.iter().enumerate() {
+        let dir = root.path().join(s.0);
+        let stand_in = (i > 0).then_some("hub stand-in: madrylab/robust-imagenet-models");
+        let constraint = ["none", "l2", "linf", "linf"][i];
+        write_source(
+            &dir,
+            constraint,
+            ["0", "3", "4/255", "8/255"][i],
+            80.0 - 8.0 * i as f64,
+            stand_in,
+        );
+        inputs.push((format!("source:{}", s.0), dir));
+    }
+    let out = root.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let p = params(Report::Table3, Profile::Paper);
+    let ctx = StageContext::new(
+        "render/table3".into(),
+        serde_json::to_value(&p).unwrap(),
+        inputs,
+        out.clone(),
+        1,
+        Box::new(|_| {}),
+        Box::new(|_, _| {}),
+    );
+    Render.run(&ctx).unwrap();
+    let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
+    preview("table3.md", &md);
+    assert!(
+        md.contains("| PGD-10 l-inf 4/255 | PGD-10 l2 0.5 | Paper top-1 |"),
+        "{md}"
+    );
+    assert!(
+        row(&md, "| natural |").contains("| 80.00 | 20.00 | 40.00 | 76.13 |"),
+        "{md}"
+    );
+    let l2 = row(&md, "| l2 ε = 3 |");
+    assert!(
+        l2.contains("l2 ε = 3 | 72.00")
+            && l2.contains("57.90")
+            && l2.contains("stand-in: hub stand-in"),
+        "{l2}"
+    );
+}
+
+#[test]
+fn index_lists_every_report_with_its_profile() {
+    let mut p = params(Report::Index, Profile::Smoke);
+    p.reports = vec![
+        IndexEntry {
+            path: "table5.md".into(),
+            description: "final accuracy at 3 blocks".into(),
+        },
+        IndexEntry {
+            path: "figure2.svg".into(),
+            description: "accuracy against subset size".into(),
+        },
+    ];
+    let md = index::render(&p);
+    preview("README.md", &md);
+    assert!(md.contains("Profile `smoke`"));
+    assert!(md.contains("- [table5.md](table5.md): final accuracy at 3 blocks\n"));
+    assert!(md.contains("- [figure2.svg](figure2.svg): accuracy against subset size\n"));
+}
+
+#[test]
+fn unknown_parameters_are_rejected() {
+    let mut v = serde_json::to_value(params(Report::Table5, Profile::Mini)).unwrap();
+    v["colour"] = serde_json::json!("red");
+    assert!(serde_json::from_value::<RenderParams>(v).is_err());
+}
