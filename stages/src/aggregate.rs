@@ -18,15 +18,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// How a source model was trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Constraint {
-    /// Natural (non-adversarial) training.
-    None,
-    L2,
-    Linf,
-}
+pub use crate::study::config::Constraint;
 
 /// A source model, in display order.
 #[derive(Debug, Clone, Serialize, Deserialize)]

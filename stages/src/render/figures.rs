@@ -21,20 +21,6 @@ const BLOCKS: u32 = 3;
 const ACCURACY: &str = "test accuracy (%)";
 const SUBSET: &str = "training images (log scale)";
 
-/// File stem of a figure report.
-pub fn name(report: Report) -> &'static str {
-    match report {
-        Report::Figure2 => "figure2",
-        Report::Figure3 => "figure3",
-        Report::Figure4 => "figure4",
-        Report::Figure5 => "figure5",
-        Report::Figure10 => "figure10",
-        Report::Table5 | Report::Table3 | Report::Index => {
-            unreachable!("{report:?} is not a figure")
-        }
-    }
-}
-
 /// The SVG of the figure `params.report`, from the aggregate in `aggregate`.
 pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
     let figure = match params.report {

@@ -17,7 +17,6 @@ use crate::aggregate::Constraint;
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::Path;
 
 /// Which report a render node draws.
@@ -40,25 +39,6 @@ pub enum Report {
     Figure10,
     /// `README.md`: the index of reports.
     Index,
-}
-
-/// The study profile the reports come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    Mini,
-    Smoke,
-    Paper,
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Profile::Mini => "mini",
-            Profile::Smoke => "smoke",
-            Profile::Paper => "paper",
-        })
-    }
 }
 
 /// A source model as the reports show it.
@@ -100,7 +80,8 @@ pub struct IndexEntry {
 #[serde(deny_unknown_fields)]
 pub struct RenderParams {
     pub report: Report,
-    pub profile: Profile,
+    /// The profile's name, shown in every report.
+    pub profile: String,
     /// True only where the data are the paper's (paper profile): the paper's numbers are then
     /// shown beside ours.
     pub comparable_to_paper: bool,
@@ -116,6 +97,36 @@ pub struct RenderParams {
     /// Index: the reports to list.
     #[serde(default)]
     pub reports: Vec<IndexEntry>,
+}
+
+impl Report {
+    /// The report's name, as in `render/<name>` and `reports/<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Report::Table5 => "table5",
+            Report::Table3 => "table3",
+            Report::Figure2 => "figure2",
+            Report::Figure3 => "figure3",
+            Report::Figure4 => "figure4",
+            Report::Figure5 => "figure5",
+            Report::Figure10 => "figure10",
+            Report::Index => "index",
+        }
+    }
+
+    /// The files its node writes, which the project publishes under `reports/`.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            Report::Table5 => &["table5.md", "table5.csv"],
+            Report::Table3 => &["table3.md"],
+            Report::Figure2 => &["figure2.svg"],
+            Report::Figure3 => &["figure3.svg"],
+            Report::Figure4 => &["figure4.svg"],
+            Report::Figure5 => &["figure5.svg"],
+            Report::Figure10 => &["figure10.svg"],
+            Report::Index => &["README.md"],
+        }
+    }
 }
 
 impl RenderParams {
@@ -189,20 +200,21 @@ impl Stage for Render {
         match params.report {
             Report::Table5 => {
                 let (md, csv) = table5::render(&params, ctx.input("aggregate")?)?;
-                write(out, "table5.md", &md)?;
-                write(out, "table5.csv", &csv)
+                let [md_file, csv_file] = Report::Table5.files() else { unreachable!() };
+                write(out, md_file, &md)?;
+                write(out, csv_file, &csv)
             }
             Report::Table3 => {
                 let mut dirs = Vec::new();
                 for s in &params.sources {
                     dirs.push((s.name.as_str(), ctx.input(&format!("source:{}", s.name))?));
                 }
-                write(out, "table3.md", &table3::render(&params, &dirs)?)
+                write(out, Report::Table3.files()[0], &table3::render(&params, &dirs)?)
             }
-            Report::Index => write(out, "README.md", &index::render(&params)),
+            Report::Index => write(out, Report::Index.files()[0], &index::render(&params)),
             figure => {
                 let svg = figures::render(&params, ctx.input("aggregate")?)?;
-                write(out, &format!("{}.svg", figures::name(figure)), &svg)
+                write(out, figure.files()[0], &svg)
             }
         }
     }

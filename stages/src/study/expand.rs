@@ -3,13 +3,15 @@
 //! or a dataset leaves every other id and key alone. Subsets do not depend on the source, so every
 //! source is fine-tuned on the same subsets (paired comparisons).
 
-use super::config::{DataOrigin, Profile, SourceOrigin, SubsetSize};
+use super::config::{DataOrigin, Dataset, Profile, Source, SourceOrigin, SubsetSize};
+use crate::aggregate::{AggregateParams, ExpectedCell, SourceSpec};
+use crate::render::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
 use super::params::{
     FetchParams, FinetuneParams, PrepareParams, PretrainParams, RepoType, SourceFormat,
     SubsetParams,
 };
 use crate::data::seeds;
-use pipeline_engine::{Input, Node};
+use pipeline_engine::{Input, Node, Publish};
 use serde::Serialize;
 
 /// The id of the node that prepares the profile's source (pre-training) data.
@@ -198,4 +200,100 @@ mod tests {
         };
         assert_eq!(c.id(), "finetune/l2_eps3/cifar10/n1600/b3/s20100000");
     }
+}
+
+/// The reports: `(name, description)`; each is one `render` node publishing under `reports/`.
+pub const REPORTS: [(Report, &str); 7] = [
+    (Report::Table5, "Final test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds)."),
+    (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
+    (Report::Figure2, "Accuracy against training-subset size per dataset (3 blocks), and robust − natural with its 95% CI."),
+    (Report::Figure3, "Accuracy against fine-tuning epoch at one subset size (3 blocks)."),
+    (Report::Figure4, "Effect of fine-tuning 0/1/3/9 blocks (ℓ2 source and natural), and the 3 − 1 blocks delta."),
+    (Report::Figure5, "Constraint comparisons: ℓ∞ small − large ε, and ℓ2 − each ℓ∞ (3 blocks)."),
+    (Report::Figure10, "As Figure 4, for the other robust sources."),
+];
+
+/// The aggregate of the 3-block cells (Table 5, Figures 2, 3, 5).
+pub const AGGREGATE_MAIN: &str = "aggregate/blocks3";
+/// The aggregate of every depth (Figures 4, 10).
+pub const AGGREGATE_DEPTH: &str = "aggregate/depths";
+
+/// The aggregate and render nodes of `profile`, given its cells and science nodes.
+pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[Node]) -> Vec<Node> {
+    let grid_sources: Vec<&Source> =
+        profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name)).collect();
+    let grid_datasets: Vec<&Dataset> =
+        profile.datasets.iter().filter(|d| profile.grid.datasets.contains(&d.name)).collect();
+    let aggregate = |id: &str, keep: &dyn Fn(&Cell) -> bool| {
+        let cells: Vec<&Cell> = cells.iter().filter(|c| keep(c)).collect();
+        let params = AggregateParams {
+            sources: grid_sources
+                .iter()
+                .map(|s| SourceSpec { name: s.name.clone(), constraint: s.constraint, epsilon: s.epsilon.value })
+                .collect(),
+            datasets: grid_datasets.iter().map(|d| d.name.clone()).collect(),
+            expected: cells
+                .iter()
+                .map(|c| ExpectedCell {
+                    source: c.source.clone(),
+                    dataset: c.dataset.clone(),
+                    size_label: c.size_label.clone(),
+                    blocks: c.blocks as u32,
+                    seed: c.seed,
+                })
+                .collect(),
+        };
+        let inputs = cells.iter().map(|c| Input::new(c.id(), c.id())).collect();
+        node(id.into(), "aggregate", &params, inputs)
+    };
+    let mut nodes = vec![aggregate(AGGREGATE_MAIN, &|c| c.blocks == 3), aggregate(AGGREGATE_DEPTH, &|_| true)];
+
+    let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
+    let base = RenderParams {
+        report: Report::Index,
+        profile: name.to_string(),
+        comparable_to_paper: profile.comparable_to_paper,
+        sources: grid_sources
+            .iter()
+            .map(|s| SourceLabel {
+                name: s.name.clone(),
+                label: s.label.clone(),
+                constraint: s.constraint,
+                paper: s.paper.clone(),
+            })
+            .collect(),
+        datasets: grid_datasets
+            .iter()
+            .map(|d| DatasetLabel { name: d.name.clone(), label: d.label.clone(), paper: d.paper.clone() })
+            .collect(),
+        subset_size: None,
+        reports: vec![],
+    };
+    let mut index_entries = Vec::new();
+    for (report, description) in REPORTS {
+        let files = report.files();
+        let mut params = RenderParams { report, ..base.clone() };
+        let inputs = match report {
+            Report::Table3 => science
+                .iter()
+                .filter(|n| n.kind == "pretrain")
+                .map(|n| Input::new(format!("source:{}", n.id.trim_start_matches("pretrain/")), &n.id))
+                .collect(),
+            Report::Figure4 | Report::Figure10 => vec![Input::new("aggregate", AGGREGATE_DEPTH)],
+            _ => vec![Input::new("aggregate", AGGREGATE_MAIN)],
+        };
+        if report == Report::Figure3 {
+            params.subset_size = profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
+        }
+        let mut n = node(format!("render/{}", report.name()), "render", &params, inputs);
+        n.publish = files.iter().map(|f| Publish::new(*f, format!("reports/{f}"))).collect();
+        index_entries.push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
+        nodes.push(n);
+    }
+    let params = RenderParams { reports: index_entries, ..base };
+    let mut index = node("render/index".into(), "render", &params, vec![]);
+    let readme = Report::Index.files()[0];
+    index.publish = vec![Publish::new(readme, format!("reports/{readme}"))];
+    nodes.push(index);
+    nodes
 }

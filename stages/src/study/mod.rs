@@ -52,7 +52,9 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
             .collect();
         bail!("{} has {} problem(s) in profile `{name}`:\n{}", config.display(), lines.len(), lines.join("\n"));
     }
-    let (nodes, _cells) = expand::science_nodes(chosen);
+    let (mut nodes, cells) = expand::science_nodes(chosen);
+    let reports = expand::report_nodes(name, chosen, &cells, &nodes);
+    nodes.extend(reports);
     Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry() })
 }
 
@@ -69,7 +71,9 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.add(Arc::new(crate::fetch::Fetch))
         .add(Arc::new(crate::prepare::Prepare))
-        .add(Arc::new(crate::subset::Subset));
+        .add(Arc::new(crate::subset::Subset))
+        .add(Arc::new(crate::aggregate::Aggregate))
+        .add(Arc::new(crate::render::Render));
     r
 }
 

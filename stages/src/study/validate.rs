@@ -114,6 +114,12 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
             );
         }
     }
+    if !p.grid.blocks.contains(&3) {
+        problem(
+            at(&[Key("grid"), Key("blocks")]),
+            "the grid needs 3 blocks: Table 5 and Figures 2, 3 and 5 are made at 3 blocks".into(),
+        );
+    }
     let mut sizes = BTreeSet::new();
     for (i, row) in p.grid.schedule.iter().enumerate() {
         let here = |k| at(&[Key("grid"), Key("schedule"), Index(i), Key(k)]);
