@@ -1,0 +1,74 @@
+//! Which parts of the network train, and how the frozen BatchNorm layers behave.
+//!
+//! The paper fine-tunes "k blocks" (k ∈ {0, 1, 3, 9}): the new `fc` plus the last k bottleneck
+//! blocks train, everything before them is frozen. In the authors' code, 1 = `layer4.2`,
+//! 3 = all of `layer4`, and 9 = `layer3` + `layer4` (their code's key 6, their notebooks' 9).
+//! Pre-training trains everything ([`Regime::full`]).
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use super::resnet::{Part, BLOCKS};
+
+/// The trainable part of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trainable {
+    /// Every parameter (pre-training from scratch).
+    All,
+    /// `fc` and the last k of the 16 bottleneck blocks; the stem and earlier blocks are frozen.
+    LastBlocks(usize),
+}
+
+impl Trainable {
+    /// Whether the parameters of `part` train.
+    pub fn includes(self, part: Part) -> bool {
+        match (self, part) {
+            (Trainable::All, _) | (_, Part::Fc) => true,
+            (Trainable::LastBlocks(_), Part::Stem) => false,
+            (Trainable::LastBlocks(k), Part::Block(i)) => i + k >= BLOCKS,
+        }
+    }
+}
+
+/// How the BatchNorm layers of the frozen part behave during a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrozenBn {
+    /// The authors' published code: the whole model is in training mode, so frozen BatchNorm
+    /// layers normalise with batch statistics and keep updating their running statistics
+    /// (their affine weights stay frozen).
+    #[default]
+    Train,
+    /// Frozen BatchNorm layers normalise with their running statistics and never update them.
+    Eval,
+}
+
+/// What a training step trains: the trainable part and the frozen BatchNorm behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regime {
+    trainable: Trainable,
+    frozen_bn: FrozenBn,
+}
+
+impl Regime {
+    /// Train every parameter (pre-training).
+    pub fn full() -> Self {
+        Regime { trainable: Trainable::All, frozen_bn: FrozenBn::Train }
+    }
+
+    /// Fine-tune `fc` and the last `blocks` bottleneck blocks (the paper's k; 0 = `fc` only).
+    pub fn fine_tune(blocks: usize, frozen_bn: FrozenBn) -> Result<Self> {
+        if blocks > BLOCKS {
+            bail!("cannot fine-tune {blocks} blocks: a ResNet-50 has {BLOCKS} bottleneck blocks");
+        }
+        Ok(Regime { trainable: Trainable::LastBlocks(blocks), frozen_bn })
+    }
+
+    pub fn trainable(&self) -> Trainable {
+        self.trainable
+    }
+
+    pub fn frozen_bn(&self) -> FrozenBn {
+        self.frozen_bn
+    }
+}
