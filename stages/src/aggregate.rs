@@ -84,8 +84,9 @@ impl Stage for Aggregate {
     }
 }
 
-/// What a fine-tuning cell reports (the fields this stage reads from `metrics.json`).
-#[derive(Debug, Clone, Deserialize)]
+/// What a fine-tuning cell reports in `metrics.json` (the `finetune` stage adds its epoch count
+/// and training-loss curve; this stage reads these fields).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellMetrics {
     pub source: String,
     pub dataset: String,
@@ -97,7 +98,7 @@ pub struct CellMetrics {
     pub timings: Timings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Eval {
     pub epoch: u32,
     /// Test accuracy in percent.
@@ -105,14 +106,14 @@ pub struct Eval {
     pub loss: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     pub train_seconds: f64,
     pub images_per_second: f64,
 }
 
 fn read_metrics(dir: &Path) -> Result<CellMetrics> {
-    let path = dir.join("metrics.json");
+    let path = dir.join(crate::finetune::METRICS);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))

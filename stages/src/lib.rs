@@ -13,3 +13,4 @@ pub mod pretrain;
 pub mod render;
 pub mod study;
 pub mod subset;
+pub mod training;

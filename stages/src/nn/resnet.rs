@@ -41,7 +41,7 @@ pub const BN_MOMENTUM: f64 = 0.1;
 
 /// The network's first layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum Stem {
     /// 7×7 stride-2 conv, BatchNorm, ReLU, 3×3 stride-2 max-pool (ImageNet ResNet-50).
     ImageNet,

@@ -4,29 +4,11 @@
 
 use super::{paper, pct, RenderParams};
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use crate::pretrain::{AttackReport, SourceReport};
 use std::fmt::Write;
 use std::path::Path;
 
-/// What a pretrain artifact reports about its model (the fields read from `source.json`).
-#[derive(Debug, Deserialize)]
-struct SourceReport {
-    constraint: String,
-    epsilon_label: String,
-    clean_accuracy: f64,
-    attacks: Vec<Attack>,
-    stand_in: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Attack {
-    constraint: String,
-    epsilon_label: String,
-    steps: u32,
-    accuracy: f64,
-}
-
-impl Attack {
+impl AttackReport {
     fn heading(&self) -> String {
         format!(
             "PGD-{} {} {}",

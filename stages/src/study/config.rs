@@ -1,6 +1,7 @@
 //! The typed schema of `pipeline.yaml`. Every struct denies unknown fields, so a misspelt key is
 //! an error that names the field, its line and the valid names.
 
+pub use crate::nn::{FcInit, FrozenBn, Stem};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -42,15 +43,6 @@ pub struct Network {
     pub stem: Stem,
     /// Input resolution images are up-scaled to (bilinear).
     pub resolution: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stem {
-    /// 7×7 stride-2 convolution and 3×3 stride-2 max-pool (ImageNet).
-    Imagenet,
-    /// 3×3 stride-1 convolution, no pool (small inputs).
-    Small,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,40 +271,15 @@ pub struct Finetune {
     pub batch: usize,
     /// Batch size for test-set evaluation (no effect on results other than speed).
     pub eval_batch: usize,
-    /// Frozen BatchNorm layers: `train` (the authors' code: batch statistics, running
-    /// statistics keep updating) or `eval`.
-    #[serde(default = "FrozenBn::authors_code")]
+    /// Frozen BatchNorm layers: `train` (the default, the authors' code: batch statistics,
+    /// running statistics keep updating) or `eval`.
+    #[serde(default)]
     pub frozen_bn: FrozenBn,
-    /// New fc layer's initialisation: `normal1` (N(0,1), the authors' code) or `pytorch`.
-    #[serde(default = "FcInit::authors_code")]
+    /// New fc layer's initialisation: `normal1` (the default, N(0,1) as in the authors' code)
+    /// or `pytorch_default`.
+    #[serde(default)]
     pub fc_init: FcInit,
     pub augment: Augment,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FrozenBn {
-    Train,
-    Eval,
-}
-
-impl FrozenBn {
-    fn authors_code() -> Self {
-        FrozenBn::Train
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FcInit {
-    Normal1,
-    Pytorch,
-}
-
-impl FcInit {
-    fn authors_code() -> Self {
-        FcInit::Normal1
-    }
 }
 
 /// Training augmentation (the authors' transform, scaled to the profile's resolution).

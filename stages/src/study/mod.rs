@@ -72,6 +72,8 @@ pub fn registry() -> Registry {
     r.add(Arc::new(crate::fetch::Fetch))
         .add(Arc::new(crate::prepare::Prepare))
         .add(Arc::new(crate::subset::Subset))
+        .add(Arc::new(crate::pretrain::Pretrain))
+        .add(Arc::new(crate::finetune::Finetune))
         .add(Arc::new(crate::aggregate::Aggregate))
         .add(Arc::new(crate::render::Render));
     r
