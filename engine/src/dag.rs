@@ -31,10 +31,16 @@ impl Dag {
             }
             if registry.get(&node.kind).is_none() {
                 let known: Vec<&str> = registry.kinds().collect();
-                bail!("node `{}` has stage kind `{}`, which no stage provides (known: {})",
-                    node.id, node.kind, known.join(", "));
+                bail!(
+                    "node `{}` has stage kind `{}`, which no stage provides (known: {})",
+                    node.id,
+                    node.kind,
+                    known.join(", ")
+                );
             }
-            if let Some(p) = node.publish.iter().find(|p| p.to.to_string_lossy().contains(char::is_whitespace)) {
+            if let Some(p) =
+                node.publish.iter().find(|p| p.to.to_string_lossy().contains(char::is_whitespace))
+            {
                 bail!("node `{}` publishes to {:?}, a path with whitespace", node.id, p.to);
             }
             canonical_params.push(
@@ -52,8 +58,12 @@ impl Dag {
                     bail!("node `{}` has two inputs named `{}`", node.id, input.name);
                 }
                 let Some(&j) = index.get(&input.node) else {
-                    bail!("node `{}` reads input `{}` from `{}`, which is not a node",
-                        node.id, input.name, input.node);
+                    bail!(
+                        "node `{}` reads input `{}` from `{}`, which is not a node",
+                        node.id,
+                        input.name,
+                        input.node
+                    );
                 };
                 ins.push(j);
                 dependents[j].push(i);
@@ -171,7 +181,11 @@ impl Dag {
 }
 
 /// Kahn's algorithm, stable in node order; a cycle is reported with the nodes on it.
-fn topological_order(nodes: &[Node], inputs: &[Vec<usize>], dependents: &[Vec<usize>]) -> Result<Vec<usize>> {
+fn topological_order(
+    nodes: &[Node],
+    inputs: &[Vec<usize>],
+    dependents: &[Vec<usize>],
+) -> Result<Vec<usize>> {
     let mut remaining: Vec<usize> = inputs.iter().map(Vec::len).collect();
     let mut ready: std::collections::VecDeque<usize> =
         (0..nodes.len()).filter(|&i| remaining[i] == 0).collect();

@@ -90,7 +90,9 @@ pub fn node_key(
 }
 
 /// The content hash of an artifact from its (relative path with `/` separators, file hash) pairs.
-pub fn content_hash<'a>(files: impl IntoIterator<Item = (&'a str, &'a blake3::Hash)>) -> ContentHash {
+pub fn content_hash<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a blake3::Hash)>,
+) -> ContentHash {
     let mut files: Vec<(&str, &blake3::Hash)> = files.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(b.0));
     let mut f = Fields(blake3::Hasher::new());

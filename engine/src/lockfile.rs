@@ -58,7 +58,8 @@ pub(crate) fn update(
             kept_nodes.push(i);
         }
     }
-    let kept_ids: HashSet<&str> = dag.closure(&kept_nodes).into_iter().map(|i| dag.node(i).id.as_str()).collect();
+    let kept_ids: HashSet<&str> =
+        dag.closure(&kept_nodes).into_iter().map(|i| dag.node(i).id.as_str()).collect();
     new.nodes.extend(old.nodes.iter().filter(|(id, _, _)| kept_ids.contains(id.as_str())).cloned());
     for &i in built {
         let node = dag.node(i);
@@ -105,7 +106,10 @@ fn parse(text: &str) -> Result<LockFile> {
             ["node", id, key, hash] => {
                 lock.nodes.insert((id.to_string(), key.to_string(), hash.to_string()));
             }
-            _ => bail!("line {} is not understood: {line:?} (delete the file and rerun to rebuild it)", n + 1),
+            _ => bail!(
+                "line {} is not understood: {line:?} (delete the file and rerun to rebuild it)",
+                n + 1
+            ),
         }
     }
     Ok(lock)

@@ -19,7 +19,13 @@ pub struct Plan {
 }
 
 /// What `run` would do for `targets`; `force` recomputes the targets themselves.
-pub fn plan(dag: &Dag, registry: &Registry, store: &Store, targets: &[usize], force: bool) -> Result<Plan> {
+pub fn plan(
+    dag: &Dag,
+    registry: &Registry,
+    store: &Store,
+    targets: &[usize],
+    force: bool,
+) -> Result<Plan> {
     let closure = dag.closure(targets);
     let statuses = analyse(dag, registry, store, &closure)?;
     let mut plan = Plan { would_run: Vec::new(), up_to_date: 0 };

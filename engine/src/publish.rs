@@ -22,10 +22,13 @@ pub(crate) fn publish(
         let key = keys[i].expect("published nodes are built");
         for p in &node.publish {
             let from = store.object_dir(&key).join(&p.file);
-            let bytes = std::fs::read(&from)
-                .with_context(|| format!("reading {} to publish it for node {}", from.display(), node.id))?;
+            let bytes = std::fs::read(&from).with_context(|| {
+                format!("reading {} to publish it for node {}", from.display(), node.id)
+            })?;
             let to = root.join(&p.to);
-            if write_if_changed(&to, &bytes).with_context(|| format!("publishing {}", to.display()))? {
+            if write_if_changed(&to, &bytes)
+                .with_context(|| format!("publishing {}", to.display()))?
+            {
                 written.push(to);
             }
         }

@@ -45,9 +45,14 @@ pub enum Outcome {
     Ran,
     /// A stored artifact was reused.
     Cached,
-    Failed { error: String, log: PathBuf },
+    Failed {
+        error: String,
+        log: PathBuf,
+    },
     /// Not run because an input failed.
-    Blocked { by: String },
+    Blocked {
+        by: String,
+    },
     /// Not run because `--fail-fast` stopped the run.
     NotStarted,
 }
@@ -152,12 +157,15 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
             Outcome::Blocked { .. } => &mut summary.blocked,
             Outcome::NotStarted => &mut summary.not_started,
         } += 1;
-        if matches!(outcome.outcome, Outcome::Ran | Outcome::Cached) && !dag.node(i).publish.is_empty() {
+        if matches!(outcome.outcome, Outcome::Ran | Outcome::Cached)
+            && !dag.node(i).publish.is_empty()
+        {
             built_publishers.push(i);
         }
         summary.nodes.push(outcome);
     }
-    summary.published = publish::publish(dag, store, &opts.project_root, &built_publishers, &sched.keys)?;
+    summary.published =
+        publish::publish(dag, store, &opts.project_root, &built_publishers, &sched.keys)?;
     if lockfile::update(dag, &opts.project_root, &built_publishers, &sched.keys, &sched.content)? {
         summary.published.push(opts.project_root.join(lockfile::LOCK_FILE));
     }
@@ -197,8 +205,18 @@ struct Sched {
 
 /// What became of one attempt at a node.
 enum Step {
-    Built { ran: bool, key: Key, content: ContentHash, seconds: f64 },
-    Failed { key: Option<Key>, error: String, log: PathBuf, seconds: f64 },
+    Built {
+        ran: bool,
+        key: Key,
+        content: ContentHash,
+        seconds: f64,
+    },
+    Failed {
+        key: Option<Key>,
+        error: String,
+        log: PathBuf,
+        seconds: f64,
+    },
     /// Another process holds the node's lock; try again later (waiting for it).
     Deferred,
 }
@@ -246,7 +264,13 @@ impl Shared<'_> {
     }
 
     /// Reuse the node's artifact or build it; `wait` means a previous attempt found it locked.
-    fn attempt(&self, i: usize, record: BuildRecord, inputs: Vec<(String, PathBuf)>, wait: bool) -> Result<Step> {
+    fn attempt(
+        &self,
+        i: usize,
+        record: BuildRecord,
+        inputs: Vec<(String, PathBuf)>,
+        wait: bool,
+    ) -> Result<Step> {
         let id = &self.dag.node(i).id;
         let key = record.key;
         let mut warned = false;
@@ -324,7 +348,12 @@ impl Shared<'_> {
             .and_then(|()| {
                 for p in &node.publish {
                     if !tmp.join(&p.file).is_file() {
-                        bail!("stage {} did not write `{}`, which node {} publishes", node.kind, p.file, node.id);
+                        bail!(
+                            "stage {} did not write `{}`, which node {} publishes",
+                            node.kind,
+                            p.file,
+                            node.id
+                        );
                     }
                 }
                 Ok(())
@@ -341,7 +370,10 @@ impl Shared<'_> {
                 let _ = std::fs::remove_dir_all(&tmp);
                 let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
                 for (n, cause) in chain.iter().enumerate() {
-                    write_log(&format!("{}{cause}", if n == 0 { "error: " } else { "caused by: " }));
+                    write_log(&format!(
+                        "{}{cause}",
+                        if n == 0 { "error: " } else { "caused by: " }
+                    ));
                 }
                 self.store.write_failure(&FailureRecord {
                     node: node.id.clone(),
@@ -350,7 +382,12 @@ impl Shared<'_> {
                     log: log_path.clone(),
                     seconds,
                 })?;
-                Ok(Step::Failed { key: Some(record.key), error: format!("{e:#}"), log: log_path, seconds })
+                Ok(Step::Failed {
+                    key: Some(record.key),
+                    error: format!("{e:#}"),
+                    log: log_path,
+                    seconds,
+                })
             }
         }
     }
@@ -405,7 +442,12 @@ impl Shared<'_> {
             }
             let id = self.dag.node(d).id.clone();
             self.progress.finished(&id, &format!("blocked by {by}"), 0.0);
-            st.outcomes[d] = Some(NodeOutcome { id, outcome: Outcome::Blocked { by: by.clone() }, key: None, seconds: 0.0 });
+            st.outcomes[d] = Some(NodeOutcome {
+                id,
+                outcome: Outcome::Blocked { by: by.clone() },
+                key: None,
+                seconds: 0.0,
+            });
             st.unfinished -= 1;
             stack.extend_from_slice(self.dag.dependents_of(d));
         }

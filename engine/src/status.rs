@@ -172,7 +172,8 @@ pub(crate) fn analyse(
                             status.log = Some(failure.log);
                         } else if let Some(old) = record()? {
                             status.state = State::Stale;
-                            status.reasons = changes(&old, &now.fingerprint, &now.params, Some(&now.inputs));
+                            status.reasons =
+                                changes(&old, &now.fingerprint, &now.params, Some(&now.inputs));
                             if status.reasons.is_empty() {
                                 status.reasons.push("artifact is missing from the store".into());
                             }
@@ -222,7 +223,12 @@ fn waiting_reason(dag: &Dag, i: usize, statuses: &[Option<NodeStatus>]) -> Strin
 
 /// What differs between the last build of a node and what it would be built from now.
 /// `inputs` is `None` while some input is not built (its content hash is unknown).
-fn changes(old: &BuildRecord, fingerprint: &str, params: &Value, inputs: Option<&[InputRecord]>) -> Vec<String> {
+fn changes(
+    old: &BuildRecord,
+    fingerprint: &str,
+    params: &Value,
+    inputs: Option<&[InputRecord]>,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if old.key_version != KEY_VERSION {
         reasons.push(format!("key format changed (v{} → v{KEY_VERSION})", old.key_version));
@@ -284,9 +290,17 @@ const SHOWN_PER_TARGET: usize = 20;
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}", "stage", "up to date", "stale", "missing", "running", "failed")?;
+        writeln!(
+            f,
+            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
+            "stage", "up to date", "stale", "missing", "running", "failed"
+        )?;
         for k in &self.kinds {
-            writeln!(f, "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}", k.kind, k.up_to_date, k.stale, k.missing, k.running, k.failed)?;
+            writeln!(
+                f,
+                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                k.kind, k.up_to_date, k.stale, k.missing, k.running, k.failed
+            )?;
         }
         for t in &self.targets {
             if t.up_to_date {
@@ -298,7 +312,11 @@ impl fmt::Display for StatusReport {
                 writeln!(f, "  {:<8} {}: {}", s.state.label(), s.id, s.reasons.join("; "))?;
             }
             if t.out_of_date.len() > SHOWN_PER_TARGET {
-                writeln!(f, "  … and {} more (`--json` lists all)", t.out_of_date.len() - SHOWN_PER_TARGET)?;
+                writeln!(
+                    f,
+                    "  … and {} more (`--json` lists all)",
+                    t.out_of_date.len() - SHOWN_PER_TARGET
+                )?;
             }
         }
         if !self.failures.is_empty() {

@@ -13,8 +13,8 @@
 
 use crate::fsutil::{hash_file, sync_dir, unique_suffix, write_atomic};
 use crate::key::{content_hash, ContentHash, Key};
-use crate::record::BuildRecord;
 use crate::lock::NodeLock;
+use crate::record::BuildRecord;
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -221,11 +221,14 @@ impl Store {
             sync_dir(dir).with_context(|| format!("fsync {}", dir.display()))?;
         }
         let dest = self.object_dir(&meta.build.key);
-        let old = dest.exists().then(|| self.tmp_root().join(format!("{}.{}.old", meta.build.key, unique_suffix())));
+        let old = dest
+            .exists()
+            .then(|| self.tmp_root().join(format!("{}.{}.old", meta.build.key, unique_suffix())));
         if let Some(old) = &old {
             fs::rename(&dest, old).with_context(|| format!("moving aside {}", dest.display()))?;
         }
-        fs::rename(tmp, &dest).with_context(|| format!("renaming {} to {}", tmp.display(), dest.display()))?;
+        fs::rename(tmp, &dest)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), dest.display()))?;
         sync_dir(&self.root.join("objects"))?;
         if let Some(old) = &old {
             remove_any(old)?;

@@ -24,7 +24,8 @@ fn warm_run_executes_nothing_and_changes_no_byte() {
     let p = Project::new();
     p.run(&study(), &[]);
     p.take_counts();
-    let before = (p.read("reports/t1.md"), p.read("reports/t2.md"), p.read("reports/pipeline.lock"));
+    let before =
+        (p.read("reports/t1.md"), p.read("reports/t2.md"), p.read("reports/pipeline.lock"));
     let s = p.run(&study(), &[]);
     assert_eq!((s.executed, s.cached), (0, 11));
     assert!(p.take_counts().is_empty());
@@ -99,7 +100,11 @@ fn damaged_artifact_is_detected_recomputed_and_warned_about() {
     let s = p.run(&study(), &[]);
     assert_eq!(ran(&p.take_counts()), ["prepare/a"]);
     assert_eq!(s.warnings.len(), 1);
-    assert!(s.warnings[0].contains("prepare/a") && s.warnings[0].contains(&key.to_string()), "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("prepare/a") && s.warnings[0].contains(&key.to_string()),
+        "{:?}",
+        s.warnings
+    );
     // Truncation too.
     std::fs::write(&file, b"").unwrap();
     let s = p.run(&study(), &[]);
@@ -173,7 +178,11 @@ fn concurrent_runs_on_one_store_execute_each_node_once() {
     let dag = Dag::new(nodes, &reg).unwrap();
     let summaries: Vec<_> = std::thread::scope(|scope| {
         let runs: Vec<_> = (0..3)
-            .map(|_| scope.spawn(|| pipeline_engine::run(&dag, &reg, &p.store(), &p.options(&dag, &[])).unwrap()))
+            .map(|_| {
+                scope.spawn(|| {
+                    pipeline_engine::run(&dag, &reg, &p.store(), &p.options(&dag, &[])).unwrap()
+                })
+            })
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
@@ -229,7 +238,9 @@ fn lock_file_is_sorted_deterministic_and_partial_runs_keep_other_reports() {
     set_param(&mut nodes, "train/a/s1", "value", json!(9));
     p.run(&nodes, &["reports/t1"]);
     let after = String::from_utf8(p.read("reports/pipeline.lock")).unwrap();
-    let t2 = |text: &str| text.lines().find(|l| l.starts_with("report reports/t2.md")).unwrap().to_string();
+    let t2 = |text: &str| {
+        text.lines().find(|l| l.starts_with("report reports/t2.md")).unwrap().to_string()
+    };
     assert_eq!(t2(&lock), t2(&after));
     assert_ne!(lock, after);
     assert_eq!(after.lines().filter(|l| l.starts_with("node train/a/s1 ")).count(), 2);

@@ -89,7 +89,8 @@ fn dry_run_lists_what_would_run_and_touches_nothing() {
     let p = Project::new();
     let reg = p.registry();
     let dag = Dag::new(study(), &reg).unwrap();
-    let plan_cold = plan(&dag, &reg, &p.store(), &dag.resolve_targets(&[]).unwrap(), false).unwrap();
+    let plan_cold =
+        plan(&dag, &reg, &p.store(), &dag.resolve_targets(&[]).unwrap(), false).unwrap();
     assert_eq!((plan_cold.would_run.len(), plan_cold.up_to_date), (11, 0));
     assert!(!p.path("artifacts").exists());
     p.run(&study(), &[]);
@@ -106,8 +107,12 @@ fn targets_resolve_reports_kinds_and_ids_and_unknown_ones_list_the_valid_ones() 
     let reg = registry(&Default::default(), &[]);
     let dag = Dag::new(study(), &reg).unwrap();
     let ids = |t: &str| -> Vec<String> {
-        let mut v: Vec<String> =
-            dag.resolve_targets(&[t.to_string()]).unwrap().iter().map(|&i| dag.node(i).id.clone()).collect();
+        let mut v: Vec<String> = dag
+            .resolve_targets(&[t.to_string()])
+            .unwrap()
+            .iter()
+            .map(|&i| dag.node(i).id.clone())
+            .collect();
         v.sort();
         v
     };
@@ -117,18 +122,29 @@ fn targets_resolve_reports_kinds_and_ids_and_unknown_ones_list_the_valid_ones() 
     assert_eq!(ids("train/b/s2"), ["train/b/s2"]);
     assert_eq!(dag.resolve_targets(&[]).unwrap().len(), 2);
     let err = dag.resolve_targets(&["reports/nope".into()]).unwrap_err().to_string();
-    assert!(err.contains("reports/t1, reports/t2") && err.contains("fetch, prepare") && err.contains("node id"), "{err}");
+    assert!(
+        err.contains("reports/t1, reports/t2")
+            && err.contains("fetch, prepare")
+            && err.contains("node id"),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_dags_are_rejected_with_the_offending_node() {
     let reg = registry(&Default::default(), &[]);
-    let err = |nodes: Vec<pipeline_engine::Node>| format!("{:#}", Dag::new(nodes, &reg).err().expect("rejected"));
+    let err = |nodes: Vec<pipeline_engine::Node>| {
+        format!("{:#}", Dag::new(nodes, &reg).err().expect("rejected"))
+    };
     let mut dup = study();
     dup.push(node("fetch/a", "fetch", json!({}), &[]));
     assert!(err(dup).contains("two nodes have the id `fetch/a`"));
-    assert!(err(vec![node("x", "fetch", json!({}), &[("in", "nope")])]).contains("`nope`, which is not a node"));
+    assert!(err(vec![node("x", "fetch", json!({}), &[("in", "nope")])])
+        .contains("`nope`, which is not a node"));
     assert!(err(vec![node("x", "nosuch", json!({}), &[])]).contains("stage kind `nosuch`"));
-    let cycle = vec![node("x", "fetch", json!({}), &[("in", "y")]), node("y", "fetch", json!({}), &[("in", "x")])];
+    let cycle = vec![
+        node("x", "fetch", json!({}), &[("in", "y")]),
+        node("y", "fetch", json!({}), &[("in", "x")]),
+    ];
     assert!(err(cycle).contains("cycle"));
 }

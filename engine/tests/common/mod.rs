@@ -6,7 +6,10 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use anyhow::{bail, Result};
-use pipeline_engine::{Dag, Input, Node, ProgressMode, Publish, Registry, RunOptions, RunSummary, Stage, StageContext, Store};
+use pipeline_engine::{
+    Dag, Input, Node, ProgressMode, Publish, Registry, RunOptions, RunSummary, Stage, StageContext,
+    Store,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +82,12 @@ pub fn study() -> Vec<Node> {
     let mut nodes = Vec::new();
     for (d, v) in [("a", 1), ("b", 2)] {
         nodes.push(node(&format!("fetch/{d}"), "fetch", json!({"value": v}), &[]));
-        nodes.push(node(&format!("prepare/{d}"), "prepare", json!({"value": v}), &[("raw", &format!("fetch/{d}"))]));
+        nodes.push(node(
+            &format!("prepare/{d}"),
+            "prepare",
+            json!({"value": v}),
+            &[("raw", &format!("fetch/{d}"))],
+        ));
         for s in [1, 2] {
             nodes.push(node(
                 &format!("train/{d}/s{s}"),
@@ -89,15 +97,13 @@ pub fn study() -> Vec<Node> {
             ));
         }
     }
-    let cells: Vec<(String, String)> = nodes
-        .iter()
-        .filter(|n| n.kind == "train")
-        .map(|n| (n.id.clone(), n.id.clone()))
-        .collect();
+    let cells: Vec<(String, String)> =
+        nodes.iter().filter(|n| n.kind == "train").map(|n| (n.id.clone(), n.id.clone())).collect();
     let cells: Vec<(&str, &str)> = cells.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     nodes.push(node("aggregate", "aggregate", json!({"value": 0}), &cells));
     for t in ["t1", "t2"] {
-        let mut n = node(&format!("render/{t}"), "render", json!({"value": t}), &[("table", "aggregate")]);
+        let mut n =
+            node(&format!("render/{t}"), "render", json!({"value": t}), &[("table", "aggregate")]);
         n.publish = vec![Publish::new("out.txt", format!("reports/{t}.md"))];
         nodes.push(n);
     }
