@@ -3,7 +3,6 @@
 //! log lines, one per finished node (`<id> ran 12.3s`).
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
@@ -20,7 +19,12 @@ pub enum ProgressMode {
 }
 
 pub(crate) enum Progress {
-    Bar { multi: MultiProgress, main: ProgressBar, nodes: Mutex<HashMap<String, ProgressBar>> },
+    Bar {
+        multi: MultiProgress,
+        main: ProgressBar,
+        /// Running nodes in start order, each with its own bar once it reports progress.
+        running: Mutex<Vec<(String, Option<ProgressBar>)>>,
+    },
     Lines,
     Hidden,
 }
@@ -38,7 +42,7 @@ impl Progress {
                     .expect("valid template")
                     .progress_chars("=> "),
                 );
-                Progress::Bar { multi, main, nodes: Mutex::new(HashMap::new()) }
+                Progress::Bar { multi, main, running: Mutex::new(Vec::new()) }
             }
             ProgressMode::Auto | ProgressMode::Lines => Progress::Lines,
             ProgressMode::Hidden => Progress::Hidden,
@@ -46,16 +50,19 @@ impl Progress {
     }
 
     pub fn started(&self, id: &str) {
-        if let Progress::Bar { main, .. } = self {
-            main.set_message(id.to_string());
+        if let Progress::Bar { main, running, .. } = self {
+            let mut running = running.lock().expect("progress lock");
+            running.push((id.to_string(), None));
+            main.set_message(running_message(&running));
         }
     }
 
     /// Progress reported by a running stage through `ctx.progress(done, total)`.
     pub fn node_progress(&self, id: &str, done: u64, total: u64) {
-        if let Progress::Bar { multi, nodes, .. } = self {
-            let mut nodes = nodes.lock().expect("progress lock");
-            let bar = nodes.entry(id.to_string()).or_insert_with(|| {
+        if let Progress::Bar { multi, running, .. } = self {
+            let mut running = running.lock().expect("progress lock");
+            let Some((_, slot)) = running.iter_mut().find(|(r, _)| r == id) else { return };
+            let bar = slot.get_or_insert_with(|| {
                 let bar = multi.add(ProgressBar::new(total));
                 bar.set_style(
                     ProgressStyle::with_template("  [{bar:25}] {pos}/{len}  {prefix}")
@@ -73,10 +80,14 @@ impl Progress {
     /// A node finished: `what` is `ran`, `cached`, `failed`, `blocked by <id>`, ….
     pub fn finished(&self, id: &str, what: &str, seconds: f64) {
         match self {
-            Progress::Bar { main, nodes, .. } => {
-                if let Some(bar) = nodes.lock().expect("progress lock").remove(id) {
-                    bar.finish_and_clear();
+            Progress::Bar { main, running, .. } => {
+                let mut running = running.lock().expect("progress lock");
+                if let Some(p) = running.iter().position(|(r, _)| r == id) {
+                    if let (_, Some(bar)) = running.remove(p) {
+                        bar.finish_and_clear();
+                    }
                 }
+                main.set_message(running_message(&running));
                 main.inc(1);
             }
             Progress::Lines => eprintln!("{id} {what} {seconds:.1}s"),
@@ -98,5 +109,14 @@ impl Progress {
         if let Progress::Bar { main, .. } = self {
             main.finish_and_clear();
         }
+    }
+}
+
+/// The running nodes for the main bar's message: the first two ids and how many more.
+fn running_message(running: &[(String, Option<ProgressBar>)]) -> String {
+    let ids: Vec<&str> = running.iter().take(2).map(|(id, _)| id.as_str()).collect();
+    match running.len() {
+        n if n > 2 => format!("{} (+{} more)", ids.join(", "), n - 2),
+        _ => ids.join(", "),
     }
 }

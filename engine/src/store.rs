@@ -328,3 +328,15 @@ fn collect_files(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise_id;
+
+    #[test]
+    fn sanitised_ids_are_file_names_and_distinct() {
+        assert_eq!(sanitise_id("finetune/l2_eps3/cifar10/n1600"), "finetune+l2_eps3+cifar10+n1600");
+        assert_eq!(sanitise_id("a+b c"), "a%2Bb%20c");
+        assert_ne!(sanitise_id("a/b"), sanitise_id("a+b"));
+    }
+}

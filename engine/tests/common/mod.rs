@@ -1,7 +1,8 @@
 //! Fake stages and a small study shape for the engine's tests. A fake stage writes `out.txt`
 //! holding its `value` parameter and its inputs' `out.txt`, so other parameters (like `salt`)
 //! change the key but not the bytes. It fails on `fail: true`, panics on `panic: true`, sleeps
-//! `sleep_ms`, and counts its executions per node id.
+//! `sleep_ms`, waits while the file `wait_while_exists` exists, and counts its executions per
+//! node id.
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
@@ -36,6 +37,11 @@ impl Stage for FakeStage {
         ctx.log(&format!("running {}", ctx.node_id()));
         if let Some(ms) = params.get("sleep_ms").and_then(Value::as_u64) {
             std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        if let Some(path) = params.get("wait_while_exists").and_then(Value::as_str) {
+            while Path::new(path).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
         if params.get("fail") == Some(&json!(true)) {
             bail!("told to fail");
@@ -117,16 +123,23 @@ pub fn set_param(nodes: &mut [Node], id: &str, name: &str, value: Value) {
 
 /// A project directory with its store at `artifacts/`.
 pub struct Project {
-    pub dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    root: PathBuf,
     pub counts: Counts,
 }
 
 impl Project {
+    /// A project in a fresh temporary directory, removed on drop.
     pub fn new() -> Project {
-        Project { dir: tempfile::tempdir().unwrap(), counts: Counts::default() }
+        let dir = tempfile::tempdir().unwrap();
+        Project { root: dir.path().to_path_buf(), _dir: Some(dir), counts: Counts::default() }
+    }
+    /// A project in an existing directory, left in place on drop.
+    pub fn at(root: &Path) -> Project {
+        Project { _dir: None, root: root.to_path_buf(), counts: Counts::default() }
     }
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
     pub fn store(&self) -> Store {
         Store::open(self.root().join("artifacts")).unwrap()
