@@ -1,1 +1,264 @@
-fn main() {}
+//! The `pipeline` command: parses flags and wires the study (`pipeline_stages`) to the engine
+//! (`pipeline_engine`). Exit codes: 0 done / up to date, 1 work failed or remains, 2 error.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pipeline_engine::{Dag, ProgressMode, RunOptions, RunSummary, Store};
+use pipeline_stages::study::{self, Study};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Reproduce "Adversarially-Trained Deep Nets Transfer Better" as a DAG of content-hashed stages.
+///
+/// Every artifact is stored under a key made from exactly what produced it (stage code,
+/// parameters, input contents), so a run recomputes only what an edit touched. Reports land in
+/// reports/ with reports/pipeline.lock recording the artifacts they came from.
+///
+/// Exit codes: 0 when everything asked for is built or up to date, 1 when a node failed or
+/// (status, --dry-run) work remains, 2 on an error such as a bad flag, target or config.
+#[derive(Parser)]
+#[command(name = "pipeline", version)]
+struct Cli {
+    /// The study file. Its directory is the project root: artifacts/ and reports/ live there.
+    #[arg(long, global = true, value_name = "PATH", default_value = "pipeline.yaml")]
+    config: PathBuf,
+    /// Which profile of the study to use [default: the study's default, mini].
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// The artifact store [default: <project root>/artifacts]. Several machines may share one.
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build targets and everything they depend on, reusing every artifact that is up to date.
+    ///
+    /// TARGETS are reports (reports/table5, building reports/table5.md, .csv, …), stage kinds
+    /// (finetune: all its nodes) or node ids. Without targets, every report is built. Built
+    /// reports are copied into the project only when their bytes changed.
+    Run(RunArgs),
+    /// Show which nodes are up to date, stale, missing, running or failed, and why.
+    ///
+    /// Prints counts per stage kind, then for each target the nodes that are out of date with
+    /// the reason (code of a stage changed, a parameter changed, an input changed, never built,
+    /// waiting on an upstream node), then failed nodes with their logs. Exit code 0 when the
+    /// targets are up to date, 1 when work remains.
+    Status(StatusArgs),
+    /// List the targets: reports and the files they publish, stage kinds, and node ids.
+    List(ListArgs),
+    /// Time fine-tuning throughput (forward + backward + SGD step) of the networks.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Reports, stage kinds or node ids (default: every report).
+    targets: Vec<String>,
+    /// List the nodes that would run and why; run nothing, write nothing.
+    #[arg(long, short = 'n')]
+    dry_run: bool,
+    /// Nodes to build at the same time [default: available cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Recompute the given targets even if their artifacts are up to date (not their inputs).
+    #[arg(long)]
+    force: bool,
+    /// Stop starting new nodes after the first failure.
+    #[arg(long, conflicts_with = "keep_going")]
+    fail_fast: bool,
+    /// Keep building everything that does not depend on a failed node (the default).
+    #[arg(long)]
+    keep_going: bool,
+    /// No progress bar or per-node lines; only the final summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Reports, stage kinds or node ids (default: every report).
+    targets: Vec<String>,
+    /// Print the full report as JSON (every out-of-date node with its reasons).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Also print every node id.
+    #[arg(long)]
+    nodes: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Which network to time.
+    #[arg(long, default_value = "mini", value_parser = ["mini", "resnet50", "all"])]
+    network: String,
+    /// Images per step.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timed steps (after a warm-up step).
+    #[arg(long, default_value_t = 20)]
+    iterations: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A loaded study with its validated DAG and where its files go.
+struct Project {
+    root: PathBuf,
+    study: Study,
+    dag: Dag,
+    store: Store,
+}
+
+impl Project {
+    fn load(cli: &Cli) -> Result<Project> {
+        let mut study = study::load(&cli.config, cli.profile.as_deref())
+            .with_context(|| format!("loading the study from {}", cli.config.display()))?;
+        let dag = Dag::new(std::mem::take(&mut study.nodes), &study.registry)
+            .with_context(|| format!("profile `{}` does not form a valid DAG", study.profile))?;
+        let root = match cli.config.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?;
+        Ok(Project { root, study, dag, store })
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Run(args) => run(&Project::load(cli)?, args),
+        Command::Status(args) => status(&Project::load(cli)?, args),
+        Command::List(args) => list(&Project::load(cli)?, args),
+        Command::Bench(args) => {
+            pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
+                network: args.network.clone(),
+                batch: args.batch,
+                iterations: args.iterations,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
+    let targets = p.dag.resolve_targets(&args.targets)?;
+    if args.dry_run {
+        let plan =
+            pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, args.force)?;
+        print!("{plan}");
+        return Ok(exit(plan.would_run.is_empty()));
+    }
+    let jobs = match args.jobs {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let options = RunOptions {
+        targets,
+        jobs,
+        force: args.force,
+        fail_fast: args.fail_fast,
+        progress: if args.quiet { ProgressMode::Hidden } else { ProgressMode::Auto },
+        project_root: p.root.clone(),
+    };
+    let summary = pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options)?;
+    print_summary(&p.study.profile, &summary);
+    Ok(exit(summary.success()))
+}
+
+fn print_summary(profile: &str, s: &RunSummary) {
+    eprintln!(
+        "profile {profile}: {} node(s): {} ran, {} cached, {} failed, {} blocked, {} not started",
+        s.nodes.len(),
+        s.executed,
+        s.cached,
+        s.failed,
+        s.blocked,
+        s.not_started
+    );
+    for file in &s.published {
+        eprintln!("updated {}", file.display());
+    }
+    for node in &s.nodes {
+        if let pipeline_engine::Outcome::Failed { error, log } = &node.outcome {
+            eprintln!("failed: {}\n  {error}\n  log: {}", node.id, log.display());
+        }
+    }
+}
+
+fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
+    let targets: Vec<(String, Vec<usize>)> = if args.targets.is_empty() {
+        vec![("all reports".to_string(), p.dag.resolve_targets(&[])?)]
+    } else {
+        args.targets
+            .iter()
+            .map(|t| Ok((t.clone(), p.dag.resolve_targets(std::slice::from_ref(t))?)))
+            .collect::<Result<_>>()?
+    };
+    let report = pipeline_engine::status(&p.dag, &p.study.registry, &p.store, &targets)?;
+    if args.json {
+        let json = serde_json::json!({ "profile": p.study.profile, "status": report });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("profile {}\n", p.study.profile);
+        print!("{report}");
+    }
+    Ok(exit(report.up_to_date))
+}
+
+fn list(p: &Project, args: &ListArgs) -> Result<ExitCode> {
+    println!("profile {} (profiles: {})", p.study.profile, p.study.profiles.join(", "));
+    println!("\nreports:");
+    for (report, nodes) in p.dag.reports() {
+        let files: Vec<String> = nodes
+            .iter()
+            .flat_map(|&i| &p.dag.node(i).publish)
+            .map(|publish| publish.to.display().to_string())
+            .filter(|to| Path::new(to).with_extension("").to_string_lossy() == report)
+            .collect();
+        println!("  {report}  ({})", files.join(", "));
+    }
+    println!("\nstage kinds:");
+    for kind in p.dag.kinds() {
+        let count = p.dag.nodes().iter().filter(|n| n.kind == kind).count();
+        println!("  {kind}  ({count} node(s))");
+    }
+    if args.nodes {
+        println!("\nnodes:");
+        for node in p.dag.nodes() {
+            println!("  {}", node.id);
+        }
+    } else {
+        println!("\nnode ids are targets too (`pipeline list --nodes` prints them)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

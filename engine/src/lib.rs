@@ -2,8 +2,28 @@
 //! neural networks or datasets; it keys nodes by content, stores their artifacts, runs what is
 //! missing, and reports status. Stages plug in through [`Stage`].
 
+pub mod canonical;
+pub mod dag;
+mod fsutil;
+pub mod key;
+pub mod lock;
+pub mod lockfile;
 pub mod node;
+pub mod plan;
+pub mod progress;
+mod publish;
+pub mod record;
+pub mod scheduler;
 pub mod stage;
+pub mod status;
+pub mod store;
 
+pub use dag::Dag;
+pub use key::{ContentHash, Key, KEY_VERSION};
 pub use node::{Input, Node, Publish};
+pub use plan::{plan, Plan};
+pub use progress::ProgressMode;
+pub use scheduler::{run, NodeOutcome, Outcome, RunOptions, RunSummary};
 pub use stage::{Registry, Stage, StageContext};
+pub use status::{status, State, StatusReport};
+pub use store::Store;

@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +35,10 @@ impl Registry {
     }
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.stages.keys().map(String::as_str)
+    }
+    /// Each stage's code fingerprint, computed once.
+    pub fn fingerprints(&self) -> HashMap<String, blake3::Hash> {
+        self.stages.iter().map(|(kind, stage)| (kind.clone(), stage.fingerprint())).collect()
     }
 }
 

@@ -1,0 +1,331 @@
+//! `pipeline status`: for every node a target needs, whether its artifact is up to date, stale,
+//! missing, being built by another process, or failed, and why. It reads only metadata, build
+//! records and file sizes (never file contents), so it stays fast on very large grids.
+
+use crate::canonical::display_value;
+use crate::dag::Dag;
+use crate::key::{ContentHash, Key, KEY_VERSION};
+use crate::lock;
+use crate::record::{current_record, BuildRecord, InputRecord};
+use crate::stage::Registry;
+use crate::store::{Check, Depth, Store};
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    UpToDate,
+    /// Built before, but something it depends on changed since.
+    Stale,
+    /// Never built.
+    Missing,
+    /// Another process holds its lock and is building it now.
+    Running,
+    /// The last attempt with the current key failed.
+    Failed,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::UpToDate => "up to date",
+            State::Stale => "stale",
+            State::Missing => "missing",
+            State::Running => "running",
+            State::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub id: String,
+    pub kind: String,
+    pub state: State,
+    /// Why the node is not up to date (empty when it is).
+    pub reasons: Vec<String>,
+    /// The current key; `None` while an input is not built.
+    pub key: Option<Key>,
+    /// The log of a failed node.
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindCounts {
+    pub kind: String,
+    pub up_to_date: usize,
+    pub stale: usize,
+    pub missing: usize,
+    pub running: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetStatus {
+    pub target: String,
+    pub up_to_date: bool,
+    /// The nodes of this target's closure that are not up to date, in build order.
+    pub out_of_date: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Every target is up to date.
+    pub up_to_date: bool,
+    pub kinds: Vec<KindCounts>,
+    pub targets: Vec<TargetStatus>,
+    pub failures: Vec<NodeStatus>,
+}
+
+/// The status of `targets`, each a label (as the user typed it) and the nodes it names.
+pub fn status(
+    dag: &Dag,
+    registry: &Registry,
+    store: &Store,
+    targets: &[(String, Vec<usize>)],
+) -> Result<StatusReport> {
+    let all: Vec<usize> = targets.iter().flat_map(|(_, nodes)| nodes.iter().copied()).collect();
+    let closure = dag.closure(&all);
+    let statuses = analyse(dag, registry, store, &closure)?;
+
+    let mut kinds: Vec<KindCounts> = Vec::new();
+    for &i in &closure {
+        let s = statuses[i].as_ref().expect("analysed");
+        let counts = match kinds.iter_mut().position(|k| k.kind == s.kind) {
+            Some(p) => &mut kinds[p],
+            None => {
+                kinds.push(KindCounts { kind: s.kind.clone(), ..Default::default() });
+                kinds.last_mut().expect("just pushed")
+            }
+        };
+        *match s.state {
+            State::UpToDate => &mut counts.up_to_date,
+            State::Stale => &mut counts.stale,
+            State::Missing => &mut counts.missing,
+            State::Running => &mut counts.running,
+            State::Failed => &mut counts.failed,
+        } += 1;
+    }
+    let targets: Vec<TargetStatus> = targets
+        .iter()
+        .map(|(label, nodes)| {
+            let out_of_date: Vec<NodeStatus> = dag
+                .closure(nodes)
+                .into_iter()
+                .filter_map(|i| statuses[i].clone().filter(|s| s.state != State::UpToDate))
+                .collect();
+            TargetStatus { target: label.clone(), up_to_date: out_of_date.is_empty(), out_of_date }
+        })
+        .collect();
+    let failures = closure
+        .iter()
+        .filter_map(|&i| statuses[i].clone().filter(|s| s.state == State::Failed))
+        .collect();
+    Ok(StatusReport { up_to_date: targets.iter().all(|t| t.up_to_date), kinds, targets, failures })
+}
+
+/// The status of every node in `closure` (a topologically ordered, input-closed node list),
+/// indexed like the DAG; nodes outside the closure are `None`.
+pub(crate) fn analyse(
+    dag: &Dag,
+    registry: &Registry,
+    store: &Store,
+    closure: &[usize],
+) -> Result<Vec<Option<NodeStatus>>> {
+    let fingerprints = registry.fingerprints();
+    let mut content: Vec<Option<ContentHash>> = vec![None; dag.nodes().len()];
+    let mut statuses: Vec<Option<NodeStatus>> = vec![None; dag.nodes().len()];
+    for &i in closure {
+        let node = dag.node(i);
+        let mut status = NodeStatus {
+            id: node.id.clone(),
+            kind: node.kind.clone(),
+            state: State::Missing,
+            reasons: Vec::new(),
+            key: None,
+            log: None,
+        };
+        let record = || store.read_record(&node.id);
+        match current_record(dag, i, &fingerprints, &content) {
+            Some(now) => {
+                status.key = Some(now.key);
+                match store.check(&now.key, Depth::Sizes) {
+                    Check::Valid(meta) => {
+                        content[i] = Some(meta.content_hash);
+                        status.state = State::UpToDate;
+                    }
+                    Check::Corrupt(why) => {
+                        status.state = State::Stale;
+                        status.reasons.push(format!("artifact is damaged ({why})"));
+                    }
+                    Check::Absent => {
+                        if lock::is_held(&store.lock_path(&now.key))? {
+                            status.state = State::Running;
+                        } else if let Some(failure) = store.read_failure(&now.key)? {
+                            status.state = State::Failed;
+                            status.reasons.push(format!("failed: {}", failure.error.join(": ")));
+                            status.log = Some(failure.log);
+                        } else if let Some(old) = record()? {
+                            status.state = State::Stale;
+                            status.reasons =
+                                changes(&old, &now.fingerprint, &now.params, Some(&now.inputs));
+                            if status.reasons.is_empty() {
+                                status.reasons.push("artifact is missing from the store".into());
+                            }
+                        } else {
+                            status.reasons.push("never built".into());
+                        }
+                    }
+                }
+            }
+            None => {
+                let fingerprint = fingerprints[&node.kind].to_hex().to_string();
+                if let Some(old) = record()? {
+                    status.state = State::Stale;
+                    status.reasons = changes(&old, &fingerprint, &node.params, None);
+                }
+                status.reasons.push(waiting_reason(dag, i, &statuses));
+            }
+        }
+        statuses[i] = Some(status);
+    }
+    Ok(statuses)
+}
+
+/// "upstream X not built" / "waiting on upstream X (stale)", naming at most three inputs.
+fn waiting_reason(dag: &Dag, i: usize, statuses: &[Option<NodeStatus>]) -> String {
+    let pending: Vec<&NodeStatus> = dag
+        .inputs_of(i)
+        .iter()
+        .filter_map(|&j| statuses[j].as_ref().filter(|s| s.state != State::UpToDate))
+        .collect();
+    let named: Vec<String> = pending
+        .iter()
+        .take(3)
+        .map(|s| match s.state {
+            State::Missing => format!("{} (not built)", s.id),
+            state => format!("{} ({})", s.id, state.label()),
+        })
+        .collect();
+    let more = pending.len().saturating_sub(named.len());
+    let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+    if pending.iter().all(|s| s.state == State::Missing) {
+        format!("upstream {}{tail} not built", named.join(", ").replace(" (not built)", ""))
+    } else {
+        format!("waiting on upstream {}{tail}", named.join(", "))
+    }
+}
+
+/// What differs between the last build of a node and what it would be built from now.
+/// `inputs` is `None` while some input is not built (its content hash is unknown).
+fn changes(
+    old: &BuildRecord,
+    fingerprint: &str,
+    params: &Value,
+    inputs: Option<&[InputRecord]>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if old.key_version != KEY_VERSION {
+        reasons.push(format!("key format changed (v{} → v{KEY_VERSION})", old.key_version));
+    }
+    if old.fingerprint != fingerprint {
+        reasons.push(format!("code of stage {} changed", old.kind));
+    }
+    let (before, after) = (flatten(&old.params), flatten(params));
+    for (path, value) in &after {
+        match before.get(path) {
+            Some(prev) if prev == value => {}
+            Some(prev) => reasons.push(format!("parameter {path}: {prev} → {value}")),
+            None => reasons.push(format!("parameter {path} added: {value}")),
+        }
+    }
+    for (path, prev) in &before {
+        if !after.contains_key(path) {
+            reasons.push(format!("parameter {path} removed (was {prev})"));
+        }
+    }
+    if let Some(inputs) = inputs {
+        for input in inputs {
+            match old.inputs.iter().find(|o| o.name == input.name) {
+                Some(o) if o.content_hash == input.content_hash => {}
+                Some(_) => reasons.push(format!("input {} changed", input.name)),
+                None => reasons.push(format!("input {} added", input.name)),
+            }
+        }
+        for o in &old.inputs {
+            if !inputs.iter().any(|i| i.name == o.name) {
+                reasons.push(format!("input {} removed", o.name));
+            }
+        }
+    }
+    reasons
+}
+
+/// Parameters as dotted paths to canonical leaf texts (arrays are leaves).
+fn flatten(value: &Value) -> BTreeMap<String, String> {
+    fn walk(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    walk(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out);
+                }
+            }
+            leaf => {
+                out.insert(path, display_value(leaf));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(value, String::new(), &mut out);
+    out
+}
+
+/// How many out-of-date nodes the human form lists per target.
+const SHOWN_PER_TARGET: usize = 20;
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
+            "stage", "up to date", "stale", "missing", "running", "failed"
+        )?;
+        for k in &self.kinds {
+            writeln!(
+                f,
+                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                k.kind, k.up_to_date, k.stale, k.missing, k.running, k.failed
+            )?;
+        }
+        for t in &self.targets {
+            if t.up_to_date {
+                writeln!(f, "\n{}: up to date", t.target)?;
+                continue;
+            }
+            writeln!(f, "\n{}: {} node(s) out of date", t.target, t.out_of_date.len())?;
+            for s in t.out_of_date.iter().take(SHOWN_PER_TARGET) {
+                writeln!(f, "  {:<8} {}: {}", s.state.label(), s.id, s.reasons.join("; "))?;
+            }
+            if t.out_of_date.len() > SHOWN_PER_TARGET {
+                writeln!(
+                    f,
+                    "  … and {} more (`--json` lists all)",
+                    t.out_of_date.len() - SHOWN_PER_TARGET
+                )?;
+            }
+        }
+        if !self.failures.is_empty() {
+            writeln!(f, "\nfailed nodes:")?;
+            for s in &self.failures {
+                let log = s.log.as_ref().map(|l| l.display().to_string()).unwrap_or_default();
+                writeln!(f, "  {}  log: {log}", s.id)?;
+            }
+        }
+        Ok(())
+    }
+}
