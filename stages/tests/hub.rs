@@ -10,7 +10,7 @@ use pipeline_engine::{Stage, StageContext};
 use pipeline_stages::fetch::Fetch;
 use pipeline_stages::prepare::Prepare;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

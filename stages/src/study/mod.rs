@@ -111,10 +111,10 @@ mod tests {
     fn mini_has_one_finetune_node_per_cell_of_the_grid() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
-        // 4 sources × 6 datasets × 4 depths × (3 + 3 + 2 + 2 + 1) seeds over the five sizes.
-        assert_eq!(finetune, 4 * 6 * 4 * 11);
+        // 4 sources × 6 datasets × 4 depths × (3 + 2 + 2 + 1) seeds over the four sizes.
+        assert_eq!(finetune, 4 * 6 * 4 * 8);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
-        assert_eq!(subsets, 6 * 11, "subsets are shared by sources and depths");
+        assert_eq!(subsets, 6 * 8, "subsets are shared by sources and depths");
     }
 
     #[test]

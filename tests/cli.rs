@@ -1,0 +1,241 @@
+//! The `pipeline` binary end to end on the `smoke` profile, in temporary projects: cold and warm
+//! runs, targets, parameter edits, status, a killed run, a corrupted artifact, concurrent runs
+//! and bad input. Assertions are on what the engine reports (counts, ids, exit codes) and on
+//! bytes, never on timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// A fresh project holding the repository's `pipeline.yaml`.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo_file("pipeline.yaml"), dir.path().join("pipeline.yaml")).unwrap();
+    dir
+}
+
+/// The binary in `dir`, on the smoke profile unless `args` name a profile.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pipeline"));
+    c.current_dir(dir);
+    if !args.contains(&"--profile") {
+        c.args(["--profile", "smoke"]);
+    }
+    c.args(args);
+    c
+}
+
+fn pipeline(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Node ids by outcome (`ran`, `cached`, …) from a run's plain log lines (`<id> <outcome> …`).
+fn outcomes(out: &Output) -> BTreeMap<String, Vec<String>> {
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in text(out).lines() {
+        let mut words = line.split_whitespace();
+        if let (Some(id), Some(outcome)) = (words.next(), words.next()) {
+            if id.contains('/') && ["ran", "cached", "failed", "blocked"].contains(&outcome) {
+                by.entry(outcome.to_string()).or_default().push(id.to_string());
+            }
+        }
+    }
+    by
+}
+
+fn ran(out: &Output) -> Vec<String> {
+    outcomes(out).remove("ran").unwrap_or_default()
+}
+
+fn kinds(ids: &[String]) -> BTreeMap<String, usize> {
+    let mut k = BTreeMap::new();
+    for id in ids {
+        *k.entry(id.split('/').next().unwrap().to_string()).or_default() += 1;
+    }
+    k
+}
+
+/// Every file under `reports/`, by name.
+fn reports(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+fn node_count(dir: &Path) -> usize {
+    let out = pipeline(dir, &["list", "--nodes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let nodes = listing.split("\nnodes:\n").nth(1).expect("a `nodes:` section");
+    nodes.lines().take_while(|l| !l.trim().is_empty()).count()
+}
+
+#[test]
+fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no_byte() {
+    let p = project();
+    let cold = pipeline(p.path(), &["run"]);
+    assert_eq!(cold.status.code(), Some(0), "{}", text(&cold));
+    assert_eq!(ran(&cold).len(), node_count(p.path()), "every node ran once");
+    let before = reports(p.path());
+    for f in ["table5.md", "table5.csv", "table3.md", "figure2.svg", "figure3.svg", "figure4.svg", "figure5.svg", "figure10.svg", "README.md", "pipeline.lock"] {
+        assert!(before.contains_key(f), "reports/{f} missing; have {:?}", before.keys());
+    }
+    let table5 = String::from_utf8_lossy(&before["table5.md"]).to_string();
+    assert!(table5.contains("not comparable to the paper"), "{table5}");
+
+    let status = pipeline(p.path(), &["status"]);
+    assert_eq!(status.status.code(), Some(0), "up to date: {}", text(&status));
+
+    let warm = pipeline(p.path(), &["run"]);
+    assert_eq!(warm.status.code(), Some(0), "{}", text(&warm));
+    assert!(ran(&warm).is_empty(), "a warm run ran {:?}", ran(&warm));
+    assert_eq!(reports(p.path()), before, "reports/ is byte-identical");
+}
+
+#[test]
+fn a_report_target_builds_that_report_and_its_inputs_only() {
+    let p = project();
+    let out = pipeline(p.path(), &["run", "reports/table3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let k = kinds(&ran(&out));
+    assert_eq!(k, BTreeMap::from([("prepare".into(), 1), ("pretrain".into(), 4), ("render".into(), 1)]), "{}", text(&out));
+    assert!(p.path().join("reports/table3.md").exists());
+    assert!(!p.path().join("reports/table5.md").exists(), "table5 was not asked for");
+}
+
+#[test]
+fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them() {
+    let p = project();
+    assert!(pipeline(p.path(), &["run"]).status.success());
+    let yaml = p.path().join("pipeline.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    // The smoke profile's own fine-tuning block: change its weight decay.
+    let smoke = text0.find("  smoke:").unwrap();
+    let at = smoke + text0[smoke..].find("    finetune:").unwrap();
+    let wd = at + text0[at..].find("weight_decay: 5.0e-4").unwrap();
+    let edited = format!("{}weight_decay: 1.0e-3{}", &text0[..wd], &text0[wd + "weight_decay: 5.0e-4".len()..]);
+    std::fs::write(&yaml, edited).unwrap();
+
+    let status = pipeline(p.path(), &["status", "--json"]);
+    assert_eq!(status.status.code(), Some(1), "work remains: {}", text(&status));
+    let human = text(&pipeline(p.path(), &["status"]));
+    assert!(human.contains("weight_decay"), "status says which parameter changed: {human}");
+
+    let out = pipeline(p.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let k = kinds(&ran(&out));
+    assert_eq!(k.get("finetune"), Some(&48), "{k:?}");
+    assert_eq!(k.get("aggregate"), Some(&2), "{k:?}");
+    for reused in ["prepare", "pretrain", "subset"] {
+        assert_eq!(k.get(reused), None, "{reused} must be reused: {k:?}");
+    }
+}
+
+#[test]
+fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
+    let whole = project();
+    assert!(pipeline(whole.path(), &["run"]).status.success());
+
+    let p = project();
+    let mut child = command(p.path(), &["run", "--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Kill (SIGKILL) once some fine-tuning cells are done, i.e. in the middle of the grid.
+    let records = p.path().join("artifacts/nodes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let done = std::fs::read_dir(&records).map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("finetune")).count()).unwrap_or(0);
+        if done >= 5 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let resumed = pipeline(p.path(), &["run"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+    let o = outcomes(&resumed);
+    assert!(o.get("cached").is_some_and(|c| c.iter().any(|id| id.starts_with("finetune/"))), "finished cells are reused");
+    let leftovers = std::fs::read_dir(p.path().join("artifacts/tmp")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "no temporary output survives");
+    let (a, b) = (reports(whole.path()), reports(p.path()));
+    for name in a.keys().filter(|n| *n != "pipeline.lock") {
+        assert_eq!(a[name], b[name], "reports/{name} differs from the uninterrupted run");
+    }
+}
+
+#[test]
+fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
+    let p = project();
+    assert!(pipeline(p.path(), &["run", "reports/table3"]).status.success());
+    // The natural source's weights: truncate them.
+    let record = std::fs::read(p.path().join("artifacts/nodes/pretrain+natural.json")).unwrap();
+    let key = serde_json::from_slice::<serde_json::Value>(&record).unwrap()["key"].as_str().unwrap().to_string();
+    let model = p.path().join("artifacts/objects").join(key).join("model.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    let _ = std::fs::set_permissions(&model, std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)));
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+
+    let out = pipeline(p.path(), &["run", "reports/table3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("pretrain/natural") && all.contains("damaged"), "a warning names it: {all}");
+    assert!(ran(&out).contains(&"pretrain/natural".to_string()), "{all}");
+    assert_eq!(std::fs::read(&model).unwrap_or_default().len(), bytes.len(), "recomputed whole");
+}
+
+#[test]
+fn two_concurrent_runs_never_compute_a_node_twice() {
+    let p = project();
+    let a = command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let b = command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let mut all = ran(&a);
+    all.extend(ran(&b));
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "a node ran in both processes");
+    assert_eq!(total, node_count(p.path()), "every node ran exactly once");
+}
+
+/// Bad input: exit code 2, a clear message, and nothing written to `artifacts/`.
+fn rejects(p: &Path, args: &[&str], expected: &[&str]) {
+    let out = pipeline(p, args);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    for e in expected {
+        assert!(all.contains(e), "expected `{e}` in: {all}");
+    }
+    assert!(!p.join("artifacts").exists(), "bad input touched artifacts/");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
+    let p = project();
+    rejects(p.path(), &["run", "reports/table6"], &["reports/table6", "reports/table5", "finetune"]);
+    rejects(p.path(), &["--profile", "nope", "run"], &["unknown profile `nope`", "mini", "smoke"]);
+
+    let yaml = p.path().join("pipeline.yaml");
+    let good = std::fs::read_to_string(&yaml).unwrap();
+    let misspelt = good.replacen("      momentum: 0.9\n      weight_decay: 5.0e-4\n      batch: 16", "      momentum: 0.9\n      weight_decay: 5.0e-4\n      bach: 16", 1);
+    assert_ne!(misspelt, good);
+    std::fs::write(&yaml, &misspelt).unwrap();
+    let line = misspelt.lines().position(|l| l.contains("bach: 16")).unwrap() + 1;
+    rejects(p.path(), &["run"], &["pipeline.yaml:", &format!(":{line}:"), "unknown field `bach`", "batch"]);
+
+    let undefined = good.replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, emnist]", 1);
+    std::fs::write(&yaml, &undefined).unwrap();
+    rejects(p.path(), &["status"], &["unknown dataset `emnist`", "profiles.smoke.grid.datasets[2]"]);
+}
