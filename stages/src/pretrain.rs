@@ -117,6 +117,9 @@ impl Stage for Pretrain {
             normalizer: Some(normalizer(&train)),
         };
         let net = Network::new(config, t.seed, DType::F32, &nn::device()?)?;
+        if t.zero_init_residual {
+            net.zero_init_residual()?;
+        }
         let regime = Regime::full();
         let mut sgd = Sgd::new(
             net.trainable_vars(&regime),

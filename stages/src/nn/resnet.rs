@@ -526,6 +526,17 @@ impl Network {
         Ok(())
     }
 
+    /// Zero the last BatchNorm scale of every bottleneck, so each block starts as the identity
+    /// (torchvision's `zero_init_residual`, Goyal et al. 2017): training from scratch.
+    pub fn zero_init_residual(&self) -> Result<()> {
+        for (spec, var) in &self.vars {
+            if spec.name.ends_with(".bn3.weight") {
+                var.set(&var.as_tensor().zeros_like()?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The parameters the optimiser updates under `regime` (never BatchNorm running statistics).
     pub fn trainable_vars(&self, regime: &Regime) -> Vec<Var> {
         self.vars

@@ -242,6 +242,10 @@ pub struct Pretrain {
     /// Attacks every source is evaluated under (the mini Table 3).
     pub attacks: Vec<Attack>,
     pub augment: Augment,
+    /// Start every bottleneck as the identity (zero last BatchNorm scale), which keeps
+    /// training from scratch stable in narrow networks.
+    #[serde(default)]
+    pub zero_init_residual: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
