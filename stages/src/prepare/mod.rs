@@ -5,9 +5,8 @@ pub mod parquet;
 
 use crate::data::{generate, Kind, Split};
 use crate::study::params::PrepareParams;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pipeline_engine::{Stage, StageContext};
-use std::path::Path;
 
 pub struct Prepare;
 
@@ -22,6 +21,7 @@ impl Stage for Prepare {
             &[
                 include_str!("mod.rs"),
                 include_str!("parquet.rs"),
+                include_str!("../fetch.rs"),
                 include_str!("../data/dataset.rs"),
                 include_str!("../data/raster.rs"),
                 include_str!("../data/rng.rs"),
@@ -48,8 +48,7 @@ impl Stage for Prepare {
                     d
                 }
                 PrepareParams::Parquet { image_column, label_column, classes } => {
-                    let dir = ctx.input(split)?;
-                    let file = only_file(dir)?;
+                    let file = crate::fetch::fetched_file(ctx.input(split)?)?;
                     parquet::read(&file, &name, image_column, label_column, *classes)?
                 }
             };
@@ -58,14 +57,4 @@ impl Stage for Prepare {
         }
         Ok(())
     }
-}
-
-/// The one data file of a fetched artifact.
-fn only_file(dir: &Path) -> Result<std::path::PathBuf> {
-    let mut files = std::fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"));
-    files.next().with_context(|| format!("{} holds no Parquet file", dir.display()))
 }

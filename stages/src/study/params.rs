@@ -2,18 +2,27 @@
 //! Everything that can change a node's output is here (so it enters the node's key), and nothing
 //! else (so cosmetic edits do not invalidate work).
 
-use super::config::{CheckpointFormat, Constraint, Epsilon, Finetune, Network, Pretrain, Procedural};
+use super::config::{
+    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, Network, Pretrain, Procedural, Revision,
+};
 use serde::{Deserialize, Serialize};
 
-/// `fetch`: one file of a hub repository at a pinned revision.
+/// `fetch`: one file of a hub repository at a pinned revision (or, unpinned, at `main`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetchParams {
     pub repo: String,
     pub repo_type: RepoType,
-    pub revision: String,
+    pub revision: Revision,
     pub file: String,
-    pub blake3: String,
+    pub blake3: FileHash,
+}
+
+impl FetchParams {
+    /// Whether the revision or the content hash is not pinned yet.
+    pub fn is_unpinned(&self) -> bool {
+        self.revision.is_unpinned() || self.blake3.is_unpinned()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
