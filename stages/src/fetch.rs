@@ -47,6 +47,15 @@ pub fn paste_lines(id: &str, p: &FetchParams, pin: &PinRecord) -> String {
     format!("revision: {}, {hash_field}: {}", pin.revision, pin.blake3)
 }
 
+/// One line of the unpinned-files warning for fetch node `id`: what to paste when the file has
+/// been fetched (its artifact's [`PinRecord`]).
+pub fn unpinned_advice(id: &str, p: &FetchParams, pin: Option<&PinRecord>) -> String {
+    match pin {
+        Some(pin) => format!("  {id} ({} {}): write {}", p.repo, p.file, paste_lines(id, p, pin)),
+        None => format!("  {id} ({} {}): not fetched yet", p.repo, p.file),
+    }
+}
+
 pub struct Fetch;
 
 impl Stage for Fetch {

@@ -146,4 +146,27 @@ mod tests {
         assert!(err.contains("profiles.mini.grid.datasets[1]: unknown dataset `cifar11`"), "{err}");
         assert!(err.contains("cifar10, svhn"), "lists the defined datasets: {err}");
     }
+
+    #[test]
+    fn a_branch_name_as_revision_is_an_error_at_its_line_and_column() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let bad = text.replacen("repo: timm/resnet50.tv_in1k, revision: unpinned", "repo: timm/resnet50.tv_in1k, revision: main", 1);
+        assert_ne!(bad, text);
+        let f = write_temp(&bad);
+        let line = bad.lines().position(|l| l.contains("revision: main")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("paper")).err().unwrap());
+        assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
+        assert!(err.contains("`main`") && err.contains("40 lower-case hex digits") && err.contains("unpinned"), "{err}");
+
+        let bad = text.replacen("blake3: unpinned", "blake3: abc123", 1);
+        let err = format!("{:#}", load(&write_temp(&bad).path(), Some("paper")).err().unwrap());
+        assert!(err.contains("`abc123`") && err.contains("64 lower-case hex digits"), "{err}");
+
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let pinned = text.replacen("revision: unpinned", &format!("revision: {commit}"), 1);
+        let study = load(&write_temp(&pinned).path(), Some("paper")).unwrap();
+        let fetch = study.nodes.iter().find(|n| n.id == "fetch/source/natural").unwrap();
+        assert_eq!(fetch.params["revision"], commit);
+        assert_eq!(fetch.params["blake3"], "unpinned");
+    }
 }
