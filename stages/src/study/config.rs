@@ -218,7 +218,8 @@ pub enum CheckpointFormat {
     Torchvision,
 }
 
-/// A target dataset: exactly one of `procedural` and `hub` says where its images come from.
+/// A target dataset: exactly one of `procedural`, `hub` and `local` says where its images come
+/// from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
@@ -235,23 +236,70 @@ pub struct Dataset {
     /// Parquet files of a Hugging Face dataset repository.
     #[serde(default)]
     pub hub: Option<HubDataset>,
+    /// Files on this machine.
+    #[serde(default)]
+    pub local: Option<LocalDataset>,
 }
 
 /// Where a dataset's images come from (see [`Dataset::origin`]).
 pub enum DataOrigin<'a> {
     Procedural(&'a Procedural),
     Hub(&'a HubDataset),
+    Local(&'a LocalDataset),
 }
 
 impl Dataset {
-    /// The dataset's origin; `None` unless exactly one of `procedural` and `hub` is given.
+    /// The dataset's origin; `None` unless exactly one of `procedural`, `hub` and `local` is given.
     pub fn origin(&self) -> Option<DataOrigin<'_>> {
-        match (&self.procedural, &self.hub) {
-            (Some(p), None) => Some(DataOrigin::Procedural(p)),
-            (None, Some(h)) => Some(DataOrigin::Hub(h)),
+        match (&self.procedural, &self.hub, &self.local) {
+            (Some(p), None, None) => Some(DataOrigin::Procedural(p)),
+            (None, Some(h), None) => Some(DataOrigin::Hub(h)),
+            (None, None, Some(l)) => Some(DataOrigin::Local(l)),
             _ => None,
         }
     }
+}
+
+/// A dataset in local files. Paths are relative to `pipeline.yaml`'s folder (or absolute); each
+/// split is one path or a list. Their content is hashed when the study is loaded and enters the
+/// `prepare` node's key, so editing a file rebuilds what depends on it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDataset {
+    pub format: LocalFormat,
+    #[serde(deserialize_with = "one_or_many")]
+    pub train: Vec<std::path::PathBuf>,
+    #[serde(deserialize_with = "one_or_many")]
+    pub test: Vec<std::path::PathBuf>,
+    pub classes: usize,
+}
+
+/// The layouts of [`LocalDataset`] files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalFormat {
+    /// MNIST-style IDX: an images file (`idx3-ubyte`, magic 0x803) and a labels file
+    /// (`idx1-ubyte`, magic 0x801), told apart by their headers; uncompressed.
+    Idx,
+    /// CIFAR binary batches (files, or folders of `.bin` files): records of a label byte and
+    /// 3072 planar RGB bytes; with `classes: 100`, CIFAR-100's coarse and fine label bytes
+    /// (the fine label is used).
+    Cifar,
+    /// A folder of class folders of PNG images; classes in sorted folder-name order.
+    Folder,
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<std::path::PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(std::path::PathBuf),
+        Many(Vec<std::path::PathBuf>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(p) => vec![p],
+        Raw::Many(v) => v,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

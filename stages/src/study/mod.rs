@@ -52,7 +52,17 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
             .collect();
         bail!("{} has {} problem(s) in profile `{name}`:\n{}", config.display(), lines.len(), lines.join("\n"));
     }
-    let (mut nodes, cells) = expand::science_nodes(chosen);
+    // Local datasets: hash their files now, so that their content is part of the keys.
+    let root = config.parent().unwrap_or(Path::new(""));
+    let mut local = std::collections::BTreeMap::new();
+    for d in chosen.datasets.iter().filter(|d| chosen.grid.datasets.contains(&d.name)) {
+        if let Some(config::DataOrigin::Local(l)) = d.origin() {
+            let params = crate::prepare::local::resolve(root, l)
+                .with_context(|| format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name))?;
+            local.insert(d.name.clone(), params);
+        }
+    }
+    let (mut nodes, cells) = expand::science_nodes(chosen, &local);
     let reports = expand::report_nodes(name, chosen, &cells, &nodes);
     nodes.extend(reports);
     Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry() })

@@ -3,7 +3,8 @@
 //! else (so cosmetic edits do not invalidate work).
 
 use super::config::{
-    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, Network, Pretrain, Procedural, Revision,
+    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, LocalFormat, Network, Pretrain, Procedural,
+    Revision,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,17 @@ pub enum PrepareParams {
     Procedural(Procedural),
     /// Decoded from the Parquet files of inputs `train` and `test`.
     Parquet { image_column: String, label_column: String, classes: usize },
+    /// Decoded from local files; no inputs.
+    Local { format: LocalFormat, train: LocalFiles, test: LocalFiles, classes: usize },
+}
+
+/// One split's local files: absolute paths, and the blake3 digest of their content taken when
+/// the study was loaded (what makes an edited file change the node's key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFiles {
+    pub paths: Vec<std::path::PathBuf>,
+    pub blake3: String,
 }
 
 /// `subset`: the training indices of one (dataset, size, seed); input `data`.
