@@ -4,6 +4,9 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pipeline_engine::{Dag, ProgressMode, RunOptions, RunSummary, Store};
+use pipeline_engine::key::node_key;
+use pipeline_stages::fetch::{self, PinRecord};
+use pipeline_stages::study::params::FetchParams;
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -148,8 +151,16 @@ impl Project {
 
 fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Run(args) => run(&Project::load(cli)?, args),
-        Command::Status(args) => status(&Project::load(cli)?, args),
+        Command::Run(args) => {
+            let p = Project::load(cli)?;
+            warn_unpinned(&p);
+            run(&p, args)
+        }
+        Command::Status(args) => {
+            let p = Project::load(cli)?;
+            warn_unpinned(&p);
+            status(&p, args)
+        }
         Command::List(args) => list(&Project::load(cli)?, args),
         Command::Bench(args) => {
             pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
@@ -159,6 +170,35 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Warns (on stderr) about files the profile leaves `unpinned`, with the `pipeline.yaml` values
+/// of those already fetched (read from their artifacts' pin records).
+fn warn_unpinned(p: &Project) {
+    let Some(fetch) = p.study.registry.get("fetch") else { return };
+    let fingerprint = fetch.fingerprint();
+    let mut lines = Vec::new();
+    for (i, node) in p.dag.nodes().iter().enumerate() {
+        if node.kind != "fetch" {
+            continue;
+        }
+        let Ok(params) = serde_json::from_value::<FetchParams>(node.params.clone()) else { continue };
+        if params.is_unpinned() {
+            let key = node_key("fetch", &fingerprint, p.dag.canonical_params(i), &[]);
+            let pin = PinRecord::read(&p.store.object_dir(&key));
+            lines.push(fetch::unpinned_advice(&node.id, &params, pin.as_ref()));
+        }
+    }
+    if !lines.is_empty() {
+        eprintln!(
+            "warning: profile `{0}` leaves {1} file(s) `unpinned`: they are fetched from `main` and \
+             verified against nothing. Pin them in the profile's `hub:` settings (`pipeline \
+             --profile {0} run fetch` fetches them all; this warning then shows the values):\n{2}\n",
+            p.study.profile,
+            lines.len(),
+            lines.join("\n")
+        );
     }
 }
 

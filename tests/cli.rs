@@ -239,3 +239,36 @@ fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
     std::fs::write(&yaml, &undefined).unwrap();
     rejects(p.path(), &["status"], &["unknown dataset `emnist`", "profiles.smoke.grid.datasets[2]"]);
 }
+
+#[test]
+fn paper_profile_status_works_offline_lists_the_whole_grid_and_warns_about_unpinned_files() {
+    let dir = project();
+    let started = std::time::Instant::now();
+    let out = pipeline(dir.path(), &["--profile", "paper", "status", "--json"]);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(1), "work remains: {}", text(&out));
+    assert!(seconds < 20.0, "status of 13,394 nodes took {seconds:.1} s");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds = json["status"]["kinds"].as_array().unwrap();
+    let finetune = kinds.iter().find(|k| k["kind"] == "finetune").unwrap();
+    assert_eq!(finetune["missing"], 12_576, "4 sources × 6 datasets × 4 depths × 131");
+    let mut ids: Vec<&str> = json["status"]["targets"][0]["out_of_date"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "finetune")
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12_576, "every cell is listed once");
+    assert!(ids.contains(&"finetune/linf_eps8/mnist/nall/b9/s20000000"));
+    assert!(ids.contains(&"finetune/l2_eps3/cifar100/n1600/b3/s21900000"), "seed 20 of the 1600 row");
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("16 file(s) `unpinned`") && warning.contains("fetch/source/l2_eps3"), "{warning}");
+    assert!(!dir.path().join("artifacts/objects").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false), "status builds nothing");
+
+    let out = pipeline(dir.path(), &["--profile", "paper", "status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("finetune") && text(&out).contains("12576"), "{}", text(&out));
+}

@@ -1,13 +1,60 @@
 //! The `fetch` stage: one file of a Hugging Face hub repository at a pinned revision, checked
 //! against its recorded blake3. A file already in the local Hugging Face cache is used without
 //! the network. `HF_HUB_CACHE` / `HF_HOME`, `HF_ENDPOINT` and `HF_TOKEN` are honoured.
+//!
+//! A file whose revision or hash is `unpinned` in `pipeline.yaml` is fetched from `main` (always
+//! asking the hub what `main` is) and checked against whatever is pinned; the resolved commit and
+//! the file's blake3 go to the node's log and to [`PIN_FILE`] in the artifact, from where
+//! `pipeline status` and `run` show what to paste into `pipeline.yaml`.
 
+use crate::study::config::Pin;
 use crate::study::params::{FetchParams, RepoType};
 use anyhow::{bail, Context, Result};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo};
 use pipeline_engine::{Stage, StageContext};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// The record an unpinned fetch leaves in its artifact.
+pub const PIN_FILE: &str = "pin.json";
+
+/// `pin.json`: what an unpinned file resolved to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinRecord {
+    pub repo: String,
+    pub file: String,
+    /// The commit `main` pointed at.
+    pub revision: String,
+    /// blake3 of the fetched bytes.
+    pub blake3: String,
+}
+
+impl PinRecord {
+    /// Reads the record of a fetched artifact, if it has one.
+    pub fn read(artifact: &Path) -> Option<PinRecord> {
+        serde_json::from_slice(&std::fs::read(artifact.join(PIN_FILE)).ok()?).ok()
+    }
+}
+
+/// The `pipeline.yaml` lines that pin the file of fetch node `id`: `revision:` and the hash
+/// field (`blake3:` for a source's checkpoint, `train_blake3:` / `test_blake3:` for a dataset).
+pub fn paste_lines(id: &str, p: &FetchParams, pin: &PinRecord) -> String {
+    let hash_field = match p.repo_type {
+        RepoType::Model => "blake3".to_string(),
+        RepoType::Dataset => format!("{}_blake3", id.rsplit('/').next().unwrap_or("train")),
+    };
+    format!("revision: {}, {hash_field}: {}", pin.revision, pin.blake3)
+}
+
+/// One line of the unpinned-files warning for fetch node `id`: what to paste when the file has
+/// been fetched (its artifact's [`PinRecord`]).
+pub fn unpinned_advice(id: &str, p: &FetchParams, pin: Option<&PinRecord>) -> String {
+    match pin {
+        Some(pin) => format!("  {id} ({} {}): write {}", p.repo, p.file, paste_lines(id, p, pin)),
+        None => format!("  {id} ({} {}): not fetched yet", p.repo, p.file),
+    }
+}
 
 pub struct Fetch;
 
@@ -17,31 +64,32 @@ impl Stage for Fetch {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(self.kind(), &[include_str!("fetch.rs")])
+        crate::fingerprint::of_sources(self.kind(), &[include_str!("fetch.rs"), include_str!("study/config.rs")])
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: FetchParams = ctx.params_as()?;
         let hub = Hub::from_env();
-        let cached = hub.locate(&p)?;
+        let (cached, commit) = hub.locate(&p)?;
         let actual = blake3_of_file(&cached)?;
-        if actual.to_hex().as_str() != p.blake3 {
-            // Never leave a bad copy where the next run would trust it: the cache's blob and
-            // the snapshot entry pointing at it.
-            if let Ok(blob) = std::fs::canonicalize(&cached) {
-                let _ = std::fs::remove_file(blob);
+        if let Pin::Hex(expected) = &p.blake3 {
+            if actual.to_hex().as_str() != expected {
+                // Never leave a bad copy where the next run would trust it: the cache's blob and
+                // the snapshot entry pointing at it.
+                if let Ok(blob) = std::fs::canonicalize(&cached) {
+                    let _ = std::fs::remove_file(blob);
+                }
+                let _ = std::fs::remove_file(&cached);
+                bail!(
+                    "{} at revision {commit} of {}: blake3 is {actual}, but pipeline.yaml records \
+                     {expected}; the cached copy {} was removed. Rerun to download it again; if \
+                     it still differs, the pinned revision or the recorded hash in pipeline.yaml \
+                     is wrong",
+                    p.file,
+                    p.repo,
+                    cached.display()
+                );
             }
-            let _ = std::fs::remove_file(&cached);
-            bail!(
-                "{} at revision {} of {}: blake3 is {actual}, but pipeline.yaml records {}; \
-                 the cached copy {} was removed. Rerun to download it again; if it still \
-                 differs, the pinned revision or the recorded hash in pipeline.yaml is wrong",
-                p.file,
-                p.revision,
-                p.repo,
-                p.blake3,
-                cached.display()
-            );
         }
         let dest = ctx.out_dir().join(file_name(&p.file));
         // A hard link shares the cache's immutable blob; copy where linking is impossible.
@@ -49,8 +97,37 @@ impl Stage for Fetch {
         if std::fs::hard_link(&real, &dest).is_err() {
             std::fs::copy(&real, &dest).with_context(|| format!("copying {}", real.display()))?;
         }
-        ctx.log(&format!("{}/{}@{} verified ({actual})", p.repo, p.file, p.revision));
+        if p.is_unpinned() {
+            let pin = PinRecord { repo: p.repo.clone(), file: p.file.clone(), revision: commit, blake3: actual.to_hex().to_string() };
+            std::fs::write(ctx.out_dir().join(PIN_FILE), serde_json::to_vec_pretty(&pin)?)?;
+            ctx.log(&format!(
+                "{}/{} is not pinned in pipeline.yaml; fetched from `main`. To pin it, write: {}",
+                p.repo,
+                p.file,
+                paste_lines(ctx.node_id(), &p, &pin)
+            ));
+        } else {
+            ctx.log(&format!("{}/{}@{commit} verified ({actual})", p.repo, p.file));
+        }
         Ok(())
+    }
+}
+
+/// The fetched file in a `fetch` artifact (the one file besides [`PIN_FILE`] and metadata).
+pub fn fetched_file(artifact: &Path) -> Result<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(artifact)
+        .with_context(|| format!("listing {}", artifact.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != PIN_FILE
+        })
+        .map(|e| e.path())
+        .collect();
+    match files.len() {
+        1 => Ok(files.remove(0)),
+        n => bail!("{} should hold one fetched file, but holds {n}", artifact.display()),
     }
 }
 
@@ -80,32 +157,42 @@ impl Hub {
         Hub { cache_dir, endpoint: endpoint.trim_end_matches('/').into(), token }
     }
 
+    /// The repository at the pinned revision, or at `main` when the revision is unpinned.
     fn repo(p: &FetchParams) -> Repo {
         let kind = match p.repo_type {
             RepoType::Model => hf_hub::RepoType::Model,
             RepoType::Dataset => hf_hub::RepoType::Dataset,
         };
-        Repo::with_revision(p.repo.clone(), kind, p.revision.clone())
+        let revision = match &p.revision {
+            Pin::Hex(commit) => commit.clone(),
+            Pin::Unpinned => "main".into(),
+        };
+        Repo::with_revision(p.repo.clone(), kind, revision)
     }
 
-    /// Where the pinned file lives in the cache layout (`snapshots/<revision>/<file>`).
-    pub fn snapshot_path(&self, p: &FetchParams) -> PathBuf {
-        self.cache_dir.join(Self::repo(p).folder_name()).join("snapshots").join(&p.revision).join(&p.file)
+    /// Where the file of `commit` lives in the cache layout (`snapshots/<commit>/<file>`).
+    pub fn snapshot_path(&self, p: &FetchParams, commit: &str) -> PathBuf {
+        self.cache_dir.join(Self::repo(p).folder_name()).join("snapshots").join(commit).join(&p.file)
     }
 
-    /// The local path of the pinned file, downloading it into the cache when it is not there.
-    pub fn locate(&self, p: &FetchParams) -> Result<PathBuf> {
-        let cached = self.snapshot_path(p);
-        if cached.exists() {
-            return Ok(cached);
+    /// The local path of the file and the commit it is at. A pinned file already in the cache
+    /// is used as it is; otherwise it is downloaded into the cache (an unpinned one always asks
+    /// the hub what `main` is now).
+    pub fn locate(&self, p: &FetchParams) -> Result<(PathBuf, String)> {
+        if let Pin::Hex(commit) = &p.revision {
+            let cached = self.snapshot_path(p, commit);
+            if cached.exists() {
+                return Ok((cached, commit.clone()));
+            }
         }
+        let repo = Self::repo(p);
         let api = ApiBuilder::from_cache(Cache::new(self.cache_dir.clone()))
             .with_endpoint(self.endpoint.clone())
             .with_token(self.token.clone())
             .with_progress(false)
             .build()
             .context("starting the Hugging Face hub client")?;
-        api.repo(Self::repo(p)).download(&p.file).with_context(|| {
+        let path = api.repo(repo.clone()).download(&p.file).with_context(|| {
             format!(
                 "cannot download `{}` from {} repository `{}` at revision {} ({}).\n\
                  To supply it offline, place the file at {} (the Hugging Face cache layout; \
@@ -117,11 +204,23 @@ impl Hub {
                     RepoType::Dataset => "dataset",
                 },
                 p.repo,
-                p.revision,
+                repo.revision(),
                 self.endpoint,
-                cached.display()
+                self.snapshot_path(p, repo.revision()).display()
             )
-        })
+        })?;
+        let commit = match &p.revision {
+            Pin::Hex(commit) => commit.clone(),
+            // hf-hub records the commit a branch resolved to in `refs/<branch>`.
+            Pin::Unpinned => {
+                let reference = self.cache_dir.join(repo.folder_name()).join("refs").join(repo.revision());
+                std::fs::read_to_string(&reference)
+                    .with_context(|| format!("reading the resolved commit of `main` from {}", reference.display()))?
+                    .trim()
+                    .to_string()
+            }
+        };
+        Ok((path, commit))
     }
 }
 

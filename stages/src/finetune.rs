@@ -3,12 +3,13 @@
 //! paper's schedule, freeze the rest, and evaluate on the whole test split at Table 2's epochs.
 
 use crate::aggregate::{CellMetrics, Eval, Timings};
+use crate::checkpoint;
 use crate::data::Dataset;
 use crate::nn::{self, Regime, Sgd, SgdConfig};
 use crate::study::params::{FinetuneParams, SourceFormat};
 use crate::subset::Drawn;
 use crate::training::{self, Epoch};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pipeline_engine::{Stage, StageContext};
 use serde::Serialize;
 use std::time::Instant;
@@ -43,7 +44,13 @@ impl Stage for Finetune {
         let t = &p.train;
         let mut net = match p.source_format {
             SourceFormat::Pretrained => crate::pretrain::load(ctx.input("source")?)?,
-            SourceFormat::Checkpoint(format) => bail!("loading {format:?} checkpoints is not built yet"),
+            SourceFormat::Checkpoint(format) => {
+                let file = crate::fetch::fetched_file(ctx.input("source")?)?;
+                let (net, report) =
+                    checkpoint::load(&file, format, p.network.width, p.network.stem, &nn::device()?)?;
+                ctx.log(&format!("{}: {}", file.display(), report.summary()));
+                net
+            }
         };
         let data = ctx.input("data")?;
         let (train, test) = (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod fetch;
 pub mod fingerprint;

@@ -89,10 +89,12 @@ pub fn evaluate(net: &Network, data: &Dataset, resolution: usize, batch: usize, 
 }
 
 /// The source files of the training code: the fingerprint of `pretrain` and `finetune`.
-pub const SOURCES: [&str; 19] = [
+pub const SOURCES: [&str; 21] = [
     include_str!("training.rs"),
     include_str!("pretrain.rs"),
     include_str!("finetune.rs"),
+    include_str!("checkpoint.rs"),
+    include_str!("fetch.rs"),
     include_str!("subset.rs"),
     include_str!("nn/mod.rs"),
     include_str!("nn/freeze.rs"),

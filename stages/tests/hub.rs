@@ -211,4 +211,23 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     assert_eq!((train_set.len(), test_set.len(), train_set.channels, train_set.height), (12, 6, 1, 4));
     assert_eq!(train_set.labels, (0..12).map(|i| i % 3).collect::<Vec<u32>>());
     assert_eq!(train_set.image(5)[0], 5, "pixel (0,0) of image 5 as encoded");
+
+    // Unpinned revision and hash: fetched from `main`, nothing verified, the resolved commit and
+    // the file's hash recorded in pin.json and the log, with the lines to paste.
+    server.put("/datasets/org/set/resolve/main/d/new.parquet", test.clone());
+    let logged = Arc::new(Mutex::new(String::new()));
+    let sink = logged.clone();
+    let out = work.path().join("unpinned");
+    std::fs::create_dir_all(&out).unwrap();
+    let params = serde_json::json!({
+        "repo": "org/set", "repo_type": "dataset", "revision": "unpinned", "file": "d/new.parquet", "blake3": "unpinned"
+    });
+    let ctx = StageContext::new("fetch/set/test".into(), params, vec![], out.clone(), 1,
+        Box::new(move |m: &str| sink.lock().unwrap().push_str(m)), Box::new(|_, _| {}));
+    Fetch.run(&ctx).unwrap();
+    let pin = pipeline_stages::fetch::PinRecord::read(&out).expect("pin.json");
+    assert_eq!((pin.revision.as_str(), pin.blake3.as_str()), (REVISION, test_hash.as_str()));
+    assert_eq!(pipeline_stages::fetch::fetched_file(&out).unwrap(), out.join("new.parquet"));
+    let log = logged.lock().unwrap().clone();
+    assert!(log.contains(&format!("revision: {REVISION}, test_blake3: {test_hash}")), "{log}");
 }

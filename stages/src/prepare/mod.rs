@@ -1,13 +1,13 @@
 //! The `prepare` stage: one dataset's train and test splits as tensor files (`train/`, `test/`,
 //! each a `data::Dataset` directory), generated from a seed or decoded from fetched Parquet.
 
+pub mod local;
 pub mod parquet;
 
-use crate::data::{generate, Kind, Split};
+use crate::data::{generate, Dataset, Kind, Split};
 use crate::study::params::PrepareParams;
-use anyhow::{Context, Result};
+use anyhow::{ensure, Result};
 use pipeline_engine::{Stage, StageContext};
-use std::path::Path;
 
 pub struct Prepare;
 
@@ -22,6 +22,8 @@ impl Stage for Prepare {
             &[
                 include_str!("mod.rs"),
                 include_str!("parquet.rs"),
+                include_str!("local.rs"),
+                include_str!("../fetch.rs"),
                 include_str!("../data/dataset.rs"),
                 include_str!("../data/raster.rs"),
                 include_str!("../data/rng.rs"),
@@ -47,9 +49,12 @@ impl Stage for Prepare {
                     d.name = name.clone();
                     d
                 }
+                PrepareParams::Local { format, train, test, classes } => {
+                    let files = if which == Split::Train { train } else { test };
+                    local::read(*format, files, &name, *classes)?
+                }
                 PrepareParams::Parquet { image_column, label_column, classes } => {
-                    let dir = ctx.input(split)?;
-                    let file = only_file(dir)?;
+                    let file = crate::fetch::fetched_file(ctx.input(split)?)?;
                     parquet::read(&file, &name, image_column, label_column, *classes)?
                 }
             };
@@ -60,12 +65,29 @@ impl Stage for Prepare {
     }
 }
 
-/// The one data file of a fetched artifact.
-fn only_file(dir: &Path) -> Result<std::path::PathBuf> {
-    let mut files = std::fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"));
-    files.next().with_context(|| format!("{} holds no Parquet file", dir.display()))
+/// Appends a decoded image to `out` as planar [C, H, W] pixels. The first image sets the size
+/// and the channels (grey-scale stays one channel, anything else becomes RGB); every later one
+/// must have the same size.
+pub(crate) fn append_image(out: &mut Dataset, img: &image::DynamicImage) -> Result<()> {
+    if out.labels.is_empty() && out.images.is_empty() {
+        out.channels = if img.color().has_color() { 3 } else { 1 };
+        (out.width, out.height) = (img.width() as usize, img.height() as usize);
+    }
+    ensure!(
+        (img.width() as usize, img.height() as usize) == (out.width, out.height),
+        "the image is {}×{}, the first image is {}×{}",
+        img.width(),
+        img.height(),
+        out.width,
+        out.height
+    );
+    if out.channels == 1 {
+        out.images.extend_from_slice(img.to_luma8().as_raw());
+    } else {
+        let rgb = img.to_rgb8();
+        for c in 0..3 {
+            out.images.extend(rgb.as_raw().iter().skip(c).step_by(3));
+        }
+    }
+    Ok(())
 }

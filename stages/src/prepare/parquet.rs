@@ -50,28 +50,7 @@ pub fn read(path: &Path, name: &str, image_column: &str, label_column: &str, cla
         );
         let img = image::load_from_memory(bytes)
             .with_context(|| format!("{}: row {row}: cannot decode the image", path.display()))?;
-        if row == 0 {
-            out.channels = if img.color().has_color() { 3 } else { 1 };
-            (out.width, out.height) = (img.width() as usize, img.height() as usize);
-        }
-        ensure!(
-            (img.width() as usize, img.height() as usize) == (out.width, out.height),
-            "{}: row {row} is {}×{}, the first image is {}×{}",
-            path.display(),
-            img.width(),
-            img.height(),
-            out.width,
-            out.height
-        );
-        // Dataset pixels are planar: [C, H, W].
-        if out.channels == 1 {
-            out.images.extend_from_slice(img.to_luma8().as_raw());
-        } else {
-            let rgb = img.to_rgb8();
-            for c in 0..3 {
-                out.images.extend(rgb.as_raw().iter().skip(c).step_by(3));
-            }
-        }
+        super::append_image(&mut out, &img).with_context(|| format!("{}: row {row}", path.display()))?;
         out.labels.push(label as u32);
     }
     ensure!(!out.labels.is_empty(), "{}: no rows", path.display());

@@ -139,15 +139,74 @@ pub enum SourceOrigin {
 #[serde(deny_unknown_fields)]
 pub struct HubCheckpoint {
     pub repo: String,
-    /// A commit hash, never a branch name.
-    pub revision: String,
+    /// A commit hash, never a branch name (or `unpinned`, see [`Pin`]).
+    pub revision: Revision,
     pub file: String,
-    /// blake3 of the file's bytes; checked after download.
-    pub blake3: String,
+    /// blake3 of the file's bytes; checked after download (or `unpinned`).
+    pub blake3: FileHash,
     pub format: CheckpointFormat,
     /// Set when the checkpoint stands in for the paper's own (shown in reports).
     #[serde(default)]
     pub stand_in: Option<String>,
+}
+
+/// A pinned identifier of `LEN` lower-case hex digits, or `unpinned`: not looked up yet. An
+/// unpinned file is fetched from the repository's `main` and verified against nothing; the
+/// `fetch` stage records what it resolved (`pin.json`) and `pipeline status` / `run` print
+/// what to paste here. Anything else (a branch or tag such as `main`, a short hash) is an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin<const LEN: usize> {
+    Hex(String),
+    Unpinned,
+}
+
+/// A commit hash (40 hex digits) or `unpinned`.
+pub type Revision = Pin<40>;
+/// A blake3 hash of a file's bytes (64 hex digits) or `unpinned`.
+pub type FileHash = Pin<64>;
+
+/// The word that marks a value as not pinned yet.
+pub const UNPINNED: &str = "unpinned";
+
+impl<const LEN: usize> Pin<LEN> {
+    /// The text as written in `pipeline.yaml`: the hex digits or `unpinned`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Pin::Hex(h) => h,
+            Pin::Unpinned => UNPINNED,
+        }
+    }
+
+    pub fn is_unpinned(&self) -> bool {
+        *self == Pin::Unpinned
+    }
+}
+
+impl<const LEN: usize> Serialize for Pin<LEN> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de, const LEN: usize> Deserialize<'de> for Pin<LEN> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == UNPINNED {
+            return Ok(Pin::Unpinned);
+        }
+        if text.len() == LEN && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Ok(Pin::Hex(text));
+        }
+        let what = match LEN {
+            40 => "a revision must be a full commit hash (40 lower-case hex digits); branches and \
+                   tags move, so they cannot pin a file",
+            _ => "a content hash must be a blake3 hash (64 lower-case hex digits)",
+        };
+        Err(serde::de::Error::custom(format!(
+            "`{text}`: {what}. Write `{UNPINNED}` to fetch from `main` unverified; `pipeline \
+             status` then prints the values to paste here"
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +218,8 @@ pub enum CheckpointFormat {
     Torchvision,
 }
 
-/// A target dataset: exactly one of `procedural` and `hub` says where its images come from.
+/// A target dataset: exactly one of `procedural`, `hub` and `local` says where its images come
+/// from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
@@ -176,23 +236,70 @@ pub struct Dataset {
     /// Parquet files of a Hugging Face dataset repository.
     #[serde(default)]
     pub hub: Option<HubDataset>,
+    /// Files on this machine.
+    #[serde(default)]
+    pub local: Option<LocalDataset>,
 }
 
 /// Where a dataset's images come from (see [`Dataset::origin`]).
 pub enum DataOrigin<'a> {
     Procedural(&'a Procedural),
     Hub(&'a HubDataset),
+    Local(&'a LocalDataset),
 }
 
 impl Dataset {
-    /// The dataset's origin; `None` unless exactly one of `procedural` and `hub` is given.
+    /// The dataset's origin; `None` unless exactly one of `procedural`, `hub` and `local` is given.
     pub fn origin(&self) -> Option<DataOrigin<'_>> {
-        match (&self.procedural, &self.hub) {
-            (Some(p), None) => Some(DataOrigin::Procedural(p)),
-            (None, Some(h)) => Some(DataOrigin::Hub(h)),
+        match (&self.procedural, &self.hub, &self.local) {
+            (Some(p), None, None) => Some(DataOrigin::Procedural(p)),
+            (None, Some(h), None) => Some(DataOrigin::Hub(h)),
+            (None, None, Some(l)) => Some(DataOrigin::Local(l)),
             _ => None,
         }
     }
+}
+
+/// A dataset in local files. Paths are relative to `pipeline.yaml`'s folder (or absolute); each
+/// split is one path or a list. Their content is hashed when the study is loaded and enters the
+/// `prepare` node's key, so editing a file rebuilds what depends on it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalDataset {
+    pub format: LocalFormat,
+    #[serde(deserialize_with = "one_or_many")]
+    pub train: Vec<std::path::PathBuf>,
+    #[serde(deserialize_with = "one_or_many")]
+    pub test: Vec<std::path::PathBuf>,
+    pub classes: usize,
+}
+
+/// The layouts of [`LocalDataset`] files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalFormat {
+    /// MNIST-style IDX: an images file (`idx3-ubyte`, magic 0x803) and a labels file
+    /// (`idx1-ubyte`, magic 0x801), told apart by their headers; uncompressed.
+    Idx,
+    /// CIFAR binary batches (files, or folders of `.bin` files): records of a label byte and
+    /// 3072 planar RGB bytes; with `classes: 100`, CIFAR-100's coarse and fine label bytes
+    /// (the fine label is used).
+    Cifar,
+    /// A folder of class folders of PNG images; classes in sorted folder-name order.
+    Folder,
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<std::path::PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(std::path::PathBuf),
+        Many(Vec<std::path::PathBuf>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(p) => vec![p],
+        Raw::Many(v) => v,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,11 +321,11 @@ pub struct Procedural {
 #[serde(deny_unknown_fields)]
 pub struct HubDataset {
     pub repo: String,
-    pub revision: String,
+    pub revision: Revision,
     pub train_file: String,
-    pub train_blake3: String,
+    pub train_blake3: FileHash,
     pub test_file: String,
-    pub test_blake3: String,
+    pub test_blake3: FileHash,
     pub image_column: String,
     pub label_column: String,
     pub classes: usize,

@@ -13,6 +13,7 @@ use super::params::{
 use crate::data::seeds;
 use pipeline_engine::{Input, Node, Publish};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The id of the node that prepares the profile's source (pre-training) data.
 pub const SOURCE_DATA: &str = "prepare/_source";
@@ -48,7 +49,9 @@ fn node(id: String, kind: &str, params: &impl Serialize, inputs: Vec<Input>) -> 
 
 /// The fetch, prepare, pretrain, subset and fine-tune nodes of `profile`, and its cells in
 /// grid order (sources × datasets × sizes × blocks × seeds). Assumes a validated profile.
-pub fn science_nodes(profile: &Profile) -> (Vec<Node>, Vec<Cell>) {
+/// `local` holds the `prepare` parameters of the profile's local datasets by name (their files
+/// hashed by [`crate::prepare::local::resolve`]).
+pub fn science_nodes(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> (Vec<Node>, Vec<Cell>) {
     let mut nodes = Vec::new();
 
     // Target data: generated here, or fetched Parquet decoded by `prepare`.
@@ -85,6 +88,10 @@ pub fn science_nodes(profile: &Profile) -> (Vec<Node>, Vec<Cell>) {
                     classes: h.classes,
                 };
                 nodes.push(node(format!("prepare/{}", d.name), "prepare", &params, inputs));
+            }
+            DataOrigin::Local(_) => {
+                let params = local.get(&d.name).expect("resolved: every local dataset of the grid");
+                nodes.push(node(format!("prepare/{}", d.name), "prepare", params, vec![]));
             }
         }
     }

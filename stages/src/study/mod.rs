@@ -52,7 +52,17 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
             .collect();
         bail!("{} has {} problem(s) in profile `{name}`:\n{}", config.display(), lines.len(), lines.join("\n"));
     }
-    let (mut nodes, cells) = expand::science_nodes(chosen);
+    // Local datasets: hash their files now, so that their content is part of the keys.
+    let root = config.parent().unwrap_or(Path::new(""));
+    let mut local = std::collections::BTreeMap::new();
+    for d in chosen.datasets.iter().filter(|d| chosen.grid.datasets.contains(&d.name)) {
+        if let Some(config::DataOrigin::Local(l)) = d.origin() {
+            let params = crate::prepare::local::resolve(root, l)
+                .with_context(|| format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name))?;
+            local.insert(d.name.clone(), params);
+        }
+    }
+    let (mut nodes, cells) = expand::science_nodes(chosen, &local);
     let reports = expand::report_nodes(name, chosen, &cells, &nodes);
     nodes.extend(reports);
     Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry() })
@@ -145,5 +155,28 @@ mod tests {
         assert!(err.contains(&format!(":{line}:")), "{err}");
         assert!(err.contains("profiles.mini.grid.datasets[1]: unknown dataset `cifar11`"), "{err}");
         assert!(err.contains("cifar10, svhn"), "lists the defined datasets: {err}");
+    }
+
+    #[test]
+    fn a_branch_name_as_revision_is_an_error_at_its_line_and_column() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let bad = text.replacen("repo: timm/resnet50.tv_in1k, revision: unpinned", "repo: timm/resnet50.tv_in1k, revision: main", 1);
+        assert_ne!(bad, text);
+        let f = write_temp(&bad);
+        let line = bad.lines().position(|l| l.contains("revision: main")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("paper")).err().unwrap());
+        assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
+        assert!(err.contains("`main`") && err.contains("40 lower-case hex digits") && err.contains("unpinned"), "{err}");
+
+        let bad = text.replacen("blake3: unpinned", "blake3: abc123", 1);
+        let err = format!("{:#}", load(&write_temp(&bad).path(), Some("paper")).err().unwrap());
+        assert!(err.contains("`abc123`") && err.contains("64 lower-case hex digits"), "{err}");
+
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let pinned = text.replacen("revision: unpinned", &format!("revision: {commit}"), 1);
+        let study = load(&write_temp(&pinned).path(), Some("paper")).unwrap();
+        let fetch = study.nodes.iter().find(|n| n.id == "fetch/source/natural").unwrap();
+        assert_eq!(fetch.params["revision"], commit);
+        assert_eq!(fetch.params["blake3"], "unpinned");
     }
 }

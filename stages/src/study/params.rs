@@ -2,18 +2,28 @@
 //! Everything that can change a node's output is here (so it enters the node's key), and nothing
 //! else (so cosmetic edits do not invalidate work).
 
-use super::config::{CheckpointFormat, Constraint, Epsilon, Finetune, Network, Pretrain, Procedural};
+use super::config::{
+    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, LocalFormat, Network, Pretrain, Procedural,
+    Revision,
+};
 use serde::{Deserialize, Serialize};
 
-/// `fetch`: one file of a hub repository at a pinned revision.
+/// `fetch`: one file of a hub repository at a pinned revision (or, unpinned, at `main`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetchParams {
     pub repo: String,
     pub repo_type: RepoType,
-    pub revision: String,
+    pub revision: Revision,
     pub file: String,
-    pub blake3: String,
+    pub blake3: FileHash,
+}
+
+impl FetchParams {
+    /// Whether the revision or the content hash is not pinned yet.
+    pub fn is_unpinned(&self) -> bool {
+        self.revision.is_unpinned() || self.blake3.is_unpinned()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +41,17 @@ pub enum PrepareParams {
     Procedural(Procedural),
     /// Decoded from the Parquet files of inputs `train` and `test`.
     Parquet { image_column: String, label_column: String, classes: usize },
+    /// Decoded from local files; no inputs.
+    Local { format: LocalFormat, train: LocalFiles, test: LocalFiles, classes: usize },
+}
+
+/// One split's local files: absolute paths, and the blake3 digest of their content taken when
+/// the study was loaded (what makes an edited file change the node's key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFiles {
+    pub paths: Vec<std::path::PathBuf>,
+    pub blake3: String,
 }
 
 /// `subset`: the training indices of one (dataset, size, seed); input `data`.

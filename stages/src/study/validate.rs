@@ -102,7 +102,7 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
         if d.origin().is_none() {
             problem(
                 at(&[Key("datasets"), Index(i)]),
-                format!("dataset `{}` needs exactly one of `procedural` and `hub`", d.name),
+                format!("dataset `{}` needs exactly one of `procedural`, `hub` and `local`", d.name),
             );
         }
     }

@@ -1,0 +1,98 @@
+//! The checkpoint loader on real-format fixtures (`fixtures/make_checkpoint.py` wrote them): a
+//! MadryLab-layout zip checkpoint and a bare torchvision one of a width-2 ResNet-50 layout, and
+//! logits of fixed inputs computed by the script's own numpy forward pass.
+
+use candle_core::{Device, Tensor};
+use pipeline_stages::checkpoint::load;
+use pipeline_stages::nn::{Network, Normalizer, Stem};
+use pipeline_stages::study::config::CheckpointFormat;
+use std::path::PathBuf;
+
+/// Largest allowed |logit − reference| (logits are of order 1–5; float32 here, float64 there).
+const TOLERANCE: f32 = 1e-4;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The error of a load that must fail, with its causes.
+fn error<T>(r: anyhow::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("the load should have failed"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+/// The reference input and logits.
+fn reference() -> (Tensor, Vec<Vec<f32>>) {
+    let t = candle_core::safetensors::load(fixture("reference.safetensors"), &Device::Cpu).unwrap();
+    (t["input"].clone(), t["logits"].to_vec2::<f32>().unwrap())
+}
+
+/// The largest absolute difference between `net`'s evaluation logits and the reference.
+fn max_error(net: &Network) -> f32 {
+    let (input, want) = reference();
+    let got = net.forward_eval(&input).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!((got.len(), got[0].len()), (2, 10));
+    got.iter().flatten().zip(want.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn a_madrylab_checkpoint_loads_with_every_key_accounted_for_and_matches_the_numpy_logits() {
+    let (net, report) = load(&fixture("madrylab_w2.ckpt"), CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let tensors = net.named_vars().count();
+    assert_eq!(report.copied, tensors);
+    assert_eq!(net.config().classes, 10, "classes from fc.weight's rows");
+    assert_eq!(report.normalizer_keys, 2);
+    assert_eq!(report.normalizer, Normalizer::IMAGENET);
+    // Every BatchNorm has a counter: 1 in the stem, 3 per block, 1 per downsample (4 of them).
+    let batch_norms = 1 + 16 * 3 + 4;
+    assert_eq!(report.counters, batch_norms);
+    assert_eq!(report.attacker_duplicates, tensors + batch_norms, "the attacker repeats every model key");
+    assert_eq!(report.unused, vec!["module.attacker.normalize.new_mean", "module.attacker.normalize.new_std"]);
+    let summary = report.summary();
+    assert!(summary.contains("module.attacker.normalize.new_std") && summary.contains("2 unused"), "{summary}");
+
+    let err = max_error(&net);
+    println!("madrylab: max |logit error| = {err:e}");
+    assert!(err < TOLERANCE, "logits differ from the numpy reference by {err}");
+}
+
+#[test]
+fn torchvision_pth_and_safetensors_load_with_imagenet_normalisation() {
+    let (net, report) = load(&fixture("torchvision_w2.pth"), CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    assert_eq!(report.normalizer, Normalizer::IMAGENET);
+    assert_eq!((report.attacker_duplicates, report.counters, report.unused.len()), (0, 53, 0));
+    let err = max_error(&net);
+    println!("torchvision .pth: max |logit error| = {err:e}");
+    assert!(err < TOLERANCE, "{err}");
+
+    // The same weights as torchvision-named safetensors (what Network::save writes).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    net.save(&path).unwrap();
+    let (again, report) = load(&path, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    assert_eq!((report.copied, report.unused.len()), (net.named_vars().count(), 0));
+    assert!(max_error(&again) < TOLERANCE);
+}
+
+#[test]
+fn a_missing_or_misshapen_tensor_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, _) = load(&fixture("torchvision_w2.pth"), CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let mut tensors: std::collections::HashMap<String, Tensor> =
+        net.named_vars().map(|(spec, var)| (spec.name.clone(), var.as_detached_tensor())).collect();
+    tensors.remove("layer4.2.bn3.running_var");
+    let path = dir.path().join("partial.safetensors");
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    let err = error(load(&path, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu));
+    assert!(err.contains("`layer4.2.bn3.running_var` is missing") && err.contains("1 of the network's"), "{err}");
+
+    // The profile's network wider than the checkpoint: shapes named.
+    let err = error(load(&fixture("madrylab_w2.ckpt"), CheckpointFormat::Madrylab, 64, Stem::ImageNet, &Device::Cpu));
+    assert!(err.contains("`module.model.conv1.weight` has shape [2, 3, 7, 7], the network needs [64, 3, 7, 7]"), "{err}");
+
+    // A torchvision file read as MadryLab: no `model` state dict.
+    let err = error(load(&fixture("torchvision_w2.pth"), CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu));
+    assert!(err.contains("state dict `model`"), "{err}");
+}
