@@ -374,3 +374,23 @@ fn save_and_load_round_trip_byte_for_byte() {
     assert!(err.contains("conv1.weight"), "{err}");
 }
 
+
+#[test]
+fn zero_init_residual_zeroes_exactly_the_last_batchnorm_scale_of_every_bottleneck() {
+    let net = Network::new(tiny_config(Stem::Small, 3), 5, DType::F32, &Device::Cpu).unwrap();
+    let before = snapshot(&net);
+    net.zero_init_residual().unwrap();
+    let after = snapshot(&net);
+    let mut zeroed = 0;
+    for ((name, _, _, old), (_, _, _, new)) in before.iter().zip(&after) {
+        // layer1.0.bn3.weight … layer4.2.bn3.weight: one per bottleneck.
+        if name.ends_with(".bn3.weight") {
+            assert!(new.iter().all(|v| *v == 0.0), "{name} is not zero");
+            assert!(old.iter().all(|v| *v == 1.0), "{name} started at torchvision's 1");
+            zeroed += 1;
+        } else {
+            assert_eq!(old, new, "{name} must not change");
+        }
+    }
+    assert_eq!(zeroed, 16, "3 + 4 + 6 + 3 bottlenecks");
+}

@@ -1,8 +1,8 @@
 //! Finds where a value sits in `pipeline.yaml`, so that errors found after parsing (a grid that
 //! names an undefined dataset, a duplicate name) can point at a line and column like parse errors
 //! do. It walks the block structure by indentation; flow sequences (`[a, b]`) are understood on
-//! one line. Good enough for the hand-written files this tool reads; it never guesses silently:
-//! a path it cannot follow returns `None`.
+//! one line. A path it cannot follow all the way (one that goes on inside a flow mapping, say)
+//! ends at the deepest place it found.
 
 /// One step of a path: a mapping key or a sequence index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,15 +58,21 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
         if let (Seg::Index(i), Some((line, value, col))) = (seg, inline) {
             return flow_item(value, *i).map(|c| (line, col + c)).or(found);
         }
-        let child = all[range.clone()].iter().find(|l| parent_indent.is_none_or(|p| l.indent > p))?;
+        // A path that goes on inside a flow mapping (`- { size: 50 }`) or stops existing ends at
+        // the deepest place found so far.
+        let Some(child) = all[range.clone()].iter().find(|l| parent_indent.is_none_or(|p| l.indent > p)) else {
+            return found;
+        };
         let level = child.indent;
         let at_level = |l: &Line| l.indent == level;
-        let hit = match seg {
+        let Some(hit) = (match seg {
             Seg::Key(k) => range.clone().find(|&j| {
                 at_level(&all[j]) && !all[j].item && key_of(all[j].text) == Some(k)
             }),
             Seg::Index(i) => range.clone().filter(|&j| at_level(&all[j]) && all[j].item).nth(*i),
-        }?;
+        }) else {
+            return found;
+        };
         let line = &all[hit];
         found = Some((line.number, line.indent + 1));
         inline = match seg {
@@ -150,8 +156,14 @@ profiles:
     }
 
     #[test]
-    fn a_path_that_is_not_there_is_none() {
-        assert_eq!(locate(DOC, &[Key("profiles"), Key("paper")]), None);
-        assert_eq!(locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(5)]), None);
+    fn a_path_that_is_not_there_ends_at_the_deepest_place_found() {
+        assert_eq!(locate(DOC, &[Key("nope")]), None);
+        assert_eq!(locate(DOC, &[Key("profiles"), Key("paper")]), Some((2, 1)));
+        assert_eq!(locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(5)]), Some((4, 5)));
+        // Into a flow mapping on an item's line: that line.
+        assert_eq!(
+            locate(DOC, &[Key("profiles"), Key("mini"), Key("grid"), Key("datasets"), Index(0), Key("x")]),
+            Some((12, 9))
+        );
     }
 }

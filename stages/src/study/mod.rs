@@ -121,10 +121,10 @@ mod tests {
     fn mini_has_one_finetune_node_per_cell_of_the_grid() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
-        // 4 sources × 6 datasets × 4 depths × (3 + 2 + 2 + 1) seeds over the four sizes.
-        assert_eq!(finetune, 4 * 6 * 4 * 8);
+        // 4 sources × 6 datasets × 4 depths × (3 + 2 + 1) seeds over the three sizes.
+        assert_eq!(finetune, 4 * 6 * 4 * 6);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
-        assert_eq!(subsets, 6 * 8, "subsets are shared by sources and depths");
+        assert_eq!(subsets, 6 * 6, "subsets are shared by sources and depths");
     }
 
     #[test]
@@ -142,6 +142,18 @@ mod tests {
         let err = format!("{:#}", load(f.path(), None).err().unwrap());
         assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
         assert!(err.contains("unknown field `eval_bach`") && err.contains("eval_batch"), "{err}");
+    }
+
+    #[test]
+    fn a_subset_smaller_than_a_datasets_class_count_is_refused_where_it_is_written() {
+        let text = std::fs::read_to_string(project_file())
+            .unwrap()
+            .replacen("- { size: 100, epochs: 10, seeds: 3", "- { size: 50, epochs: 10, seeds: 3", 1);
+        let f = write_temp(&text);
+        let line = text.lines().position(|l| l.contains("size: 50, epochs: 10")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
+        assert!(err.contains(&format!(":{line}:")), "{err}");
+        assert!(err.contains("subset size 50 cannot hold all 100 classes of dataset `cifar100`"), "{err}");
     }
 
     #[test]

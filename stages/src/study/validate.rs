@@ -140,6 +140,15 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
                         format!("subset size {n} is larger than dataset `{}`'s {} training images", d.name, g.train),
                     );
                 }
+                // Every class must be in every subset (the authors' rule).
+                if let Ok(kind) = crate::data::Kind::parse(&g.generator, g.classes) {
+                    if n < kind.classes() {
+                        problem(
+                            here("size"),
+                            format!("subset size {n} cannot hold all {} classes of dataset `{}`", kind.classes(), d.name),
+                        );
+                    }
+                }
             }
         }
     }
