@@ -25,8 +25,7 @@ pub const REPORT: &str = "source.json";
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SourceReport {
     pub source: String,
-    /// `none`, `l2` or `linf`.
-    pub constraint: String,
+    pub constraint: Constraint,
     pub epsilon: f64,
     pub epsilon_label: String,
     /// Accuracy (%) on the source test split.
@@ -38,17 +37,12 @@ pub struct SourceReport {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AttackReport {
-    pub constraint: String,
+    pub constraint: Constraint,
     pub epsilon: f64,
     pub epsilon_label: String,
     pub steps: usize,
     /// Accuracy (%) on the attacked source test split.
     pub accuracy: f64,
-}
-
-/// The name serde gives a constraint (`none`, `l2`, `linf`).
-fn constraint_name(c: Constraint) -> String {
-    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// The PGD of a constraint, or `None` for natural training.
@@ -153,7 +147,7 @@ impl Stage for Pretrain {
                 .context("an evaluation attack needs constraint l2 or linf")?;
             let e = training::evaluate(&net, &test, res, t.batch, Some((&attack, t.seed)))?;
             attacks.push(AttackReport {
-                constraint: constraint_name(a.constraint),
+                constraint: a.constraint,
                 epsilon: a.epsilon.value,
                 epsilon_label: a.epsilon.label.clone(),
                 steps: a.steps,
@@ -163,7 +157,7 @@ impl Stage for Pretrain {
         ctx.log(&format!("source test accuracy {:.2}%", 100.0 * clean.accuracy()));
         let report = SourceReport {
             source: p.source.clone(),
-            constraint: constraint_name(p.constraint),
+            constraint: p.constraint,
             epsilon: p.epsilon.value,
             epsilon_label: p.epsilon.label.clone(),
             clean_accuracy: 100.0 * clean.accuracy(),

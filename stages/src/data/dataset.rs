@@ -49,6 +49,20 @@ struct Meta {
 }
 
 impl Dataset {
+    /// An empty set to fill image by image; the first image added sets channels and size.
+    pub fn empty(name: &str, classes: usize) -> Dataset {
+        Dataset {
+            name: name.to_string(),
+            classes,
+            channels: 0,
+            height: 0,
+            width: 0,
+            images: Vec::new(),
+            labels: Vec::new(),
+            class_names: None,
+        }
+    }
+
     /// Check that sizes and labels are consistent; every constructor and `load` calls this.
     pub fn validate(&self) -> Result<()> {
         ensure!(self.channels == 1 || self.channels == 3, "dataset {:?}: {} channels; expected 1 (grey) or 3 (colour)", self.name, self.channels);

@@ -71,16 +71,7 @@ pub fn read(format: LocalFormat, files: &LocalFiles, name: &str, classes: usize)
         show(&files.paths),
         files.blake3
     );
-    let mut out = Dataset {
-        name: name.to_string(),
-        classes,
-        channels: 0,
-        height: 0,
-        width: 0,
-        images: Vec::new(),
-        labels: Vec::new(),
-        class_names: None,
-    };
+    let mut out = Dataset::empty(name, classes);
     match format {
         LocalFormat::Idx => read_idx(&files.paths, &mut out)?,
         LocalFormat::Cifar => {

@@ -29,16 +29,7 @@ pub fn read(path: &Path, name: &str, image_column: &str, label_column: &str, cla
         .with_context(|| format!("label column `{label_column}` is not an integer column"))?;
     let (images, labels) = (images.binary()?, labels.i64()?);
 
-    let mut out = Dataset {
-        name: name.to_string(),
-        classes,
-        channels: 0,
-        height: 0,
-        width: 0,
-        images: Vec::new(),
-        labels: Vec::with_capacity(labels.len()),
-        class_names: None,
-    };
+    let mut out = Dataset::empty(name, classes);
     for (row, (bytes, label)) in images.iter().zip(labels.iter()).enumerate() {
         let (Some(bytes), Some(label)) = (bytes, label) else {
             bail!("{}: row {row} has no image or no label", path.display());

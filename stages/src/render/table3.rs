@@ -4,7 +4,8 @@
 
 use super::{paper, pct, RenderParams};
 use anyhow::{Context, Result};
-use crate::pretrain::{AttackReport, SourceReport};
+use crate::pretrain::{AttackReport, SourceReport, REPORT};
+use crate::study::config::Constraint;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -13,17 +14,17 @@ impl AttackReport {
         format!(
             "PGD-{} {} {}",
             self.steps,
-            constraint_name(&self.constraint),
+            constraint_name(self.constraint),
             self.epsilon_label
         )
     }
 }
 
-fn constraint_name(c: &str) -> &str {
+fn constraint_name(c: Constraint) -> &'static str {
     match c {
-        "linf" => "l-inf",
-        "none" => "natural",
-        other => other,
+        Constraint::None => "natural",
+        Constraint::L2 => "l2",
+        Constraint::Linf => "l-inf",
     }
 }
 
@@ -31,7 +32,7 @@ fn constraint_name(c: &str) -> &str {
 pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
     let mut reports = Vec::new();
     for (name, dir) in dirs {
-        let path = dir.join("source.json");
+        let path = dir.join(REPORT);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {} (source {name})", path.display()))?;
         let report: SourceReport =
@@ -77,8 +78,8 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
     writeln!(md, " --- |")?;
 
     for (s, r) in params.sources.iter().zip(&reports) {
-        let training = match r.constraint.as_str() {
-            "none" => "none".to_string(),
+        let training = match r.constraint {
+            Constraint::None => "none".to_string(),
             c => format!("{} ε = {}", constraint_name(c), r.epsilon_label),
         };
         write!(
