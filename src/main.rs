@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use pipeline_engine::{Dag, ProgressMode, RunOptions, RunSummary, Store};
 use pipeline_engine::key::node_key;
+use pipeline_engine::{Dag, ProgressMode, RunOptions, RunSummary, Store};
 use pipeline_stages::fetch::{self, PinRecord};
 use pipeline_stages::study::params::FetchParams;
 use pipeline_stages::study::{self, Study};
@@ -183,7 +183,9 @@ fn warn_unpinned(p: &Project) {
         if node.kind != "fetch" {
             continue;
         }
-        let Ok(params) = serde_json::from_value::<FetchParams>(node.params.clone()) else { continue };
+        let Ok(params) = serde_json::from_value::<FetchParams>(node.params.clone()) else {
+            continue;
+        };
         if params.is_unpinned() {
             let key = node_key("fetch", &fingerprint, p.dag.canonical_params(i), &[]);
             let pin = PinRecord::read(&p.store.object_dir(&key));

@@ -87,7 +87,18 @@ fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no
     assert_eq!(cold.status.code(), Some(0), "{}", text(&cold));
     assert_eq!(ran(&cold).len(), node_count(p.path()), "every node ran once");
     let before = reports(p.path());
-    for f in ["table5.md", "table5.csv", "table3.md", "figure2.svg", "figure3.svg", "figure4.svg", "figure5.svg", "figure10.svg", "README.md", "pipeline.lock"] {
+    for f in [
+        "table5.md",
+        "table5.csv",
+        "table3.md",
+        "figure2.svg",
+        "figure3.svg",
+        "figure4.svg",
+        "figure5.svg",
+        "figure10.svg",
+        "README.md",
+        "pipeline.lock",
+    ] {
         assert!(before.contains_key(f), "reports/{f} missing; have {:?}", before.keys());
     }
     let table5 = String::from_utf8_lossy(&before["table5.md"]).to_string();
@@ -108,7 +119,12 @@ fn a_report_target_builds_that_report_and_its_inputs_only() {
     let out = pipeline(p.path(), &["run", "reports/table3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let k = kinds(&ran(&out));
-    assert_eq!(k, BTreeMap::from([("prepare".into(), 1), ("pretrain".into(), 4), ("render".into(), 1)]), "{}", text(&out));
+    assert_eq!(
+        k,
+        BTreeMap::from([("prepare".into(), 1), ("pretrain".into(), 4), ("render".into(), 1)]),
+        "{}",
+        text(&out)
+    );
     assert!(p.path().join("reports/table3.md").exists());
     assert!(!p.path().join("reports/table5.md").exists(), "table5 was not asked for");
 }
@@ -123,7 +139,11 @@ fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them()
     let smoke = text0.find("  smoke:").unwrap();
     let at = smoke + text0[smoke..].find("    finetune:").unwrap();
     let wd = at + text0[at..].find("weight_decay: 5.0e-4").unwrap();
-    let edited = format!("{}weight_decay: 1.0e-3{}", &text0[..wd], &text0[wd + "weight_decay: 5.0e-4".len()..]);
+    let edited = format!(
+        "{}weight_decay: 1.0e-3{}",
+        &text0[..wd],
+        &text0[wd + "weight_decay: 5.0e-4".len()..]
+    );
     std::fs::write(&yaml, edited).unwrap();
 
     let status = pipeline(p.path(), &["status", "--json"]);
@@ -147,12 +167,22 @@ fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     assert!(pipeline(whole.path(), &["run"]).status.success());
 
     let p = project();
-    let mut child = command(p.path(), &["run", "--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = command(p.path(), &["run", "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Kill (SIGKILL) once some fine-tuning cells are done, i.e. in the middle of the grid.
     let records = p.path().join("artifacts/nodes");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let done = std::fs::read_dir(&records).map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("finetune")).count()).unwrap_or(0);
+        let done = std::fs::read_dir(&records)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("finetune"))
+                    .count()
+            })
+            .unwrap_or(0);
         if done >= 5 || std::time::Instant::now() > deadline {
             break;
         }
@@ -164,8 +194,12 @@ fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     let resumed = pipeline(p.path(), &["run"]);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
     let o = outcomes(&resumed);
-    assert!(o.get("cached").is_some_and(|c| c.iter().any(|id| id.starts_with("finetune/"))), "finished cells are reused");
-    let leftovers = std::fs::read_dir(p.path().join("artifacts/tmp")).map(|d| d.count()).unwrap_or(0);
+    assert!(
+        o.get("cached").is_some_and(|c| c.iter().any(|id| id.starts_with("finetune/"))),
+        "finished cells are reused"
+    );
+    let leftovers =
+        std::fs::read_dir(p.path().join("artifacts/tmp")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "no temporary output survives");
     let (a, b) = (reports(whole.path()), reports(p.path()));
     for name in a.keys().filter(|n| *n != "pipeline.lock") {
@@ -179,16 +213,25 @@ fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
     assert!(pipeline(p.path(), &["run", "reports/table3"]).status.success());
     // The natural source's weights: truncate them.
     let record = std::fs::read(p.path().join("artifacts/nodes/pretrain+natural.json")).unwrap();
-    let key = serde_json::from_slice::<serde_json::Value>(&record).unwrap()["key"].as_str().unwrap().to_string();
+    let key = serde_json::from_slice::<serde_json::Value>(&record).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let model = p.path().join("artifacts/objects").join(key).join("model.safetensors");
     let bytes = std::fs::read(&model).unwrap();
-    let _ = std::fs::set_permissions(&model, std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)));
+    let _ = std::fs::set_permissions(
+        &model,
+        std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
+    );
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
 
     let out = pipeline(p.path(), &["run", "reports/table3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("pretrain/natural") && all.contains("damaged"), "a warning names it: {all}");
+    assert!(
+        all.contains("pretrain/natural") && all.contains("damaged"),
+        "a warning names it: {all}"
+    );
     assert!(ran(&out).contains(&"pretrain/natural".to_string()), "{all}");
     assert_eq!(std::fs::read(&model).unwrap_or_default().len(), bytes.len(), "recomputed whole");
 }
@@ -196,8 +239,10 @@ fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
 #[test]
 fn two_concurrent_runs_never_compute_a_node_twice() {
     let p = project();
-    let a = command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let b = command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let a =
+        command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let b =
+        command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
     assert_eq!(b.status.code(), Some(0), "{}", text(&b));
@@ -224,20 +269,37 @@ fn rejects(p: &Path, args: &[&str], expected: &[&str]) {
 #[test]
 fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
     let p = project();
-    rejects(p.path(), &["run", "reports/table6"], &["reports/table6", "reports/table5", "finetune"]);
+    rejects(
+        p.path(),
+        &["run", "reports/table6"],
+        &["reports/table6", "reports/table5", "finetune"],
+    );
     rejects(p.path(), &["--profile", "nope", "run"], &["unknown profile `nope`", "mini", "smoke"]);
 
     let yaml = p.path().join("pipeline.yaml");
     let good = std::fs::read_to_string(&yaml).unwrap();
-    let misspelt = good.replacen("      momentum: 0.9\n      weight_decay: 5.0e-4\n      batch: 16", "      momentum: 0.9\n      weight_decay: 5.0e-4\n      bach: 16", 1);
+    let misspelt = good.replacen(
+        "      momentum: 0.9\n      weight_decay: 5.0e-4\n      batch: 16",
+        "      momentum: 0.9\n      weight_decay: 5.0e-4\n      bach: 16",
+        1,
+    );
     assert_ne!(misspelt, good);
     std::fs::write(&yaml, &misspelt).unwrap();
     let line = misspelt.lines().position(|l| l.contains("bach: 16")).unwrap() + 1;
-    rejects(p.path(), &["run"], &["pipeline.yaml:", &format!(":{line}:"), "unknown field `bach`", "batch"]);
+    rejects(
+        p.path(),
+        &["run"],
+        &["pipeline.yaml:", &format!(":{line}:"), "unknown field `bach`", "batch"],
+    );
 
-    let undefined = good.replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, emnist]", 1);
+    let undefined =
+        good.replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, emnist]", 1);
     std::fs::write(&yaml, &undefined).unwrap();
-    rejects(p.path(), &["status"], &["unknown dataset `emnist`", "profiles.smoke.grid.datasets[2]"]);
+    rejects(
+        p.path(),
+        &["status"],
+        &["unknown dataset `emnist`", "profiles.smoke.grid.datasets[2]"],
+    );
 }
 
 #[test]
@@ -263,10 +325,23 @@ fn paper_profile_status_works_offline_lists_the_whole_grid_and_warns_about_unpin
     ids.dedup();
     assert_eq!(ids.len(), 12_576, "every cell is listed once");
     assert!(ids.contains(&"finetune/linf_eps8/mnist/nall/b9/s20000000"));
-    assert!(ids.contains(&"finetune/l2_eps3/cifar100/n1600/b3/s21900000"), "seed 20 of the 1600 row");
+    assert!(
+        ids.contains(&"finetune/l2_eps3/cifar100/n1600/b3/s21900000"),
+        "seed 20 of the 1600 row"
+    );
     let warning = String::from_utf8_lossy(&out.stderr);
-    assert!(warning.contains("16 file(s) `unpinned`") && warning.contains("fetch/source/l2_eps3"), "{warning}");
-    assert!(!dir.path().join("artifacts/objects").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false), "status builds nothing");
+    assert!(
+        warning.contains("16 file(s) `unpinned`") && warning.contains("fetch/source/l2_eps3"),
+        "{warning}"
+    );
+    assert!(
+        !dir.path()
+            .join("artifacts/objects")
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false),
+        "status builds nothing"
+    );
 
     let out = pipeline(dir.path(), &["--profile", "paper", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

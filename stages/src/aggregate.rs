@@ -159,9 +159,7 @@ fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
 fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     let mut file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let written = CsvWriter::new(&mut file)
-        .with_float_precision(Some(4))
-        .finish(df);
+    let written = CsvWriter::new(&mut file).with_float_precision(Some(4)).finish(df);
     Context::with_context(written, || format!("writing {}", path.display()))?;
     Ok(())
 }
@@ -187,34 +185,14 @@ fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
 type CellKey = (String, String, String, u32, u64);
 
 fn cell_key(source: &str, dataset: &str, size_label: &str, blocks: u32, seed: u64) -> CellKey {
-    (
-        source.into(),
-        dataset.into(),
-        size_label.into(),
-        blocks,
-        seed,
-    )
+    (source.into(), dataset.into(), size_label.into(), blocks, seed)
 }
 
 /// Columns naming a group of cells (all seeds of one grid point) at one epoch.
-const GROUP: [&str; 8] = [
-    "source",
-    "dataset",
-    "size",
-    "size_label",
-    "blocks",
-    "epoch",
-    "final",
-    "source_rank",
-];
+const GROUP: [&str; 8] =
+    ["source", "dataset", "size", "size_label", "blocks", "epoch", "final", "source_rank"];
 /// Sort order of everything derived from cells.
-const ORDER: [&str; 5] = [
-    "source_rank",
-    "dataset_rank",
-    "size_order",
-    "blocks",
-    "epoch",
-];
+const ORDER: [&str; 5] = ["source_rank", "dataset_rank", "size_order", "blocks", "epoch"];
 
 /// Compute every table from the cells that were built.
 pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
@@ -259,13 +237,7 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
         )
         .filter(col("built").is_null())
         .sort(
-            [
-                "source_rank",
-                "dataset_rank",
-                "size_order",
-                "blocks",
-                "seed",
-            ],
+            ["source_rank", "dataset_rank", "size_order", "blocks", "seed"],
             SortMultipleOptions::default(),
         )
         .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
@@ -315,13 +287,7 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
     .collect()?;
 
     let deltas = deltas_frame(params, &cells)?;
-    Ok(Tables {
-        cells: cells_out,
-        summary,
-        deltas,
-        coverage,
-        missing,
-    })
+    Ok(Tables { cells: cells_out, summary, deltas, coverage, missing })
 }
 
 fn cols(names: &[&str]) -> Vec<Expr> {
@@ -367,10 +333,7 @@ fn cells_frame(
         (vec![], vec![], vec![], vec![], vec![]);
     for m in metrics {
         let key = cell_key(&m.source, &m.dataset, &m.size_label, m.blocks, m.seed);
-        let id = format!(
-            "{}/{}/{}/b{}/s{}",
-            m.source, m.dataset, m.size_label, m.blocks, m.seed
-        );
+        let id = format!("{}/{}/{}/b{}/s{}", m.source, m.dataset, m.size_label, m.blocks, m.seed);
         if !expected.contains(&key) {
             bail!("cell {id} is not in the expected grid passed to the aggregate node");
         }
@@ -414,21 +377,10 @@ fn cells_frame(
     Ok(df
         .lazy()
         .sort(
-            [
-                "source_rank",
-                "dataset_rank",
-                "size_order",
-                "blocks",
-                "seed",
-                "epoch",
-            ],
+            ["source_rank", "dataset_rank", "size_order", "blocks", "seed", "epoch"],
             SortMultipleOptions::default(),
         )
-        .with_column(
-            col("epoch")
-                .eq(col("epoch").max().over(cell)?)
-                .alias("final"),
-        )
+        .with_column(col("epoch").eq(col("epoch").max().over(cell)?).alias("final"))
         .collect()?
         .lazy())
 }
@@ -436,22 +388,17 @@ fn cells_frame(
 /// Per expected grid point: seeds expected and seeds built.
 fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
     let point = ["source", "dataset", "size_label", "blocks"];
-    let built = cells.clone().group_by(cols(&point)).agg([col("seed")
-        .n_unique()
-        .cast(DataType::UInt32)
-        .alias("built_seeds")]);
+    let built = cells
+        .clone()
+        .group_by(cols(&point))
+        .agg([col("seed").n_unique().cast(DataType::UInt32).alias("built_seeds")]);
     let mut keys: Vec<&str> = point.to_vec();
     keys.extend(["source_rank", "dataset_rank", "size_order"]);
     Ok(expected
         .clone()
         .group_by(cols(&keys))
         .agg([len().cast(DataType::UInt32).alias("expected_seeds")])
-        .join(
-            built,
-            cols(&point),
-            cols(&point),
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(built, cols(&point), cols(&point), JoinArgs::new(JoinType::Left))
         .with_column(col("built_seeds").fill_null(lit(0u32)))
         .sort(
             ["source_rank", "dataset_rank", "size_order", "blocks"],
@@ -471,9 +418,7 @@ fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> 
 /// Quantile 0.975 of Student's t with `n - 1` degrees of freedom; `None` for `n < 2`.
 pub fn t975(n: u32) -> Option<f64> {
     (n >= 2).then(|| {
-        StudentsT::new(0.0, 1.0, f64::from(n - 1))
-            .expect("valid t distribution")
-            .inverse_cdf(0.975)
+        StudentsT::new(0.0, 1.0, f64::from(n - 1)).expect("valid t distribution").inverse_cdf(0.975)
     })
 }
 
@@ -487,12 +432,7 @@ fn with_ci95(grouped: DataFrame) -> Result<LazyFrame> {
     )?;
     Ok(grouped
         .lazy()
-        .join(
-            lookup.lazy(),
-            [col("n")],
-            [col("n")],
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(lookup.lazy(), [col("n")], [col("n")], JoinArgs::new(JoinType::Left))
         .with_column(
             (col("t975") * col("std") / col("n").cast(DataType::Float64).sqrt()).alias("ci95"),
         ))
@@ -528,10 +468,7 @@ pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
     let mut out = Vec::new();
     for natural in of(Constraint::None) {
         out.extend(
-            sources
-                .iter()
-                .filter(|s| s.constraint != Constraint::None)
-                .map(|r| pair(r, natural)),
+            sources.iter().filter(|s| s.constraint != Constraint::None).map(|r| pair(r, natural)),
         );
     }
     let mut linf: Vec<&SourceSpec> = of(Constraint::Linf).collect();
@@ -563,12 +500,9 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
             ),
         };
         let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
-            Comparison::Sources { a, b } => (
-                lit(a.as_str()),
-                lit(b.as_str()),
-                col("blocks"),
-                col("blocks"),
-            ),
+            Comparison::Sources { a, b } => {
+                (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
+            }
             Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
         };
         let mut right_cols = on.clone();
@@ -641,14 +575,7 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
         .collect()?;
     Ok(with_ci95(grouped)?
         .sort(
-            [
-                "comparison_rank",
-                "source_rank",
-                "dataset_rank",
-                "size_order",
-                "a_blocks",
-                "epoch",
-            ],
+            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
             SortMultipleOptions::default(),
         )
         .select(cols(&[
@@ -692,25 +619,14 @@ mod tests {
             seed,
             evals: evals
                 .iter()
-                .map(|&(epoch, accuracy)| Eval {
-                    epoch,
-                    accuracy,
-                    loss: 1.0,
-                })
+                .map(|&(epoch, accuracy)| Eval { epoch, accuracy, loss: 1.0 })
                 .collect(),
-            timings: Timings {
-                train_seconds: 10.0,
-                images_per_second: 100.0,
-            },
+            timings: Timings { train_seconds: 10.0, images_per_second: 100.0 },
         }
     }
 
     fn source(name: &str, constraint: Constraint, epsilon: f64) -> SourceSpec {
-        SourceSpec {
-            name: name.into(),
-            constraint,
-            epsilon,
-        }
+        SourceSpec { name: name.into(), constraint, epsilon }
     }
 
     fn paper_sources() -> Vec<SourceSpec> {
@@ -782,23 +698,14 @@ mod tests {
         // Row 1 is epoch 21 (rows sorted by epoch), the final one.
         assert_eq!(u32s(s, "epoch"), vec![Some(1), Some(21)]);
         assert_eq!(
-            s.column("final")
-                .unwrap()
-                .bool()
-                .unwrap()
-                .iter()
-                .collect::<Vec<_>>(),
+            s.column("final").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
             vec![Some(false), Some(true)]
         );
         assert_eq!(u32s(s, "n_seeds"), vec![Some(3), Some(3)]);
         assert_eq!(u32s(s, "expected_seeds"), vec![Some(3), Some(3)]);
         assert!(close(f64s(s, "mean")[1], 72.0, 1e-12));
         assert!(close(f64s(s, "std")[1], 2.0, 1e-12));
-        assert!(close(
-            f64s(s, "ci95")[1],
-            4.302653 * 2.0 / 3f64.sqrt(),
-            1e-5
-        ));
+        assert!(close(f64s(s, "ci95")[1], 4.302653 * 2.0 / 3f64.sqrt(), 1e-5));
         assert!(close(f64s(s, "ci95")[1], 4.9683, 1e-4));
         // Epoch 1: 10, 20, 30 → mean 20, s = 10.
         assert!(close(f64s(s, "std")[0], 10.0, 1e-12));
@@ -821,19 +728,11 @@ mod tests {
             cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
             cell("natural", "cifar10", "100", 3, 3, &[(1, 54.0)]),
         ];
-        let t = aggregate(
-            &params(expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3])),
-            &cells,
-        )
-        .unwrap();
+        let t =
+            aggregate(&params(expect(&["natural", "l2_eps3"], &[3], &[1, 2, 3])), &cells).unwrap();
         let c = &t.coverage;
         assert_eq!(
-            c.column("source")
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .collect::<Vec<_>>(),
+            c.column("source").unwrap().str().unwrap().iter().collect::<Vec<_>>(),
             vec![Some("natural"), Some("l2_eps3")]
         );
         assert_eq!(u32s(c, "expected_seeds"), vec![Some(3), Some(3)]);
@@ -842,14 +741,7 @@ mod tests {
         assert_eq!(u32s(&t.summary, "expected_seeds"), vec![Some(3)]);
         let m = &t.missing;
         assert_eq!(m.height(), 4);
-        let seeds: Vec<_> = m
-            .column("seed")
-            .unwrap()
-            .u64()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let seeds: Vec<_> = m.column("seed").unwrap().u64().unwrap().iter().flatten().collect();
         assert_eq!(seeds, vec![2, 1, 2, 3]);
     }
 
@@ -866,11 +758,7 @@ mod tests {
             cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0)]),
             cell("natural", "cifar10", "100", 3, 1, &[(1, 51.0)]),
         ];
-        assert!(aggregate(&p, &twice)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("twice"));
+        assert!(aggregate(&p, &twice).err().unwrap().to_string().contains("twice"));
     }
 
     #[test]
@@ -882,14 +770,7 @@ mod tests {
             cells.push(cell("natural", "cifar10", "100", 3, seed, &[(1, nat[i])]));
             cells.push(cell("l2_eps3", "cifar10", "100", 3, seed, &[(1, l2[i])]));
             // Blocks 1 of l2: 3 points lower on every seed.
-            cells.push(cell(
-                "l2_eps3",
-                "cifar10",
-                "100",
-                1,
-                seed,
-                &[(1, l2[i] - 3.0)],
-            ));
+            cells.push(cell("l2_eps3", "cifar10", "100", 1, seed, &[(1, l2[i] - 3.0)]));
         }
         // A natural seed-4 cell with no l2 partner must not enter the pairs.
         cells.push(cell("natural", "cifar10", "100", 3, 4, &[(1, 10.0)]));
@@ -898,14 +779,8 @@ mod tests {
         exp.extend(expect(&["natural"], &[3], &[4]));
         let t = aggregate(&params(exp), &cells).unwrap();
         let d = &t.deltas;
-        let labels: Vec<_> = d
-            .column("comparison")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let labels: Vec<_> =
+            d.column("comparison").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(labels, vec!["l2_eps3 - natural", "blocks 3 - blocks 1"]);
         // Independent computation: diffs 5, 2, 6.
         let diffs = [5.0, 2.0, 6.0];
@@ -924,10 +799,8 @@ mod tests {
 
     #[test]
     fn comparisons_are_the_figures_pairs() {
-        let got: Vec<String> = comparisons(&paper_sources())
-            .iter()
-            .map(Comparison::label)
-            .collect();
+        let got: Vec<String> =
+            comparisons(&paper_sources()).iter().map(Comparison::label).collect();
         assert_eq!(
             got,
             vec![
@@ -1013,10 +886,8 @@ mod tests {
             .flat_map(|n| [format!("{n}.parquet"), format!("{n}.csv")])
             .chain(["missing.csv".to_string()]);
         for name in names {
-            let (x, y) = (
-                std::fs::read(a.join(&name)).unwrap(),
-                std::fs::read(b.join(&name)).unwrap(),
-            );
+            let (x, y) =
+                (std::fs::read(a.join(&name)).unwrap(), std::fs::read(b.join(&name)).unwrap());
             assert!(!x.is_empty(), "{name} is empty");
             assert_eq!(x, y, "{name} differs between runs");
         }
@@ -1028,10 +899,7 @@ mod tests {
         );
         // Sources in parameter order, cifar10 before svhn, 4-decimal floats.
         assert!(
-            lines
-                .next()
-                .unwrap()
-                .starts_with("natural,cifar10,200,200,3,1,false,3,3,"),
+            lines.next().unwrap().starts_with("natural,cifar10,200,200,3,1,false,3,3,"),
             "{csv}"
         );
         assert!(csv.contains(",1.3700,"), "{csv}");

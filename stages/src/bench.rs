@@ -36,7 +36,10 @@ struct Case {
 }
 
 pub fn run(opts: &BenchOptions) -> Result<()> {
-    anyhow::ensure!(opts.batch > 0 && opts.iterations > 0, "bench needs a positive batch and iteration count");
+    anyhow::ensure!(
+        opts.batch > 0 && opts.iterations > 0,
+        "bench needs a positive batch and iteration count"
+    );
     let fine_tune_3 = ("3 blocks", Regime::fine_tune(3, FrozenBn::Train)?);
     let all = ("all", Regime::full());
     let mini = |name, width, side| Case {
@@ -104,7 +107,11 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
 }
 
 /// Runs `f` once to warm up, then `iterations` times; images per second over the timed runs.
-fn images_per_second(batch: usize, iterations: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+fn images_per_second(
+    batch: usize,
+    iterations: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<f64> {
     f()?;
     let start = Instant::now();
     for _ in 0..iterations {

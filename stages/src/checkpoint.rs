@@ -89,10 +89,21 @@ impl Contents {
     /// A zip-format PyTorch checkpoint; `key` selects the state dict inside a top-level dict.
     fn pth(path: &Path, key: Option<&str>, device: &Device) -> Result<Contents> {
         let pth = candle_core::pickle::PthTensors::new(path, key).with_context(|| {
-            format!("reading the PyTorch checkpoint {}{}", path.display(), key.map(|k| format!(" (state dict `{k}`)")).unwrap_or_default())
+            format!(
+                "reading the PyTorch checkpoint {}{}",
+                path.display(),
+                key.map(|k| format!(" (state dict `{k}`)")).unwrap_or_default()
+            )
         })?;
-        let shapes = pth.tensor_infos().iter().map(|(k, info)| (k.clone(), info.layout.dims().to_vec())).collect();
-        Ok(Contents { shapes, vb: VarBuilder::from_backend(Box::new(pth), DType::F32, device.clone()) })
+        let shapes = pth
+            .tensor_infos()
+            .iter()
+            .map(|(k, info)| (k.clone(), info.layout.dims().to_vec()))
+            .collect();
+        Ok(Contents {
+            shapes,
+            vb: VarBuilder::from_backend(Box::new(pth), DType::F32, device.clone()),
+        })
     }
 
     fn safetensors(path: &Path, device: &Device) -> Result<Contents> {
@@ -104,7 +115,11 @@ impl Contents {
 
     fn shape(&self, key: &str) -> Result<&[usize]> {
         self.shapes.get(key).map(Vec::as_slice).with_context(|| {
-            format!("the checkpoint has no tensor `{key}` ({} keys, e.g. {})", self.shapes.len(), self.examples())
+            format!(
+                "the checkpoint has no tensor `{key}` ({} keys, e.g. {})",
+                self.shapes.len(),
+                self.examples()
+            )
         })
     }
 
@@ -115,7 +130,13 @@ impl Contents {
 
 /// Loads `path` in `format` as a network of base width `width` with `stem`; `fc` keeps the
 /// checkpoint's classifier (its rows are the class count).
-pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, device: &Device) -> Result<(Network, LoadReport)> {
+pub fn load(
+    path: &Path,
+    format: CheckpointFormat,
+    width: usize,
+    stem: Stem,
+    device: &Device,
+) -> Result<(Network, LoadReport)> {
     let zip = is_zip(path)?;
     let (contents, prefix) = match format {
         CheckpointFormat::Madrylab => {
@@ -132,7 +153,8 @@ pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, dev
         CheckpointFormat::Torchvision => (Contents::safetensors(path, device)?, String::new()),
     };
     let context = || format!("loading {} as a {format:?} checkpoint", path.display());
-    let classes = *contents.shape(&format!("{prefix}fc.weight")).with_context(context)?.first().unwrap_or(&0);
+    let classes =
+        *contents.shape(&format!("{prefix}fc.weight")).with_context(context)?.first().unwrap_or(&0);
     let mut config = NetConfig { width, stem, classes, normalizer: None };
 
     // Every network tensor must be there, with the network's shape.
@@ -142,9 +164,8 @@ pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, dev
         let key = format!("{prefix}{}", spec.name);
         match contents.shapes.get(&key) {
             None => problems.push(format!("`{key}` is missing")),
-            Some(shape) if *shape != spec.shape => {
-                problems.push(format!("`{key}` has shape {shape:?}, the network needs {:?}", spec.shape))
-            }
+            Some(shape) if *shape != spec.shape => problems
+                .push(format!("`{key}` has shape {shape:?}, the network needs {:?}", spec.shape)),
             Some(_) => {}
         }
     }
@@ -167,7 +188,12 @@ pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, dev
                 Ok([v[0], v[1], v[2]])
             };
             let n = Normalizer { mean: channel(MADRYLAB_MEAN)?, std: channel(MADRYLAB_STD)? };
-            ensure!(n.std.iter().all(|&s| s > 0.0), "{}: normaliser std {:?} is not positive", context(), n.std);
+            ensure!(
+                n.std.iter().all(|&s| s > 0.0),
+                "{}: normaliser std {:?} is not positive",
+                context(),
+                n.std
+            );
             (n, 2)
         }
         CheckpointFormat::Torchvision => (Normalizer::IMAGENET, 0),
@@ -180,7 +206,8 @@ pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, dev
     .with_context(context)?;
 
     // Account for every other key.
-    let used: std::collections::BTreeSet<String> = specs.iter().map(|s| format!("{prefix}{}", s.name)).collect();
+    let used: std::collections::BTreeSet<String> =
+        specs.iter().map(|s| format!("{prefix}{}", s.name)).collect();
     let mut report = LoadReport {
         copied: used.len(),
         normalizer_keys,
@@ -190,7 +217,8 @@ pub fn load(path: &Path, format: CheckpointFormat, width: usize, stem: Stem, dev
         normalizer,
     };
     for key in contents.shapes.keys() {
-        let is_normalizer = format == CheckpointFormat::Madrylab && (key == MADRYLAB_MEAN || key == MADRYLAB_STD);
+        let is_normalizer =
+            format == CheckpointFormat::Madrylab && (key == MADRYLAB_MEAN || key == MADRYLAB_STD);
         if used.contains(key) || is_normalizer {
             continue;
         }
@@ -218,9 +246,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("legacy.ckpt");
         std::fs::write(&p, b"\x80\x02legacy pickle").unwrap();
-        let err = format!("{:#}", load(&p, CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu).err().unwrap());
+        let err = format!(
+            "{:#}",
+            load(&p, CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu).err().unwrap()
+        );
         assert!(err.contains("not a zip-format PyTorch checkpoint"), "{err}");
-        let err = format!("{:#}", load(&p, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).err().unwrap());
+        let err = format!(
+            "{:#}",
+            load(&p, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).err().unwrap()
+        );
         assert!(err.contains("reading safetensors file"), "{err}");
     }
 }

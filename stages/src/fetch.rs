@@ -64,7 +64,10 @@ impl Stage for Fetch {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(self.kind(), &[include_str!("fetch.rs"), include_str!("study/config.rs")])
+        crate::fingerprint::of_sources(
+            self.kind(),
+            &[include_str!("fetch.rs"), include_str!("study/config.rs")],
+        )
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
@@ -98,7 +101,12 @@ impl Stage for Fetch {
             std::fs::copy(&real, &dest).with_context(|| format!("copying {}", real.display()))?;
         }
         if p.is_unpinned() {
-            let pin = PinRecord { repo: p.repo.clone(), file: p.file.clone(), revision: commit, blake3: actual.to_hex().to_string() };
+            let pin = PinRecord {
+                repo: p.repo.clone(),
+                file: p.file.clone(),
+                revision: commit,
+                blake3: actual.to_hex().to_string(),
+            };
             std::fs::write(ctx.out_dir().join(PIN_FILE), serde_json::to_vec_pretty(&pin)?)?;
             ctx.log(&format!(
                 "{}/{} is not pinned in pipeline.yaml; fetched from `main`. To pin it, write: {}",
@@ -172,7 +180,11 @@ impl Hub {
 
     /// Where the file of `commit` lives in the cache layout (`snapshots/<commit>/<file>`).
     pub fn snapshot_path(&self, p: &FetchParams, commit: &str) -> PathBuf {
-        self.cache_dir.join(Self::repo(p).folder_name()).join("snapshots").join(commit).join(&p.file)
+        self.cache_dir
+            .join(Self::repo(p).folder_name())
+            .join("snapshots")
+            .join(commit)
+            .join(&p.file)
     }
 
     /// The local path of the file and the commit it is at. A pinned file already in the cache
@@ -213,9 +225,15 @@ impl Hub {
             Pin::Hex(commit) => commit.clone(),
             // hf-hub records the commit a branch resolved to in `refs/<branch>`.
             Pin::Unpinned => {
-                let reference = self.cache_dir.join(repo.folder_name()).join("refs").join(repo.revision());
+                let reference =
+                    self.cache_dir.join(repo.folder_name()).join("refs").join(repo.revision());
                 std::fs::read_to_string(&reference)
-                    .with_context(|| format!("reading the resolved commit of `main` from {}", reference.display()))?
+                    .with_context(|| {
+                        format!(
+                            "reading the resolved commit of `main` from {}",
+                            reference.display()
+                        )
+                    })?
                     .trim()
                     .to_string()
             }

@@ -46,14 +46,20 @@ impl Stage for Finetune {
             SourceFormat::Pretrained => crate::pretrain::load(ctx.input("source")?)?,
             SourceFormat::Checkpoint(format) => {
                 let file = crate::fetch::fetched_file(ctx.input("source")?)?;
-                let (net, report) =
-                    checkpoint::load(&file, format, p.network.width, p.network.stem, &nn::device()?)?;
+                let (net, report) = checkpoint::load(
+                    &file,
+                    format,
+                    p.network.width,
+                    p.network.stem,
+                    &nn::device()?,
+                )?;
                 ctx.log(&format!("{}: {}", file.display(), report.summary()));
                 net
             }
         };
         let data = ctx.input("data")?;
-        let (train, test) = (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
+        let (train, test) =
+            (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
         let subset = Drawn::load(ctx.input("subset")?)?;
 
         net.reset_fc(train.classes, t.fc_init, p.seed)?;
@@ -77,14 +83,29 @@ impl Stage for Finetune {
         let (mut train_seconds, mut eval_seconds) = (0.0, 0.0);
         for e in 0..p.epochs {
             let started = Instant::now();
-            train_loss.push(epoch.run(&net, &mut sgd, &regime, e, nn::lr_at(e, t.lr, &p.lr_decay))?);
+            train_loss.push(epoch.run(
+                &net,
+                &mut sgd,
+                &regime,
+                e,
+                nn::lr_at(e, t.lr, &p.lr_decay),
+            )?);
             train_seconds += started.elapsed().as_secs_f64();
             if eval_at.contains(&(e + 1)) {
                 let started = Instant::now();
                 let r = training::evaluate(&net, &test, p.network.resolution, t.eval_batch, None)?;
                 eval_seconds += started.elapsed().as_secs_f64();
-                ctx.log(&format!("epoch {}: test accuracy {:.2}%, loss {:.4}", e + 1, 100.0 * r.accuracy(), r.mean_loss()));
-                evals.push(Eval { epoch: e as u32 + 1, accuracy: 100.0 * r.accuracy(), loss: r.mean_loss() });
+                ctx.log(&format!(
+                    "epoch {}: test accuracy {:.2}%, loss {:.4}",
+                    e + 1,
+                    100.0 * r.accuracy(),
+                    r.mean_loss()
+                ));
+                evals.push(Eval {
+                    epoch: e as u32 + 1,
+                    accuracy: 100.0 * r.accuracy(),
+                    loss: r.mean_loss(),
+                });
             }
             ctx.progress(e as u64 + 1, p.epochs as u64);
         }
@@ -98,7 +119,10 @@ impl Stage for Finetune {
                 blocks: p.blocks as u32,
                 seed: p.seed,
                 evals,
-                timings: Timings { train_seconds, images_per_second: images / train_seconds.max(1e-9) },
+                timings: Timings {
+                    train_seconds,
+                    images_per_second: images / train_seconds.max(1e-9),
+                },
             },
             epochs: p.epochs,
             train_loss,

@@ -46,7 +46,13 @@ pub struct AttackReport {
 }
 
 /// The PGD of a constraint, or `None` for natural training.
-pub fn pgd(constraint: Constraint, eps: f64, steps: usize, step_factor: f64, random_start: bool) -> Result<Option<Pgd>> {
+pub fn pgd(
+    constraint: Constraint,
+    eps: f64,
+    steps: usize,
+    step_factor: f64,
+    random_start: bool,
+) -> Result<Option<Pgd>> {
     let c = match constraint {
         Constraint::None => return Ok(None),
         Constraint::L2 => nn::Constraint::L2,
@@ -83,8 +89,10 @@ fn normalizer(data: &Dataset) -> Normalizer {
 /// Rebuild a trained source from its artifact directory.
 pub fn load(artifact: &Path) -> Result<Network> {
     let path = artifact.join(NETWORK);
-    let config: NetConfig = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
-        .with_context(|| format!("parsing {}", path.display()))?;
+    let config: NetConfig = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", path.display()))?;
     Network::load(config, &artifact.join(MODEL), DType::F32, &nn::device()?)
 }
 
@@ -103,7 +111,8 @@ impl Stage for Pretrain {
         let p: PretrainParams = ctx.params_as()?;
         let t = &p.train;
         let data = ctx.input("data")?;
-        let (train, test) = (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
+        let (train, test) =
+            (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
         let config = NetConfig {
             width: p.network.width,
             stem: p.network.stem,
@@ -119,7 +128,8 @@ impl Stage for Pretrain {
             net.trainable_vars(&regime),
             SgdConfig { lr: t.lr, momentum: t.momentum, weight_decay: t.weight_decay },
         );
-        let adversary = pgd(p.constraint, p.epsilon.value, t.pgd.steps, t.pgd.step_factor, t.pgd.random_start)?;
+        let adversary =
+            pgd(p.constraint, p.epsilon.value, t.pgd.steps, t.pgd.step_factor, t.pgd.random_start)?;
         let indices: Vec<u32> = (0..train.len() as u32).collect();
         let transform = training::transform(&t.augment, p.network.resolution);
         let epoch = Epoch {

@@ -37,7 +37,11 @@ impl Stage for Subset {
     fn fingerprint(&self) -> blake3::Hash {
         crate::fingerprint::of_sources(
             self.kind(),
-            &[include_str!("subset.rs"), include_str!("data/subset.rs"), include_str!("data/rng.rs")],
+            &[
+                include_str!("subset.rs"),
+                include_str!("data/subset.rs"),
+                include_str!("data/rng.rs"),
+            ],
         )
     }
 

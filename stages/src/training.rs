@@ -37,13 +37,27 @@ pub struct Epoch<'a> {
 
 impl Epoch<'_> {
     /// Train one epoch (0-based `epoch`) at `lr`; returns the mean training loss over images.
-    pub fn run(&self, net: &Network, sgd: &mut Sgd, regime: &Regime, epoch: usize, lr: f64) -> Result<f64> {
+    pub fn run(
+        &self,
+        net: &Network,
+        sgd: &mut Sgd,
+        regime: &Regime,
+        epoch: usize,
+        lr: f64,
+    ) -> Result<f64> {
         sgd.set_lr(lr);
         let device = net.device().clone();
         let (mut loss_sum, mut count) = (0.0, 0usize);
-        for (b, batch) in epoch_batches(self.indices, self.seed, epoch as u64, self.batch).iter().enumerate() {
+        for (b, batch) in
+            epoch_batches(self.indices, self.seed, epoch as u64, self.batch).iter().enumerate()
+        {
             let words = [self.seed, epoch as u64, b as u64];
-            let x = self.transform.batch(self.data, batch, &mut derived_rng(&format!("{}/augment", self.purpose), &words), &device)?;
+            let x = self.transform.batch(
+                self.data,
+                batch,
+                &mut derived_rng(&format!("{}/augment", self.purpose), &words),
+                &device,
+            )?;
             let y = labels(self.data, batch, &device)?;
             let loss = match self.pgd {
                 Some(pgd) => {
@@ -68,7 +82,13 @@ pub fn labels(data: &Dataset, indices: &[u32], device: &Device) -> Result<Tensor
 /// Evaluation-mode accuracy and loss on every image of `data` at `resolution`, built and
 /// evaluated `batch` images at a time (the paper profile's test sets do not fit in memory as
 /// one tensor); attacked with `pgd` when given.
-pub fn evaluate(net: &Network, data: &Dataset, resolution: usize, batch: usize, pgd: Option<(&Pgd, u64)>) -> Result<Evaluation> {
+pub fn evaluate(
+    net: &Network,
+    data: &Dataset,
+    resolution: usize,
+    batch: usize,
+    pgd: Option<(&Pgd, u64)>,
+) -> Result<Evaluation> {
     let all: Vec<u32> = (0..data.len() as u32).collect();
     let mut total = Evaluation::default();
     for (c, chunk) in all.chunks(batch.max(1)).enumerate() {

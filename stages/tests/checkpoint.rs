@@ -39,7 +39,14 @@ fn max_error(net: &Network) -> f32 {
 
 #[test]
 fn a_madrylab_checkpoint_loads_with_every_key_accounted_for_and_matches_the_numpy_logits() {
-    let (net, report) = load(&fixture("madrylab_w2.ckpt"), CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let (net, report) = load(
+        &fixture("madrylab_w2.ckpt"),
+        CheckpointFormat::Madrylab,
+        2,
+        Stem::ImageNet,
+        &Device::Cpu,
+    )
+    .unwrap();
     let tensors = net.named_vars().count();
     assert_eq!(report.copied, tensors);
     assert_eq!(net.config().classes, 10, "classes from fc.weight's rows");
@@ -48,10 +55,20 @@ fn a_madrylab_checkpoint_loads_with_every_key_accounted_for_and_matches_the_nump
     // Every BatchNorm has a counter: 1 in the stem, 3 per block, 1 per downsample (4 of them).
     let batch_norms = 1 + 16 * 3 + 4;
     assert_eq!(report.counters, batch_norms);
-    assert_eq!(report.attacker_duplicates, tensors + batch_norms, "the attacker repeats every model key");
-    assert_eq!(report.unused, vec!["module.attacker.normalize.new_mean", "module.attacker.normalize.new_std"]);
+    assert_eq!(
+        report.attacker_duplicates,
+        tensors + batch_norms,
+        "the attacker repeats every model key"
+    );
+    assert_eq!(
+        report.unused,
+        vec!["module.attacker.normalize.new_mean", "module.attacker.normalize.new_std"]
+    );
     let summary = report.summary();
-    assert!(summary.contains("module.attacker.normalize.new_std") && summary.contains("2 unused"), "{summary}");
+    assert!(
+        summary.contains("module.attacker.normalize.new_std") && summary.contains("2 unused"),
+        "{summary}"
+    );
 
     let err = max_error(&net);
     println!("madrylab: max |logit error| = {err:e}");
@@ -60,7 +77,14 @@ fn a_madrylab_checkpoint_loads_with_every_key_accounted_for_and_matches_the_nump
 
 #[test]
 fn torchvision_pth_and_safetensors_load_with_imagenet_normalisation() {
-    let (net, report) = load(&fixture("torchvision_w2.pth"), CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let (net, report) = load(
+        &fixture("torchvision_w2.pth"),
+        CheckpointFormat::Torchvision,
+        2,
+        Stem::ImageNet,
+        &Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(report.normalizer, Normalizer::IMAGENET);
     assert_eq!((report.attacker_duplicates, report.counters, report.unused.len()), (0, 53, 0));
     let err = max_error(&net);
@@ -71,7 +95,8 @@ fn torchvision_pth_and_safetensors_load_with_imagenet_normalisation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     net.save(&path).unwrap();
-    let (again, report) = load(&path, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let (again, report) =
+        load(&path, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
     assert_eq!((report.copied, report.unused.len()), (net.named_vars().count(), 0));
     assert!(max_error(&again) < TOLERANCE);
 }
@@ -79,20 +104,47 @@ fn torchvision_pth_and_safetensors_load_with_imagenet_normalisation() {
 #[test]
 fn a_missing_or_misshapen_tensor_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (net, _) = load(&fixture("torchvision_w2.pth"), CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+    let (net, _) = load(
+        &fixture("torchvision_w2.pth"),
+        CheckpointFormat::Torchvision,
+        2,
+        Stem::ImageNet,
+        &Device::Cpu,
+    )
+    .unwrap();
     let mut tensors: std::collections::HashMap<String, Tensor> =
         net.named_vars().map(|(spec, var)| (spec.name.clone(), var.as_detached_tensor())).collect();
     tensors.remove("layer4.2.bn3.running_var");
     let path = dir.path().join("partial.safetensors");
     candle_core::safetensors::save(&tensors, &path).unwrap();
     let err = error(load(&path, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu));
-    assert!(err.contains("`layer4.2.bn3.running_var` is missing") && err.contains("1 of the network's"), "{err}");
+    assert!(
+        err.contains("`layer4.2.bn3.running_var` is missing") && err.contains("1 of the network's"),
+        "{err}"
+    );
 
     // The profile's network wider than the checkpoint: shapes named.
-    let err = error(load(&fixture("madrylab_w2.ckpt"), CheckpointFormat::Madrylab, 64, Stem::ImageNet, &Device::Cpu));
-    assert!(err.contains("`module.model.conv1.weight` has shape [2, 3, 7, 7], the network needs [64, 3, 7, 7]"), "{err}");
+    let err = error(load(
+        &fixture("madrylab_w2.ckpt"),
+        CheckpointFormat::Madrylab,
+        64,
+        Stem::ImageNet,
+        &Device::Cpu,
+    ));
+    assert!(
+        err.contains(
+            "`module.model.conv1.weight` has shape [2, 3, 7, 7], the network needs [64, 3, 7, 7]"
+        ),
+        "{err}"
+    );
 
     // A torchvision file read as MadryLab: no `model` state dict.
-    let err = error(load(&fixture("torchvision_w2.pth"), CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu));
+    let err = error(load(
+        &fixture("torchvision_w2.pth"),
+        CheckpointFormat::Madrylab,
+        2,
+        Stem::ImageNet,
+        &Device::Cpu,
+    ));
     assert!(err.contains("state dict `model`"), "{err}");
 }

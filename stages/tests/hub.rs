@@ -61,7 +61,11 @@ impl Server {
 }
 
 /// One HTTP/1.1 exchange, then close (hf-hub's ureq client copes with `Connection: close`).
-fn answer(mut stream: std::net::TcpStream, files: &HashMap<String, Vec<u8>>, mode: Mode) -> std::io::Result<()> {
+fn answer(
+    mut stream: std::net::TcpStream,
+    files: &HashMap<String, Vec<u8>>,
+    mode: Mode,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -101,9 +105,22 @@ fn answer(mut stream: std::net::TcpStream, files: &HashMap<String, Vec<u8>>, mod
     stream.write_all(part)
 }
 
-fn context(id: &str, params: serde_json::Value, inputs: Vec<(String, PathBuf)>, out: &Path) -> StageContext {
+fn context(
+    id: &str,
+    params: serde_json::Value,
+    inputs: Vec<(String, PathBuf)>,
+    out: &Path,
+) -> StageContext {
     std::fs::create_dir_all(out).unwrap();
-    StageContext::new(id.into(), params, inputs, out.to_path_buf(), 1, Box::new(|_| {}), Box::new(|_, _| {}))
+    StageContext::new(
+        id.into(),
+        params,
+        inputs,
+        out.to_path_buf(),
+        1,
+        Box::new(|_| {}),
+        Box::new(|_, _| {}),
+    )
 }
 
 fn fetch_params(file: &str, blake3: &str) -> serde_json::Value {
@@ -117,16 +134,22 @@ fn parquet_fixture(n: usize, classes: usize) -> Vec<u8> {
     use polars::prelude::*;
     let pngs: Vec<Vec<u8>> = (0..n)
         .map(|i| {
-            let img = image::GrayImage::from_fn(4, 4, |x, y| image::Luma([((x + y) as usize * 20 + i) as u8]));
+            let img = image::GrayImage::from_fn(4, 4, |x, y| {
+                image::Luma([((x + y) as usize * 20 + i) as u8])
+            });
             let mut buf = std::io::Cursor::new(Vec::new());
-            image::DynamicImage::ImageLuma8(img).write_to(&mut buf, image::ImageFormat::Png).unwrap();
+            image::DynamicImage::ImageLuma8(img)
+                .write_to(&mut buf, image::ImageFormat::Png)
+                .unwrap();
             buf.into_inner()
         })
         .collect();
     let bytes = Series::new("bytes".into(), pngs.iter().map(|b| b.as_slice()).collect::<Vec<_>>());
     let paths = Series::new("path".into(), (0..n).map(|i| format!("{i}.png")).collect::<Vec<_>>());
-    let img = StructChunked::from_series("img".into(), n, [bytes, paths].iter()).unwrap().into_series();
-    let labels = Series::new("label".into(), (0..n).map(|i| (i % classes) as i64).collect::<Vec<_>>());
+    let img =
+        StructChunked::from_series("img".into(), n, [bytes, paths].iter()).unwrap().into_series();
+    let labels =
+        Series::new("label".into(), (0..n).map(|i| (i % classes) as i64).collect::<Vec<_>>());
     let mut df = DataFrame::new(n, vec![img.into(), labels.into()]).unwrap();
     let mut out = Vec::new();
     ParquetWriter::new(&mut out).finish(&mut df).unwrap();
@@ -135,7 +158,9 @@ fn parquet_fixture(n: usize, classes: usize) -> Vec<u8> {
 
 fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -153,62 +178,117 @@ fn fetch_and_prepare_through_a_loopback_hub() {
 
     let train = parquet_fixture(12, 3);
     let test = parquet_fixture(6, 3);
-    let (train_hash, test_hash) = (blake3::hash(&train).to_hex().to_string(), blake3::hash(&test).to_hex().to_string());
+    let (train_hash, test_hash) =
+        (blake3::hash(&train).to_hex().to_string(), blake3::hash(&test).to_hex().to_string());
     let url = |f: &str| format!("/datasets/org/set/resolve/{REVISION}/{f}");
     server.put(&url("d/train.parquet"), train.clone());
     server.put(&url("d/test.parquet"), test.clone());
 
     // First download: verified bytes land in the artifact and in the local cache.
     let out_train = work.path().join("train");
-    Fetch.run(&context("fetch/set/train", fetch_params("d/train.parquet", &train_hash), vec![], &out_train)).unwrap();
+    Fetch
+        .run(&context(
+            "fetch/set/train",
+            fetch_params("d/train.parquet", &train_hash),
+            vec![],
+            &out_train,
+        ))
+        .unwrap();
     assert_eq!(std::fs::read(out_train.join("train.parquet")).unwrap(), train);
-    let snapshot = home.path().join("hub/datasets--org--set/snapshots").join(REVISION).join("d/train.parquet");
+    let snapshot =
+        home.path().join("hub/datasets--org--set/snapshots").join(REVISION).join("d/train.parquet");
     assert!(snapshot.exists(), "the file is in the hub cache layout");
 
     // Cache hit: no request reaches the server.
     let before = server.requests.load(Ordering::SeqCst);
     let again = work.path().join("train2");
-    Fetch.run(&context("fetch/set/train", fetch_params("d/train.parquet", &train_hash), vec![], &again)).unwrap();
+    Fetch
+        .run(&context(
+            "fetch/set/train",
+            fetch_params("d/train.parquet", &train_hash),
+            vec![],
+            &again,
+        ))
+        .unwrap();
     assert_eq!(server.requests.load(Ordering::SeqCst), before, "served from the cache");
     assert_eq!(std::fs::read(again.join("train.parquet")).unwrap(), train);
 
     // Wrong recorded hash: a clear error naming repo, file and revision; the bad copy is removed.
     let wrong = "0".repeat(64);
     let out = work.path().join("wrong");
-    let err = format!("{:#}", Fetch.run(&context("fetch/x", fetch_params("d/train.parquet", &wrong), vec![], &out)).unwrap_err());
-    assert!(err.contains("d/train.parquet") && err.contains(REVISION) && err.contains("org/set"), "{err}");
+    let err = format!(
+        "{:#}",
+        Fetch
+            .run(&context("fetch/x", fetch_params("d/train.parquet", &wrong), vec![], &out))
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("d/train.parquet") && err.contains(REVISION) && err.contains("org/set"),
+        "{err}"
+    );
     assert!(err.contains("blake3"), "{err}");
     assert!(listing(&out).is_empty(), "nothing written: {:?}", listing(&out));
     assert!(!snapshot.exists(), "the mismatching cached copy is gone");
 
     // 404: names the file and says how to supply it offline.
     let out = work.path().join("missing");
-    let err = format!("{:#}", Fetch.run(&context("fetch/x", fetch_params("d/nope.parquet", &wrong), vec![], &out)).unwrap_err());
-    assert!(err.contains("d/nope.parquet") && err.contains("org/set") && err.contains(REVISION), "{err}");
+    let err = format!(
+        "{:#}",
+        Fetch
+            .run(&context("fetch/x", fetch_params("d/nope.parquet", &wrong), vec![], &out))
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("d/nope.parquet") && err.contains("org/set") && err.contains(REVISION),
+        "{err}"
+    );
     assert!(err.contains("offline") && err.contains("snapshots"), "{err}");
     assert!(listing(&out).is_empty());
 
     // Server gone mid-transfer: an error, no artifact; the next run completes and verifies.
     server.set_mode(Mode::DieMidTransfer);
     let out_test = work.path().join("test");
-    let err = Fetch.run(&context("fetch/set/test", fetch_params("d/test.parquet", &test_hash), vec![], &out_test));
+    let err = Fetch.run(&context(
+        "fetch/set/test",
+        fetch_params("d/test.parquet", &test_hash),
+        vec![],
+        &out_test,
+    ));
     assert!(err.is_err(), "a truncated download must not pass");
     assert!(listing(&out_test).is_empty(), "nothing half-written: {:?}", listing(&out_test));
     server.set_mode(Mode::Serve);
     let out_test = work.path().join("test-again");
-    Fetch.run(&context("fetch/set/test", fetch_params("d/test.parquet", &test_hash), vec![], &out_test)).unwrap();
+    Fetch
+        .run(&context(
+            "fetch/set/test",
+            fetch_params("d/test.parquet", &test_hash),
+            vec![],
+            &out_test,
+        ))
+        .unwrap();
     assert_eq!(std::fs::read(out_test.join("test.parquet")).unwrap(), test);
 
     // Re-fetch train (its cached copy was removed above), then prepare decodes both splits.
     let out_train = work.path().join("train3");
-    Fetch.run(&context("fetch/set/train", fetch_params("d/train.parquet", &train_hash), vec![], &out_train)).unwrap();
+    Fetch
+        .run(&context(
+            "fetch/set/train",
+            fetch_params("d/train.parquet", &train_hash),
+            vec![],
+            &out_train,
+        ))
+        .unwrap();
     let prepared = work.path().join("prepared");
     let params = serde_json::json!({"parquet": {"image_column": "img", "label_column": "label", "classes": 3}});
-    let inputs = vec![("train".to_string(), out_train.clone()), ("test".to_string(), out_test.clone())];
+    let inputs =
+        vec![("train".to_string(), out_train.clone()), ("test".to_string(), out_test.clone())];
     Prepare.run(&context("prepare/set", params, inputs, &prepared)).unwrap();
     let train_set = pipeline_stages::data::Dataset::load(&prepared.join("train")).unwrap();
     let test_set = pipeline_stages::data::Dataset::load(&prepared.join("test")).unwrap();
-    assert_eq!((train_set.len(), test_set.len(), train_set.channels, train_set.height), (12, 6, 1, 4));
+    assert_eq!(
+        (train_set.len(), test_set.len(), train_set.channels, train_set.height),
+        (12, 6, 1, 4)
+    );
     assert_eq!(train_set.labels, (0..12).map(|i| i % 3).collect::<Vec<u32>>());
     assert_eq!(train_set.image(5)[0], 5, "pixel (0,0) of image 5 as encoded");
 
@@ -222,8 +302,15 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     let params = serde_json::json!({
         "repo": "org/set", "repo_type": "dataset", "revision": "unpinned", "file": "d/new.parquet", "blake3": "unpinned"
     });
-    let ctx = StageContext::new("fetch/set/test".into(), params, vec![], out.clone(), 1,
-        Box::new(move |m: &str| sink.lock().unwrap().push_str(m)), Box::new(|_, _| {}));
+    let ctx = StageContext::new(
+        "fetch/set/test".into(),
+        params,
+        vec![],
+        out.clone(),
+        1,
+        Box::new(move |m: &str| sink.lock().unwrap().push_str(m)),
+        Box::new(|_, _| {}),
+    );
     Fetch.run(&ctx).unwrap();
     let pin = pipeline_stages::fetch::PinRecord::read(&out).expect("pin.json");
     assert_eq!((pin.revision.as_str(), pin.blake3.as_str()), (REVISION, test_hash.as_str()));

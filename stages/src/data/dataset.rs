@@ -65,8 +65,19 @@ impl Dataset {
 
     /// Check that sizes and labels are consistent; every constructor and `load` calls this.
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.channels == 1 || self.channels == 3, "dataset {:?}: {} channels; expected 1 (grey) or 3 (colour)", self.name, self.channels);
-        ensure!(self.height > 0 && self.width > 0, "dataset {:?}: empty image size {}x{}", self.name, self.height, self.width);
+        ensure!(
+            self.channels == 1 || self.channels == 3,
+            "dataset {:?}: {} channels; expected 1 (grey) or 3 (colour)",
+            self.name,
+            self.channels
+        );
+        ensure!(
+            self.height > 0 && self.width > 0,
+            "dataset {:?}: empty image size {}x{}",
+            self.name,
+            self.height,
+            self.width
+        );
         ensure!(self.classes > 0, "dataset {:?}: zero classes", self.name);
         let expected = self.labels.len() * self.image_len();
         ensure!(
@@ -79,11 +90,19 @@ impl Dataset {
             self.height,
             self.width
         );
-        if let Some((i, &l)) = self.labels.iter().enumerate().find(|(_, &l)| l as usize >= self.classes) {
+        if let Some((i, &l)) =
+            self.labels.iter().enumerate().find(|(_, &l)| l as usize >= self.classes)
+        {
             bail!("dataset {:?}: image {i} has label {l}, outside 0..{}", self.name, self.classes);
         }
         if let Some(names) = &self.class_names {
-            ensure!(names.len() == self.classes, "dataset {:?}: {} class names for {} classes", self.name, names.len(), self.classes);
+            ensure!(
+                names.len() == self.classes,
+                "dataset {:?}: {} class names for {} classes",
+                self.name,
+                names.len(),
+                self.classes
+            );
         }
         Ok(())
     }
@@ -111,13 +130,20 @@ impl Dataset {
     /// Write `data.safetensors` and `dataset.json` into `dir` (created if missing).
     pub fn save(&self, dir: &Path) -> Result<()> {
         self.validate()?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating dataset directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating dataset directory {}", dir.display()))?;
         let n = self.len();
-        let images = Tensor::from_slice(&self.images, (n, self.channels, self.height, self.width), &Device::Cpu)?;
+        let images = Tensor::from_slice(
+            &self.images,
+            (n, self.channels, self.height, self.width),
+            &Device::Cpu,
+        )?;
         let labels = Tensor::from_slice(&self.labels, n, &Device::Cpu)?;
-        let tensors = HashMap::from([("images".to_string(), images), ("labels".to_string(), labels)]);
+        let tensors =
+            HashMap::from([("images".to_string(), images), ("labels".to_string(), labels)]);
         let path = dir.join(TENSOR_FILE);
-        candle_core::safetensors::save(&tensors, &path).with_context(|| format!("writing {}", path.display()))?;
+        candle_core::safetensors::save(&tensors, &path)
+            .with_context(|| format!("writing {}", path.display()))?;
         let meta = Meta {
             name: self.name.clone(),
             classes: self.classes,
@@ -137,15 +163,35 @@ impl Dataset {
     /// `dataset.json` and that every label is below the number of classes.
     pub fn load(dir: &Path) -> Result<Dataset> {
         let meta_path = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&meta_path)
-            .with_context(|| format!("reading {} (is {} a prepared dataset directory?)", meta_path.display(), dir.display()))?;
-        let meta: Meta = serde_json::from_str(&text).with_context(|| format!("parsing {}", meta_path.display()))?;
+        let text = std::fs::read_to_string(&meta_path).with_context(|| {
+            format!(
+                "reading {} (is {} a prepared dataset directory?)",
+                meta_path.display(),
+                dir.display()
+            )
+        })?;
+        let meta: Meta = serde_json::from_str(&text)
+            .with_context(|| format!("parsing {}", meta_path.display()))?;
         let path = dir.join(TENSOR_FILE);
-        let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).with_context(|| format!("reading {}", path.display()))?;
+        let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu)
+            .with_context(|| format!("reading {}", path.display()))?;
         let mut take = |name: &str, dtype: DType, dims: &[usize]| -> Result<Tensor> {
-            let t = tensors.remove(name).with_context(|| format!("{}: no tensor {name:?}", path.display()))?;
-            ensure!(t.dtype() == dtype, "{}: tensor {name:?} is {:?}; expected {dtype:?}", path.display(), t.dtype());
-            ensure!(t.dims() == dims, "{}: tensor {name:?} has shape {:?}; {} says {dims:?}", path.display(), t.dims(), META_FILE);
+            let t = tensors
+                .remove(name)
+                .with_context(|| format!("{}: no tensor {name:?}", path.display()))?;
+            ensure!(
+                t.dtype() == dtype,
+                "{}: tensor {name:?} is {:?}; expected {dtype:?}",
+                path.display(),
+                t.dtype()
+            );
+            ensure!(
+                t.dims() == dims,
+                "{}: tensor {name:?} has shape {:?}; {} says {dims:?}",
+                path.display(),
+                t.dims(),
+                META_FILE
+            );
             Ok(t)
         };
         let images = take("images", DType::U8, &[meta.n, meta.channels, meta.height, meta.width])?;
@@ -189,7 +235,11 @@ mod tests {
         ds.save(a.path()).unwrap();
         ds.save(b.path()).unwrap();
         for f in [TENSOR_FILE, META_FILE] {
-            assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f}");
+            assert_eq!(
+                std::fs::read(a.path().join(f)).unwrap(),
+                std::fs::read(b.path().join(f)).unwrap(),
+                "{f}"
+            );
         }
         assert_eq!(Dataset::load(a.path()).unwrap(), ds);
         assert_eq!(ds.image(1), &[6, 7, 8, 9, 10, 11]);
@@ -202,7 +252,11 @@ mod tests {
         ds.save(dir.path()).unwrap();
         // Claim fewer classes in dataset.json than the labels use.
         let meta = std::fs::read_to_string(dir.path().join(META_FILE)).unwrap();
-        std::fs::write(dir.path().join(META_FILE), meta.replace("\"classes\": 3", "\"classes\": 2").replace(",\n    \"c\"", "")).unwrap();
+        std::fs::write(
+            dir.path().join(META_FILE),
+            meta.replace("\"classes\": 3", "\"classes\": 2").replace(",\n    \"c\"", ""),
+        )
+        .unwrap();
         let err = format!("{:#}", Dataset::load(dir.path()).unwrap_err());
         assert!(err.contains("label 2, outside 0..2"), "{err}");
         // Claim a different image count than the tensors hold.

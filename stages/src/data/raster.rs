@@ -81,18 +81,56 @@ impl Affine {
 pub enum Paint {
     Solid(Rgb),
     /// Parallel stripes of width `period / 2` each.
-    Stripes { a: Rgb, b: Rgb, period: f32, angle: f32, origin: P },
-    Checker { a: Rgb, b: Rgb, cell: f32, angle: f32, origin: P },
+    Stripes {
+        a: Rgb,
+        b: Rgb,
+        period: f32,
+        angle: f32,
+        origin: P,
+    },
+    Checker {
+        a: Rgb,
+        b: Rgb,
+        cell: f32,
+        angle: f32,
+        origin: P,
+    },
     /// Dots of colour `b` on a grid of spacing `cell` over `a`.
-    Dots { a: Rgb, b: Rgb, cell: f32, angle: f32, origin: P },
+    Dots {
+        a: Rgb,
+        b: Rgb,
+        cell: f32,
+        angle: f32,
+        origin: P,
+    },
     /// Concentric rings around `origin`.
-    Rings { a: Rgb, b: Rgb, period: f32, origin: P },
+    Rings {
+        a: Rgb,
+        b: Rgb,
+        period: f32,
+        origin: P,
+    },
     /// Linear gradient from `a` to `b` over `length` pixels along `angle`, centred at `origin`.
-    Gradient { a: Rgb, b: Rgb, length: f32, angle: f32, origin: P },
+    Gradient {
+        a: Rgb,
+        b: Rgb,
+        length: f32,
+        angle: f32,
+        origin: P,
+    },
     /// Per-pixel pseudo-random mix of `a` and `b` (deterministic in `salt` and position).
-    Speckle { a: Rgb, b: Rgb, salt: u32 },
+    Speckle {
+        a: Rgb,
+        b: Rgb,
+        salt: u32,
+    },
     /// `a` on one side of the line through `origin` at `angle`, `b` on the other.
-    Split { a: Rgb, b: Rgb, angle: f32, origin: P },
+    Split {
+        a: Rgb,
+        b: Rgb,
+        angle: f32,
+        origin: P,
+    },
 }
 
 impl Paint {
@@ -161,7 +199,8 @@ impl Paint {
 
 /// A small integer hash (for speckle textures), well mixed in all bits.
 fn hash3(x: u32, y: u32, salt: u32) -> u32 {
-    let mut h = x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
+    let mut h =
+        x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
     h ^= h >> 15;
     h = h.wrapping_mul(0x2C1B_3C6D);
     h ^= h >> 12;
@@ -179,12 +218,16 @@ pub fn smooth(pts: &[P], per_segment: usize) -> Vec<P> {
     let get = |i: isize| pts[i.clamp(0, n as isize - 1) as usize];
     let mut out = Vec::with_capacity((n - 1) * per_segment + 1);
     for i in 0..n - 1 {
-        let (p0, p1, p2, p3) = (get(i as isize - 1), get(i as isize), get(i as isize + 1), get(i as isize + 2));
+        let (p0, p1, p2, p3) =
+            (get(i as isize - 1), get(i as isize), get(i as isize + 1), get(i as isize + 2));
         for k in 0..per_segment {
             let t = k as f32 / per_segment as f32;
             let (t2, t3) = (t * t, t * t * t);
             let f = |a: f32, b: f32, c: f32, d: f32| {
-                0.5 * (2.0 * b + (c - a) * t + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2 + (3.0 * b - a - 3.0 * c + d) * t3)
+                0.5 * (2.0 * b
+                    + (c - a) * t
+                    + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2
+                    + (3.0 * b - a - 3.0 * c + d) * t3)
             };
             out.push((f(p0.0, p1.0, p2.0, p3.0), f(p0.1, p1.1, p2.1, p3.1)));
         }
@@ -219,7 +262,12 @@ impl Canvas {
     }
 
     /// Paint every pixel inside the box (x0, y0, x1, y1) whose centre satisfies `inside`.
-    fn fill_where(&mut self, bbox: (f32, f32, f32, f32), inside: impl Fn(f32, f32) -> bool, paint: &Paint) {
+    fn fill_where(
+        &mut self,
+        bbox: (f32, f32, f32, f32),
+        inside: impl Fn(f32, f32) -> bool,
+        paint: &Paint,
+    ) {
         let (x0, y0, x1, y1) = bbox;
         let xs = (x0.floor().max(0.0) as usize, (x1.ceil().max(0.0) as usize).min(self.width));
         let ys = (y0.floor().max(0.0) as usize, (y1.ceil().max(0.0) as usize).min(self.height));
@@ -326,7 +374,11 @@ fn inside_polygon(pts: &[P], x: f32, y: f32) -> bool {
 fn dist2_to_segment(p: P, a: P, b: P) -> f32 {
     let (abx, aby) = (b.0 - a.0, b.1 - a.1);
     let len2 = abx * abx + aby * aby;
-    let t = if len2 > 0.0 { (((p.0 - a.0) * abx + (p.1 - a.1) * aby) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * abx + (p.1 - a.1) * aby) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (dx, dy) = (p.0 - a.0 - t * abx, p.1 - a.1 - t * aby);
     dx * dx + dy * dy
 }

@@ -29,7 +29,11 @@ fn shuffled(len: usize, seed: u64) -> Vec<u32> {
 /// Errors when `n` exceeds the data, when `n` is below the number of classes, or when a
 /// class has no image.
 pub fn make_mask(labels: &[u32], classes: usize, n: usize, seed: u64) -> Result<Vec<u32>> {
-    ensure!(n <= labels.len(), "subset of {n} images requested from a training set of {}", labels.len());
+    ensure!(
+        n <= labels.len(),
+        "subset of {n} images requested from a training set of {}",
+        labels.len()
+    );
     ensure!(n >= classes, "subset of {n} images cannot hold all {classes} classes");
     let mut present = vec![false; classes];
     for &l in labels {
@@ -57,7 +61,11 @@ pub fn make_mask(labels: &[u32], classes: usize, n: usize, seed: u64) -> Result<
     }
     // Every class has an image, so the walk always fills the subset (a class still missing
     // would have no image anywhere in the walked list).
-    assert!(chosen.len() == n && missing == 0, "subset walk ended with {} of {n} images", chosen.len());
+    assert!(
+        chosen.len() == n && missing == 0,
+        "subset walk ended with {} of {n} images",
+        chosen.len()
+    );
     chosen.sort_unstable();
     Ok(chosen)
 }
@@ -87,7 +95,9 @@ mod tests {
     /// plus the first image of every class those t* images miss.
     fn reference(labels: &[u32], classes: usize, n: usize, seed: u64) -> BTreeSet<u32> {
         let order = shuffled(labels.len(), seed);
-        let missing_after = |t: usize| classes - order[..t].iter().map(|&i| labels[i as usize]).collect::<BTreeSet<_>>().len();
+        let missing_after = |t: usize| {
+            classes - order[..t].iter().map(|&i| labels[i as usize]).collect::<BTreeSet<_>>().len()
+        };
         let t_star = (0..=order.len()).find(|&t| t + missing_after(t) == n).unwrap();
         let mut set: BTreeSet<u32> = order[..t_star].iter().copied().collect();
         let seen: BTreeSet<u32> = set.iter().map(|&i| labels[i as usize]).collect();
@@ -110,7 +120,9 @@ mod tests {
             let classes = rng.random_range(1..8usize);
             let len = rng.random_range(classes..60);
             // Skewed labels (some classes rare) make the "only missing classes" phase matter.
-            let mut labels: Vec<u32> = (0..len).map(|_| (rng.random_range(0..classes * classes) as f64).sqrt() as u32).collect();
+            let mut labels: Vec<u32> = (0..len)
+                .map(|_| (rng.random_range(0..classes * classes) as f64).sqrt() as u32)
+                .collect();
             labels[..classes].iter_mut().enumerate().for_each(|(c, l)| *l = c as u32);
             let n = rng.random_range(classes..=len);
             let seed = 1000 + case;
@@ -119,7 +131,11 @@ mod tests {
             assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats: case {case}");
             let have: BTreeSet<u32> = got.iter().map(|&i| labels[i as usize]).collect();
             assert_eq!(have.len(), classes, "every class: case {case}");
-            assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), reference(&labels, classes, n, seed), "case {case}");
+            assert_eq!(
+                got.iter().copied().collect::<BTreeSet<_>>(),
+                reference(&labels, classes, n, seed),
+                "case {case}"
+            );
         }
     }
 
@@ -146,9 +162,12 @@ mod tests {
     #[test]
     fn subset_errors() {
         let labels = vec![0, 1, 1, 0, 1];
-        assert!(format!("{:#}", make_mask(&labels, 2, 6, 0).unwrap_err()).contains("from a training set of 5"));
-        assert!(format!("{:#}", make_mask(&labels, 3, 4, 0).unwrap_err()).contains("class 2 has no training image"));
-        assert!(format!("{:#}", make_mask(&labels, 2, 1, 0).unwrap_err()).contains("cannot hold all 2 classes"));
+        assert!(format!("{:#}", make_mask(&labels, 2, 6, 0).unwrap_err())
+            .contains("from a training set of 5"));
+        assert!(format!("{:#}", make_mask(&labels, 3, 4, 0).unwrap_err())
+            .contains("class 2 has no training image"));
+        assert!(format!("{:#}", make_mask(&labels, 2, 1, 0).unwrap_err())
+            .contains("cannot hold all 2 classes"));
         assert!(make_mask(&[0, 5], 2, 2, 0).is_err());
     }
 

@@ -38,13 +38,31 @@ pub struct TrainTransform {
 impl TrainTransform {
     /// The authors' augmentation at side `size`: pad 4, flip 0.5, jitter 0.25 each, ±2°.
     pub fn authors(size: usize) -> TrainTransform {
-        TrainTransform { size, pad: 4, flip_p: 0.5, brightness: 0.25, contrast: 0.25, saturation: 0.25, rotation_deg: 2.0 }
+        TrainTransform {
+            size,
+            pad: 4,
+            flip_p: 0.5,
+            brightness: 0.25,
+            contrast: 0.25,
+            saturation: 0.25,
+            rotation_deg: 2.0,
+        }
     }
 
     /// Augmented images `indices` of `ds` as [B, 3, R, R] on `device`; all randomness comes
     /// from `rng`, image by image in the order of `indices`.
-    pub fn batch(&self, ds: &Dataset, indices: &[u32], rng: &mut ChaCha8Rng, device: &Device) -> Result<Tensor> {
-        ensure!((0.0..=1.0).contains(&self.flip_p), "train transform: flip_p {} is not a probability", self.flip_p);
+    pub fn batch(
+        &self,
+        ds: &Dataset,
+        indices: &[u32],
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<Tensor> {
+        ensure!(
+            (0.0..=1.0).contains(&self.flip_p),
+            "train transform: flip_p {} is not a probability",
+            self.flip_p
+        );
         let strengths = [self.brightness, self.contrast, self.saturation, self.rotation_deg];
         ensure!(strengths.iter().all(|s| s.is_finite() && *s >= 0.0), "train transform: jitter strengths and rotation must be finite and non-negative, got {strengths:?}");
         build_batch(ds, indices, self.size, device, |img| {
@@ -60,10 +78,20 @@ impl TrainTransform {
         let flip = rng.random_bool(self.flip_p);
         let mut ops = [Jitter::Brightness, Jitter::Contrast, Jitter::Saturation];
         ops.shuffle(rng);
-        let mut factor = |strength: f32| if strength > 0.0 { rng.random_range((1.0 - strength).max(0.0)..=1.0 + strength) } else { 1.0 };
+        let mut factor = |strength: f32| {
+            if strength > 0.0 {
+                rng.random_range((1.0 - strength).max(0.0)..=1.0 + strength)
+            } else {
+                1.0
+            }
+        };
         let factors = [factor(self.brightness), factor(self.contrast), factor(self.saturation)];
         let jitter = ops.map(|op| (op, factors[op as usize]));
-        let angle_deg = if self.rotation_deg > 0.0 { rng.random_range(-self.rotation_deg..=self.rotation_deg) } else { 0.0 };
+        let angle_deg = if self.rotation_deg > 0.0 {
+            rng.random_range(-self.rotation_deg..=self.rotation_deg)
+        } else {
+            0.0
+        };
         Draw { top, left, flip, jitter, angle_deg }
     }
 
@@ -89,7 +117,13 @@ pub fn test_batch(ds: &Dataset, indices: &[u32], size: usize, device: &Device) -
 }
 
 /// Resize each image to [3, size, size], pass it through `each`, and stack the results.
-fn build_batch(ds: &Dataset, indices: &[u32], size: usize, device: &Device, mut each: impl FnMut(Vec<f32>) -> Vec<f32>) -> Result<Tensor> {
+fn build_batch(
+    ds: &Dataset,
+    indices: &[u32],
+    size: usize,
+    device: &Device,
+    mut each: impl FnMut(Vec<f32>) -> Vec<f32>,
+) -> Result<Tensor> {
     ensure!(size > 0, "transform size must be positive");
     if let Some(&i) = indices.iter().find(|&&i| i as usize >= ds.len()) {
         anyhow::bail!("image index {i} outside dataset {:?} of {} images", ds.name, ds.len());
@@ -119,7 +153,14 @@ fn axis_weights(input: usize, output: usize) -> Vec<(usize, usize, f32)> {
 }
 
 /// Bilinear resize of one u8 image [C, H, W] to [3, R, R] in [0, 1] (grey broadcast).
-fn resize(img: &[u8], channels: usize, h: usize, w: usize, ys: &[(usize, usize, f32)], xs: &[(usize, usize, f32)]) -> Vec<f32> {
+fn resize(
+    img: &[u8],
+    channels: usize,
+    h: usize,
+    w: usize,
+    ys: &[(usize, usize, f32)],
+    xs: &[(usize, usize, f32)],
+) -> Vec<f32> {
     let plane = ys.len() * xs.len();
     let mut out = Vec::with_capacity(3 * plane);
     for c in 0..channels {
@@ -164,7 +205,9 @@ impl Jitter {
     /// image (contrast) or with the grey image (saturation), then clamp to [0, 1].
     fn apply(self, img: &mut [f32], f: f32) {
         let plane = img.len() / 3;
-        let grey = |img: &[f32], p: usize| 0.2989 * img[p] + 0.587 * img[plane + p] + 0.114 * img[2 * plane + p];
+        let grey = |img: &[f32], p: usize| {
+            0.2989 * img[p] + 0.587 * img[plane + p] + 0.114 * img[2 * plane + p]
+        };
         let blend = |v: &mut f32, other: f32| *v = (f * *v + (1.0 - f) * other).clamp(0.0, 1.0);
         match self {
             Jitter::Brightness => img.iter_mut().for_each(|v| blend(v, 0.0)),
@@ -184,7 +227,14 @@ impl Jitter {
 
 /// Zero-pad `pad` pixels, take the R×R crop at (top, left) of the padded image, then mirror
 /// left-right when `flip`.
-fn pad_crop_flip(img: &[f32], r: usize, pad: usize, top: usize, left: usize, flip: bool) -> Vec<f32> {
+fn pad_crop_flip(
+    img: &[f32],
+    r: usize,
+    pad: usize,
+    top: usize,
+    left: usize,
+    flip: bool,
+) -> Vec<f32> {
     let mut out = vec![0.0; img.len()];
     for c in 0..3 {
         for y in 0..r {
@@ -230,13 +280,25 @@ mod tests {
     use crate::data::rng::derived_rng;
 
     fn grey_ds(h: usize, w: usize, px: Vec<u8>) -> Dataset {
-        Dataset { name: "t".into(), classes: 1, channels: 1, height: h, width: w, labels: vec![0; px.len() / (h * w)], images: px, class_names: None }
+        Dataset {
+            name: "t".into(),
+            classes: 1,
+            channels: 1,
+            height: h,
+            width: w,
+            labels: vec![0; px.len() / (h * w)],
+            images: px,
+            class_names: None,
+        }
     }
 
     fn assert_close(got: &[f32], want: &[f32], tol: f32) {
         assert_eq!(got.len(), want.len());
         for (k, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!((g - w).abs() <= tol, "element {k}: got {g}, want {w}\n got {got:?}\nwant {want:?}");
+            assert!(
+                (g - w).abs() <= tol,
+                "element {k}: got {g}, want {w}\n got {got:?}\nwant {want:?}"
+            );
         }
     }
 
@@ -263,19 +325,43 @@ mod tests {
         // Scale 3/2: sources 0.25 and 1.75 on each axis.
         // A linear ramp 10x + 30y is reproduced exactly at those points.
         let ramp = grey_ds(3, 3, vec![0, 10, 20, 30, 40, 50, 60, 70, 80]);
-        let v = test_batch(&ramp, &[0], 2, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let v = test_batch(&ramp, &[0], 2, &Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_close(&v[..4], &[10.0 / 255.0, 25.0 / 255.0, 55.0 / 255.0, 70.0 / 255.0], 1e-6);
         // A centre spike of 255 reaches each output with weight 0.25 · 0.25.
         let spike = grey_ds(3, 3, vec![0, 0, 0, 0, 255, 0, 0, 0, 0]);
-        let v = test_batch(&spike, &[0], 2, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let v = test_batch(&spike, &[0], 2, &Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_close(&v, &[0.0625; 12], 1e-6);
     }
 
     #[test]
     fn colour_images_keep_their_channels_and_same_size_is_identity() {
         let px: Vec<u8> = (0..12).map(|v| v * 20).collect(); // [3, 2, 2]
-        let ds = Dataset { name: "c".into(), classes: 1, channels: 3, height: 2, width: 2, images: px.clone(), labels: vec![0], class_names: None };
-        let v = test_batch(&ds, &[0], 2, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let ds = Dataset {
+            name: "c".into(),
+            classes: 1,
+            channels: 3,
+            height: 2,
+            width: 2,
+            images: px.clone(),
+            labels: vec![0],
+            class_names: None,
+        };
+        let v = test_batch(&ds, &[0], 2, &Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_close(&v, &px.iter().map(|&p| p as f32 / 255.0).collect::<Vec<_>>(), 0.0);
         assert!(test_batch(&ds, &[1], 2, &Device::Cpu).is_err());
     }
@@ -308,7 +394,11 @@ mod tests {
         assert_close(&img, &[0.73305, 1.0, 0.19305, 0.976314, 0.01305, 0.076314], 1e-6);
         // Contrast 0.5: grey = (.3339167, .8806961), mean .6073064; v' = .5 v + .5 mean.
         Jitter::Contrast.apply(&mut img, 0.5);
-        assert_close(&img, &[0.6701782, 0.8036532, 0.4001782, 0.7918102, 0.3101782, 0.3418102], 1e-6);
+        assert_close(
+            &img,
+            &[0.6701782, 0.8036532, 0.4001782, 0.7918102, 0.3101782, 0.3418102],
+            1e-6,
+        );
     }
 
     #[test]
@@ -317,7 +407,10 @@ mod tests {
         // 1 2 3      3 6 9
         // 4 5 6  ->  2 5 8   (counter-clockwise as displayed)
         // 7 8 9      1 4 7
-        assert_eq!(&rotate_nearest(&img, 3, 90.0)[..9], &[3.0, 6.0, 9.0, 2.0, 5.0, 8.0, 1.0, 4.0, 7.0]);
+        assert_eq!(
+            &rotate_nearest(&img, 3, 90.0)[..9],
+            &[3.0, 6.0, 9.0, 2.0, 5.0, 8.0, 1.0, 4.0, 7.0]
+        );
         let even: Vec<f32> = (1..=16).map(|v| v as f32).cycle().take(48).collect();
         assert_eq!(&rotate_nearest(&even, 4, 90.0)[..4], &[4.0, 8.0, 12.0, 16.0]);
         assert_eq!(rotate_nearest(&img, 3, 0.0), img);
@@ -325,15 +418,37 @@ mod tests {
 
     #[test]
     fn train_transform_applies_draws_in_order_and_is_seeded() {
-        let t = TrainTransform { size: 3, pad: 1, flip_p: 0.5, brightness: 0.0, contrast: 0.0, saturation: 0.0, rotation_deg: 0.0 };
+        let t = TrainTransform {
+            size: 3,
+            pad: 1,
+            flip_p: 0.5,
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            rotation_deg: 0.0,
+        };
         let img: Vec<f32> = (1..=27).map(|v| v as f32 / 27.0).collect();
-        let draw = Draw { top: 2, left: 0, flip: true, jitter: [(Jitter::Brightness, 0.5), (Jitter::Contrast, 1.0), (Jitter::Saturation, 1.0)], angle_deg: 0.0 };
-        let want: Vec<f32> = pad_crop_flip(&img, 3, 1, 2, 0, true).iter().map(|v| v * 0.5).collect();
+        let draw = Draw {
+            top: 2,
+            left: 0,
+            flip: true,
+            jitter: [(Jitter::Brightness, 0.5), (Jitter::Contrast, 1.0), (Jitter::Saturation, 1.0)],
+            angle_deg: 0.0,
+        };
+        let want: Vec<f32> =
+            pad_crop_flip(&img, 3, 1, 2, 0, true).iter().map(|v| v * 0.5).collect();
         assert_close(&t.apply(img, &draw), &want, 1e-7);
 
         let ds = grey_ds(2, 2, vec![0, 100, 200, 40, 9, 8, 7, 6]);
         let a = TrainTransform::authors(4);
-        let batch = |seed| a.batch(&ds, &[1, 0], &mut derived_rng("t", &[seed]), &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let batch = |seed| {
+            a.batch(&ds, &[1, 0], &mut derived_rng("t", &[seed]), &Device::Cpu)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         let b0 = batch(0);
         assert_eq!(b0.len(), 2 * 3 * 16);
         assert!(b0.iter().all(|v| (0.0..=1.0).contains(v)));
@@ -345,11 +460,22 @@ mod tests {
 
     #[test]
     fn train_transform_with_every_augmentation_off_is_the_test_transform() {
-        let off = TrainTransform { size: 5, pad: 0, flip_p: 0.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, rotation_deg: 0.0 };
+        let off = TrainTransform {
+            size: 5,
+            pad: 0,
+            flip_p: 0.0,
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            rotation_deg: 0.0,
+        };
         let ds = grey_ds(3, 3, (0..18).map(|v| v * 13).collect());
         let train = off.batch(&ds, &[1, 0], &mut derived_rng("off", &[]), &Device::Cpu).unwrap();
         let test = test_batch(&ds, &[1, 0], 5, &Device::Cpu).unwrap();
-        let (a, b) = (train.flatten_all().unwrap().to_vec1::<f32>().unwrap(), test.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let (a, b) = (
+            train.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            test.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
         assert_eq!(a, b);
     }
 

@@ -23,9 +23,8 @@ fn max3_along(x: &Tensor, axis: usize) -> Result<Tensor> {
     let size = x.dim(axis)?;
     let out = (size - 1) / 2 + 1; // floor((size + 2·1 − 3) / 2) + 1
     let pick = |offset: i64| -> Result<Tensor> {
-        let index: Vec<u32> = (0..out as i64)
-            .map(|i| (2 * i + offset).clamp(0, size as i64 - 1) as u32)
-            .collect();
+        let index: Vec<u32> =
+            (0..out as i64).map(|i| (2 * i + offset).clamp(0, size as i64 - 1) as u32).collect();
         x.index_select(&Tensor::new(index, x.device())?, axis)
     };
     pick(-1)?.maximum(&pick(0)?)?.maximum(&pick(1)?)
@@ -116,7 +115,11 @@ mod tests {
             m[i] -= h;
             let t = |v: Vec<f64>| Tensor::from_vec(v, x.shape(), &Device::Cpu).unwrap();
             let fd = (loss(&t(p)) - loss(&t(m))) / (2.0 * h);
-            assert!((fd - g[i]).abs() < 1e-6, "element {i}: finite difference {fd}, autograd {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() < 1e-6,
+                "element {i}: finite difference {fd}, autograd {}",
+                g[i]
+            );
         }
     }
 }

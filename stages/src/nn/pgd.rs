@@ -51,7 +51,13 @@ const NORM_GUARD: f64 = 1e-10;
 
 impl Pgd {
     /// Checks ε ≥ 0, k ≥ 1 and 1.5 < c < 4.
-    pub fn new(constraint: Constraint, eps: f64, steps: usize, step_factor: f64, random_start: bool) -> Result<Self> {
+    pub fn new(
+        constraint: Constraint,
+        eps: f64,
+        steps: usize,
+        step_factor: f64,
+        random_start: bool,
+    ) -> Result<Self> {
         if !(eps >= 0.0 && eps.is_finite()) {
             bail!("PGD radius must be finite and non-negative, got {eps}");
         }
@@ -100,10 +106,13 @@ impl Pgd {
             let xv = Var::from_tensor(&adv)?;
             let logits = net.forward_eval(xv.as_tensor())?;
             let loss = (candle_nn::loss::cross_entropy(&logits, y)? * y.dim(0)? as f64)?;
-            let grad = loss.backward()?.remove(xv.as_tensor()).expect("the input is in the loss's graph");
+            let grad =
+                loss.backward()?.remove(xv.as_tensor()).expect("the input is in the loss's graph");
             let step = match self.constraint {
                 Constraint::Linf => (grad.sign()? * alpha)?,
-                Constraint::L2 => grad.broadcast_div(&(per_example_l2(&grad)? + NORM_GUARD)?)?.affine(alpha, 0.0)?,
+                Constraint::L2 => grad
+                    .broadcast_div(&(per_example_l2(&grad)? + NORM_GUARD)?)?
+                    .affine(alpha, 0.0)?,
             };
             adv = self.project(&(adv + step)?, &x0)?;
         }

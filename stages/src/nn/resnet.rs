@@ -78,7 +78,12 @@ pub struct NetConfig {
 impl NetConfig {
     /// The real ResNet-50 on ImageNet-normalised inputs.
     pub fn resnet50(classes: usize) -> Self {
-        NetConfig { width: 64, stem: Stem::ImageNet, classes, normalizer: Some(Normalizer::IMAGENET) }
+        NetConfig {
+            width: 64,
+            stem: Stem::ImageNet,
+            classes,
+            normalizer: Some(Normalizer::IMAGENET),
+        }
     }
 
     /// Features entering `fc`: the last layer's planes (8·width) times the expansion.
@@ -237,7 +242,12 @@ fn block_layout(width: usize) -> Vec<BlockLayout> {
         let planes = width << layer;
         for b in 0..count {
             let stride = if b == 0 && layer > 0 { 2 } else { 1 };
-            blocks.push(BlockLayout { name: format!("layer{}.{b}", layer + 1), in_channels, planes, stride });
+            blocks.push(BlockLayout {
+                name: format!("layer{}.{b}", layer + 1),
+                in_channels,
+                planes,
+                stride,
+            });
             in_channels = planes * EXPANSION;
         }
     }
@@ -245,7 +255,13 @@ fn block_layout(width: usize) -> Vec<BlockLayout> {
 }
 
 impl Init {
-    fn sample(self, shape: &[usize], rng: &mut Rng, dtype: DType, device: &Device) -> Result<Tensor> {
+    fn sample(
+        self,
+        shape: &[usize],
+        rng: &mut Rng,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let n = shape.iter().product();
         let values = match self {
             Init::Normal { std } => rng::normal(rng, n, std),
@@ -319,7 +335,9 @@ impl BatchNorm {
             }
             BnMode::Running => {
                 let mean = self.running_mean.as_detached_tensor().reshape(per_channel)?;
-                let std = (self.running_var.as_detached_tensor() + BN_EPS)?.sqrt()?.reshape(per_channel)?;
+                let std = (self.running_var.as_detached_tensor() + BN_EPS)?
+                    .sqrt()?
+                    .reshape(per_channel)?;
                 let scale = weight.broadcast_div(&std)?;
                 let shift = (bias - mean.broadcast_mul(&scale)?)?;
                 Ok(x.broadcast_mul(&scale)?.broadcast_add(&shift)?)
@@ -423,9 +441,9 @@ impl Network {
         let vars = tensor_specs(&config)
             .into_iter()
             .map(|spec| {
-                let t = vb
-                    .get(spec.shape.as_slice(), &spec.name)
-                    .with_context(|| format!("reading tensor `{}` of shape {:?}", spec.name, spec.shape))?;
+                let t = vb.get(spec.shape.as_slice(), &spec.name).with_context(|| {
+                    format!("reading tensor `{}` of shape {:?}", spec.name, spec.shape)
+                })?;
                 Ok((spec, Var::from_tensor(&t)?))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -443,8 +461,11 @@ impl Network {
     /// Writes every parameter and running statistic to a safetensors file under torchvision names.
     /// The bytes depend only on the values (safetensors orders tensors by dtype and name).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tensors: HashMap<&str, Tensor> =
-            self.vars.iter().map(|(spec, var)| (spec.name.as_str(), var.as_detached_tensor())).collect();
+        let tensors: HashMap<&str, Tensor> = self
+            .vars
+            .iter()
+            .map(|(spec, var)| (spec.name.as_str(), var.as_detached_tensor()))
+            .collect();
         candle_core::safetensors::save(&tensors, path)
             .with_context(|| format!("writing network weights to {}", path.display()))
     }
@@ -456,7 +477,11 @@ impl Network {
         let by_name: HashMap<&str, &Var> = vars.iter().map(|(s, v)| (s.name.as_str(), v)).collect();
         let tensor = |name: String| by_name[name.as_str()].as_tensor().clone();
         let var = |name: String| by_name[name.as_str()].clone();
-        let conv = |name: &str, stride, padding| Conv { weight: tensor(format!("{name}.weight")), stride, padding };
+        let conv = |name: &str, stride, padding| Conv {
+            weight: tensor(format!("{name}.weight")),
+            stride,
+            padding,
+        };
         let bn = |name: &str| BatchNorm {
             weight: tensor(format!("{name}.weight")),
             bias: tensor(format!("{name}.bias")),
@@ -479,7 +504,10 @@ impl Network {
                     conv3: conv(&format!("{n}.conv3"), 1, 0),
                     bn3: bn(&format!("{n}.bn3")),
                     downsample: b.has_downsample().then(|| {
-                        (conv(&format!("{n}.downsample.0"), b.stride, 0), bn(&format!("{n}.downsample.1")))
+                        (
+                            conv(&format!("{n}.downsample.0"), b.stride, 0),
+                            bn(&format!("{n}.downsample.1")),
+                        )
                     }),
                 }
             })
@@ -515,9 +543,12 @@ impl Network {
         let (dtype, device) = (self.dtype(), self.device().clone());
         let mut rng = rng::rng(seed);
         let [weight, bias] = fc_specs(&config, init);
-        let weight_var = Var::from_tensor(&weight.init.sample(&weight.shape, &mut rng, dtype, &device)?)?;
-        let bias_var = Var::from_tensor(&bias.init.sample(&bias.shape, &mut rng, dtype, &device)?)?;
-        self.fc = Linear { weight: weight_var.as_tensor().clone(), bias: bias_var.as_tensor().clone() };
+        let weight_var =
+            Var::from_tensor(&weight.init.sample(&weight.shape, &mut rng, dtype, &device)?)?;
+        let bias_var =
+            Var::from_tensor(&bias.init.sample(&bias.shape, &mut rng, dtype, &device)?)?;
+        self.fc =
+            Linear { weight: weight_var.as_tensor().clone(), bias: bias_var.as_tensor().clone() };
         for (spec, var) in [(weight, weight_var), (bias, bias_var)] {
             let slot = self.vars.iter_mut().find(|(s, _)| s.name == spec.name);
             *slot.expect("every network holds fc.weight and fc.bias") = (spec, var);
@@ -571,10 +602,12 @@ impl Network {
     }
 
     fn forward_parts(&self, x: &Tensor, mode: impl Fn(Part) -> PartMode) -> Result<Tensor> {
-        let run = |part: Part, h: &Tensor, f: &dyn Fn(&Tensor, BnMode, bool) -> Result<Tensor>| match mode(part) {
-            PartMode::Trainable => f(h, BnMode::Batch, true),
-            PartMode::Frozen(bn) => Ok(f(h, bn, false)?.detach()),
-            PartMode::Eval => f(h, BnMode::Running, false),
+        let run = |part: Part, h: &Tensor, f: &dyn Fn(&Tensor, BnMode, bool) -> Result<Tensor>| {
+            match mode(part) {
+                PartMode::Trainable => f(h, BnMode::Batch, true),
+                PartMode::Frozen(bn) => Ok(f(h, bn, false)?.detach()),
+                PartMode::Eval => f(h, BnMode::Running, false),
+            }
         };
         let x = self.normalise(x)?;
         let mut h = run(Part::Stem, &x, &|x, bn, track| {
@@ -630,18 +663,28 @@ mod tests {
         for b in 0..n {
             for ch in 0..c {
                 for i in 0..h * w {
-                    let want = (at(b, ch, i) - rm0[ch]) / (rv0[ch] + 1e-5).sqrt() * gamma[ch] + beta[ch];
+                    let want =
+                        (at(b, ch, i) - rm0[ch]) / (rv0[ch] + 1e-5).sqrt() * gamma[ch] + beta[ch];
                     assert!((eval[(b * c + ch) * h * w + i] - want).abs() < 1e-12);
                 }
             }
         }
 
-        let out = bn.forward(&xt, BnMode::Batch, false).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let out = bn
+            .forward(&xt, BnMode::Batch, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let rm = bn.running_mean.as_tensor().to_vec1::<f64>().unwrap();
         let rv = bn.running_var.as_tensor().to_vec1::<f64>().unwrap();
         let count = (n * h * w) as f64;
         for ch in 0..c {
-            let vals: Vec<f64> = (0..n).flat_map(|b| (0..h * w).map(move |i| (b, i))).map(|(b, i)| at(b, ch, i)).collect();
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|b| (0..h * w).map(move |i| (b, i)))
+                .map(|(b, i)| at(b, ch, i))
+                .collect();
             let mean = vals.iter().sum::<f64>() / count;
             let ss = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
             let (biased, unbiased) = (ss / count, ss / (count - 1.0));
@@ -649,7 +692,8 @@ mod tests {
             assert!((rv[ch] - (0.9 * rv0[ch] + 0.1 * unbiased)).abs() < 1e-12);
             for b in 0..n {
                 for i in 0..h * w {
-                    let want = (at(b, ch, i) - mean) / (biased + 1e-5).sqrt() * gamma[ch] + beta[ch];
+                    let want =
+                        (at(b, ch, i) - mean) / (biased + 1e-5).sqrt() * gamma[ch] + beta[ch];
                     assert!((out[(b * c + ch) * h * w + i] - want).abs() < 1e-12);
                 }
             }

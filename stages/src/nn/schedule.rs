@@ -9,10 +9,7 @@ pub const LR_DECAY_FACTOR: f64 = 0.1;
 /// With 100 epochs and decays `[33, 66]`: epochs 0..=32 use `base`, 33..=65 `base/10`,
 /// 66..=99 `base/100` (PyTorch's `MultiStepLR` stepped once per epoch).
 pub fn lr_at(epoch0: usize, base: f64, decay_epochs: &[usize]) -> f64 {
-    decay_epochs
-        .iter()
-        .filter(|&&d| d <= epoch0)
-        .fold(base, |lr, _| lr * LR_DECAY_FACTOR)
+    decay_epochs.iter().filter(|&&d| d <= epoch0).fold(base, |lr, _| lr * LR_DECAY_FACTOR)
 }
 
 /// The 1-based epochs after which the test split is evaluated: 1, 1+every, 1+2·every, … and

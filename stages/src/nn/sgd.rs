@@ -54,9 +54,9 @@ impl Sgd {
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         let SgdConfig { lr, momentum, weight_decay } = self.config;
         for (var, buffer) in self.vars.iter().zip(self.buffers.iter_mut()) {
-            let grad = grads
-                .get(var.as_tensor())
-                .ok_or_else(|| anyhow!("a trainable tensor of shape {:?} received no gradient", var.dims()))?;
+            let grad = grads.get(var.as_tensor()).ok_or_else(|| {
+                anyhow!("a trainable tensor of shape {:?} received no gradient", var.dims())
+            })?;
             let p = var.as_detached_tensor();
             let d = (grad.detach() + (&p * weight_decay)?)?;
             let next = match buffer.take() {
@@ -79,7 +79,8 @@ mod tests {
     /// the order of decay, momentum and update matters.
     fn loss(p: &Var, c: &Tensor) -> Tensor {
         let t = p.as_tensor();
-        ((t * c).unwrap().sum_all().unwrap() + (t.sqr().unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap()
+        ((t * c).unwrap().sum_all().unwrap() + (t.sqr().unwrap().sum_all().unwrap() * 0.5).unwrap())
+            .unwrap()
     }
 
     #[test]
@@ -119,7 +120,10 @@ mod tests {
     fn sgd_rejects_a_variable_without_gradient() {
         let p = Var::from_vec(vec![1.0f64], 1, &Device::Cpu).unwrap();
         let unused = Var::from_vec(vec![1.0f64], 1, &Device::Cpu).unwrap();
-        let mut opt = Sgd::new(vec![p.clone(), unused], SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 });
+        let mut opt = Sgd::new(
+            vec![p.clone(), unused],
+            SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 },
+        );
         let c = Tensor::new(&[1.0f64], &Device::Cpu).unwrap();
         assert!(opt.backward_step(&loss(&p, &c)).is_err());
     }

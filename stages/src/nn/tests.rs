@@ -20,7 +20,12 @@ fn images(shape: (usize, usize, usize, usize), seed: u64, dtype: DType) -> Tenso
 }
 
 fn labels(n: usize, classes: u32) -> Tensor {
-    Tensor::from_vec((0..n as u32).map(|i| (i * 7 + 3) % classes).collect::<Vec<_>>(), n, &Device::Cpu).unwrap()
+    Tensor::from_vec(
+        (0..n as u32).map(|i| (i * 7 + 3) % classes).collect::<Vec<_>>(),
+        n,
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn values(t: &Tensor) -> Vec<f64> {
@@ -38,7 +43,8 @@ fn scalar(t: &Tensor) -> f64 {
 /// torchvision's resnet50().state_dict() keys, written out from its module tree.
 fn torchvision_resnet50_keys() -> Vec<String> {
     let bn = |n: &str| {
-        ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|f| format!("{n}.{f}"))
+        ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+            .map(|f| format!("{n}.{f}"))
     };
     let mut keys = vec!["conv1.weight".to_string()];
     keys.extend(bn("bn1"));
@@ -98,7 +104,8 @@ fn check_parameter_gradients(stem: Stem, input: (usize, usize, usize, usize)) {
     let y = labels(input.0, 3);
     let regime = Regime::full();
     let loss = || scalar(&cross_entropy(&net.forward_train(&x, &regime).unwrap(), &y).unwrap());
-    let grads = cross_entropy(&net.forward_train(&x, &regime).unwrap(), &y).unwrap().backward().unwrap();
+    let grads =
+        cross_entropy(&net.forward_train(&x, &regime).unwrap(), &y).unwrap().backward().unwrap();
     let names = [
         "conv1.weight",
         "bn1.weight",
@@ -173,12 +180,18 @@ fn input_gradient_in_eval_mode_matches_finite_differences() {
 fn trainable_vars_are_fc_plus_the_last_k_blocks() {
     let net = Network::new(tiny_config(Stem::Small, 3), 1, DType::F32, &Device::Cpu).unwrap();
     let names = |regime: Regime| -> HashSet<String> {
-        let ids: HashSet<_> = net.trainable_vars(&regime).iter().map(|v| v.as_tensor().id()).collect();
-        net.named_vars().filter(|(_, v)| ids.contains(&v.as_tensor().id())).map(|(s, _)| s.name.clone()).collect()
+        let ids: HashSet<_> =
+            net.trainable_vars(&regime).iter().map(|v| v.as_tensor().id()).collect();
+        net.named_vars()
+            .filter(|(_, v)| ids.contains(&v.as_tensor().id()))
+            .map(|(s, _)| s.name.clone())
+            .collect()
     };
     let under = |prefixes: &[&str]| -> HashSet<String> {
         net.named_vars()
-            .filter(|(s, _)| s.role == Role::Parameter && prefixes.iter().any(|p| s.name.starts_with(p)))
+            .filter(|(s, _)| {
+                s.role == Role::Parameter && prefixes.iter().any(|p| s.name.starts_with(p))
+            })
             .map(|(s, _)| s.name.clone())
             .collect()
     };
@@ -203,9 +216,18 @@ fn fine_tune_changes(frozen_bn: FrozenBn) {
     net.reset_fc(3, FcInit::Normal1, 32).unwrap();
     let regime = Regime::fine_tune(3, frozen_bn).unwrap();
     let before = snapshot(&net);
-    let mut opt = Sgd::new(net.trainable_vars(&regime), SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 5e-4 });
+    let mut opt = Sgd::new(
+        net.trainable_vars(&regime),
+        SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 5e-4 },
+    );
     for step in 0..3 {
-        let loss = train_step(&net, &mut opt, &regime, &images((4, 3, 8, 8), 40 + step, DType::F32), &labels(4, 3));
+        let loss = train_step(
+            &net,
+            &mut opt,
+            &regime,
+            &images((4, 3, 8, 8), 40 + step, DType::F32),
+            &labels(4, 3),
+        );
         assert!(loss.unwrap().is_finite());
     }
     let after = snapshot(&net);
@@ -235,11 +257,18 @@ fn fine_tuning_3_blocks_with_frozen_bn_eval_keeps_frozen_running_stats() {
 
 #[test]
 fn reset_fc_draws_standard_normal_weights_and_zero_bias() {
-    let mut net = Network::new(NetConfig { width: 4, ..tiny_config(Stem::Small, 7) }, 1, DType::F32, &Device::Cpu)
-        .unwrap();
+    let mut net = Network::new(
+        NetConfig { width: 4, ..tiny_config(Stem::Small, 7) },
+        1,
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
     net.reset_fc(10, FcInit::Normal1, 5).unwrap();
     assert_eq!(net.config().classes, 10);
-    let get = |net: &Network, n: &str| values(net.named_vars().find(|(s, _)| s.name == n).unwrap().1.as_tensor());
+    let get = |net: &Network, n: &str| {
+        values(net.named_vars().find(|(s, _)| s.name == n).unwrap().1.as_tensor())
+    };
     let w = get(&net, "fc.weight");
     assert_eq!(w.len(), 10 * 128);
     let mean = w.iter().sum::<f64>() / w.len() as f64;
@@ -247,8 +276,13 @@ fn reset_fc_draws_standard_normal_weights_and_zero_bias() {
     assert!(mean.abs() < 0.1 && (std - 1.0).abs() < 0.06, "mean {mean}, std {std}");
     assert!(get(&net, "fc.bias").iter().all(|&b| b == 0.0));
     assert_eq!(net.forward_eval(&images((2, 3, 8, 8), 1, DType::F32)).unwrap().dims(), &[2, 10]);
-    let mut again = Network::new(NetConfig { width: 4, ..tiny_config(Stem::Small, 7) }, 1, DType::F32, &Device::Cpu)
-        .unwrap();
+    let mut again = Network::new(
+        NetConfig { width: 4, ..tiny_config(Stem::Small, 7) },
+        1,
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
     again.reset_fc(10, FcInit::Normal1, 5).unwrap();
     assert_eq!(get(&again, "fc.weight"), w, "same seed, same classifier");
     again.reset_fc(10, FcInit::PytorchDefault, 6).unwrap();
@@ -259,8 +293,13 @@ fn reset_fc_draws_standard_normal_weights_and_zero_bias() {
 
 /// A network whose running statistics have seen data, so evaluation mode is meaningful.
 fn settled_network() -> Network {
-    let net = Network::new(NetConfig { width: 4, ..tiny_config(Stem::Small, 10) }, 51, DType::F32, &Device::Cpu)
-        .unwrap();
+    let net = Network::new(
+        NetConfig { width: 4, ..tiny_config(Stem::Small, 10) },
+        51,
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
     for i in 0..20 {
         net.forward_train(&images((16, 3, 8, 8), 100 + i, DType::F32), &Regime::full()).unwrap();
     }
@@ -286,10 +325,14 @@ fn pgd_stays_in_the_ball_and_beats_random_noise() {
                 Constraint::L2 => {
                     let norms = values(&pgd::per_example_l2(&delta).unwrap());
                     assert!(norms.iter().all(|&n| n <= eps + 1e-5), "{norms:?}");
-                    let g = Tensor::from_vec(rng::normal(&mut rng::rng(54), x.elem_count(), 1.0), x.shape(), &Device::Cpu)
-                        .unwrap()
-                        .to_dtype(DType::F32)
-                        .unwrap();
+                    let g = Tensor::from_vec(
+                        rng::normal(&mut rng::rng(54), x.elem_count(), 1.0),
+                        x.shape(),
+                        &Device::Cpu,
+                    )
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap();
                     let g = g.broadcast_div(&pgd::per_example_l2(&g).unwrap()).unwrap();
                     ((g * eps).unwrap(), norms.iter().sum::<f64>() / 16.0)
                 }
@@ -297,7 +340,10 @@ fn pgd_stays_in_the_ball_and_beats_random_noise() {
                     let max = values(&delta).iter().fold(0f64, |m, v| m.max(v.abs()));
                     assert!(max <= eps + 1e-5, "{max}");
                     let signs = rng::uniform(&mut rng::rng(54), x.elem_count(), -1.0, 1.0);
-                    let signs = Tensor::from_vec(signs, x.shape(), &Device::Cpu).unwrap().to_dtype(DType::F32).unwrap();
+                    let signs = Tensor::from_vec(signs, x.shape(), &Device::Cpu)
+                        .unwrap()
+                        .to_dtype(DType::F32)
+                        .unwrap();
                     ((signs.sign().unwrap() * eps).unwrap(), max)
                 }
             };
@@ -329,15 +375,21 @@ fn pgd_validates_its_step_factor() {
 #[test]
 fn same_seed_gives_identical_training_and_attacks() {
     let run = |seed: u64| {
-        let net = Network::new(tiny_config(Stem::ImageNet, 3), seed, DType::F32, &Device::Cpu).unwrap();
+        let net =
+            Network::new(tiny_config(Stem::ImageNet, 3), seed, DType::F32, &Device::Cpu).unwrap();
         let regime = Regime::full();
-        let mut opt = Sgd::new(net.trainable_vars(&regime), SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 });
+        let mut opt = Sgd::new(
+            net.trainable_vars(&regime),
+            SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
+        );
         let pgd = Pgd::new(Constraint::Linf, 4.0 / 255.0, 3, 2.5, true).unwrap();
         let mut rng = rng::rng(seed + 1);
         let (x, y) = (images((4, 3, 32, 32), 61, DType::F32), labels(4, 3));
         let mut losses = Vec::new();
         for _ in 0..2 {
-            losses.push(adversarial_train_step(&net, &mut opt, &regime, &pgd, &x, &y, &mut rng).unwrap());
+            losses.push(
+                adversarial_train_step(&net, &mut opt, &regime, &pgd, &x, &y, &mut rng).unwrap(),
+            );
         }
         (losses, values(&net.forward_eval(&x).unwrap()))
     };
@@ -373,7 +425,6 @@ fn save_and_load_round_trip_byte_for_byte() {
     let err = format!("{:#}", Network::load(wrong, &a, DType::F32, &Device::Cpu).err().unwrap());
     assert!(err.contains("conv1.weight"), "{err}");
 }
-
 
 #[test]
 fn zero_init_residual_zeroes_exactly_the_last_batchnorm_scale_of_every_bottleneck() {

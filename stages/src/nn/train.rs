@@ -16,7 +16,13 @@ use super::rng::Rng;
 use super::sgd::Sgd;
 
 /// One SGD step on a batch; returns the batch's mean cross-entropy before the step.
-pub fn train_step(net: &Network, opt: &mut Sgd, regime: &Regime, x: &Tensor, y: &Tensor) -> Result<f64> {
+pub fn train_step(
+    net: &Network,
+    opt: &mut Sgd,
+    regime: &Regime,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<f64> {
     let loss = cross_entropy(&net.forward_train(x, regime)?, y)?;
     opt.backward_step(&loss)?;
     Ok(loss.to_dtype(DType::F64)?.to_scalar::<f64>()?)
@@ -59,7 +65,12 @@ impl Evaluation {
 }
 
 /// Evaluation-mode accuracy and loss over `images` and `labels`, in batches of `batch`.
-pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, batch: usize) -> Result<Evaluation> {
+pub fn evaluate(
+    net: &Network,
+    images: &Tensor,
+    labels: &Tensor,
+    batch: usize,
+) -> Result<Evaluation> {
     evaluate_batches(net, images, labels, batch, |x, _| Ok(x.clone()))
 }
 
@@ -92,7 +103,8 @@ fn evaluate_batches(
         let x = prepare(&images.narrow(0, start, len)?, &y)?;
         let logits = net.forward_eval(&x)?;
         let predicted = logits.argmax(1)?.to_dtype(DType::U32)?;
-        total.correct += predicted.eq(&y)?.to_dtype(DType::U32)?.sum_all()?.to_scalar::<u32>()? as usize;
+        total.correct +=
+            predicted.eq(&y)?.to_dtype(DType::U32)?.sum_all()?.to_scalar::<u32>()? as usize;
         let mean = cross_entropy(&logits, &y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         total.loss_sum += mean * len as f64;
         total.count += len;

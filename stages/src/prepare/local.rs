@@ -23,14 +23,23 @@ pub fn resolve(root: &Path, d: &LocalDataset) -> Result<PrepareParams> {
     let split = |paths: &[PathBuf], which: &str| -> Result<LocalFiles> {
         ensure!(!paths.is_empty(), "`{which}` names no files");
         let paths: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
-        Ok(LocalFiles { blake3: digest(&paths).with_context(|| format!("hashing its `{which}` files"))?, paths })
+        Ok(LocalFiles {
+            blake3: digest(&paths).with_context(|| format!("hashing its `{which}` files"))?,
+            paths,
+        })
     };
-    Ok(PrepareParams::Local { format: d.format, train: split(&d.train, "train")?, test: split(&d.test, "test")?, classes: d.classes })
+    Ok(PrepareParams::Local {
+        format: d.format,
+        train: split(&d.train, "train")?,
+        test: split(&d.test, "test")?,
+        classes: d.classes,
+    })
 }
 
 /// Every file under `path` (itself when it is a file), sorted by path.
 fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{} cannot be read", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{} cannot be read", path.display()))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -63,7 +72,12 @@ fn digest(paths: &[PathBuf]) -> Result<String> {
 
 /// Decodes one split into a dataset named `name`, after checking the files still have the
 /// content hashed into the node's key.
-pub fn read(format: LocalFormat, files: &LocalFiles, name: &str, classes: usize) -> Result<Dataset> {
+pub fn read(
+    format: LocalFormat,
+    files: &LocalFiles,
+    name: &str,
+    classes: usize,
+) -> Result<Dataset> {
     let now = digest(&files.paths)?;
     ensure!(
         now == files.blake3,
@@ -76,19 +90,28 @@ pub fn read(format: LocalFormat, files: &LocalFiles, name: &str, classes: usize)
         LocalFormat::Idx => read_idx(&files.paths, &mut out)?,
         LocalFormat::Cifar => {
             for path in &files.paths {
-                for file in files_under(path)?.into_iter().filter(|f| f.is_file() && (f == path || f.extension().is_some_and(|e| e == "bin"))) {
+                for file in files_under(path)?.into_iter().filter(|f| {
+                    f.is_file() && (f == path || f.extension().is_some_and(|e| e == "bin"))
+                }) {
                     read_cifar(&file, &mut out)?;
                 }
             }
         }
         LocalFormat::Folder => {
-            ensure!(files.paths.len() == 1, "the folder format takes one folder per split, got {}", show(&files.paths));
+            ensure!(
+                files.paths.len() == 1,
+                "the folder format takes one folder per split, got {}",
+                show(&files.paths)
+            );
             read_folder(&files.paths[0], &mut out)?;
         }
     }
     ensure!(!out.labels.is_empty(), "{} holds no images", show(&files.paths));
     if let Some(&bad) = out.labels.iter().find(|&&l| l as usize >= classes) {
-        bail!("{}: label {bad} is outside 0..{classes} (the dataset's `classes`)", show(&files.paths));
+        bail!(
+            "{}: label {bad} is outside 0..{classes} (the dataset's `classes`)",
+            show(&files.paths)
+        );
     }
     out.validate()?;
     Ok(out)
@@ -101,8 +124,11 @@ fn show(paths: &[PathBuf]) -> String {
 /// An IDX file's dimensions and data; `magic` is 0x801 (labels) or 0x803 (images).
 fn idx(path: &Path) -> Result<(u32, Vec<usize>, Vec<u8>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let word = |i: usize| -> Option<u32> { Some(u32::from_be_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?)) };
-    let magic = word(0).with_context(|| format!("{} is too short for an IDX header", path.display()))?;
+    let word = |i: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?))
+    };
+    let magic =
+        word(0).with_context(|| format!("{} is too short for an IDX header", path.display()))?;
     let rank = (magic & 0xff) as usize;
     ensure!(
         magic >> 8 == 0x08 && (1..=3).contains(&rank),
@@ -130,13 +156,25 @@ fn read_idx(paths: &[PathBuf], out: &mut Dataset) -> Result<()> {
         match idx(&path)? {
             (0x803, dims, data) => images = Some((path, dims, data)),
             (0x801, _, data) => labels = Some(data),
-            (magic, ..) => bail!("{}: IDX magic {magic:#x} is neither images (0x803) nor labels (0x801)", path.display()),
+            (magic, ..) => bail!(
+                "{}: IDX magic {magic:#x} is neither images (0x803) nor labels (0x801)",
+                path.display()
+            ),
         }
     }
     let (Some((path, dims, data)), Some(labels)) = (images, labels) else {
-        bail!("the IDX format needs an images file (idx3) and a labels file (idx1); got {}", show(paths));
+        bail!(
+            "the IDX format needs an images file (idx3) and a labels file (idx1); got {}",
+            show(paths)
+        );
     };
-    ensure!(dims[0] == labels.len(), "{}: {} images but {} labels", path.display(), dims[0], labels.len());
+    ensure!(
+        dims[0] == labels.len(),
+        "{}: {} images but {} labels",
+        path.display(),
+        dims[0],
+        labels.len()
+    );
     (out.channels, out.height, out.width) = (1, dims[1], dims[2]);
     out.images = data;
     out.labels = labels.into_iter().map(u32::from).collect();
@@ -187,7 +225,12 @@ fn read_folder(root: &Path, out: &mut Dataset) -> Result<()> {
             out.labels.push(label as u32);
         }
     }
-    out.class_names = Some(classes.iter().map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect());
+    out.class_names = Some(
+        classes
+            .iter()
+            .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .collect(),
+    );
     Ok(())
 }
 
@@ -201,7 +244,9 @@ mod tests {
 
     /// Resolve, then read the train split.
     fn load(root: &Path, d: &LocalDataset) -> Result<Dataset> {
-        let PrepareParams::Local { format, train, classes, .. } = resolve(root, d)? else { unreachable!() };
+        let PrepareParams::Local { format, train, classes, .. } = resolve(root, d)? else {
+            unreachable!()
+        };
         read(format, &train, "t", classes)
     }
 
@@ -218,16 +263,26 @@ mod tests {
     fn idx_images_and_labels_are_told_apart_by_their_headers() {
         let dir = tempfile::tempdir().unwrap();
         let pixels: Vec<u8> = (0..3 * 2 * 4).collect();
-        std::fs::write(dir.path().join("labels-idx1-ubyte"), idx_file(0x801, &[3], &[2, 0, 1])).unwrap();
-        std::fs::write(dir.path().join("images-idx3-ubyte"), idx_file(0x803, &[3, 2, 4], &pixels)).unwrap();
+        std::fs::write(dir.path().join("labels-idx1-ubyte"), idx_file(0x801, &[3], &[2, 0, 1]))
+            .unwrap();
+        std::fs::write(dir.path().join("images-idx3-ubyte"), idx_file(0x803, &[3, 2, 4], &pixels))
+            .unwrap();
         // Labels first in the list: order does not matter.
-        let d = local(LocalFormat::Idx, vec!["labels-idx1-ubyte".into(), "images-idx3-ubyte".into()], 3);
+        let d = local(
+            LocalFormat::Idx,
+            vec!["labels-idx1-ubyte".into(), "images-idx3-ubyte".into()],
+            3,
+        );
         let data = load(dir.path(), &d).unwrap();
         assert_eq!((data.len(), data.channels, data.height, data.width), (3, 1, 2, 4));
         assert_eq!(data.labels, vec![2, 0, 1]);
         assert_eq!(data.image(1), &pixels[8..16]);
 
-        std::fs::write(dir.path().join("images-idx3-ubyte"), idx_file(0x803, &[3, 2, 4], &pixels[1..])).unwrap();
+        std::fs::write(
+            dir.path().join("images-idx3-ubyte"),
+            idx_file(0x803, &[3, 2, 4], &pixels[1..]),
+        )
+        .unwrap();
         let err = format!("{:#}", load(dir.path(), &d).unwrap_err());
         assert!(err.contains("23 data bytes, but the header says [3, 2, 4]"), "{err}");
     }
@@ -243,7 +298,8 @@ mod tests {
         std::fs::create_dir(dir.path().join("batches")).unwrap();
         std::fs::write(dir.path().join("batches/data_batch_1.bin"), &bytes).unwrap();
         std::fs::write(dir.path().join("batches/batches.meta.txt"), "not a batch").unwrap();
-        let data = load(dir.path(), &local(LocalFormat::Cifar, vec!["batches".into()], 10)).unwrap();
+        let data =
+            load(dir.path(), &local(LocalFormat::Cifar, vec!["batches".into()], 10)).unwrap();
         assert_eq!((data.len(), data.channels, data.height, data.width), (2, 3, 32, 32));
         assert_eq!(data.labels, vec![7, 3]);
         assert_eq!((data.image(1)[0], data.image(1)[1024], data.image(1)[2048]), (20, 21, 22));
@@ -252,9 +308,13 @@ mod tests {
         let mut hundred = vec![1u8, 42];
         hundred.extend([0u8; 3072]);
         std::fs::write(dir.path().join("train.bin"), &hundred).unwrap();
-        let data = load(dir.path(), &local(LocalFormat::Cifar, vec!["train.bin".into()], 100)).unwrap();
+        let data =
+            load(dir.path(), &local(LocalFormat::Cifar, vec!["train.bin".into()], 100)).unwrap();
         assert_eq!(data.labels, vec![42]);
-        let err = format!("{:#}", load(dir.path(), &local(LocalFormat::Cifar, vec!["batches".into()], 5)).unwrap_err());
+        let err = format!(
+            "{:#}",
+            load(dir.path(), &local(LocalFormat::Cifar, vec!["batches".into()], 5)).unwrap_err()
+        );
         assert!(err.contains("label 7 is outside 0..5"), "{err}");
     }
 
@@ -273,7 +333,10 @@ mod tests {
         assert_eq!(data.labels, vec![0, 0, 1, 1]);
         assert_eq!(data.class_names, Some(vec!["cat".to_string(), "dog".to_string()]));
         assert_eq!(&data.image(2)[..6], &[7; 6], "R plane of dog/0.png");
-        let err = format!("{:#}", load(dir.path(), &local(LocalFormat::Folder, vec!["train".into()], 3)).unwrap_err());
+        let err = format!(
+            "{:#}",
+            load(dir.path(), &local(LocalFormat::Folder, vec!["train".into()], 3)).unwrap_err()
+        );
         assert!(err.contains("2 class folders") && err.contains("classes: 3"), "{err}");
     }
 
@@ -290,7 +353,11 @@ mod tests {
         let PrepareParams::Local { format, train, classes, .. } = before else { unreachable!() };
         let err = format!("{:#}", read(format, &train, "t", classes).unwrap_err());
         assert!(err.contains("changed since the study was loaded"), "{err}");
-        let err = format!("{:#}", resolve(dir.path(), &local(LocalFormat::Cifar, vec!["nope.bin".into()], 10)).unwrap_err());
+        let err = format!(
+            "{:#}",
+            resolve(dir.path(), &local(LocalFormat::Cifar, vec!["nope.bin".into()], 10))
+                .unwrap_err()
+        );
         assert!(err.contains("nope.bin cannot be read"), "{err}");
     }
 }

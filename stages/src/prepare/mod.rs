@@ -58,7 +58,14 @@ impl Stage for Prepare {
                     parquet::read(&file, &name, image_column, label_column, *classes)?
                 }
             };
-            ctx.log(&format!("{split}: {} images of {}×{}×{}, {} classes", data.len(), data.channels, data.height, data.width, data.classes));
+            ctx.log(&format!(
+                "{split}: {} images of {}×{}×{}, {} classes",
+                data.len(),
+                data.channels,
+                data.height,
+                data.width,
+                data.classes
+            ));
             data.save(&ctx.out_dir().join(split))?;
         }
         Ok(())

@@ -8,7 +8,13 @@ use std::path::Path;
 
 /// Read `path` into a dataset named `name` with `classes` classes. Grey-scale images stay one
 /// channel; anything else becomes RGB. Every image must have the first image's size.
-pub fn read(path: &Path, name: &str, image_column: &str, label_column: &str, classes: usize) -> Result<Dataset> {
+pub fn read(
+    path: &Path,
+    name: &str,
+    image_column: &str,
+    label_column: &str,
+    classes: usize,
+) -> Result<Dataset> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let df = ParquetReader::new(file)
         .finish()
@@ -41,7 +47,8 @@ pub fn read(path: &Path, name: &str, image_column: &str, label_column: &str, cla
         );
         let img = image::load_from_memory(bytes)
             .with_context(|| format!("{}: row {row}: cannot decode the image", path.display()))?;
-        super::append_image(&mut out, &img).with_context(|| format!("{}: row {row}", path.display()))?;
+        super::append_image(&mut out, &img)
+            .with_context(|| format!("{}: row {row}", path.display()))?;
         out.labels.push(label as u32);
     }
     ensure!(!out.labels.is_empty(), "{}: no rows", path.display());
@@ -65,12 +72,17 @@ mod tests {
             })
             .collect();
         let paths: Vec<String> = (0..images.len()).map(|i| format!("{i}.png")).collect();
-        let bytes = Series::new("bytes".into(), bytes.iter().map(|b| b.as_slice()).collect::<Vec<_>>());
+        let bytes =
+            Series::new("bytes".into(), bytes.iter().map(|b| b.as_slice()).collect::<Vec<_>>());
         let paths = Series::new("path".into(), paths);
         let img = StructChunked::from_series("img".into(), images.len(), [bytes, paths].iter())
             .unwrap()
             .into_series();
-        let mut df = DataFrame::new(images.len(), vec![img.into(), Series::new("label".into(), labels).into()]).unwrap();
+        let mut df = DataFrame::new(
+            images.len(),
+            vec![img.into(), Series::new("label".into(), labels).into()],
+        )
+        .unwrap();
         ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut df).unwrap();
     }
 
@@ -78,7 +90,11 @@ mod tests {
     fn decodes_colour_and_grey_images_into_planar_pixels_and_labels() {
         let dir = tempfile::tempdir().unwrap();
         let colour: Vec<_> = (0..3u8)
-            .map(|i| image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(2, 2, |x, y| image::Rgb([i, x as u8 * 10, y as u8 * 20]))))
+            .map(|i| {
+                image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(2, 2, |x, y| {
+                    image::Rgb([i, x as u8 * 10, y as u8 * 20])
+                }))
+            })
             .collect();
         let p = dir.path().join("c.parquet");
         write_fixture(&p, &colour, &[2, 0, 1]);
@@ -88,7 +104,10 @@ mod tests {
         // Image 1: R plane all 1, G plane x·10, B plane y·20.
         assert_eq!(d.image(1), &[1, 1, 1, 1, 0, 10, 0, 10, 0, 0, 20, 20]);
 
-        let grey = vec![image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(3, 1, |x, _| image::Luma([x as u8 * 100])))];
+        let grey =
+            vec![image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(3, 1, |x, _| {
+                image::Luma([x as u8 * 100])
+            }))];
         let p = dir.path().join("g.parquet");
         write_fixture(&p, &grey, &[0]);
         let d = read(&p, "g", "img", "label", 10).unwrap();

@@ -62,9 +62,7 @@ pub struct CoverageRow {
 fn scan(dir: &Path, table: &str, filter: Expr) -> Result<DataFrame> {
     let path = dir.join(format!("{table}.parquet"));
     let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let read = ParquetReader::new(file)
-        .finish()
-        .and_then(|df| df.lazy().filter(filter).collect());
+    let read = ParquetReader::new(file).finish().and_then(|df| df.lazy().filter(filter).collect());
     Context::with_context(read, || format!("reading {}", path.display()))
 }
 
@@ -76,11 +74,8 @@ pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
         df.column("dataset")?.str()?,
         df.column("size_label")?.str()?,
     );
-    let (size, blocks, epoch) = (
-        df.column("size")?.u64()?,
-        df.column("blocks")?.u32()?,
-        df.column("epoch")?.u32()?,
-    );
+    let (size, blocks, epoch) =
+        (df.column("size")?.u64()?, df.column("blocks")?.u32()?, df.column("epoch")?.u32()?);
     let (n, expected, mean, ci) = (
         df.column("n_seeds")?.u32()?,
         df.column("expected_seeds")?.u32()?,
@@ -119,11 +114,8 @@ pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
         df.column("size")?.u64()?,
         df.column("epoch")?.u32()?,
     );
-    let (n, mean, ci) = (
-        df.column("n_pairs")?.u32()?,
-        df.column("mean")?.f64()?,
-        df.column("ci95")?.f64()?,
-    );
+    let (n, mean, ci) =
+        (df.column("n_pairs")?.u32()?, df.column("mean")?.f64()?, df.column("ci95")?.f64()?);
     Ok((0..df.height())
         .map(|i| DeltaRow {
             a_source: a_source.get(i).unwrap_or_default().to_string(),

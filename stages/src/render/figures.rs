@@ -27,21 +27,13 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
         Report::Figure2 => figure2(params, aggregate)?,
         Report::Figure3 => figure3(params, aggregate)?,
         Report::Figure4 => {
-            let l2 = params
-                .sources
-                .iter()
-                .find(|s| s.constraint == Constraint::L2);
-            let Some(l2) = l2 else {
-                bail!("figure4 needs an l2 source among `sources`")
-            };
+            let l2 = params.sources.iter().find(|s| s.constraint == Constraint::L2);
+            let Some(l2) = l2 else { bail!("figure4 needs an l2 source among `sources`") };
             blocks_figure(params, aggregate, "Figure 4", &[l2])?
         }
         Report::Figure5 => figure5(params, aggregate)?,
         Report::Figure10 => {
-            let first_l2 = params
-                .sources
-                .iter()
-                .position(|s| s.constraint == Constraint::L2);
+            let first_l2 = params.sources.iter().position(|s| s.constraint == Constraint::L2);
             let others: Vec<&SourceLabel> = params
                 .sources
                 .iter()
@@ -57,11 +49,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
 }
 
 fn color(params: &RenderParams, source: &str) -> RGBColor {
-    let i = params
-        .sources
-        .iter()
-        .position(|s| s.name == source)
-        .unwrap_or(0);
+    let i = params.sources.iter().position(|s| s.name == source).unwrap_or(0);
     SOURCE_COLORS[i % SOURCE_COLORS.len()]
 }
 
@@ -74,12 +62,7 @@ fn line<R>(rows: &[R], color: RGBColor, x: impl Fn(&R) -> (f64, Stat)) -> Line {
             .map(|r| {
                 let (x, s) = x(r);
                 let (lo, hi) = s.interval();
-                Point {
-                    x,
-                    y: s.mean,
-                    lo,
-                    hi,
-                }
+                Point { x, y: s.mean, lo, hi }
             })
             .collect(),
     }
@@ -90,11 +73,7 @@ fn delta_by_size(r: &DeltaRow) -> (f64, Stat) {
 }
 
 fn source_legend(params: &RenderParams) -> Vec<(String, RGBColor)> {
-    params
-        .sources
-        .iter()
-        .map(|s| (s.label.clone(), color(params, &s.name)))
-        .collect()
+    params.sources.iter().map(|s| (s.label.clone(), color(params, &s.name))).collect()
 }
 
 /// Differences `source − b` with both at `blocks` blocks.
@@ -114,14 +93,7 @@ fn panel(
     zero_line: bool,
     lines: Vec<Line>,
 ) -> Panel {
-    Panel {
-        title,
-        x_label: x_label.into(),
-        y_label: y_label.into(),
-        x_axis,
-        zero_line,
-        lines,
-    }
+    Panel { title, x_label: x_label.into(), y_label: y_label.into(), x_axis, zero_line, lines }
 }
 
 /// Per dataset: accuracy of every source, and each robust source minus natural, at `BLOCKS`
@@ -133,11 +105,7 @@ fn accuracy_and_delta_cells(
     x_axis: XAxis,
 ) -> Result<Vec<Vec<Panel>>> {
     let natural = params.natural()?;
-    let x_label = if x_axis == XAxis::Log {
-        SUBSET
-    } else {
-        "epoch"
-    };
+    let x_label = if x_axis == XAxis::Log { SUBSET } else { "epoch" };
     let at = move |size: u64, epoch: u32| {
         if x_axis == XAxis::Log {
             size as f64
@@ -162,11 +130,7 @@ fn accuracy_and_delta_cells(
             acc.push(line(&rows, color(params, &s.name), x_sum));
         }
         let mut delta = Vec::new();
-        for s in params
-            .sources
-            .iter()
-            .filter(|s| s.constraint != Constraint::None)
-        {
+        for s in params.sources.iter().filter(|s| s.constraint != Constraint::None) {
             let rows = data::deltas(
                 aggregate,
                 of_dataset.clone().and(pair(&s.name, &natural.name, BLOCKS)),
@@ -239,9 +203,7 @@ fn blocks_figure(
     let mut cells = Vec::new();
     for s in sources {
         for d in &params.datasets {
-            let of_dataset = col("dataset")
-                .eq(lit(d.name.as_str()))
-                .and(data::final_epoch());
+            let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(data::final_epoch());
             let mut by_blocks = Vec::new();
             for (i, &k) in blocks.iter().enumerate() {
                 let rows = data::deltas(
@@ -288,18 +250,10 @@ fn blocks_figure(
     let mut legend: Vec<(String, RGBColor)> = blocks
         .iter()
         .enumerate()
-        .map(|(i, k)| {
-            (
-                format!("{k} block{}", if *k == 1 { "" } else { "s" }),
-                block_color(i),
-            )
-        })
+        .map(|(i, k)| (format!("{k} block{}", if *k == 1 { "" } else { "s" }), block_color(i)))
         .collect();
     for src in sources.iter().copied().chain([natural]) {
-        legend.push((
-            format!("{} (3 − 1 blocks)", src.label),
-            color(params, &src.name),
-        ));
+        legend.push((format!("{} (3 − 1 blocks)", src.label), color(params, &src.name)));
     }
     let names: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
     Ok(Figure {
@@ -318,10 +272,7 @@ fn blocks_figure(
 /// Figure 5: robust sources against each other (smaller minus larger l-inf ε, l2 minus l-inf).
 fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let robust = |name: &str| {
-        params
-            .sources
-            .iter()
-            .any(|s| s.name == name && s.constraint != Constraint::None)
+        params.sources.iter().any(|s| s.name == name && s.constraint != Constraint::None)
     };
     let all = data::deltas(
         aggregate,
@@ -366,10 +317,7 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
         .iter()
         .enumerate()
         .map(|(i, (a, b))| {
-            (
-                format!("{} − {}", params.source_label(a), params.source_label(b)),
-                pair_color(i),
-            )
+            (format!("{} − {}", params.source_label(a), params.source_label(b)), pair_color(i))
         })
         .collect();
     Ok(Figure {

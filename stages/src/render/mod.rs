@@ -131,11 +131,7 @@ impl Report {
 
 impl RenderParams {
     fn natural(&self) -> Result<&SourceLabel> {
-        match self
-            .sources
-            .iter()
-            .find(|s| s.constraint == Constraint::None)
-        {
+        match self.sources.iter().find(|s| s.constraint == Constraint::None) {
             Some(s) => Ok(s),
             None => bail!(
                 "{:?} needs a natural source (constraint `none`) among `sources`",
@@ -144,10 +140,7 @@ impl RenderParams {
         }
     }
     fn source_label<'a>(&'a self, name: &'a str) -> &'a str {
-        self.sources
-            .iter()
-            .find(|s| s.name == name)
-            .map_or(name, |s| s.label.as_str())
+        self.sources.iter().find(|s| s.name == name).map_or(name, |s| s.label.as_str())
     }
     /// The sentence every report carries about where its numbers come from.
     fn provenance(&self) -> String {

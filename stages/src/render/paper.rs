@@ -23,9 +23,7 @@ pub struct Table5 {
 
 impl Table5 {
     pub fn load() -> Result<Self> {
-        Ok(Table5 {
-            df: read("table5.csv", TABLE5)?,
-        })
+        Ok(Table5 { df: read("table5.csv", TABLE5)? })
     }
 
     /// The paper's value for `dataset` (its Table 5 name), subset `size_label` and `source`
@@ -56,7 +54,5 @@ pub fn imagenet_top1(source: &str) -> Result<Option<f64>> {
     let df = read("sources.csv", SOURCES)?;
     let names = df.column("name")?.str()?;
     let top1 = df.column("imagenet_top1")?.f64()?;
-    Ok((0..df.height())
-        .find(|&i| names.get(i) == Some(source))
-        .and_then(|i| top1.get(i)))
+    Ok((0..df.height()).find(|&i| names.get(i) == Some(source)).and_then(|i| top1.get(i)))
 }

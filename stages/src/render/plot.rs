@@ -74,12 +74,8 @@ pub const SOURCE_COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 /// Colours of comparisons between robust sources (hues unused by the sources).
-pub const COMPARISON_COLORS: [RGBColor; 4] = [
-    RGBColor(230, 120, 20),
-    RGBColor(0, 140, 130),
-    RGBColor(200, 60, 150),
-    RGBColor(120, 120, 0),
-];
+pub const COMPARISON_COLORS: [RGBColor; 4] =
+    [RGBColor(230, 120, 20), RGBColor(0, 140, 130), RGBColor(200, 60, 150), RGBColor(120, 120, 0)];
 /// Colours of a sequence (numbers of fine-tuned blocks): light to dark reds.
 pub const SEQUENCE_COLORS: [RGBColor; 5] = [
     RGBColor(253, 174, 97),
@@ -125,10 +121,8 @@ fn legend_layout(legend: &[(String, RGBColor)]) -> Vec<(i32, i32, usize)> {
 pub fn svg(fig: &Figure) -> Result<String> {
     let columns = fig.columns.max(1);
     let rows: Vec<&[Vec<Panel>]> = fig.cells.chunks(columns).collect();
-    let row_heights: Vec<u32> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0))
-        .collect();
+    let row_heights: Vec<u32> =
+        rows.iter().map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0)).collect();
     let legend = legend_layout(&fig.legend);
     let legend_height = legend.last().map_or(0, |&(_, y, _)| y + 26) as u32;
     let header = 62 + legend_height;
@@ -153,17 +147,10 @@ pub fn svg(fig: &Figure) -> Result<String> {
         for &(x, y, i) in &legend {
             let (label, color) = &fig.legend[i];
             let y = 62 + y;
-            root.draw(&Rectangle::new(
-                [(x, y + 5), (x + 24, y + 9)],
-                color.filled(),
-            ))
-            .map_err(plot_err)?;
-            root.draw(&Text::new(
-                label.clone(),
-                (x + 30, y),
-                (FONT, 13).into_font(),
-            ))
-            .map_err(plot_err)?;
+            root.draw(&Rectangle::new([(x, y + 5), (x + 24, y + 9)], color.filled()))
+                .map_err(plot_err)?;
+            root.draw(&Text::new(label.clone(), (x + 30, y), (FONT, 13).into_font()))
+                .map_err(plot_err)?;
         }
         let (_, mut body) = root.split_vertically(header);
         for (row, h) in rows.iter().zip(&row_heights) {
@@ -195,9 +182,8 @@ fn points(panel: &Panel) -> impl Iterator<Item = &Point> {
 }
 
 fn x_range(panel: &Panel) -> (f64, f64) {
-    let (lo, hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-        (a.min(p.x), b.max(p.x))
-    });
+    let (lo, hi) = points(panel)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.x), b.max(p.x)));
     match panel.x_axis {
         _ if lo > hi => (1.0, 10.0),
         XAxis::Log => (lo / 1.5, hi * 1.5),
@@ -237,15 +223,12 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
         .y_label_area_size(52);
     match panel.x_axis {
         XAxis::Log => {
-            let chart = builder
-                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
-                .map_err(plot_err)?;
+            let chart =
+                builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(plot_err)?;
             draw_series(chart, panel, (x0, x1), y1 - y0)?;
         }
         XAxis::Linear => {
-            let chart = builder
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(plot_err)?;
+            let chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?;
             draw_series(chart, panel, (x0, x1), y1 - y0)?;
         }
     }
@@ -294,18 +277,11 @@ where
         .map_err(plot_err)?;
     if panel.zero_line {
         chart
-            .draw_series(LineSeries::new(
-                [(x0, 0.0), (x1, 0.0)],
-                BLACK.stroke_width(1),
-            ))
+            .draw_series(LineSeries::new([(x0, 0.0), (x1, 0.0)], BLACK.stroke_width(1)))
             .map_err(plot_err)?;
     }
     // Overlapping bands stay readable: the more bands, the lighter each.
-    let banded = panel
-        .lines
-        .iter()
-        .filter(|l| l.points.iter().any(|p| p.hi > p.lo))
-        .count();
+    let banded = panel.lines.iter().filter(|l| l.points.iter().any(|p| p.hi > p.lo)).count();
     let alpha = (0.36 / banded.max(1) as f64).clamp(0.07, 0.18);
     for line in &panel.lines {
         if line.points.iter().any(|p| p.hi > p.lo) {
@@ -329,9 +305,7 @@ where
             .map_err(plot_err)?;
         chart
             .draw_series(
-                line.points
-                    .iter()
-                    .map(|p| Circle::new((p.x, p.y), 3, line.color.filled())),
+                line.points.iter().map(|p| Circle::new((p.x, p.y), 3, line.color.filled())),
             )
             .map_err(plot_err)?;
     }

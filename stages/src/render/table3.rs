@@ -3,20 +3,15 @@
 //! paper profile; hub stand-ins for the paper's checkpoints marked.
 
 use super::{paper, pct, RenderParams};
-use anyhow::{Context, Result};
 use crate::pretrain::{AttackReport, SourceReport, REPORT};
 use crate::study::config::Constraint;
+use anyhow::{Context, Result};
 use std::fmt::Write;
 use std::path::Path;
 
 impl AttackReport {
     fn heading(&self) -> String {
-        format!(
-            "PGD-{} {} {}",
-            self.steps,
-            constraint_name(self.constraint),
-            self.epsilon_label
-        )
+        format!("PGD-{} {} {}", self.steps, constraint_name(self.constraint), self.epsilon_label)
     }
 }
 
@@ -56,10 +51,7 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
          listed (steps, constraint, radius)."
     )?;
     if params.comparable_to_paper {
-        writeln!(
-            md,
-            "The paper's ImageNet top-1 (its Table 3) stands beside ours."
-        )?;
+        writeln!(md, "The paper's ImageNet top-1 (its Table 3) stands beside ours.")?;
     }
     write!(md, "\n| Source | Adversarial training | Clean |")?;
     for h in &headings {
@@ -82,12 +74,7 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
             Constraint::None => "none".to_string(),
             c => format!("{} ε = {}", constraint_name(c), r.epsilon_label),
         };
-        write!(
-            md,
-            "| {} | {training} | {} |",
-            s.label,
-            pct(r.clean_accuracy)
-        )?;
+        write!(md, "| {} | {training} | {} |", s.label, pct(r.clean_accuracy))?;
         for h in &headings {
             let acc = r
                 .attacks
@@ -103,9 +90,10 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
             };
             write!(md, " {top1} |")?;
         }
-        let note = r.stand_in.as_deref().map_or(String::new(), |n| {
-            format!("stand-in: {}", n.replace('|', "\\|"))
-        });
+        let note = r
+            .stand_in
+            .as_deref()
+            .map_or(String::new(), |n| format!("stand-in: {}", n.replace('|', "\\|")));
         writeln!(md, " {note} |")?;
     }
     Ok(md)

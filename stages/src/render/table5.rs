@@ -24,11 +24,7 @@ struct Entry<'a> {
 pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String)> {
     let coverage = data::coverage(aggregate, data::blocks(BLOCKS))?;
     let summary = data::summary(aggregate, data::final_epoch().and(data::blocks(BLOCKS)))?;
-    let paper = if params.comparable_to_paper {
-        Some(paper::Table5::load()?)
-    } else {
-        None
-    };
+    let paper = if params.comparable_to_paper { Some(paper::Table5::load()?) } else { None };
 
     // Rows in the order of `datasets`, then subset size.
     let mut rows: BTreeMap<(usize, u64), (&str, &str)> = BTreeMap::new();
@@ -42,10 +38,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     }
 
     let mut md = String::new();
-    writeln!(
-        md,
-        "# Table 5: test accuracy after fine-tuning {BLOCKS} blocks\n"
-    )?;
+    writeln!(md, "# Table 5: test accuracy after fine-tuning {BLOCKS} blocks\n")?;
     writeln!(md, "{}\n", params.provenance())?;
     writeln!(
         md,
@@ -54,10 +47,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
          \"—\": no cell built; \"(k/n seeds)\": k of the n expected seeds built."
     )?;
     if paper.is_some() {
-        writeln!(
-            md,
-            "Beside each value: the paper's Table 5 value and our difference from it."
-        )?;
+        writeln!(md, "Beside each value: the paper's Table 5 value and our difference from it.")?;
     }
     writeln!(md)?;
     write!(md, "| Dataset | Train images | Seeds |")?;
@@ -71,11 +61,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     writeln!(md)?;
 
     let mut csv = String::from("dataset,size_label,size,source,expected_seeds,n_seeds,mean,ci95");
-    csv.push_str(if paper.is_some() {
-        ",paper,difference\n"
-    } else {
-        "\n"
-    });
+    csv.push_str(if paper.is_some() { ",paper,difference\n" } else { "\n" });
 
     for (&(d, _), &(dataset, size_label)) in &rows {
         let dataset_label = &params.datasets[d];
@@ -92,17 +78,10 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
                 (Some(t), Some(pd), Some(ps)) => t.value(pd, size_label, ps)?,
                 _ => None,
             };
-            entries.push(Entry {
-                expected,
-                stat,
-                paper: paper_value,
-            });
+            entries.push(Entry { expected, stat, paper: paper_value });
         }
         let size = entries.iter().find_map(|e| e.stat.map(|r| r.size));
-        let best = entries
-            .iter()
-            .filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean)))
-            .max();
+        let best = entries.iter().filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean))).max();
         let seeds = entries.iter().map(|e| e.expected).max().unwrap_or(0);
         let size_text = match (size_label, size) {
             ("all", Some(n)) => format!("all ({n})"),
@@ -112,11 +91,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
         for (s, e) in params.sources.iter().zip(&entries) {
             write!(md, " {} |", cell_text(e, best))?;
             let (n, mean, ci) = match e.stat {
-                Some(r) => (
-                    r.stat.n.to_string(),
-                    num(Some(r.stat.mean)),
-                    num(r.stat.ci95),
-                ),
+                Some(r) => (r.stat.n.to_string(), num(Some(r.stat.mean)), num(r.stat.ci95)),
                 None => ("0".into(), String::new(), String::new()),
             };
             write!(

@@ -10,20 +10,8 @@ use crate::aggregate::{
 const SOURCES: [(&str, &str, Constraint, f64, f64); 4] = [
     ("natural", "natural", Constraint::None, 0.0, 0.0),
     ("l2_eps3", "l2 ε = 3", Constraint::L2, 3.0, 6.0),
-    (
-        "linf_eps4",
-        "l-inf ε = 4/255",
-        Constraint::Linf,
-        4.0 / 255.0,
-        5.0,
-    ),
-    (
-        "linf_eps8",
-        "l-inf ε = 8/255",
-        Constraint::Linf,
-        8.0 / 255.0,
-        4.5,
-    ),
+    ("linf_eps4", "l-inf ε = 4/255", Constraint::Linf, 4.0 / 255.0, 5.0),
+    ("linf_eps8", "l-inf ε = 8/255", Constraint::Linf, 8.0 / 255.0, 4.5),
 ];
 /// (name, label, paper name, full training set, accuracy at 100 images, ceiling).
 const DATASETS: [(&str, &str, &str, u64, f64, f64); 3] = [
@@ -108,10 +96,7 @@ fn study() -> (AggregateParams, Vec<CellMetrics>) {
                             blocks,
                             seed,
                             evals,
-                            timings: Timings {
-                                train_seconds: 1.0,
-                                images_per_second: 50.0,
-                            },
+                            timings: Timings { train_seconds: 1.0, images_per_second: 50.0 },
                         });
                     }
                 }
@@ -120,31 +105,17 @@ fn study() -> (AggregateParams, Vec<CellMetrics>) {
     }
     let sources = SOURCES
         .iter()
-        .map(|s| SourceSpec {
-            name: s.0.into(),
-            constraint: s.2,
-            epsilon: s.3,
-        })
+        .map(|s| SourceSpec { name: s.0.into(), constraint: s.2, epsilon: s.3 })
         .collect();
     let datasets = DATASETS.iter().map(|d| d.0.to_string()).collect();
-    (
-        AggregateParams {
-            sources,
-            datasets,
-            expected,
-        },
-        cells,
-    )
+    (AggregateParams { sources, datasets, expected }, cells)
 }
 
 /// The synthetic study's aggregate, written as the aggregate stage writes it.
 fn aggregate_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (p, cells) = study();
-    aggregate::aggregate(&p, &cells)
-        .unwrap()
-        .write(dir.path())
-        .unwrap();
+    aggregate::aggregate(&p, &cells).unwrap().write(dir.path()).unwrap();
     dir
 }
 
@@ -164,11 +135,7 @@ fn params(report: Report, profile: &str) -> RenderParams {
             .collect(),
         datasets: DATASETS
             .iter()
-            .map(|d| DatasetLabel {
-                name: d.0.into(),
-                label: d.1.into(),
-                paper: Some(d.2.into()),
-            })
+            .map(|d| DatasetLabel { name: d.0.into(), label: d.1.into(), paper: Some(d.2.into()) })
             .collect(),
         subset_size: (report == Report::Figure3).then(|| "400".to_string()),
         reports: Vec::new(),
@@ -205,26 +172,16 @@ fn table5_marks_gaps_partial_seeds_and_the_best_mean() {
     );
 
     // Independent computation of one entry: natural, MNIST, 1600 images, 3 blocks.
-    let finals: Vec<f64> = SEEDS
-        .iter()
-        .map(|&s| final_accuracy(0, 2, 1600, 2, s))
-        .collect();
+    let finals: Vec<f64> = SEEDS.iter().map(|&s| final_accuracy(0, 2, 1600, 2, s)).collect();
     let mean = finals.iter().sum::<f64>() / 3.0;
     let sd = (finals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
     let expected = format!("{mean:.2} ± {:.2}", 4.302653 * sd / 3f64.sqrt());
-    assert!(
-        row(&md, "| MNIST | 1600 | 3 |").contains(&expected),
-        "{expected} not in\n{md}"
-    );
+    assert!(row(&md, "| MNIST | 1600 | 3 |").contains(&expected), "{expected} not in\n{md}");
 
     let partial = row(&md, "| CIFAR-10 | 100 | 3 |");
     assert!(partial.contains("(2/3 seeds)"), "{partial}");
     assert!(partial.contains("**"), "the row's best is bold: {partial}");
-    assert_eq!(
-        partial.matches("**").count(),
-        2,
-        "exactly one bold entry: {partial}"
-    );
+    assert_eq!(partial.matches("**").count(), 2, "exactly one bold entry: {partial}");
     let gap = row(&md, "| SVHN | 400 | 3 |");
     assert!(gap.trim_end().ends_with("| — |"), "{gap}");
     assert!(row(&md, "| SVHN | all (73257) |").contains('±'));
@@ -239,15 +196,9 @@ fn table5_on_the_paper_profile_stands_the_papers_values_beside_ours() {
     let (md, csv) = table5::render(&params(Report::Table5, "paper"), agg.path()).unwrap();
     assert!(!md.contains("not comparable"));
     // The paper's CIFAR-10, 100 images: natural 48.49; SVHN all (73,257): l2 96.02.
-    assert!(
-        row(&md, "| CIFAR-10 | 100 |").contains("paper 48.49"),
-        "{md}"
-    );
+    assert!(row(&md, "| CIFAR-10 | 100 |").contains("paper 48.49"), "{md}");
     assert!(row(&md, "| SVHN | all").contains("paper 96.02"), "{md}");
-    assert!(
-        row(&md, "| SVHN | 400 |").contains("— · paper 61.02"),
-        "{md}"
-    );
+    assert!(row(&md, "| SVHN | 400 |").contains("— · paper 61.02"), "{md}");
     assert!(csv.lines().next().unwrap().ends_with(",paper,difference"));
     assert!(csv.contains(",48.4900,"), "{csv}");
 }
@@ -275,34 +226,15 @@ fn figures_are_well_formed_svg_with_axis_labels_and_titles() {
         let svg = figures::render(&params(report, "mini"), agg.path()).unwrap();
         preview(report.files()[0], &svg);
         let t = texts(&svg);
-        assert!(
-            t.iter().any(|s| s == x_label),
-            "{report:?}: no x label {x_label:?} in {t:?}"
-        );
-        assert!(
-            t.iter().any(|s| s.starts_with(title)),
-            "{report:?}: no title"
-        );
-        assert!(
-            t.iter().any(|s| s == "Δ accuracy (points)"),
-            "{report:?}: no difference axis"
-        );
-        assert!(
-            t.iter().any(|s| s.contains("MNIST")),
-            "{report:?}: no panel titles"
-        );
-        assert!(
-            svg.contains("<polygon") || svg.contains("<path"),
-            "{report:?}: no bands"
-        );
+        assert!(t.iter().any(|s| s == x_label), "{report:?}: no x label {x_label:?} in {t:?}");
+        assert!(t.iter().any(|s| s.starts_with(title)), "{report:?}: no title");
+        assert!(t.iter().any(|s| s == "Δ accuracy (points)"), "{report:?}: no difference axis");
+        assert!(t.iter().any(|s| s.contains("MNIST")), "{report:?}: no panel titles");
+        assert!(svg.contains("<polygon") || svg.contains("<path"), "{report:?}: no bands");
     }
-    let fig2 =
-        texts(&figures::render(&params(Report::Figure2, "mini"), agg.path()).unwrap());
+    let fig2 = texts(&figures::render(&params(Report::Figure2, "mini"), agg.path()).unwrap());
     assert!(fig2.iter().any(|s| s == "test accuracy (%)"));
-    assert!(
-        fig2.iter().any(|s| s == "l-inf ε = 8/255"),
-        "legend: {fig2:?}"
-    );
+    assert!(fig2.iter().any(|s| s == "l-inf ε = 8/255"), "legend: {fig2:?}");
 }
 
 #[test]
@@ -310,16 +242,10 @@ fn renders_are_byte_identical() {
     let (a, b) = (aggregate_dir(), aggregate_dir());
     for report in [Report::Figure2, Report::Figure4] {
         let p = params(report, "mini");
-        assert_eq!(
-            figures::render(&p, a.path()).unwrap(),
-            figures::render(&p, b.path()).unwrap()
-        );
+        assert_eq!(figures::render(&p, a.path()).unwrap(), figures::render(&p, b.path()).unwrap());
     }
     let p = params(Report::Table5, "paper");
-    assert_eq!(
-        table5::render(&p, a.path()).unwrap(),
-        table5::render(&p, b.path()).unwrap()
-    );
+    assert_eq!(table5::render(&p, a.path()).unwrap(), table5::render(&p, b.path()).unwrap());
 }
 
 #[test]
@@ -376,14 +302,8 @@ fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
     Render.run(&ctx).unwrap();
     let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
     preview("table3.md", &md);
-    assert!(
-        md.contains("| PGD-10 l-inf 4/255 | PGD-10 l2 0.5 | Paper top-1 |"),
-        "{md}"
-    );
-    assert!(
-        row(&md, "| natural |").contains("| 80.00 | 20.00 | 40.00 | 76.13 |"),
-        "{md}"
-    );
+    assert!(md.contains("| PGD-10 l-inf 4/255 | PGD-10 l2 0.5 | Paper top-1 |"), "{md}");
+    assert!(row(&md, "| natural |").contains("| 80.00 | 20.00 | 40.00 | 76.13 |"), "{md}");
     let l2 = row(&md, "| l2 ε = 3 |");
     assert!(
         l2.contains("l2 ε = 3 | 72.00")
@@ -397,10 +317,7 @@ fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
 fn index_lists_every_report_with_its_profile() {
     let mut p = params(Report::Index, "smoke");
     p.reports = vec![
-        IndexEntry {
-            path: "table5.md".into(),
-            description: "final accuracy at 3 blocks".into(),
-        },
+        IndexEntry { path: "table5.md".into(), description: "final accuracy at 3 blocks".into() },
         IndexEntry {
             path: "figure2.svg".into(),
             description: "accuracy against subset size".into(),

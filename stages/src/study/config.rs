@@ -194,12 +194,16 @@ impl<'de, const LEN: usize> Deserialize<'de> for Pin<LEN> {
         if text == UNPINNED {
             return Ok(Pin::Unpinned);
         }
-        if text.len() == LEN && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if text.len() == LEN
+            && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Ok(Pin::Hex(text));
         }
         let what = match LEN {
-            40 => "a revision must be a full commit hash (40 lower-case hex digits); branches and \
-                   tags move, so they cannot pin a file",
+            40 => {
+                "a revision must be a full commit hash (40 lower-case hex digits); branches and \
+                   tags move, so they cannot pin a file"
+            }
             _ => "a content hash must be a blake3 hash (64 lower-case hex digits)",
         };
         Err(serde::de::Error::custom(format!(

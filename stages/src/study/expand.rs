@@ -4,13 +4,13 @@
 //! source is fine-tuned on the same subsets (paired comparisons).
 
 use super::config::{DataOrigin, Dataset, Profile, Source, SourceOrigin, SubsetSize};
-use crate::aggregate::{AggregateParams, ExpectedCell, SourceSpec};
-use crate::render::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
 use super::params::{
     FetchParams, FinetuneParams, PrepareParams, PretrainParams, RepoType, SourceFormat,
     SubsetParams,
 };
+use crate::aggregate::{AggregateParams, ExpectedCell, SourceSpec};
 use crate::data::seeds;
+use crate::render::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
 use pipeline_engine::{Input, Node, Publish};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -51,7 +51,10 @@ fn node(id: String, kind: &str, params: &impl Serialize, inputs: Vec<Input>) -> 
 /// grid order (sources × datasets × sizes × blocks × seeds). Assumes a validated profile.
 /// `local` holds the `prepare` parameters of the profile's local datasets by name (their files
 /// hashed by [`crate::prepare::local::resolve`]).
-pub fn science_nodes(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> (Vec<Node>, Vec<Cell>) {
+pub fn science_nodes(
+    profile: &Profile,
+    local: &BTreeMap<String, PrepareParams>,
+) -> (Vec<Node>, Vec<Cell>) {
     let mut nodes = Vec::new();
 
     // Target data: generated here, or fetched Parquet decoded by `prepare`.
@@ -68,9 +71,10 @@ pub fn science_nodes(profile: &Profile, local: &BTreeMap<String, PrepareParams>)
             )),
             DataOrigin::Hub(h) => {
                 let mut inputs = vec![];
-                for (split, file, blake3) in
-                    [("train", &h.train_file, &h.train_blake3), ("test", &h.test_file, &h.test_blake3)]
-                {
+                for (split, file, blake3) in [
+                    ("train", &h.train_file, &h.train_blake3),
+                    ("test", &h.test_file, &h.test_blake3),
+                ] {
                     let id = format!("fetch/{}/{split}", d.name);
                     let params = FetchParams {
                         repo: h.repo.clone(),
@@ -115,7 +119,12 @@ pub fn science_nodes(profile: &Profile, local: &BTreeMap<String, PrepareParams>)
                     network: profile.network.clone(),
                     train,
                 };
-                nodes.push(node(id.clone(), "pretrain", &params, vec![Input::new("data", SOURCE_DATA)]));
+                nodes.push(node(
+                    id.clone(),
+                    "pretrain",
+                    &params,
+                    vec![Input::new("data", SOURCE_DATA)],
+                ));
                 source_inputs.push((s.name.clone(), id, SourceFormat::Pretrained));
             }
             SourceOrigin::Hub => {
@@ -180,7 +189,10 @@ pub fn science_nodes(profile: &Profile, local: &BTreeMap<String, PrepareParams>)
                         let inputs = vec![
                             Input::new("source", source_id),
                             Input::new("data", format!("prepare/{}", d.name)),
-                            Input::new("subset", format!("subset/{}/n{}/s{seed}", d.name, cell.size_label)),
+                            Input::new(
+                                "subset",
+                                format!("subset/{}/n{}/s{seed}", d.name, cell.size_label),
+                            ),
                         ];
                         nodes.push(node(cell.id(), "finetune", &params, inputs));
                         cells.push(cell);
@@ -236,7 +248,11 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
         let params = AggregateParams {
             sources: grid_sources
                 .iter()
-                .map(|s| SourceSpec { name: s.name.clone(), constraint: s.constraint, epsilon: s.epsilon.value })
+                .map(|s| SourceSpec {
+                    name: s.name.clone(),
+                    constraint: s.constraint,
+                    epsilon: s.epsilon.value,
+                })
                 .collect(),
             datasets: grid_datasets.iter().map(|d| d.name.clone()).collect(),
             expected: cells
@@ -253,7 +269,8 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
         let inputs = cells.iter().map(|c| Input::new(c.id(), c.id())).collect();
         node(id.into(), "aggregate", &params, inputs)
     };
-    let mut nodes = vec![aggregate(AGGREGATE_MAIN, &|c| c.blocks == 3), aggregate(AGGREGATE_DEPTH, &|_| true)];
+    let mut nodes =
+        vec![aggregate(AGGREGATE_MAIN, &|c| c.blocks == 3), aggregate(AGGREGATE_DEPTH, &|_| true)];
 
     let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
     let base = RenderParams {
@@ -271,7 +288,11 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
             .collect(),
         datasets: grid_datasets
             .iter()
-            .map(|d| DatasetLabel { name: d.name.clone(), label: d.label.clone(), paper: d.paper.clone() })
+            .map(|d| DatasetLabel {
+                name: d.name.clone(),
+                label: d.label.clone(),
+                paper: d.paper.clone(),
+            })
             .collect(),
         subset_size: None,
         reports: vec![],
@@ -284,17 +305,21 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
             Report::Table3 => science
                 .iter()
                 .filter(|n| n.kind == "pretrain")
-                .map(|n| Input::new(format!("source:{}", n.id.trim_start_matches("pretrain/")), &n.id))
+                .map(|n| {
+                    Input::new(format!("source:{}", n.id.trim_start_matches("pretrain/")), &n.id)
+                })
                 .collect(),
             Report::Figure4 | Report::Figure10 => vec![Input::new("aggregate", AGGREGATE_DEPTH)],
             _ => vec![Input::new("aggregate", AGGREGATE_MAIN)],
         };
         if report == Report::Figure3 {
-            params.subset_size = profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
+            params.subset_size =
+                profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
         }
         let mut n = node(format!("render/{}", report.name()), "render", &params, inputs);
         n.publish = files.iter().map(|f| Publish::new(*f, format!("reports/{f}"))).collect();
-        index_entries.push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
+        index_entries
+            .push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
         nodes.push(n);
     }
     let params = RenderParams { reports: index_entries, ..base };

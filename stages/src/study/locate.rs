@@ -31,7 +31,9 @@ fn lines(text: &str) -> Vec<Line<'_>> {
         }
         let mut indent = body.len() - trimmed.len();
         let mut rest = trimmed;
-        while let Some(after) = rest.strip_prefix("- ").or(if rest == "-" { Some("") } else { None }) {
+        while let Some(after) =
+            rest.strip_prefix("- ").or(if rest == "-" { Some("") } else { None })
+        {
             out.push(Line { number: i + 1, indent, text: "", item: true });
             let stripped = after.trim_start();
             indent += rest.len() - stripped.len();
@@ -60,15 +62,17 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
         }
         // A path that goes on inside a flow mapping (`- { size: 50 }`) or stops existing ends at
         // the deepest place found so far.
-        let Some(child) = all[range.clone()].iter().find(|l| parent_indent.is_none_or(|p| l.indent > p)) else {
+        let Some(child) =
+            all[range.clone()].iter().find(|l| parent_indent.is_none_or(|p| l.indent > p))
+        else {
             return found;
         };
         let level = child.indent;
         let at_level = |l: &Line| l.indent == level;
         let Some(hit) = (match seg {
-            Seg::Key(k) => range.clone().find(|&j| {
-                at_level(&all[j]) && !all[j].item && key_of(all[j].text) == Some(k)
-            }),
+            Seg::Key(k) => range
+                .clone()
+                .find(|&j| at_level(&all[j]) && !all[j].item && key_of(all[j].text) == Some(k)),
             Seg::Index(i) => range.clone().filter(|&j| at_level(&all[j]) && all[j].item).nth(*i),
         }) else {
             return found;
@@ -138,7 +142,10 @@ profiles:
     fn finds_keys_items_and_flow_items_by_indentation() {
         assert_eq!(locate(DOC, &[Key("default_profile")]), Some((1, 1)));
         assert_eq!(locate(DOC, &[Key("profiles"), Key("smoke")]), Some((14, 3)));
-        assert_eq!(locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(1)]), Some((7, 7)));
+        assert_eq!(
+            locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(1)]),
+            Some((7, 7))
+        );
         assert_eq!(
             locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(1), Key("label")]),
             Some((8, 9))
@@ -152,17 +159,26 @@ profiles:
             Some((13, 9))
         );
         // `blocks` under smoke, not a key of the same name elsewhere.
-        assert_eq!(locate(DOC, &[Key("profiles"), Key("smoke"), Key("grid"), Key("blocks")]), Some((16, 7)));
+        assert_eq!(
+            locate(DOC, &[Key("profiles"), Key("smoke"), Key("grid"), Key("blocks")]),
+            Some((16, 7))
+        );
     }
 
     #[test]
     fn a_path_that_is_not_there_ends_at_the_deepest_place_found() {
         assert_eq!(locate(DOC, &[Key("nope")]), None);
         assert_eq!(locate(DOC, &[Key("profiles"), Key("paper")]), Some((2, 1)));
-        assert_eq!(locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(5)]), Some((4, 5)));
+        assert_eq!(
+            locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(5)]),
+            Some((4, 5))
+        );
         // Into a flow mapping on an item's line: that line.
         assert_eq!(
-            locate(DOC, &[Key("profiles"), Key("mini"), Key("grid"), Key("datasets"), Index(0), Key("x")]),
+            locate(
+                DOC,
+                &[Key("profiles"), Key("mini"), Key("grid"), Key("datasets"), Index(0), Key("x")]
+            ),
             Some((12, 9))
         );
     }

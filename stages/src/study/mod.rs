@@ -36,7 +36,9 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
     let Some(chosen) = file.profiles.get(name) else {
         let (what, place) = match profile {
             Some(_) => ("profile", String::new()),
-            None => ("default_profile", position(config, &text, &[locate::Seg::Key("default_profile")])),
+            None => {
+                ("default_profile", position(config, &text, &[locate::Seg::Key("default_profile")]))
+            }
         };
         bail!(
             "{place}unknown {what} `{name}`; {} defines these profiles: {}",
@@ -48,17 +50,30 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
-            .map(|p| format!("{}{}: {}", position(config, &text, &p.path), validate::dotted(&p.path), p.message))
+            .map(|p| {
+                format!(
+                    "{}{}: {}",
+                    position(config, &text, &p.path),
+                    validate::dotted(&p.path),
+                    p.message
+                )
+            })
             .collect();
-        bail!("{} has {} problem(s) in profile `{name}`:\n{}", config.display(), lines.len(), lines.join("\n"));
+        bail!(
+            "{} has {} problem(s) in profile `{name}`:\n{}",
+            config.display(),
+            lines.len(),
+            lines.join("\n")
+        );
     }
     // Local datasets: hash their files now, so that their content is part of the keys.
     let root = config.parent().unwrap_or(Path::new(""));
     let mut local = std::collections::BTreeMap::new();
     for d in chosen.datasets.iter().filter(|d| chosen.grid.datasets.contains(&d.name)) {
         if let Some(config::DataOrigin::Local(l)) = d.origin() {
-            let params = crate::prepare::local::resolve(root, l)
-                .with_context(|| format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name))?;
+            let params = crate::prepare::local::resolve(root, l).with_context(|| {
+                format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name)
+            })?;
             local.insert(d.name.clone(), params);
         }
     }
@@ -136,7 +151,11 @@ mod tests {
 
     #[test]
     fn a_misspelt_field_names_file_line_column_and_the_valid_fields() {
-        let text = std::fs::read_to_string(project_file()).unwrap().replacen("      eval_batch: 500", "      eval_bach: 500", 1);
+        let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+            "      eval_batch: 500",
+            "      eval_bach: 500",
+            1,
+        );
         let f = write_temp(&text);
         let line = text.lines().position(|l| l.contains("eval_bach")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), None).err().unwrap());
@@ -146,21 +165,28 @@ mod tests {
 
     #[test]
     fn a_subset_smaller_than_a_datasets_class_count_is_refused_where_it_is_written() {
-        let text = std::fs::read_to_string(project_file())
-            .unwrap()
-            .replacen("- { size: 100, epochs: 10, seeds: 3", "- { size: 50, epochs: 10, seeds: 3", 1);
+        let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+            "- { size: 100, epochs: 10, seeds: 3",
+            "- { size: 50, epochs: 10, seeds: 3",
+            1,
+        );
         let f = write_temp(&text);
         let line = text.lines().position(|l| l.contains("size: 50, epochs: 10")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
         assert!(err.contains(&format!(":{line}:")), "{err}");
-        assert!(err.contains("subset size 50 cannot hold all 100 classes of dataset `cifar100`"), "{err}");
+        assert!(
+            err.contains("subset size 50 cannot hold all 100 classes of dataset `cifar100`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_grid_naming_an_undefined_dataset_says_which_and_where() {
-        let text = std::fs::read_to_string(project_file())
-            .unwrap()
-            .replacen("datasets: [cifar100, cifar10, svhn", "datasets: [cifar100, cifar11, svhn", 1);
+        let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+            "datasets: [cifar100, cifar10, svhn",
+            "datasets: [cifar100, cifar11, svhn",
+            1,
+        );
         let f = write_temp(&text);
         let line = text.lines().position(|l| l.contains("cifar11")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
@@ -172,13 +198,22 @@ mod tests {
     #[test]
     fn a_branch_name_as_revision_is_an_error_at_its_line_and_column() {
         let text = std::fs::read_to_string(project_file()).unwrap();
-        let bad = text.replacen("repo: timm/resnet50.tv_in1k, revision: unpinned", "repo: timm/resnet50.tv_in1k, revision: main", 1);
+        let bad = text.replacen(
+            "repo: timm/resnet50.tv_in1k, revision: unpinned",
+            "repo: timm/resnet50.tv_in1k, revision: main",
+            1,
+        );
         assert_ne!(bad, text);
         let f = write_temp(&bad);
         let line = bad.lines().position(|l| l.contains("revision: main")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), Some("paper")).err().unwrap());
         assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
-        assert!(err.contains("`main`") && err.contains("40 lower-case hex digits") && err.contains("unpinned"), "{err}");
+        assert!(
+            err.contains("`main`")
+                && err.contains("40 lower-case hex digits")
+                && err.contains("unpinned"),
+            "{err}"
+        );
 
         let bad = text.replacen("blake3: unpinned", "blake3: abc123", 1);
         let err = format!("{:#}", load(&write_temp(&bad).path(), Some("paper")).err().unwrap());

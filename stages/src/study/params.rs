@@ -3,8 +3,8 @@
 //! else (so cosmetic edits do not invalidate work).
 
 use super::config::{
-    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, LocalFormat, Network, Pretrain, Procedural,
-    Revision,
+    CheckpointFormat, Constraint, Epsilon, FileHash, Finetune, LocalFormat, Network, Pretrain,
+    Procedural, Revision,
 };
 use serde::{Deserialize, Serialize};
 

@@ -55,12 +55,19 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
             if !defined.contains(&u.as_str()) {
                 problem(
                     at(&[Key("grid"), Key(list), Index(i)]),
-                    format!("unknown {} `{u}`; defined {list}: {}", &list[..list.len() - 1], defined.join(", ")),
+                    format!(
+                        "unknown {} `{u}`; defined {list}: {}",
+                        &list[..list.len() - 1],
+                        defined.join(", ")
+                    ),
                 );
             }
         }
         if used.is_empty() {
-            problem(at(&[Key("grid"), Key(list)]), format!("the grid needs at least one of the {list}"));
+            problem(
+                at(&[Key("grid"), Key(list)]),
+                format!("the grid needs at least one of the {list}"),
+            );
         }
     }
 
@@ -80,7 +87,10 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
         if s.origin == SourceOrigin::Pretrain && p.pretrain.is_none() {
             problem(
                 at(&[Key("sources"), Index(i), Key("origin")]),
-                format!("source `{}` is pre-trained here, but the profile has no `pretrain` section", s.name),
+                format!(
+                    "source `{}` is pre-trained here, but the profile has no `pretrain` section",
+                    s.name
+                ),
             );
         }
     }
@@ -93,16 +103,27 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
             );
         }
         if pre.pgd.steps == 0 {
-            problem(at(&[Key("pretrain"), Key("pgd"), Key("steps")]), "PGD needs at least 1 step".into());
+            problem(
+                at(&[Key("pretrain"), Key("pgd"), Key("steps")]),
+                "PGD needs at least 1 step".into(),
+            );
         }
-        check_decay(&mut problem, at(&[Key("pretrain"), Key("lr_decay")]), &pre.lr_decay, pre.epochs);
+        check_decay(
+            &mut problem,
+            at(&[Key("pretrain"), Key("lr_decay")]),
+            &pre.lr_decay,
+            pre.epochs,
+        );
     }
 
     for (i, d) in p.datasets.iter().enumerate() {
         if d.origin().is_none() {
             problem(
                 at(&[Key("datasets"), Index(i)]),
-                format!("dataset `{}` needs exactly one of `procedural`, `hub` and `local`", d.name),
+                format!(
+                    "dataset `{}` needs exactly one of `procedural`, `hub` and `local`",
+                    d.name
+                ),
             );
         }
     }
@@ -126,18 +147,23 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
         if !sizes.insert(row.size) {
             problem(here("size"), format!("subset size {} appears twice", row.size.label()));
         }
-        for (k, v) in [("epochs", row.epochs), ("seeds", row.seeds), ("eval_every", row.eval_every)] {
+        for (k, v) in [("epochs", row.epochs), ("seeds", row.seeds), ("eval_every", row.eval_every)]
+        {
             if v == 0 {
                 problem(here(k), format!("{k} must be at least 1"));
             }
         }
         check_decay(&mut problem, here("lr_decay"), &row.lr_decay, row.epochs);
         for d in &p.datasets {
-            if let (Some(DataOrigin::Procedural(g)), SubsetSize::Images(n)) = (d.origin(), row.size) {
+            if let (Some(DataOrigin::Procedural(g)), SubsetSize::Images(n)) = (d.origin(), row.size)
+            {
                 if n > g.train {
                     problem(
                         here("size"),
-                        format!("subset size {n} is larger than dataset `{}`'s {} training images", d.name, g.train),
+                        format!(
+                            "subset size {n} is larger than dataset `{}`'s {} training images",
+                            d.name, g.train
+                        ),
                     );
                 }
                 // Every class must be in every subset (the authors' rule).
@@ -145,7 +171,11 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
                     if n < kind.classes() {
                         problem(
                             here("size"),
-                            format!("subset size {n} cannot hold all {} classes of dataset `{}`", kind.classes(), d.name),
+                            format!(
+                                "subset size {n} cannot hold all {} classes of dataset `{}`",
+                                kind.classes(),
+                                d.name
+                            ),
                         );
                     }
                 }
@@ -164,7 +194,10 @@ fn check_decay<'a>(
     if !decay.windows(2).all(|w| w[0] < w[1]) || decay.iter().any(|&e| e == 0 || e >= epochs) {
         problem(
             path,
-            format!("lr_decay epochs must be increasing and between 1 and {} (0-based epochs)", epochs.max(1) - 1),
+            format!(
+                "lr_decay epochs must be increasing and between 1 and {} (0-based epochs)",
+                epochs.max(1) - 1
+            ),
         );
     }
 }

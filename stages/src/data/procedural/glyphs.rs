@@ -27,7 +27,8 @@ pub fn render(class: usize, size: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
     let mut canvas = Canvas::new(size, size, &Paint::Solid([0.0; 3]));
     let h = s * uni(rng, 0.75, 0.95);
     let centre = (s / 2.0 + s * 0.05 * noise(rng), s / 2.0 + s * 0.05 * noise(rng));
-    let place = Affine::place(centre, h * uni(rng, 0.85, 1.1), h, 0.15 * noise(rng), 0.14 * noise(rng));
+    let place =
+        Affine::place(centre, h * uni(rng, 0.85, 1.1), h, 0.15 * noise(rng), 0.14 * noise(rng));
     let ink = Paint::Solid(grey(uni(rng, 0.7, 1.0)));
     let width = s * uni(rng, 0.06, 0.11);
     for stroke in template(class) {

@@ -25,7 +25,9 @@ use super::rng::derived_rng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Colour shapes; class = shape × texture (at most 64 classes).
-    Source { classes: usize },
+    Source {
+        classes: usize,
+    },
     Cifar10,
     Cifar100,
     Svhn,
@@ -70,7 +72,11 @@ impl Kind {
             other => bail!("unknown procedural generator `{other}`; expected one of source, cifar10, cifar100, svhn, mnist, fmnist, kmnist"),
         };
         if let Some(c) = classes {
-            ensure!(c == kind.classes(), "the `{generator}` generator makes {} classes; `classes: {c}` does not match", kind.classes());
+            ensure!(
+                c == kind.classes(),
+                "the `{generator}` generator makes {} classes; `classes: {c}` does not match",
+                kind.classes()
+            );
         }
         kind.check()?;
         Ok(kind)
@@ -79,7 +85,11 @@ impl Kind {
     /// Errors when a `Source` asks for a class count outside 2..=64.
     fn check(self) -> Result<()> {
         if let Kind::Source { classes } = self {
-            ensure!((2..=shapes::MAX_CLASSES).contains(&classes), "the `source` generator makes 2..={} classes, not {classes}", shapes::MAX_CLASSES);
+            ensure!(
+                (2..=shapes::MAX_CLASSES).contains(&classes),
+                "the `source` generator makes 2..={} classes, not {classes}",
+                shapes::MAX_CLASSES
+            );
         }
         Ok(())
     }
@@ -116,7 +126,9 @@ impl Kind {
         let c = self.classes();
         match self {
             Kind::Source { .. } => (0..c).map(shapes::class_name).collect(),
-            Kind::Cifar10 | Kind::Cifar100 => (0..c).map(|k| objects::class_name(self == Kind::Cifar100, k)).collect(),
+            Kind::Cifar10 | Kind::Cifar100 => {
+                (0..c).map(|k| objects::class_name(self == Kind::Cifar100, k)).collect()
+            }
             Kind::Fmnist => garments::NAMES.iter().map(|s| s.to_string()).collect(),
             Kind::Kmnist => (0..c).map(|k| format!("glyph{k}")).collect(),
             Kind::Svhn | Kind::Mnist => (0..c).map(|k| k.to_string()).collect(),
@@ -139,7 +151,14 @@ impl Kind {
 
 /// Generate `n` images of `kind`'s `split` at `size`×`size` from `seed`, using up to
 /// `threads` threads (the bytes do not depend on `threads`).
-pub fn generate(kind: Kind, split: Split, n: usize, seed: u64, size: usize, threads: usize) -> Result<Dataset> {
+pub fn generate(
+    kind: Kind,
+    split: Split,
+    n: usize,
+    seed: u64,
+    size: usize,
+    threads: usize,
+) -> Result<Dataset> {
     kind.check()?;
     let classes = kind.classes();
     ensure!(size >= 8, "procedural images must be at least 8 pixels wide (asked for {size})");
@@ -207,7 +226,15 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const ALL: [Kind; 7] = [Kind::Source { classes: 40 }, Kind::Cifar10, Kind::Cifar100, Kind::Svhn, Kind::Mnist, Kind::Fmnist, Kind::Kmnist];
+    const ALL: [Kind; 7] = [
+        Kind::Source { classes: 40 },
+        Kind::Cifar10,
+        Kind::Cifar100,
+        Kind::Svhn,
+        Kind::Mnist,
+        Kind::Fmnist,
+        Kind::Kmnist,
+    ];
 
     #[test]
     fn generation_is_deterministic_and_independent_of_threads_and_count() {
@@ -218,7 +245,11 @@ mod tests {
             // Image i depends only on (kind, split, seed, i): a shorter draw is a prefix.
             let c = generate(kind, Split::Train, 20, 5, 16, 2).unwrap();
             assert_eq!(&a.images[..c.images.len()], &c.images[..], "{kind:?}");
-            assert_ne!(a, generate(kind, Split::Train, 64, 6, 16, 1).unwrap(), "{kind:?}: seed matters");
+            assert_ne!(
+                a,
+                generate(kind, Split::Train, 64, 6, 16, 1).unwrap(),
+                "{kind:?}: seed matters"
+            );
         }
     }
 
@@ -228,7 +259,10 @@ mod tests {
             for size in [8, 14, 16, 28, 32] {
                 let n = 2 * kind.classes();
                 let ds = generate(kind, Split::Test, n, 1, size, 2).unwrap();
-                assert_eq!((ds.len(), ds.channels, ds.height, ds.width), (n, kind.channels(), size, size));
+                assert_eq!(
+                    (ds.len(), ds.channels, ds.height, ds.width),
+                    (n, kind.channels(), size, size)
+                );
                 let present: HashSet<u32> = ds.labels.iter().copied().collect();
                 assert_eq!(present.len(), kind.classes(), "{kind:?}");
                 assert_eq!(ds.class_names.as_ref().unwrap().len(), kind.classes());
@@ -248,7 +282,10 @@ mod tests {
             let train = generate(kind, Split::Train, 500, 3, 16, 2).unwrap();
             let test = generate(kind, Split::Test, 500, 3, 16, 2).unwrap();
             let seen: HashSet<&[u8]> = (0..train.len()).map(|i| train.image(i)).collect();
-            assert!((0..test.len()).all(|i| !seen.contains(test.image(i))), "{kind:?}: a test image repeats a training image");
+            assert!(
+                (0..test.len()).all(|i| !seen.contains(test.image(i))),
+                "{kind:?}: a test image repeats a training image"
+            );
             assert_eq!(seen.len(), train.len(), "{kind:?}: repeated training images");
         }
     }
@@ -256,11 +293,17 @@ mod tests {
     /// Accuracy on `kind`'s test split of a nearest-class-mean classifier on `feature`,
     /// fitted on its train split (16×16, at least 40 images per class and 1000 in all), and
     /// the number of test images.
-    fn nearest_mean_accuracy(kind: Kind, feature: impl Fn(&Dataset, usize) -> Vec<f64>) -> (f64, usize) {
+    fn nearest_mean_accuracy(
+        kind: Kind,
+        feature: impl Fn(&Dataset, usize) -> Vec<f64>,
+    ) -> (f64, usize) {
         let classes = kind.classes();
         let per_class = (1000 / classes).max(40);
         let n = per_class * classes;
-        let (train, test) = (generate(kind, Split::Train, n, 9, 16, 2).unwrap(), generate(kind, Split::Test, n, 9, 16, 2).unwrap());
+        let (train, test) = (
+            generate(kind, Split::Train, n, 9, 16, 2).unwrap(),
+            generate(kind, Split::Test, n, 9, 16, 2).unwrap(),
+        );
         let mut means: Vec<Vec<f64>> = vec![Vec::new(); classes];
         for i in 0..n {
             let (f, m) = (feature(&train, i), &mut means[train.labels[i] as usize]);
@@ -271,7 +314,8 @@ mod tests {
             .filter(|&i| {
                 let f = feature(&test, i);
                 let d = |m: &Vec<f64>| m.iter().zip(&f).map(|(m, f)| (m - f).powi(2)).sum::<f64>();
-                (0..classes).min_by(|&a, &b| d(&means[a]).total_cmp(&d(&means[b]))).unwrap() == test.labels[i] as usize
+                (0..classes).min_by(|&a, &b| d(&means[a]).total_cmp(&d(&means[b]))).unwrap()
+                    == test.labels[i] as usize
             })
             .count();
         (correct as f64 / n as f64, n)
@@ -286,7 +330,9 @@ mod tests {
     fn radial_spectrum(ds: &Dataset, i: usize) -> Vec<f64> {
         let (s, img) = (ds.width, ds.image(i));
         let plane = s * s;
-        let grey: Vec<f64> = (0..plane).map(|p| (0..ds.channels).map(|c| img[c * plane + p] as f64).sum::<f64>()).collect();
+        let grey: Vec<f64> = (0..plane)
+            .map(|p| (0..ds.channels).map(|c| img[c * plane + p] as f64).sum::<f64>())
+            .collect();
         let mean = grey.iter().sum::<f64>() / plane as f64;
         let tau = std::f64::consts::TAU;
         // Separable DFT: rows, then columns.
@@ -321,7 +367,10 @@ mod tests {
     #[test]
     fn labels_are_recognisable_above_chance() {
         for kind in ALL {
-            let ((pixels, n), (spectrum, _)) = (nearest_mean_accuracy(kind, raw_pixels), nearest_mean_accuracy(kind, radial_spectrum));
+            let ((pixels, n), (spectrum, _)) = (
+                nearest_mean_accuracy(kind, raw_pixels),
+                nearest_mean_accuracy(kind, radial_spectrum),
+            );
             let chance = 1.0 / kind.classes() as f64;
             let z = (pixels.max(spectrum) - chance) / (chance * (1.0 - chance) / n as f64).sqrt();
             assert!(z > 4.0, "{kind:?}: nearest-mean accuracy {pixels:.3} on pixels, {spectrum:.3} on spectra; chance {chance:.3} (z = {z:.1})");
@@ -398,7 +447,11 @@ mod tests {
             for kind in ALL {
                 let t = std::time::Instant::now();
                 generate(kind, Split::Train, 10_000, 0, size, 1).unwrap();
-                println!("{:>8} {size}x{size}: 10000 images in {:.2} s (1 thread)", kind.name(), t.elapsed().as_secs_f64());
+                println!(
+                    "{:>8} {size}x{size}: 10000 images in {:.2} s (1 thread)",
+                    kind.name(),
+                    t.elapsed().as_secs_f64()
+                );
             }
         }
     }

@@ -15,7 +15,8 @@ use crate::data::raster::{hsv, Affine, Canvas, Paint, Rgb, P};
 
 pub const MAX_CLASSES: usize = SHAPES.len() * TEXTURES.len();
 const SHAPES: [&str; 8] = ["disk", "triangle", "square", "star", "ring", "cross", "bar", "arrow"];
-const TEXTURES: [&str; 8] = ["solid", "stripes", "checker", "dots", "rings", "gradient", "speckle", "split"];
+const TEXTURES: [&str; 8] =
+    ["solid", "stripes", "checker", "dots", "rings", "gradient", "speckle", "split"];
 
 pub fn class_name(class: usize) -> String {
     format!("{}-{}", TEXTURES[class / SHAPES.len()], SHAPES[class % SHAPES.len()])
@@ -23,14 +24,30 @@ pub fn class_name(class: usize) -> String {
 
 pub fn render(class: usize, size: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
     let s = size as f32;
-    let (bg0, bg1) = (hsv(rng.random(), uni(rng, 0.0, 0.6), uni(rng, 0.2, 0.9)), hsv(rng.random(), uni(rng, 0.0, 0.6), uni(rng, 0.2, 0.9)));
-    let background = Paint::Gradient { a: bg0, b: bg1, length: s, angle: uni(rng, 0.0, TAU), origin: (s / 2.0, s / 2.0) };
+    let (bg0, bg1) = (
+        hsv(rng.random(), uni(rng, 0.0, 0.6), uni(rng, 0.2, 0.9)),
+        hsv(rng.random(), uni(rng, 0.0, 0.6), uni(rng, 0.2, 0.9)),
+    );
+    let background = Paint::Gradient {
+        a: bg0,
+        b: bg1,
+        length: s,
+        angle: uni(rng, 0.0, TAU),
+        origin: (s / 2.0, s / 2.0),
+    };
     let mut canvas = Canvas::new(size, size, &background);
     if rng.random_bool(0.5) {
         // A small solid distractor of any shape, which the main object may cover.
         let at = (uni(rng, 0.0, s), uni(rng, 0.0, s));
         let paint = Paint::Solid(hsv(rng.random(), uni(rng, 0.3, 1.0), uni(rng, 0.3, 1.0)));
-        draw_shape(&mut canvas, rng.random_range(0..SHAPES.len()), at, s * uni(rng, 0.08, 0.15), uni(rng, 0.0, TAU), &paint);
+        draw_shape(
+            &mut canvas,
+            rng.random_range(0..SHAPES.len()),
+            at,
+            s * uni(rng, 0.08, 0.15),
+            uni(rng, 0.0, TAU),
+            &paint,
+        );
     }
     let radius = s * uni(rng, 0.24, 0.4);
     let centre = (s / 2.0 + s * 0.15 * noise(rng), s / 2.0 + s * 0.15 * noise(rng));
@@ -44,7 +61,15 @@ pub fn render(class: usize, size: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
 
 /// Texture `t` in colours `a` and `b`, scaled to the object (at least 2 pixels per band, so
 /// small images keep it), turned with the object.
-fn texture(t: usize, a: Rgb, b: Rgb, origin: P, radius: f32, angle: f32, rng: &mut ChaCha8Rng) -> Paint {
+fn texture(
+    t: usize,
+    a: Rgb,
+    b: Rgb,
+    origin: P,
+    radius: f32,
+    angle: f32,
+    rng: &mut ChaCha8Rng,
+) -> Paint {
     let period = (radius * uni(rng, 0.45, 0.7)).max(4.0);
     match t {
         0 => Paint::Solid(a),
@@ -86,7 +111,18 @@ fn star(points: usize, inner: f32) -> Vec<P> {
 }
 
 const CROSS: [P; 12] = [
-    (-0.3, -1.0), (0.3, -1.0), (0.3, -0.3), (1.0, -0.3), (1.0, 0.3), (0.3, 0.3),
-    (0.3, 1.0), (-0.3, 1.0), (-0.3, 0.3), (-1.0, 0.3), (-1.0, -0.3), (-0.3, -0.3),
+    (-0.3, -1.0),
+    (0.3, -1.0),
+    (0.3, -0.3),
+    (1.0, -0.3),
+    (1.0, 0.3),
+    (0.3, 0.3),
+    (0.3, 1.0),
+    (-0.3, 1.0),
+    (-0.3, 0.3),
+    (-1.0, 0.3),
+    (-1.0, -0.3),
+    (-0.3, -0.3),
 ];
-const ARROW: [P; 7] = [(-1.0, -0.25), (0.2, -0.25), (0.2, -0.7), (1.0, 0.0), (0.2, 0.7), (0.2, 0.25), (-1.0, 0.25)];
+const ARROW: [P; 7] =
+    [(-1.0, -0.25), (0.2, -0.25), (0.2, -0.7), (1.0, 0.0), (0.2, 0.7), (0.2, 0.25), (-1.0, 0.25)];
