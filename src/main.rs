@@ -113,6 +113,13 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of stdout goes away
+    // (`pipeline status | head`) instead of panicking on the failed write.
+    #[cfg(unix)]
+    // SAFETY: sets the signal disposition once, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match dispatch(&cli) {
         Ok(code) => code,
@@ -176,7 +183,9 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
 /// Warns (on stderr) about files the profile leaves `unpinned`, with the `pipeline.yaml` values
 /// of those already fetched (read from their artifacts' pin records).
 fn warn_unpinned(p: &Project) {
-    let Some(fetch) = p.study.registry.get("fetch") else { return };
+    let Some(fetch) = p.study.registry.get("fetch") else {
+        return;
+    };
     let fingerprint = fetch.fingerprint();
     let mut lines = Vec::new();
     for (i, node) in p.dag.nodes().iter().enumerate() {

@@ -162,6 +162,46 @@ fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them()
 }
 
 #[test]
+fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
+    let p = project();
+    // A third smoke dataset whose local file is not a CIFAR batch: its `prepare` fails.
+    std::fs::write(p.path().join("broken.bin"), b"not a CIFAR batch").unwrap();
+    let yaml = p.path().join("pipeline.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    let smoke = text0.find("  smoke:").unwrap();
+    let (head, tail) = text0.split_at(smoke);
+    let tail = tail
+        .replacen(
+            "    pretrain:\n",
+            "      - { name: broken, label: Broken, local: { format: cifar, train: broken.bin, test: broken.bin, classes: 10 } }\n    pretrain:\n",
+            1,
+        )
+        .replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, broken]", 1);
+    std::fs::write(&yaml, format!("{head}{tail}")).unwrap();
+
+    let out = pipeline(p.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(1), "a failed node fails the run: {}", text(&out));
+    let by = outcomes(&out);
+    assert_eq!(by.get("failed"), Some(&vec!["prepare/broken".to_string()]), "{}", text(&out));
+    let blocked = kinds(by.get("blocked").unwrap());
+    assert_eq!(blocked.get("finetune"), Some(&(4 * 2 * 3)), "{blocked:?}");
+    assert_eq!(blocked.get("aggregate"), None, "the aggregates run on the cells that exist");
+    let built = kinds(&ran(&out));
+    assert_eq!(built.get("finetune"), Some(&(4 * 2 * 3 * 2)), "{built:?}");
+    assert_eq!(built.get("render"), Some(&8), "every report renders: {built:?}");
+
+    let table5 = std::fs::read_to_string(p.path().join("reports/table5.md")).unwrap();
+    let rows: Vec<&str> = table5.lines().filter(|l| l.starts_with("| Broken")).collect();
+    assert_eq!(rows.len(), 2, "{table5}");
+    for row in rows {
+        assert_eq!(row.matches("| — ").count(), 4, "every source is a gap: {row}");
+    }
+    assert!(table5.lines().any(|l| l.starts_with("| MNIST") && !l.contains('—')), "{table5}");
+    let status = text(&pipeline(p.path(), &["status"]));
+    assert!(status.contains("prepare/broken") && status.contains("failed"), "{status}");
+}
+
+#[test]
 fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     let whole = project();
     assert!(pipeline(whole.path(), &["run"]).status.success());

@@ -68,9 +68,18 @@ pub(crate) fn update(
             new.reports.insert(path_text(&p.to), (node.id.clone(), key.clone()));
         }
     }
-    for j in dag.closure(built) {
-        let (key, hash) = (keys[j].expect("built"), content[j].expect("built"));
-        new.nodes.insert((dag.node(j).id.clone(), key.to_string(), hash.to_string()));
+    // What the built reports were made from: their inputs, transitively, less the optional
+    // inputs that could not be built and were left out.
+    let mut stack = built.to_vec();
+    let mut seen = HashSet::new();
+    while let Some(j) = stack.pop() {
+        let (Some(key), Some(hash)) = (keys[j], content[j]) else {
+            continue;
+        };
+        if seen.insert(j) {
+            new.nodes.insert((dag.node(j).id.clone(), key.to_string(), hash.to_string()));
+            stack.extend_from_slice(dag.inputs_of(j));
+        }
     }
     if new.reports.is_empty() && !path.exists() {
         return Ok(false);

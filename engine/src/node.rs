@@ -25,6 +25,11 @@ pub struct Input {
     pub name: String,
     /// The id of the node whose artifact is read.
     pub node: String,
+    /// An optional input that fails (or is blocked) is left out instead of blocking this node,
+    /// which then runs on the inputs that were built and is keyed on exactly those. For
+    /// many-input stages such as an aggregate over cells, where a gap is reported, not fatal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +42,11 @@ pub struct Publish {
 
 impl Input {
     pub fn new(name: impl Into<String>, node: impl Into<String>) -> Self {
-        Input { name: name.into(), node: node.into() }
+        Input { name: name.into(), node: node.into(), optional: false }
+    }
+    /// An input that may be left out when it cannot be built (see [`Input::optional`]).
+    pub fn optional(name: impl Into<String>, node: impl Into<String>) -> Self {
+        Input { optional: true, ..Input::new(name, node) }
     }
 }
 

@@ -26,17 +26,23 @@ pub struct InputRecord {
     pub content_hash: ContentHash,
 }
 
-/// The record node `i` would be built from now, given the content hashes of built nodes
-/// (indexed like the DAG). `None` while some input has no known content hash.
+/// The record node `i` would be built from now, given the content hashes of built nodes and
+/// which nodes cannot be built (a failure upstream), both indexed like the DAG. Optional inputs
+/// that cannot be built are left out of the record and so of the key. `None` while some other
+/// input has no known content hash.
 pub fn current_record(
     dag: &Dag,
     i: usize,
     fingerprints: &HashMap<String, blake3::Hash>,
     content: &[Option<ContentHash>],
+    unbuildable: &[bool],
 ) -> Option<BuildRecord> {
     let node = dag.node(i);
     let mut inputs = Vec::with_capacity(node.inputs.len());
     for (input, &j) in node.inputs.iter().zip(dag.inputs_of(i)) {
+        if input.optional && unbuildable[j] {
+            continue;
+        }
         inputs.push(InputRecord {
             name: input.name.clone(),
             node: input.node.clone(),

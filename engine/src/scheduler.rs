@@ -2,7 +2,8 @@
 //! its inputs are built; a worker then reuses its artifact (after checking every file's hash) or
 //! takes the node's lock and runs its stage into a temporary directory that the store commits.
 //! A node locked by another process is put aside while other work is ready, then waited for and
-//! reused. Failures (errors and panics) are recorded with their log and block only dependents.
+//! reused. Failures (errors and panics) are recorded with their log and block only dependents;
+//! a dependent that reads the failed node as an optional input runs without it.
 //! Afterwards the published files and `reports/pipeline.lock` are brought up to date.
 
 use crate::dag::Dag;
@@ -126,6 +127,7 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
             pending,
             keys: vec![None; n],
             content: vec![None; n],
+            unbuildable: vec![false; n],
             outcomes: vec![None; n],
             unfinished: closure.len(),
             stop: false,
@@ -195,6 +197,8 @@ struct Sched {
     pending: Vec<usize>,
     keys: Vec<Option<Key>>,
     content: Vec<Option<ContentHash>>,
+    /// Failed or blocked in this run: optional inputs on these are left out.
+    unbuildable: Vec<bool>,
     outcomes: Vec<Option<NodeOutcome>>,
     /// Closure nodes without an outcome yet.
     unfinished: usize,
@@ -238,14 +242,16 @@ impl Shared<'_> {
                     }
                     st = self.wake.wait(st).expect("scheduler lock poisoned");
                 };
-                let record = current_record(self.dag, i, &self.fingerprints, &st.content)
-                    .expect("a ready node has all inputs built");
+                let record =
+                    current_record(self.dag, i, &self.fingerprints, &st.content, &st.unbuildable)
+                        .expect("a ready node has all inputs built");
                 let inputs: Vec<(String, PathBuf)> = self
                     .dag
                     .node(i)
                     .inputs
                     .iter()
                     .zip(self.dag.inputs_of(i))
+                    .filter(|&(input, &j)| !(input.optional && st.unbuildable[j]))
                     .map(|(input, &j)| {
                         let key = st.keys[j].expect("a ready node has all inputs built");
                         (input.name.clone(), self.store.object_dir(&key))
@@ -415,7 +421,7 @@ impl Shared<'_> {
                 (if ran { Outcome::Ran } else { Outcome::Cached }, Some(key), seconds)
             }
             Step::Failed { key, error, log, seconds } => {
-                self.block_dependents(&mut st, i);
+                self.propagate_failure(&mut st, i);
                 st.stop |= self.fail_fast;
                 (Outcome::Failed { error, log }, key, seconds)
             }
@@ -432,24 +438,42 @@ impl Shared<'_> {
         self.wake.notify_all();
     }
 
-    /// Mark every not-yet-finished closure node downstream of failed node `i` as blocked by it.
-    fn block_dependents(&self, st: &mut Sched, i: usize) {
+    /// Node `i` failed. Every not-yet-finished closure node downstream of it is blocked by it,
+    /// except where the path passes through an optional input: such a dependent loses that input
+    /// and becomes ready once the rest are built.
+    fn propagate_failure(&self, st: &mut Sched, i: usize) {
         let by = &self.dag.node(i).id;
-        let mut stack: Vec<usize> = self.dag.dependents_of(i).to_vec();
-        while let Some(d) = stack.pop() {
-            if !self.in_closure[d] || st.outcomes[d].is_some() {
-                continue;
+        let mut stack = vec![i];
+        while let Some(j) = stack.pop() {
+            st.unbuildable[j] = true;
+            let mut dependents = self.dag.dependents_of(j).to_vec();
+            dependents.dedup(); // a node reading `j` under two names is listed twice, in a row
+            for d in dependents {
+                if !self.in_closure[d] || st.outcomes[d].is_some() {
+                    continue;
+                }
+                let node = self.dag.node(d);
+                let edges: Vec<bool> = (node.inputs.iter().zip(self.dag.inputs_of(d)))
+                    .filter(|&(_, &k)| k == j)
+                    .map(|(input, _)| input.optional)
+                    .collect();
+                if edges.iter().all(|&optional| optional) {
+                    st.pending[d] -= edges.len();
+                    if st.pending[d] == 0 {
+                        st.ready.push_back(d);
+                    }
+                    continue;
+                }
+                self.progress.finished(&node.id, &format!("blocked by {by}"), 0.0);
+                st.outcomes[d] = Some(NodeOutcome {
+                    id: node.id.clone(),
+                    outcome: Outcome::Blocked { by: by.clone() },
+                    key: None,
+                    seconds: 0.0,
+                });
+                st.unfinished -= 1;
+                stack.push(d);
             }
-            let id = self.dag.node(d).id.clone();
-            self.progress.finished(&id, &format!("blocked by {by}"), 0.0);
-            st.outcomes[d] = Some(NodeOutcome {
-                id,
-                outcome: Outcome::Blocked { by: by.clone() },
-                key: None,
-                seconds: 0.0,
-            });
-            st.unfinished -= 1;
-            stack.extend_from_slice(self.dag.dependents_of(d));
         }
     }
 

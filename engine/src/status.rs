@@ -140,6 +140,8 @@ pub(crate) fn analyse(
     let fingerprints = registry.fingerprints();
     let mut content: Vec<Option<ContentHash>> = vec![None; dag.nodes().len()];
     let mut statuses: Vec<Option<NodeStatus>> = vec![None; dag.nodes().len()];
+    // Failed, or waiting on a failed required input: optional inputs on these are left out.
+    let mut unbuildable = vec![false; dag.nodes().len()];
     for &i in closure {
         let node = dag.node(i);
         let mut status = NodeStatus {
@@ -151,7 +153,7 @@ pub(crate) fn analyse(
             log: None,
         };
         let record = || store.read_record(&node.id);
-        match current_record(dag, i, &fingerprints, &content) {
+        match current_record(dag, i, &fingerprints, &content, &unbuildable) {
             Some(now) => {
                 status.key = Some(now.key);
                 match store.check(&now.key, Depth::Sizes) {
@@ -184,6 +186,8 @@ pub(crate) fn analyse(
                 }
             }
             None => {
+                unbuildable[i] = (node.inputs.iter().zip(dag.inputs_of(i)))
+                    .any(|(input, &j)| !input.optional && unbuildable[j]);
                 let fingerprint = fingerprints[&node.kind].to_hex().to_string();
                 if let Some(old) = record()? {
                     status.state = State::Stale;
@@ -192,6 +196,7 @@ pub(crate) fn analyse(
                 status.reasons.push(waiting_reason(dag, i, &statuses));
             }
         }
+        unbuildable[i] |= status.state == State::Failed;
         statuses[i] = Some(status);
     }
     Ok(statuses)

@@ -137,6 +137,58 @@ fn failures_are_isolated_recorded_and_block_only_dependents() {
 }
 
 #[test]
+fn failed_optional_inputs_are_left_out_and_the_key_says_which() {
+    let p = Project::new();
+    let mut nodes = study();
+    make_inputs_optional(&mut nodes, "aggregate");
+    set_param(&mut nodes, "train/a/s1", "fail", json!(true));
+    let s = p.run(&nodes, &[]);
+    assert_eq!((s.executed, s.failed, s.blocked), (10, 1, 0));
+    assert!(!s.success(), "a failed cell still fails the run");
+    let t1 = String::from_utf8(p.read("reports/t1.md")).unwrap();
+    assert!(!t1.contains("[train/a/s1]") && t1.contains("[train/a/s2]"), "{t1}");
+    assert_eq!(t1.matches("[train/").count(), 3, "{t1}");
+    let lock = String::from_utf8(p.read("reports/pipeline.lock")).unwrap();
+    assert!(!lock.contains("train/a/s1") && lock.contains("node train/b/s2 "), "{lock}");
+    let with_gap = key_of(&s, "aggregate");
+
+    // Mended: the cell is built, and the aggregate re-runs with it under a new key.
+    set_param(&mut nodes, "train/a/s1", "fail", json!(false));
+    p.take_counts();
+    let s = p.run(&nodes, &[]);
+    assert!(s.success());
+    assert_eq!(ran(&p.take_counts()), ["aggregate", "render/t1", "render/t2", "train/a/s1"]);
+    assert_ne!(key_of(&s, "aggregate"), with_gap);
+    assert!(String::from_utf8(p.read("reports/t1.md")).unwrap().contains("[train/a/s1]"));
+
+    // Failing again: the aggregate of the other three cells is found under its old key.
+    set_param(&mut nodes, "train/a/s1", "fail", json!(true));
+    let s = p.run(&nodes, &[]);
+    assert_eq!(ran(&p.take_counts()), ["train/a/s1"]);
+    assert_eq!(key_of(&s, "aggregate"), with_gap);
+    assert_eq!(String::from_utf8(p.read("reports/t1.md")).unwrap(), t1);
+}
+
+#[test]
+fn a_failure_upstream_of_an_optional_input_leaves_out_everything_it_blocks() {
+    let p = Project::new();
+    let mut nodes = study();
+    make_inputs_optional(&mut nodes, "aggregate");
+    set_param(&mut nodes, "fetch/b", "fail", json!(true));
+    let s = p.run(&nodes, &[]);
+    // prepare/b and train/b/s{1,2} are blocked; the aggregate runs on train/a/*.
+    assert_eq!((s.executed, s.failed, s.blocked), (7, 1, 3));
+    let t1 = String::from_utf8(p.read("reports/t1.md")).unwrap();
+    assert_eq!(t1.matches("[train/a/").count(), 2, "{t1}");
+    assert!(!t1.contains("[train/b/"), "{t1}");
+    // Required inputs still block: the renders read the aggregate as a required input.
+    let mut nodes = study();
+    set_param(&mut nodes, "fetch/b", "fail", json!(true));
+    let s = Project::new().run(&nodes, &[]);
+    assert_eq!((s.failed, s.blocked), (1, 6));
+}
+
+#[test]
 fn fail_fast_starts_nothing_after_the_first_failure() {
     let p = Project::new();
     let mut nodes = study();

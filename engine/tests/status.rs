@@ -148,3 +148,21 @@ fn invalid_dags_are_rejected_with_the_offending_node() {
     ];
     assert!(err(cycle).contains("cycle"));
 }
+
+#[test]
+fn status_keys_an_aggregate_without_its_failed_optional_inputs() {
+    let p = Project::new();
+    let mut nodes = study();
+    make_inputs_optional(&mut nodes, "aggregate");
+    set_param(&mut nodes, "fetch/b", "fail", json!(true));
+    p.run(&nodes, &[]);
+    let report = status_of(&p, &nodes, &["reports/t1"]);
+    assert!(!report.up_to_date);
+    let state =
+        |id: &str| report.targets[0].out_of_date.iter().find(|s| s.id == id).map(|s| s.state);
+    assert_eq!(state("fetch/b"), Some(State::Failed));
+    assert_eq!(state("train/b/s1"), Some(State::Missing));
+    // Built from the cells that could be built: up to date, under the key the run used.
+    assert_eq!(state("aggregate"), None);
+    assert_eq!(state("render/t1"), None);
+}

@@ -121,6 +121,12 @@ pub fn set_param(nodes: &mut [Node], id: &str, name: &str, value: Value) {
     n.params[name] = value;
 }
 
+/// Make every input of node `id` optional.
+pub fn make_inputs_optional(nodes: &mut [Node], id: &str) {
+    let n = nodes.iter_mut().find(|n| n.id == id).expect("node exists");
+    n.inputs.iter_mut().for_each(|input| input.optional = true);
+}
+
 /// A project directory with its store at `artifacts/`.
 pub struct Project {
     _dir: Option<tempfile::TempDir>,

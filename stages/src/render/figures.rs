@@ -7,7 +7,8 @@
 
 use super::data::{self, DeltaRow, Stat, SummaryRow};
 use super::plot::{
-    self, Figure, Line, Panel, Point, XAxis, COMPARISON_COLORS, SEQUENCE_COLORS, SOURCE_COLORS,
+    self, Figure, Line, Panel, Point, XAxis, YAxis, COMPARISON_COLORS, SEQUENCE_COLORS,
+    SOURCE_COLORS,
 };
 use super::{RenderParams, Report, SourceLabel};
 use crate::aggregate::Constraint;
@@ -18,7 +19,6 @@ use std::path::Path;
 
 /// The blocks the paper's Figures 2, 3 and 5 fine-tune.
 const BLOCKS: u32 = 3;
-const ACCURACY: &str = "test accuracy (%)";
 const SUBSET: &str = "training images (log scale)";
 
 /// The SVG of the figure `params.report`, from the aggregate in `aggregate`.
@@ -85,15 +85,8 @@ fn pair(a: &str, b: &str, blocks: u32) -> Expr {
         .and(col("b_blocks").eq(lit(blocks)))
 }
 
-fn panel(
-    title: String,
-    x_label: &str,
-    y_label: &str,
-    x_axis: XAxis,
-    zero_line: bool,
-    lines: Vec<Line>,
-) -> Panel {
-    Panel { title, x_label: x_label.into(), y_label: y_label.into(), x_axis, zero_line, lines }
+fn panel(title: String, x_label: &str, x_axis: XAxis, y_axis: YAxis, lines: Vec<Line>) -> Panel {
+    Panel { title, x_label: x_label.into(), x_axis, y_axis, lines }
 }
 
 /// Per dataset: accuracy of every source, and each robust source minus natural, at `BLOCKS`
@@ -138,13 +131,12 @@ fn accuracy_and_delta_cells(
             delta.push(line(&rows, color(params, &s.name), x_delta));
         }
         cells.push(vec![
-            panel(d.label.clone(), x_label, ACCURACY, x_axis, false, acc),
+            panel(d.label.clone(), x_label, x_axis, YAxis::Accuracy, acc),
             panel(
                 format!("{}: robust − {}", d.label, natural.label),
                 x_label,
-                "Δ accuracy (points)",
                 x_axis,
-                true,
+                YAxis::Difference,
                 delta,
             ),
         ]);
@@ -231,17 +223,15 @@ fn blocks_figure(
                 panel(
                     format!("{}: {} − {}", d.label, s.label, natural.label),
                     SUBSET,
-                    "Δ accuracy (points)",
                     XAxis::Log,
-                    true,
+                    YAxis::Difference,
                     by_blocks,
                 ),
                 panel(
                     format!("{}: 3 − 1 blocks", d.label),
                     SUBSET,
-                    "Δ accuracy (points)",
                     XAxis::Log,
-                    true,
+                    YAxis::Difference,
                     three_minus_one,
                 ),
             ]);
@@ -304,14 +294,7 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
                 line(&rows, pair_color(i), delta_by_size)
             })
             .collect();
-        cells.push(vec![panel(
-            d.label.clone(),
-            SUBSET,
-            "Δ accuracy (points)",
-            XAxis::Log,
-            true,
-            lines,
-        )]);
+        cells.push(vec![panel(d.label.clone(), SUBSET, XAxis::Log, YAxis::Difference, lines)]);
     }
     let legend = pairs
         .iter()

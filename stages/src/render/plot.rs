@@ -40,15 +40,37 @@ pub enum XAxis {
     Linear,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YAxis {
+    /// Test accuracy in percent: the axis and the bands stay within [0, 100].
+    Accuracy,
+    /// A difference of accuracies in points, with the y = 0 line drawn.
+    Difference,
+}
+
+impl YAxis {
+    fn label(self) -> &'static str {
+        match self {
+            YAxis::Accuracy => "test accuracy (%)",
+            YAxis::Difference => "Δ accuracy (points)",
+        }
+    }
+    /// The values this axis can hold; an interval reaching past them is cut at the bound.
+    fn bounds(self) -> (f64, f64) {
+        match self {
+            YAxis::Accuracy => (0.0, 100.0),
+            YAxis::Difference => (-100.0, 100.0),
+        }
+    }
+}
+
 /// One chart.
 #[derive(Debug, Clone)]
 pub struct Panel {
     pub title: String,
     pub x_label: String,
-    pub y_label: String,
     pub x_axis: XAxis,
-    /// Draw y = 0 (for differences).
-    pub zero_line: bool,
+    pub y_axis: YAxis,
     pub lines: Vec<Line>,
 }
 
@@ -194,11 +216,27 @@ fn x_range(panel: &Panel) -> (f64, f64) {
     }
 }
 
+/// Ticks of the log subset axis: the sizes plotted when they are few, else 1-2-5 steps.
+fn log_ticks(panel: &Panel, (x0, x1): (f64, f64)) -> Vec<f64> {
+    let mut xs: Vec<f64> = points(panel).map(|p| p.x).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if !xs.is_empty() && xs.len() <= 6 {
+        return xs;
+    }
+    let decades = x0.max(1.0).log10().floor() as i32..=x1.log10().ceil() as i32;
+    decades
+        .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
+        .filter(|v| (x0..=x1).contains(v))
+        .collect()
+}
+
 fn y_range(panel: &Panel) -> (f64, f64) {
+    let (bottom, top) = panel.y_axis.bounds();
     let (mut lo, mut hi) = points(panel).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(p.lo).min(p.y), b.max(p.hi).max(p.y))
     });
-    if panel.zero_line {
+    if panel.y_axis == YAxis::Difference {
         lo = lo.min(0.0);
         hi = hi.max(0.0);
     }
@@ -206,7 +244,7 @@ fn y_range(panel: &Panel) -> (f64, f64) {
         return (0.0, 1.0);
     }
     let pad = ((hi - lo) * 0.08).max(0.5);
-    (lo - pad, hi + pad)
+    ((lo - pad).max(bottom), (hi + pad).min(top))
 }
 
 fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Result<()> {
@@ -223,13 +261,15 @@ fn draw_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, panel: &Panel) -> Resul
         .y_label_area_size(52);
     match panel.x_axis {
         XAxis::Log => {
-            let chart =
-                builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(plot_err)?;
-            draw_series(chart, panel, (x0, x1), y1 - y0)?;
+            let ticks = log_ticks(panel, (x0, x1));
+            let chart = builder
+                .build_cartesian_2d((x0..x1).log_scale().with_key_points(ticks), y0..y1)
+                .map_err(plot_err)?;
+            draw_series(chart, panel, (x0, x1), (y0, y1))?;
         }
         XAxis::Linear => {
             let chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?;
-            draw_series(chart, panel, (x0, x1), y1 - y0)?;
+            draw_series(chart, panel, (x0, x1), (y0, y1))?;
         }
     }
     if panel.lines.iter().all(|l| l.points.is_empty()) {
@@ -248,14 +288,21 @@ fn draw_series<X>(
     mut chart: ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
     panel: &Panel,
     (x0, x1): (f64, f64),
-    y_span: f64,
+    (y_bottom, y_top): (f64, f64),
 ) -> Result<()>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let x_fmt = |v: &f64| format!("{v:.0}");
+    let x_fmt = |v: &f64| {
+        if *v >= 10_000.0 {
+            format!("{}k", (v / 100.0).round() / 10.0)
+        } else {
+            format!("{v:.0}")
+        }
+    };
     let y_fmt = |v: &f64| {
-        if y_span < 6.0 {
+        let v = if v.abs() < 1e-9 { 0.0 } else { *v }; // never "-0.0"
+        if y_top - y_bottom < 6.0 {
             format!("{v:.1}")
         } else {
             format!("{v:.0}")
@@ -264,7 +311,7 @@ where
     chart
         .configure_mesh()
         .x_desc(panel.x_label.as_str())
-        .y_desc(panel.y_label.as_str())
+        .y_desc(panel.y_axis.label())
         .x_labels(6)
         .y_labels(6)
         .x_label_formatter(&x_fmt)
@@ -275,7 +322,7 @@ where
         .light_line_style(TRANSPARENT)
         .draw()
         .map_err(plot_err)?;
-    if panel.zero_line {
+    if panel.y_axis == YAxis::Difference {
         chart
             .draw_series(LineSeries::new([(x0, 0.0), (x1, 0.0)], BLACK.stroke_width(1)))
             .map_err(plot_err)?;
@@ -288,8 +335,8 @@ where
             let band: Vec<(f64, f64)> = line
                 .points
                 .iter()
-                .map(|p| (p.x, p.hi))
-                .chain(line.points.iter().rev().map(|p| (p.x, p.lo)))
+                .map(|p| (p.x, p.hi.min(y_top)))
+                .chain(line.points.iter().rev().map(|p| (p.x, p.lo.max(y_bottom))))
                 .collect();
             chart
                 .draw_series([Polygon::new(band, line.color.mix(alpha).filled())])
@@ -310,4 +357,43 @@ where
             .map_err(plot_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(y_axis: YAxis, xs_ys: &[(f64, f64, f64)]) -> Panel {
+        let points = xs_ys.iter().map(|&(x, lo, hi)| Point { x, y: (lo + hi) / 2.0, lo, hi });
+        Panel {
+            title: String::new(),
+            x_label: String::new(),
+            x_axis: XAxis::Log,
+            y_axis,
+            lines: vec![Line { color: BLACK, points: points.collect() }],
+        }
+    }
+
+    #[test]
+    fn accuracy_axes_stay_within_0_and_100_and_differences_show_zero() {
+        let wide = panel(YAxis::Accuracy, &[(100.0, -30.0, 40.0), (200.0, 70.0, 130.0)]);
+        assert_eq!(y_range(&wide), (0.0, 100.0));
+        let (lo, hi) = y_range(&panel(YAxis::Accuracy, &[(100.0, 20.0, 30.0)]));
+        assert!(lo > 0.0 && lo < 20.0 && hi > 30.0 && hi < 100.0, "{lo} {hi}");
+        let (lo, hi) = y_range(&panel(YAxis::Difference, &[(100.0, 2.0, 6.0)]));
+        assert!(lo < 0.0 && hi > 6.0, "{lo} {hi}");
+    }
+
+    #[test]
+    fn log_ticks_are_the_sizes_when_few_else_one_two_five_steps() {
+        let few =
+            panel(YAxis::Accuracy, &[(100.0, 1.0, 2.0), (200.0, 1.0, 2.0), (400.0, 1.0, 2.0)]);
+        assert_eq!(log_ticks(&few, x_range(&few)), [100.0, 200.0, 400.0]);
+        let sizes: Vec<(f64, f64, f64)> =
+            (0..10).map(|i| (100.0 * 2f64.powi(i), 1.0, 2.0)).collect();
+        let many = panel(YAxis::Accuracy, &sizes);
+        let (x0, x1) = x_range(&many);
+        let ticks = log_ticks(&many, (x0, x1));
+        assert_eq!(ticks, [100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0]);
+    }
 }

@@ -266,7 +266,8 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
                 })
                 .collect(),
         };
-        let inputs = cells.iter().map(|c| Input::new(c.id(), c.id())).collect();
+        // Optional: a failed cell is a gap the reports mark, not a reason to render nothing.
+        let inputs = cells.iter().map(|c| Input::optional(c.id(), c.id())).collect();
         node(id.into(), "aggregate", &params, inputs)
     };
     let mut nodes =
