@@ -120,6 +120,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // candle asks for its thread count before every matrix product and, unless
+    // RAYON_NUM_THREADS is set, re-reads /proc/cpuinfo each time: measured on the mini network,
+    // setting it makes fine-tuning 3.3 times faster. Set before any thread starts.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
+    }
     let cli = Cli::parse();
     match dispatch(&cli) {
         Ok(code) => code,
