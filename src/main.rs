@@ -4,12 +4,14 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pipeline_engine::key::node_key;
-use pipeline_engine::{Dag, ProgressMode, RunOptions, RunSummary, Store};
+use pipeline_engine::{Dag, Force, LockSettings, ProgressMode, RunOptions, RunSummary, Store};
+use pipeline_stages::fetch::params::FetchParams;
 use pipeline_stages::fetch::{self, PinRecord};
-use pipeline_stages::study::params::FetchParams;
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod diff;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -57,6 +59,22 @@ enum Command {
     List(ListArgs),
     /// Time fine-tuning throughput (forward + backward + SGD step) of the networks.
     Bench(BenchArgs),
+    /// Compare the profile's reports with those committed at a git revision, as Markdown.
+    ///
+    /// Prints the Table 5 cells whose mean or 95% interval moved (old → new, the difference,
+    /// and whether the new mean lies outside the old interval), cells added or removed, and the
+    /// nodes of pipeline.lock that changed with the reason: code of a stage, a parameter (named,
+    /// with old and new values), or an input. Paste it into a review. Exit code 0 when nothing
+    /// moved, 1 when something did, 2 on an error (not a git repository, unknown revision,
+    /// reports of another profile).
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The git revision to compare with.
+    #[arg(default_value = "HEAD")]
+    rev: String,
 }
 
 #[derive(Args)]
@@ -69,9 +87,19 @@ struct RunArgs {
     /// Nodes to build at the same time [default: available cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
-    /// Recompute the given targets even if their artifacts are up to date (not their inputs).
-    #[arg(long)]
+    /// Recompute the given targets even if their artifacts are up to date (not their inputs:
+    /// those are reused when up to date; see --force-all).
+    #[arg(long, conflicts_with = "force_all")]
     force: bool,
+    /// Recompute the given targets and everything they depend on, even if up to date. Early
+    /// cutoff still applies downstream: an input that comes out byte-identical invalidates
+    /// nothing.
+    #[arg(long)]
+    force_all: bool,
+    /// Print the run summary as JSON on stdout (per node: outcome, key, seconds), or with
+    /// --dry-run the plan.
+    #[arg(long)]
+    json: bool,
     /// Stop starting new nodes after the first failure.
     #[arg(long, conflicts_with = "keep_going")]
     fail_fast: bool,
@@ -158,8 +186,14 @@ impl Project {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?;
+        let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?
+            .namespaced(&study.profile);
         Ok(Project { root, study, dag, store })
+    }
+
+    /// The profile's lock file, relative to the project root.
+    fn lock_path(&self) -> PathBuf {
+        Path::new(&self.study.reports_dir).join(pipeline_engine::lockfile::LOCK_FILE)
     }
 }
 
@@ -176,6 +210,12 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             status(&p, args)
         }
         Command::List(args) => list(&Project::load(cli)?, args),
+        Command::Diff(args) => {
+            let p = Project::load(cli)?;
+            let moved =
+                diff::print(&p.root, &cli.config, &p.study, &p.dag, &p.lock_path(), &args.rev)?;
+            Ok(exit(!moved))
+        }
         Command::Bench(args) => {
             pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
                 network: args.network.clone(),
@@ -230,10 +270,19 @@ fn exit(ok: bool) -> ExitCode {
 
 fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
     let targets = p.dag.resolve_targets(&args.targets)?;
+    let force = match (args.force, args.force_all) {
+        (_, true) => Force::Closure,
+        (true, false) => Force::Targets,
+        (false, false) => Force::Nothing,
+    };
     if args.dry_run {
-        let plan =
-            pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, args.force)?;
-        print!("{plan}");
+        let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;
+        if args.json {
+            let json = serde_json::json!({ "profile": p.study.profile, "plan": plan });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        } else {
+            print!("{plan}");
+        }
         return Ok(exit(plan.would_run.is_empty()));
     }
     let jobs = match args.jobs {
@@ -243,13 +292,18 @@ fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
     let options = RunOptions {
         targets,
         jobs,
-        force: args.force,
+        force,
         fail_fast: args.fail_fast,
         progress: if args.quiet { ProgressMode::Hidden } else { ProgressMode::Auto },
         project_root: p.root.clone(),
+        lock: LockSettings { path: p.lock_path(), profile: p.study.profile.clone() },
     };
     let summary = pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options)?;
     print_summary(&p.study.profile, &summary);
+    if args.json {
+        let json = serde_json::json!({ "profile": p.study.profile, "run": summary });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
     Ok(exit(summary.success()))
 }
 

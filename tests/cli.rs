@@ -37,18 +37,30 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// Node ids by outcome (`ran`, `cached`, …) from a run's plain log lines (`<id> <outcome> …`).
+/// `pipeline run --json` with `args` (targets and flags) in `dir`, on the smoke profile.
+fn run(dir: &Path, args: &[&str]) -> Output {
+    pipeline(dir, &[&["run", "--json"], args].concat())
+}
+
+/// Node ids by outcome (`ran`, `cached`, `failed`, `blocked`, `not_started`) from the summary
+/// that `run --json` prints.
 fn outcomes(out: &Output) -> BTreeMap<String, Vec<String>> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("run --json printed no JSON ({e}): {}", text(out)));
     let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for line in text(out).lines() {
-        let mut words = line.split_whitespace();
-        if let (Some(id), Some(outcome)) = (words.next(), words.next()) {
-            if id.contains('/') && ["ran", "cached", "failed", "blocked"].contains(&outcome) {
-                by.entry(outcome.to_string()).or_default().push(id.to_string());
-            }
-        }
+    for node in json["run"]["nodes"].as_array().expect("a node list") {
+        let (id, outcome) = (node["id"].as_str().unwrap(), node["outcome"].as_str().unwrap());
+        by.entry(outcome.to_string()).or_default().push(id.to_string());
     }
     by
+}
+
+/// The key the run summary gives for node `id`.
+fn key_of(out: &Output, id: &str) -> String {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = json["run"]["nodes"].as_array().unwrap();
+    let node = nodes.iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no node {id}"));
+    node["key"].as_str().unwrap().to_string()
 }
 
 fn ran(out: &Output) -> Vec<String> {
@@ -63,9 +75,12 @@ fn kinds(ids: &[String]) -> BTreeMap<String, usize> {
     k
 }
 
-/// Every file under `reports/`, by name.
+/// The smoke profile's reports folder (not the default profile's `reports/`).
+const REPORTS: &str = "reports/smoke";
+
+/// Every file in the smoke profile's reports folder, by name.
 fn reports(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir.join("reports"))
+    std::fs::read_dir(dir.join(REPORTS))
         .unwrap()
         .map(|e| e.unwrap())
         .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
@@ -83,7 +98,7 @@ fn node_count(dir: &Path) -> usize {
 #[test]
 fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no_byte() {
     let p = project();
-    let cold = pipeline(p.path(), &["run"]);
+    let cold = run(p.path(), &[]);
     assert_eq!(cold.status.code(), Some(0), "{}", text(&cold));
     assert_eq!(ran(&cold).len(), node_count(p.path()), "every node ran once");
     let before = reports(p.path());
@@ -107,7 +122,7 @@ fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no
     let status = pipeline(p.path(), &["status"]);
     assert_eq!(status.status.code(), Some(0), "up to date: {}", text(&status));
 
-    let warm = pipeline(p.path(), &["run"]);
+    let warm = run(p.path(), &[]);
     assert_eq!(warm.status.code(), Some(0), "{}", text(&warm));
     assert!(ran(&warm).is_empty(), "a warm run ran {:?}", ran(&warm));
     assert_eq!(reports(p.path()), before, "reports/ is byte-identical");
@@ -116,7 +131,7 @@ fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no
 #[test]
 fn a_report_target_builds_that_report_and_its_inputs_only() {
     let p = project();
-    let out = pipeline(p.path(), &["run", "reports/table3"]);
+    let out = run(p.path(), &["reports/smoke/table3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let k = kinds(&ran(&out));
     assert_eq!(
@@ -125,14 +140,14 @@ fn a_report_target_builds_that_report_and_its_inputs_only() {
         "{}",
         text(&out)
     );
-    assert!(p.path().join("reports/table3.md").exists());
-    assert!(!p.path().join("reports/table5.md").exists(), "table5 was not asked for");
+    assert!(p.path().join("reports/smoke/table3.md").exists());
+    assert!(!p.path().join("reports/smoke/table5.md").exists(), "table5 was not asked for");
 }
 
 #[test]
 fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them() {
     let p = project();
-    assert!(pipeline(p.path(), &["run"]).status.success());
+    assert!(run(p.path(), &[]).status.success());
     let yaml = p.path().join("pipeline.yaml");
     let text0 = std::fs::read_to_string(&yaml).unwrap();
     // The smoke profile's own fine-tuning block: change its weight decay.
@@ -151,7 +166,7 @@ fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them()
     let human = text(&pipeline(p.path(), &["status"]));
     assert!(human.contains("weight_decay"), "status says which parameter changed: {human}");
 
-    let out = pipeline(p.path(), &["run"]);
+    let out = run(p.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let k = kinds(&ran(&out));
     assert_eq!(k.get("finetune"), Some(&48), "{k:?}");
@@ -179,7 +194,7 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
         .replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, broken]", 1);
     std::fs::write(&yaml, format!("{head}{tail}")).unwrap();
 
-    let out = pipeline(p.path(), &["run"]);
+    let out = run(p.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "a failed node fails the run: {}", text(&out));
     let by = outcomes(&out);
     assert_eq!(by.get("failed"), Some(&vec!["prepare/broken".to_string()]), "{}", text(&out));
@@ -190,7 +205,7 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
     assert_eq!(built.get("finetune"), Some(&(4 * 2 * 3 * 2)), "{built:?}");
     assert_eq!(built.get("render"), Some(&8), "every report renders: {built:?}");
 
-    let table5 = std::fs::read_to_string(p.path().join("reports/table5.md")).unwrap();
+    let table5 = std::fs::read_to_string(p.path().join("reports/smoke/table5.md")).unwrap();
     let rows: Vec<&str> = table5.lines().filter(|l| l.starts_with("| Broken")).collect();
     assert_eq!(rows.len(), 2, "{table5}");
     for row in rows {
@@ -204,7 +219,7 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
 #[test]
 fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     let whole = project();
-    assert!(pipeline(whole.path(), &["run"]).status.success());
+    assert!(run(whole.path(), &[]).status.success());
 
     let p = project();
     let mut child = command(p.path(), &["run", "--jobs", "1"])
@@ -213,7 +228,7 @@ fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
         .spawn()
         .unwrap();
     // Kill (SIGKILL) once some fine-tuning cells are done, i.e. in the middle of the grid.
-    let records = p.path().join("artifacts/nodes");
+    let records = p.path().join("artifacts/nodes/smoke");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let done = std::fs::read_dir(&records)
@@ -231,7 +246,7 @@ fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let resumed = pipeline(p.path(), &["run"]);
+    let resumed = run(p.path(), &[]);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
     let o = outcomes(&resumed);
     assert!(
@@ -250,9 +265,10 @@ fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
 #[test]
 fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
     let p = project();
-    assert!(pipeline(p.path(), &["run", "reports/table3"]).status.success());
+    assert!(run(p.path(), &["reports/smoke/table3"]).status.success());
     // The natural source's weights: truncate them.
-    let record = std::fs::read(p.path().join("artifacts/nodes/pretrain+natural.json")).unwrap();
+    let record =
+        std::fs::read(p.path().join("artifacts/nodes/smoke/pretrain+natural.json")).unwrap();
     let key = serde_json::from_slice::<serde_json::Value>(&record).unwrap()["key"]
         .as_str()
         .unwrap()
@@ -265,7 +281,7 @@ fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
     );
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
 
-    let out = pipeline(p.path(), &["run", "reports/table3"]);
+    let out = run(p.path(), &["reports/smoke/table3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -279,10 +295,14 @@ fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
 #[test]
 fn two_concurrent_runs_never_compute_a_node_twice() {
     let p = project();
-    let a =
-        command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let b =
-        command(p.path(), &["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn = || {
+        command(p.path(), &["run", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
     assert_eq!(b.status.code(), Some(0), "{}", text(&b));
@@ -312,7 +332,7 @@ fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
     rejects(
         p.path(),
         &["run", "reports/table6"],
-        &["reports/table6", "reports/table5", "finetune"],
+        &["reports/table6", "reports/smoke/table5", "finetune"],
     );
     rejects(p.path(), &["--profile", "nope", "run"], &["unknown profile `nope`", "mini", "smoke"]);
 
@@ -386,4 +406,173 @@ fn paper_profile_status_works_offline_lists_the_whole_grid_and_warns_about_unpin
     let out = pipeline(dir.path(), &["--profile", "paper", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("finetune") && text(&out).contains("12576"), "{}", text(&out));
+}
+
+#[test]
+fn two_fresh_projects_with_different_jobs_give_byte_identical_reports_and_lock() {
+    let (a, b) = (project(), project());
+    let one = run(a.path(), &["--jobs", "1"]);
+    let two = run(b.path(), &["--jobs", "2"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    assert_eq!(two.status.code(), Some(0), "{}", text(&two));
+    let (ra, rb) = (reports(a.path()), reports(b.path()));
+    assert!(ra.contains_key("pipeline.lock"));
+    for name in ra.keys().chain(rb.keys()) {
+        assert_eq!(ra.get(name), rb.get(name), "{REPORTS}/{name} differs between the projects");
+    }
+}
+
+#[test]
+fn a_forced_cell_that_reproduces_its_numbers_invalidates_nothing_downstream() {
+    let p = project();
+    let first = run(p.path(), &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let cell = ran(&first).into_iter().find(|id| id.starts_with("finetune/")).unwrap();
+    let lock = reports(p.path())["pipeline.lock"].clone();
+
+    let forced = run(p.path(), &["--force", &cell]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(ran(&forced), [cell.clone()], "--force recomputes the target only");
+    assert_eq!(key_of(&forced, &cell), key_of(&first, &cell));
+
+    let after = run(p.path(), &[]);
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+    assert!(ran(&after).is_empty(), "nothing downstream re-ran: {:?}", ran(&after));
+    for aggregate in ["aggregate/blocks3", "aggregate/depths"] {
+        assert_eq!(key_of(&after, aggregate), key_of(&first, aggregate));
+    }
+    assert_eq!(reports(p.path())["pipeline.lock"], lock);
+
+    // --force-all recomputes the cell with everything it depends on.
+    let all = run(p.path(), &["--force-all", &cell]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    // The cell's closure: its target and source data, the source model, its subset, itself.
+    let expected = BTreeMap::from([
+        ("finetune".to_string(), 1),
+        ("prepare".to_string(), 2),
+        ("pretrain".to_string(), 1),
+        ("subset".to_string(), 1),
+    ]);
+    assert_eq!(kinds(&ran(&all)), expected, "{}", text(&all));
+}
+
+#[test]
+fn a_non_default_profile_publishes_into_its_own_folder_and_leaves_the_default_reports_alone() {
+    let p = project();
+    let default_reports = p.path().join("reports");
+    std::fs::create_dir_all(&default_reports).unwrap();
+    for name in ["table5.md", "pipeline.lock", "README.md"] {
+        std::fs::write(default_reports.join(name), format!("reviewed {name}\n")).unwrap();
+    }
+    let out = run(p.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in ["table5.md", "pipeline.lock", "README.md"] {
+        let kept = std::fs::read_to_string(default_reports.join(name)).unwrap();
+        assert_eq!(kept, format!("reviewed {name}\n"), "reports/{name} was overwritten");
+    }
+    let lock = String::from_utf8(reports(p.path())["pipeline.lock"].clone()).unwrap();
+    assert_eq!(lock.lines().nth(1), Some("profile smoke"), "{lock}");
+    assert!(lock.contains("report reports/smoke/table5.md "), "{lock}");
+    // Logs and build records are kept per profile.
+    assert!(p.path().join("artifacts/logs/smoke").is_dir());
+    assert!(p.path().join("artifacts/nodes/smoke/pretrain+natural.json").is_file());
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+}
+
+/// Table 5 cells (dataset, size, source) whose mean, interval or seed count differ between
+/// two `table5.csv` texts, read here independently of the binary.
+fn moved_cells(old: &str, new: &str) -> Vec<String> {
+    let rows = |t: &str| -> BTreeMap<String, String> {
+        t.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (
+                    format!("| {} | {} | {} |", f[0], f[1], f[3]),
+                    format!("{},{},{}", f[5], f[6], f[7]),
+                )
+            })
+            .collect()
+    };
+    let (old, new) = (rows(old), rows(new));
+    new.iter()
+        .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[test]
+fn diff_lists_the_moved_cells_and_names_the_parameter_that_moved_them() {
+    let p = project();
+    assert_eq!(run(p.path(), &[]).status.code(), Some(0));
+    git(p.path(), &["init", "-q"]);
+    git(p.path(), &["add", "pipeline.yaml", "reports"]);
+    git(p.path(), &["commit", "-q", "-m", "smoke reports"]);
+
+    let clean = pipeline(p.path(), &["diff"]);
+    assert_eq!(clean.status.code(), Some(0), "nothing moved: {}", text(&clean));
+    assert!(text(&clean).contains("No cell moved"), "{}", text(&clean));
+
+    let old_csv = String::from_utf8(reports(p.path())["table5.csv"].clone()).unwrap();
+    let yaml = p.path().join("pipeline.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    let smoke = text0.find("  smoke:").unwrap();
+    let at = smoke + text0[smoke..].find("    finetune:").unwrap();
+    let lr = at + text0[at..].find("lr: ").unwrap();
+    let end = lr + text0[lr..].find('\n').unwrap();
+    let old_lr = text0[lr + 4..end].trim().to_string();
+    std::fs::write(&yaml, format!("{}lr: 0.05{}", &text0[..lr], &text0[end..])).unwrap();
+    assert_eq!(run(p.path(), &[]).status.code(), Some(0));
+    let new_csv = String::from_utf8(reports(p.path())["table5.csv"].clone()).unwrap();
+
+    let out = pipeline(p.path(), &["diff", "HEAD"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "something moved: {all}");
+    let expected = moved_cells(&old_csv, &new_csv);
+    assert!(!expected.is_empty(), "the edit moves Table 5");
+    let listed: Vec<&str> = all
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Dataset") && !l.starts_with("| ---"))
+        .collect();
+    assert_eq!(listed.len(), expected.len(), "{all}");
+    for cell in &expected {
+        assert!(listed.iter().any(|l| l.starts_with(cell.as_str())), "{cell} not listed: {all}");
+    }
+    assert!(all.contains(&format!("parameter train.lr: {old_lr} → 0.05")), "{all}");
+    assert!(all.contains("**finetune** × 48"), "{all}");
+}
+
+#[test]
+fn diff_rejects_a_missing_repository_an_unknown_revision_and_another_profiles_reports() {
+    let p = project();
+    let outside = pipeline(p.path(), &["diff"]);
+    assert_eq!(outside.status.code(), Some(2), "{}", text(&outside));
+    assert!(text(&outside).contains("not in a git repository"), "{}", text(&outside));
+    assert_eq!(text(&outside).lines().count(), 1, "one line: {}", text(&outside));
+
+    git(p.path(), &["init", "-q"]);
+    git(p.path(), &["add", "pipeline.yaml"]);
+    git(p.path(), &["commit", "-q", "-m", "study"]);
+    let unknown = pipeline(p.path(), &["diff", "no-such-rev"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).contains("unknown git revision `no-such-rev`"), "{}", text(&unknown));
+    assert_eq!(text(&unknown).lines().count(), 1, "one line: {}", text(&unknown));
+
+    let lock = p.path().join(REPORTS).join("pipeline.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "# pipeline.lock\nprofile mini\n").unwrap();
+    git(p.path(), &["add", "reports"]);
+    git(p.path(), &["commit", "-q", "-m", "reports of another profile"]);
+    let other = pipeline(p.path(), &["diff"]);
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert!(text(&other).contains("built with profile `mini`, not `smoke`"), "{}", text(&other));
 }

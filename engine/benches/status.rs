@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use pipeline_engine::{
-    plan, run, status, Dag, Input, Node, ProgressMode, Publish, Registry, RunOptions, Stage,
-    StageContext, Store,
+    plan, run, status, Dag, Force, Input, LockSettings, Node, ProgressMode, Publish, Registry,
+    RunOptions, Stage, StageContext, Store,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -119,10 +119,11 @@ fn main() -> Result<()> {
     let opts = RunOptions {
         targets: targets.clone(),
         jobs: 2,
-        force: false,
+        force: Force::Nothing,
         fail_fast: false,
         progress: ProgressMode::Hidden,
         project_root: dir.path().to_path_buf(),
+        lock: LockSettings { path: "reports/pipeline.lock".into(), profile: "test".into() },
     };
     let cold =
         timed("run, cold (every node executes, fsyncs)", || run(&dag, &registry, &store, &opts))?;
@@ -143,7 +144,9 @@ fn main() -> Result<()> {
     let report =
         timed("status, everything up to date", || status(&dag, &registry, &store, &labelled))?;
     assert!(report.up_to_date);
-    timed("dry run, everything up to date", || plan(&dag, &registry, &store, &targets, false))?;
+    timed("dry run, everything up to date", || {
+        plan(&dag, &registry, &store, &targets, Force::Nothing)
+    })?;
     let warm = timed("run, nothing to do (hashes every artifact)", || {
         run(&dag, &registry, &store, &opts)
     })?;

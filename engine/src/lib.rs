@@ -20,10 +20,11 @@ pub mod store;
 
 pub use dag::Dag;
 pub use key::{ContentHash, Key, KEY_VERSION};
+pub use lockfile::LockSettings;
 pub use node::{Input, Node, Publish};
 pub use plan::{plan, Plan};
 pub use progress::ProgressMode;
-pub use scheduler::{run, NodeOutcome, Outcome, RunOptions, RunSummary};
+pub use scheduler::{run, Force, NodeOutcome, Outcome, RunOptions, RunSummary};
 pub use stage::{Registry, Stage, StageContext};
 pub use status::{status, State, StatusReport};
-pub use store::Store;
+pub use store::{Measurements, Store};

@@ -4,50 +4,81 @@
 //! no byte, and a reviewer sees exactly which results moved.
 //!
 //! ```text
+//! profile <name>
 //! report <publish path> <node id> <key>
-//! node <node id> <key> <content hash>
+//! node <node id> <key> <content hash> <stage fingerprint, first 16 hex digits>
 //! ```
 //!
-//! A run updates the entries of the reports it built and keeps the others (and the node lines
-//! they reach); entries of files no node publishes any more are dropped.
+//! The profile line says which study variant the reports belong to; the fingerprint lets
+//! `pipeline diff` tell a change of stage code from a change of parameters or inputs. A run
+//! updates the entries of the reports it built and keeps the others (and the node lines they
+//! reach); entries of files no node publishes any more are dropped. Lock files written before
+//! the profile line and the fingerprint column still parse (both unknown).
 
 use crate::dag::Dag;
 use crate::fsutil::write_if_changed;
 use crate::key::{ContentHash, Key};
 use anyhow::{bail, Context, Result};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
-/// Where the lock file lives, relative to the project root.
-pub const LOCK_FILE: &str = "reports/pipeline.lock";
+/// The lock file's name in a reports folder.
+pub const LOCK_FILE: &str = "pipeline.lock";
 
 const HEADER: &str = "# pipeline.lock: `report <publish path> <node id> <key>` for each published file; \
-`node <node id> <key> <content hash>` for each artifact the reports were built from. Sorted; written by `pipeline run`.\n";
+`node <node id> <key> <content hash> <stage fingerprint>` for each artifact the reports were built from. Sorted; written by `pipeline run`.\n";
 
-#[derive(Debug, Default, PartialEq)]
-struct LockFile {
+/// How many hex digits of a stage fingerprint the lock keeps (enough to tell versions apart).
+const FINGERPRINT_DIGITS: usize = 16;
+
+/// Where a run keeps its lock file and what it writes into its header.
+#[derive(Debug, Clone)]
+pub struct LockSettings {
+    /// Path relative to the project root, e.g. `reports/pipeline.lock`.
+    pub path: PathBuf,
+    /// The study variant the reports belong to (the profile name).
+    pub profile: String,
+}
+
+/// A parsed lock file.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LockFile {
+    /// The profile the reports were built with (`None` in lock files older than the field).
+    pub profile: Option<String>,
     /// publish path → (node id, key)
-    reports: BTreeMap<String, (String, String)>,
-    /// (node id, key, content hash)
-    nodes: BTreeSet<(String, String, String)>,
+    pub reports: BTreeMap<String, (String, String)>,
+    /// Every node the reports were built from. A partial run can leave two entries for one
+    /// id: the key one report was built from, and the newer key another was rebuilt from.
+    pub nodes: BTreeSet<LockedNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockedNode {
+    pub id: String,
+    pub key: String,
+    pub content: String,
+    /// The first digits of the stage's code fingerprint (`None` in older lock files).
+    pub fingerprint: Option<String>,
 }
 
 /// Bring the lock file up to date after `built` publishing nodes were built with `keys` and
-/// `content`. Returns whether the file changed.
+/// `content` by stages with `fingerprints`. Returns whether the file changed.
 pub(crate) fn update(
     dag: &Dag,
     root: &Path,
+    settings: &LockSettings,
+    fingerprints: &HashMap<String, blake3::Hash>,
     built: &[usize],
     keys: &[Option<Key>],
     content: &[Option<ContentHash>],
 ) -> Result<bool> {
-    let path = root.join(LOCK_FILE);
+    let path = root.join(&settings.path);
     let old = match std::fs::read_to_string(&path) {
         Ok(text) => parse(&text).with_context(|| format!("reading {}", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => LockFile::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let mut new = LockFile::default();
+    let mut new = LockFile { profile: Some(settings.profile.clone()), ..LockFile::default() };
     // Reports this run did not build keep their entries while their node still publishes them.
     let mut kept_nodes = Vec::new();
     for (file, (id, key)) in &old.reports {
@@ -60,7 +91,7 @@ pub(crate) fn update(
     }
     let kept_ids: HashSet<&str> =
         dag.closure(&kept_nodes).into_iter().map(|i| dag.node(i).id.as_str()).collect();
-    new.nodes.extend(old.nodes.iter().filter(|(id, _, _)| kept_ids.contains(id.as_str())).cloned());
+    new.nodes.extend(old.nodes.iter().filter(|n| kept_ids.contains(n.id.as_str())).cloned());
     for &i in built {
         let node = dag.node(i);
         let key = keys[i].expect("built nodes have keys").to_string();
@@ -77,7 +108,14 @@ pub(crate) fn update(
             continue;
         };
         if seen.insert(j) {
-            new.nodes.insert((dag.node(j).id.clone(), key.to_string(), hash.to_string()));
+            let node = dag.node(j);
+            let fingerprint = fingerprints[&node.kind].to_hex();
+            new.nodes.insert(LockedNode {
+                id: node.id.clone(),
+                key: key.to_string(),
+                content: hash.to_string(),
+                fingerprint: Some(fingerprint[..FINGERPRINT_DIGITS].to_string()),
+            });
             stack.extend_from_slice(dag.inputs_of(j));
         }
     }
@@ -93,27 +131,45 @@ fn path_text(p: &Path) -> String {
 
 fn render(lock: &LockFile) -> String {
     let mut out = String::from(HEADER);
+    if let Some(profile) = &lock.profile {
+        out.push_str(&format!("profile {profile}\n"));
+    }
     for (file, (id, key)) in &lock.reports {
         out.push_str(&format!("report {file} {id} {key}\n"));
     }
-    for (id, key, hash) in &lock.nodes {
-        out.push_str(&format!("node {id} {key} {hash}\n"));
+    for n in &lock.nodes {
+        out.push_str(&format!("node {} {} {}", n.id, n.key, n.content));
+        if let Some(fingerprint) = &n.fingerprint {
+            out.push_str(&format!(" {fingerprint}"));
+        }
+        out.push('\n');
     }
     out
 }
 
-fn parse(text: &str) -> Result<LockFile> {
+/// Parse the text of a lock file (this version's or an older one).
+pub fn parse(text: &str) -> Result<LockFile> {
     let mut lock = LockFile::default();
     for (n, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split(' ').collect();
+        let node = |id: &str, key: &str, content: &str, fingerprint: Option<&str>| LockedNode {
+            id: id.to_string(),
+            key: key.to_string(),
+            content: content.to_string(),
+            fingerprint: fingerprint.map(str::to_string),
+        };
         match fields.as_slice() {
             [""] => {}
             [first, ..] if first.starts_with('#') => {}
+            ["profile", name] => lock.profile = Some(name.to_string()),
             ["report", file, id, key] => {
                 lock.reports.insert(file.to_string(), (id.to_string(), key.to_string()));
             }
             ["node", id, key, hash] => {
-                lock.nodes.insert((id.to_string(), key.to_string(), hash.to_string()));
+                lock.nodes.insert(node(id, key, hash, None));
+            }
+            ["node", id, key, hash, fingerprint] => {
+                lock.nodes.insert(node(id, key, hash, Some(fingerprint)));
             }
             _ => bail!(
                 "line {} is not understood: {line:?} (delete the file and rerun to rebuild it)",
@@ -130,9 +186,20 @@ mod tests {
 
     #[test]
     fn render_then_parse_round_trips() {
-        let mut lock = LockFile::default();
+        let mut lock = LockFile { profile: Some("mini".into()), ..LockFile::default() };
         lock.reports.insert("reports/t.md".into(), ("render/t".into(), "ab".into()));
-        lock.nodes.insert(("render/t".into(), "ab".into(), "cd".into()));
+        let node = LockedNode {
+            id: "render/old".into(),
+            key: "ab".into(),
+            content: "cd".into(),
+            fingerprint: None,
+        };
+        lock.nodes.insert(node.clone());
+        lock.nodes.insert(LockedNode {
+            id: "render/t".into(),
+            fingerprint: Some("ef".into()),
+            ..node
+        });
         assert_eq!(parse(&render(&lock)).unwrap(), lock);
     }
 }

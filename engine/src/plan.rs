@@ -3,6 +3,7 @@
 //! they may run; early cutoff skips them if the upstream's bytes come out unchanged.
 
 use crate::dag::Dag;
+use crate::scheduler::Force;
 use crate::stage::Registry;
 use crate::status::{analyse, NodeStatus, State};
 use crate::store::Store;
@@ -18,21 +19,25 @@ pub struct Plan {
     pub up_to_date: usize,
 }
 
-/// What `run` would do for `targets`; `force` recomputes the targets themselves.
+/// What `run` would do for `targets` with `force`.
 pub fn plan(
     dag: &Dag,
     registry: &Registry,
     store: &Store,
     targets: &[usize],
-    force: bool,
+    force: Force,
 ) -> Result<Plan> {
     let closure = dag.closure(targets);
     let statuses = analyse(dag, registry, store, &closure)?;
+    let mut forced = vec![false; dag.nodes().len()];
+    for &i in force.nodes(targets, &closure) {
+        forced[i] = true;
+    }
     let mut plan = Plan { would_run: Vec::new(), up_to_date: 0 };
     for i in closure {
         let mut s = statuses[i].clone().expect("analysed");
         if s.state == State::UpToDate {
-            if !(force && targets.contains(&i)) {
+            if !forced[i] {
                 plan.up_to_date += 1;
                 continue;
             }

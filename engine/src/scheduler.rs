@@ -9,11 +9,12 @@
 use crate::dag::Dag;
 use crate::key::{ContentHash, Key};
 use crate::lock::NodeLock;
+use crate::lockfile::{self, LockSettings};
 use crate::progress::{Progress, ProgressMode};
+use crate::publish;
 use crate::record::{current_record, BuildRecord};
 use crate::stage::{Registry, StageContext};
 use crate::store::{Check, Depth, FailureRecord, Store};
-use crate::{lockfile, publish};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -30,13 +31,36 @@ pub struct RunOptions {
     pub targets: Vec<usize>,
     /// Nodes built at the same time (at least 1).
     pub jobs: usize,
-    /// Recompute the target nodes themselves even when their artifacts exist.
-    pub force: bool,
+    /// Which up-to-date nodes to recompute anyway.
+    pub force: Force,
     /// Start no new node after the first failure.
     pub fail_fast: bool,
     pub progress: ProgressMode,
-    /// The directory that `publish.to` paths and `reports/pipeline.lock` are relative to.
+    /// The directory that `publish.to` paths and the lock file are relative to.
     pub project_root: PathBuf,
+    pub lock: LockSettings,
+}
+
+/// Which nodes `--force` recomputes although their artifacts are up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Force {
+    #[default]
+    Nothing,
+    /// The target nodes themselves.
+    Targets,
+    /// The targets and everything they depend on.
+    Closure,
+}
+
+impl Force {
+    /// The nodes to recompute among `closure`, for these `targets`.
+    pub fn nodes<'a>(self, targets: &'a [usize], closure: &'a [usize]) -> &'a [usize] {
+        match self {
+            Force::Nothing => &[],
+            Force::Targets => targets,
+            Force::Closure => closure,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,10 +127,8 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
     for &i in &closure {
         in_closure[i] = true;
     }
-    if opts.force {
-        for &i in &opts.targets {
-            forced[i] = true;
-        }
+    for &i in opts.force.nodes(&opts.targets, &closure) {
+        forced[i] = true;
     }
     let pending: Vec<usize> = (0..n).map(|i| dag.inputs_of(i).len()).collect();
     let ready: VecDeque<usize> = closure.iter().copied().filter(|&i| pending[i] == 0).collect();
@@ -168,8 +190,16 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
     }
     summary.published =
         publish::publish(dag, store, &opts.project_root, &built_publishers, &sched.keys)?;
-    if lockfile::update(dag, &opts.project_root, &built_publishers, &sched.keys, &sched.content)? {
-        summary.published.push(opts.project_root.join(lockfile::LOCK_FILE));
+    if lockfile::update(
+        dag,
+        &opts.project_root,
+        &opts.lock,
+        &shared.fingerprints,
+        &built_publishers,
+        &sched.keys,
+        &sched.content,
+    )? {
+        summary.published.push(opts.project_root.join(&opts.lock.path));
     }
     Ok(summary)
 }
@@ -365,7 +395,9 @@ impl Shared<'_> {
                 Ok(())
             });
         let seconds = start.elapsed().as_secs_f64();
-        let result = result.and_then(|()| self.store.commit(&tmp, record.clone(), seconds));
+        let result = result.and_then(|()| {
+            self.store.commit(&tmp, record.clone(), seconds, ctx.take_measurements())
+        });
         match result {
             Ok(meta) => {
                 self.store.write_record(&record)?;

@@ -1,11 +1,12 @@
 //! The seam between the engine and the science: a stage is a pure function from its parameters
 //! and input artifacts (directories) to the files it writes in its output directory.
 
+use crate::store::{read_meta, Measurements};
 use anyhow::{anyhow, Context, Result};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub trait Stage: Send + Sync {
     /// The stage kind nodes name, e.g. `finetune`.
@@ -51,6 +52,7 @@ pub struct StageContext {
     threads: usize,
     log: Box<dyn Fn(&str) + Send + Sync>,
     progress: Box<dyn Fn(u64, u64) + Send + Sync>,
+    measurements: Mutex<Measurements>,
 }
 
 impl StageContext {
@@ -63,7 +65,16 @@ impl StageContext {
         log: Box<dyn Fn(&str) + Send + Sync>,
         progress: Box<dyn Fn(u64, u64) + Send + Sync>,
     ) -> Self {
-        StageContext { node_id, params, inputs, out_dir, threads, log, progress }
+        StageContext {
+            node_id,
+            params,
+            inputs,
+            out_dir,
+            threads,
+            log,
+            progress,
+            measurements: Mutex::default(),
+        }
     }
 
     pub fn node_id(&self) -> &str {
@@ -100,5 +111,20 @@ impl StageContext {
     }
     pub fn progress(&self, done: u64, total: u64) {
         (self.progress)(done, total)
+    }
+    /// Record a number measured while running (a timing, a throughput). It is kept in the
+    /// artifact's metadata, outside its hashed files: it never changes a key, and outputs must
+    /// not depend on it. Shown by `pipeline status --json`; readable downstream through
+    /// [`StageContext::input_measurements`].
+    pub fn measure(&self, name: &str, value: f64) {
+        self.measurements.lock().expect("measurements lock poisoned").insert(name.into(), value);
+    }
+    /// What the stage of the named input measured when it was built.
+    pub fn input_measurements(&self, name: &str) -> Result<Measurements> {
+        Ok(read_meta(self.input(name)?)?.measurements)
+    }
+    /// Everything [`StageContext::measure`] recorded (taken by the engine after the run).
+    pub(crate) fn take_measurements(&self) -> Measurements {
+        std::mem::take(&mut self.measurements.lock().expect("measurements lock poisoned"))
     }
 }

@@ -53,6 +53,9 @@ pub struct NodeStatus {
     pub key: Option<Key>,
     /// The log of a failed node.
     pub log: Option<PathBuf>,
+    /// Up to date: the wall-clock seconds its stage ran (from the artifact's metadata).
+    #[serde(skip)]
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -63,6 +66,8 @@ pub struct KindCounts {
     pub missing: usize,
     pub running: usize,
     pub failed: usize,
+    /// Wall-clock seconds the up-to-date artifacts took to build, summed.
+    pub build_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +108,7 @@ pub fn status(
                 kinds.last_mut().expect("just pushed")
             }
         };
+        counts.build_seconds += s.seconds;
         *match s.state {
             State::UpToDate => &mut counts.up_to_date,
             State::Stale => &mut counts.stale,
@@ -151,6 +157,7 @@ pub(crate) fn analyse(
             reasons: Vec::new(),
             key: None,
             log: None,
+            seconds: 0.0,
         };
         let record = || store.read_record(&node.id);
         match current_record(dag, i, &fingerprints, &content, &unbuildable) {
@@ -160,6 +167,7 @@ pub(crate) fn analyse(
                     Check::Valid(meta) => {
                         content[i] = Some(meta.content_hash);
                         status.state = State::UpToDate;
+                        status.seconds = meta.seconds;
                     }
                     Check::Corrupt(why) => {
                         status.state = State::Stale;
@@ -241,19 +249,7 @@ fn changes(
     if old.fingerprint != fingerprint {
         reasons.push(format!("code of stage {} changed", old.kind));
     }
-    let (before, after) = (flatten(&old.params), flatten(params));
-    for (path, value) in &after {
-        match before.get(path) {
-            Some(prev) if prev == value => {}
-            Some(prev) => reasons.push(format!("parameter {path}: {prev} → {value}")),
-            None => reasons.push(format!("parameter {path} added: {value}")),
-        }
-    }
-    for (path, prev) in &before {
-        if !after.contains_key(path) {
-            reasons.push(format!("parameter {path} removed (was {prev})"));
-        }
-    }
+    reasons.extend(param_changes(&old.params, params));
     if let Some(inputs) = inputs {
         for input in inputs {
             match old.inputs.iter().find(|o| o.name == input.name) {
@@ -266,6 +262,26 @@ fn changes(
             if !inputs.iter().any(|i| i.name == o.name) {
                 reasons.push(format!("input {} removed", o.name));
             }
+        }
+    }
+    reasons
+}
+
+/// Each parameter that differs between `before` and `after`, as `parameter train.lr: 0.1 →
+/// 0.2` (dotted paths; arrays compared whole), or added, or removed.
+pub fn param_changes(before: &Value, after: &Value) -> Vec<String> {
+    let (before, after) = (flatten(before), flatten(after));
+    let mut reasons = Vec::new();
+    for (path, value) in &after {
+        match before.get(path) {
+            Some(prev) if prev == value => {}
+            Some(prev) => reasons.push(format!("parameter {path}: {prev} → {value}")),
+            None => reasons.push(format!("parameter {path} added: {value}")),
+        }
+    }
+    for (path, prev) in &before {
+        if !after.contains_key(path) {
+            reasons.push(format!("parameter {path} removed (was {prev})"));
         }
     }
     reasons
@@ -290,6 +306,16 @@ fn flatten(value: &Value) -> BTreeMap<String, String> {
     out
 }
 
+/// `42.1s`, `12m 05s`, `3h 02m`: a build time at a glance.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        _ if seconds < 60.0 => format!("{seconds:.1}s"),
+        _ if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// How many out-of-date nodes the human form lists per target.
 const SHOWN_PER_TARGET: usize = 20;
 
@@ -297,14 +323,20 @@ impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
-            "stage", "up to date", "stale", "missing", "running", "failed"
+            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>11}",
+            "stage", "up to date", "stale", "missing", "running", "failed", "build time"
         )?;
         for k in &self.kinds {
             writeln!(
                 f,
-                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8}",
-                k.kind, k.up_to_date, k.stale, k.missing, k.running, k.failed
+                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>11}",
+                k.kind,
+                k.up_to_date,
+                k.stale,
+                k.missing,
+                k.running,
+                k.failed,
+                duration(k.build_seconds)
             )?;
         }
         for t in &self.targets {

@@ -4,12 +4,14 @@
 //! objects/<key>/          complete artifacts: the stage's files plus .meta.json; appear only by rename
 //! tmp/<key>.<pid>.<n>     outputs being written; removed when their node's lock is next taken
 //! locks/<key>.lock        per-node advisory locks (see lock.rs)
-//! nodes/<id>.json         last successful build record of each node id (for status reasons)
+//! nodes/<ns>/<id>.json    last successful build record of each node id (for status reasons)
 //! failures/<key>.json     why the node with that key failed; its log is in logs/
-//! logs/<id>.log           the last log of each node that ran
+//! logs/<ns>/<id>.log      the last log of each node that ran
 //! ```
 //!
-//! Node ids become file names through [`sanitise_id`].
+//! `<ns>` is the store's namespace (the CLI uses the profile name), so studies that share a store
+//! and a node id keep their own records and logs; artifacts are shared by key. Node ids become
+//! file names through [`sanitise_id`].
 
 use crate::fsutil::{hash_file, sync_dir, unique_suffix, write_atomic};
 use crate::key::{content_hash, ContentHash, Key};
@@ -17,7 +19,7 @@ use crate::lock::NodeLock;
 use crate::record::BuildRecord;
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -34,8 +36,15 @@ pub struct Meta {
     pub files: Vec<FileRecord>,
     /// Wall-clock seconds the stage ran.
     pub seconds: f64,
+    /// What the stage measured while it ran (timings, throughput): kept here, outside the
+    /// hashed files, so that they never change a content hash or a downstream key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measurements: Measurements,
     pub tool_version: String,
 }
+
+/// Named numbers a stage measured while it ran ([`crate::StageContext::measure`]).
+pub type Measurements = BTreeMap<String, f64>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRecord {
@@ -76,6 +85,8 @@ pub enum Check {
 
 pub struct Store {
     root: PathBuf,
+    /// Sub-directory of `nodes/` and `logs/` (empty: none).
+    namespace: String,
 }
 
 const DIRS: [&str; 6] = ["objects", "tmp", "locks", "nodes", "failures", "logs"];
@@ -88,7 +99,13 @@ impl Store {
         if root.exists() && !root.is_dir() {
             bail!("artifact store {} exists but is not a directory", root.display());
         }
-        Ok(Store { root })
+        Ok(Store { root, namespace: String::new() })
+    }
+
+    /// The same store, keeping build records and logs under `nodes/<namespace>/` and
+    /// `logs/<namespace>/` (artifacts, locks and failure records are shared by key).
+    pub fn namespaced(self, namespace: &str) -> Store {
+        Store { namespace: sanitise_id(namespace), ..self }
     }
 
     /// Create the store's directories (done by `run`).
@@ -98,7 +115,8 @@ impl Store {
             fs::create_dir_all(&path)
                 .with_context(|| format!("creating artifact store directory {}", path.display()))?;
         }
-        Ok(())
+        let logs = self.root.join("logs").join(&self.namespace);
+        fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))
     }
 
     pub fn root(&self) -> &Path {
@@ -111,10 +129,10 @@ impl Store {
         self.root.join("locks").join(format!("{key}.lock"))
     }
     pub fn log_path(&self, id: &str) -> PathBuf {
-        self.root.join("logs").join(format!("{}.log", sanitise_id(id)))
+        self.root.join("logs").join(&self.namespace).join(format!("{}.log", sanitise_id(id)))
     }
     fn record_path(&self, id: &str) -> PathBuf {
-        self.root.join("nodes").join(format!("{}.json", sanitise_id(id)))
+        self.root.join("nodes").join(&self.namespace).join(format!("{}.json", sanitise_id(id)))
     }
     fn failure_path(&self, key: &Key) -> PathBuf {
         self.root.join("failures").join(format!("{key}.json"))
@@ -191,7 +209,13 @@ impl Store {
     /// Turn the finished output in `tmp` into the artifact of `build.key`: hash and fsync every
     /// file, write `.meta.json`, fsync, then rename into `objects/` (replacing a corrupt or forced
     /// older artifact). Call only while holding the node lock.
-    pub fn commit(&self, tmp: &Path, build: BuildRecord, seconds: f64) -> Result<Meta> {
+    pub fn commit(
+        &self,
+        tmp: &Path,
+        build: BuildRecord,
+        seconds: f64,
+        measurements: Measurements,
+    ) -> Result<Meta> {
         let mut files = Vec::new();
         let mut dirs = vec![tmp.to_path_buf()];
         collect_files(tmp, "", &mut files, &mut dirs)?;
@@ -211,6 +235,7 @@ impl Store {
             build,
             files: records,
             seconds,
+            measurements,
             tool_version: concat!("pipeline-engine ", env!("CARGO_PKG_VERSION")).to_string(),
         };
         let meta_path = tmp.join(META_FILE);
@@ -269,6 +294,12 @@ pub fn sanitise_id(id: &str) -> String {
         }
     }
     out
+}
+
+/// The metadata of the artifact in directory `dir` (an input a stage reads), unchecked.
+pub fn read_meta(dir: &Path) -> Result<Meta> {
+    read_json(&dir.join(META_FILE))?
+        .with_context(|| format!("{} has no {META_FILE}", dir.display()))
 }
 
 /// Read and parse a JSON file; `None` when it does not exist.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pipeline_engine::Force;
 use pipeline_engine::{Dag, Key, Outcome, Store};
 use serde_json::json;
 
@@ -213,10 +214,43 @@ fn force_recomputes_only_the_targets() {
     let reg = p.registry();
     let dag = Dag::new(study(), &reg).unwrap();
     let mut opts = p.options(&dag, &["prepare"]);
-    opts.force = true;
+    opts.force = Force::Targets;
     let s = pipeline_engine::run(&dag, &reg, &p.store(), &opts).unwrap();
     assert_eq!(ran(&p.take_counts()), ["prepare/a", "prepare/b"]);
     assert_eq!((s.executed, s.cached), (2, 2));
+}
+
+#[test]
+fn force_with_inputs_recomputes_the_whole_closure_and_early_cutoff_keeps_the_rest() {
+    let p = Project::new();
+    p.run(&study(), &[]);
+    p.take_counts();
+    let lock = p.read("reports/pipeline.lock");
+    let reg = p.registry();
+    let dag = Dag::new(study(), &reg).unwrap();
+    let mut opts = p.options(&dag, &["train/a/s1"]);
+    opts.force = Force::Closure;
+    let s = pipeline_engine::run(&dag, &reg, &p.store(), &opts).unwrap();
+    assert_eq!(ran(&p.take_counts()), ["fetch/a", "prepare/a", "train/a/s1"]);
+    assert_eq!((s.executed, s.cached), (3, 0));
+    // Same bytes out (the measurements differ, but they are not hashed): nothing downstream
+    // is invalidated, and a full run afterwards executes nothing.
+    let s = p.run(&study(), &[]);
+    assert_eq!((s.executed, p.take_counts().len()), (0, 0));
+    assert_eq!(p.read("reports/pipeline.lock"), lock);
+}
+
+#[test]
+fn measurements_are_kept_in_the_metadata_and_readable_downstream() {
+    let p = Project::new();
+    let s = p.run(&study(), &["train/a/s1"]);
+    let key = |id: &str| s.nodes.iter().find(|n| n.id == id).unwrap().key.unwrap();
+    let meta = |id: &str| {
+        pipeline_engine::store::read_meta(&p.store().object_dir(&key(id))).unwrap().measurements
+    };
+    let (prepare, train) = (meta("prepare/a"), meta("train/a/s1"));
+    assert!(prepare.contains_key("started_ns"), "{prepare:?}");
+    assert_eq!(train["first_input_started_ns"], prepare["started_ns"]);
 }
 
 #[test]
@@ -270,8 +304,9 @@ fn lock_file_is_sorted_deterministic_and_partial_runs_keep_other_reports() {
     let mut nodes = study();
     p.run(&nodes, &[]);
     let lock = String::from_utf8(p.read("reports/pipeline.lock")).unwrap();
-    let lines: Vec<&str> = lock.lines().skip(1).collect();
+    let lines: Vec<&str> = lock.lines().skip(2).collect();
     assert!(lock.starts_with("# pipeline.lock"));
+    assert_eq!(lock.lines().nth(1), Some("profile test"));
     assert_eq!(lines.iter().filter(|l| l.starts_with("report ")).count(), 2);
     assert_eq!(lines.iter().filter(|l| l.starts_with("node ")).count(), 11);
     // Report lines first, then node lines, each section sorted.

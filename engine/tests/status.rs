@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use pipeline_engine::{plan, status, Dag, State, StatusReport};
+use pipeline_engine::{plan, status, Dag, Force, State, StatusReport};
 use serde_json::json;
 
 fn status_of(p: &Project, nodes: &[pipeline_engine::Node], targets: &[&str]) -> StatusReport {
@@ -90,14 +90,14 @@ fn dry_run_lists_what_would_run_and_touches_nothing() {
     let reg = p.registry();
     let dag = Dag::new(study(), &reg).unwrap();
     let plan_cold =
-        plan(&dag, &reg, &p.store(), &dag.resolve_targets(&[]).unwrap(), false).unwrap();
+        plan(&dag, &reg, &p.store(), &dag.resolve_targets(&[]).unwrap(), Force::Nothing).unwrap();
     assert_eq!((plan_cold.would_run.len(), plan_cold.up_to_date), (11, 0));
     assert!(!p.path("artifacts").exists());
     p.run(&study(), &[]);
     let targets = dag.resolve_targets(&["render/t1".into()]).unwrap();
-    let warm = plan(&dag, &reg, &p.store(), &targets, false).unwrap();
+    let warm = plan(&dag, &reg, &p.store(), &targets, Force::Nothing).unwrap();
     assert_eq!((warm.would_run.len(), warm.up_to_date), (0, 10));
-    let forced = plan(&dag, &reg, &p.store(), &targets, true).unwrap();
+    let forced = plan(&dag, &reg, &p.store(), &targets, Force::Targets).unwrap();
     assert_eq!(forced.would_run.len(), 1);
     assert_eq!(forced.would_run[0].reasons, ["forced (--force)"]);
 }

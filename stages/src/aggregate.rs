@@ -10,6 +10,7 @@
 //! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds; and
 //!   `missing.csv`: every expected cell that was not built.
 
+use crate::fingerprint::{sources, Code};
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use polars::prelude::*;
@@ -18,6 +19,8 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::finetune::metrics::{CellMetrics, IMAGES_PER_SECOND, TRAIN_SECONDS};
+use crate::study::config::size_order;
 pub use crate::study::config::Constraint;
 
 /// A source model, in display order.
@@ -57,20 +60,50 @@ pub struct AggregateParams {
 /// `metrics.json`.
 pub struct Aggregate;
 
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "aggregate.rs",
+    sources: sources![
+        "aggregate.rs",
+        "finetune/metrics.rs",
+        "fingerprint/mod.rs",
+        "nn/options.rs",
+        "study/config.rs",
+    ],
+};
+
 impl Stage for Aggregate {
     fn kind(&self) -> &'static str {
         "aggregate"
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources("aggregate", &[include_str!("aggregate.rs")])
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let params: AggregateParams = ctx.params_as()?;
-        let mut metrics = Vec::new();
+        let (mut metrics, mut train_seconds, mut images) = (Vec::new(), 0.0, 0.0);
         for (name, dir) in ctx.inputs() {
-            metrics.push(read_metrics(dir).with_context(|| format!("input `{name}`"))?);
+            let cell = CellMetrics::read(dir).with_context(|| format!("input `{name}`"))?;
+            // Throughput comes from the cells' measurements, which the tables never hold: they
+            // would make the aggregate's bytes depend on the machine's load. A cell without a
+            // timing (its metadata unreadable) is left out of the throughput only.
+            let measured = ctx.input_measurements(name).unwrap_or_default();
+            if let Some(&seconds) = measured.get(TRAIN_SECONDS) {
+                train_seconds += seconds;
+                images += (cell.size as usize * cell.epochs) as f64;
+            }
+            metrics.push(cell);
+        }
+        if train_seconds > 0.0 {
+            ctx.measure("cells_train_seconds", train_seconds);
+            ctx.measure(IMAGES_PER_SECOND, images / train_seconds);
+            ctx.log(&format!(
+                "fine-tuning: {images:.0} training images in {train_seconds:.1} s of training \
+                 time ({:.0} images/s)",
+                images / train_seconds
+            ));
         }
         let tables = aggregate(&params, &metrics)?;
         ctx.log(&format!(
@@ -82,41 +115,6 @@ impl Stage for Aggregate {
         ));
         tables.write(ctx.out_dir())
     }
-}
-
-/// What a fine-tuning cell reports in `metrics.json` (the `finetune` stage adds its epoch count
-/// and training-loss curve; this stage reads these fields).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CellMetrics {
-    pub source: String,
-    pub dataset: String,
-    pub size: u64,
-    pub size_label: String,
-    pub blocks: u32,
-    pub seed: u64,
-    pub evals: Vec<Eval>,
-    pub timings: Timings,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Eval {
-    pub epoch: u32,
-    /// Test accuracy in percent.
-    pub accuracy: f64,
-    pub loss: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Timings {
-    pub train_seconds: f64,
-    pub images_per_second: f64,
-}
-
-fn read_metrics(dir: &Path) -> Result<CellMetrics> {
-    let path = dir.join(crate::finetune::METRICS);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The aggregate's tables, each sorted and with its published columns only.
@@ -164,16 +162,6 @@ fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Sort key of a subset-size label: its number, with `all` (the full training set) last.
-pub(crate) fn size_order(label: &str) -> Result<u64> {
-    if label == "all" {
-        return Ok(u64::MAX);
-    }
-    Context::with_context(label.parse(), || {
-        format!("subset size label `{label}` is neither a number nor `all`")
-    })
-}
-
 fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
     match names.iter().position(|n| n == name) {
         Some(i) => Ok(i as u32),
@@ -218,8 +206,6 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
             "accuracy",
             "loss",
             "final",
-            "train_seconds",
-            "images_per_second",
         ]))
         .collect()?;
 
@@ -329,8 +315,7 @@ fn cells_frame(
     let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
     let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let (mut train_seconds, mut ips, mut source_rank, mut dataset_rank, mut order) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut source_rank, mut dataset_rank, mut order) = (vec![], vec![], vec![]);
     for m in metrics {
         let key = cell_key(&m.source, &m.dataset, &m.size_label, m.blocks, m.seed);
         let id = format!("{}/{}/{}/b{}/s{}", m.source, m.dataset, m.size_label, m.blocks, m.seed);
@@ -358,8 +343,6 @@ fn cells_frame(
             epoch.push(e.epoch);
             accuracy.push(e.accuracy);
             loss.push(e.loss);
-            train_seconds.push(m.timings.train_seconds);
-            ips.push(m.timings.images_per_second);
             source_rank.push(sr);
             dataset_rank.push(dr);
             order.push(so);
@@ -368,7 +351,6 @@ fn cells_frame(
     let df = df!(
         "source" => source, "dataset" => dataset, "size" => size, "size_label" => size_label,
         "blocks" => blocks, "seed" => seed, "epoch" => epoch, "accuracy" => accuracy, "loss" => loss,
-        "train_seconds" => train_seconds, "images_per_second" => ips,
         "source_rank" => source_rank, "dataset_rank" => dataset_rank, "size_order" => order,
     )?;
     let cell = cols(&["source", "dataset", "size_label", "blocks", "seed"]);
@@ -601,6 +583,7 @@ fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finetune::metrics::Eval;
 
     fn cell(
         source: &str,
@@ -621,7 +604,8 @@ mod tests {
                 .iter()
                 .map(|&(epoch, accuracy)| Eval { epoch, accuracy, loss: 1.0 })
                 .collect(),
-            timings: Timings { train_seconds: 10.0, images_per_second: 100.0 },
+            epochs: 10,
+            train_loss: vec![2.0, 1.0],
         }
     }
 
@@ -832,7 +816,6 @@ mod tests {
                 "source": c.source, "dataset": c.dataset, "size": c.size, "size_label": c.size_label,
                 "blocks": c.blocks, "seed": c.seed, "train_images": c.size, "epochs": 10, "evals": evals,
                 "train_loss": [2.0, 1.0],
-                "timings": {"train_seconds": 1.5, "eval_seconds": 0.5, "images_per_second": 66.6},
             });
             std::fs::write(dir.join("metrics.json"), json.to_string()).unwrap();
             inputs.push((format!("finetune/{i}"), dir));

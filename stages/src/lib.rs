@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod fetch;
+pub mod file_hash;
 pub mod finetune;
 pub mod fingerprint;
 pub mod nn;

@@ -107,28 +107,3 @@ pub fn evaluate(
     }
     Ok(total)
 }
-
-/// The source files of the training code: the fingerprint of `pretrain` and `finetune`.
-pub const SOURCES: [&str; 21] = [
-    include_str!("training.rs"),
-    include_str!("pretrain.rs"),
-    include_str!("finetune.rs"),
-    include_str!("checkpoint.rs"),
-    include_str!("fetch.rs"),
-    include_str!("subset.rs"),
-    include_str!("nn/mod.rs"),
-    include_str!("nn/freeze.rs"),
-    include_str!("nn/maxpool.rs"),
-    include_str!("nn/pgd.rs"),
-    include_str!("nn/resnet.rs"),
-    include_str!("nn/rng.rs"),
-    include_str!("nn/schedule.rs"),
-    include_str!("nn/sgd.rs"),
-    include_str!("nn/train.rs"),
-    include_str!("data/mod.rs"),
-    include_str!("data/dataset.rs"),
-    include_str!("data/rng.rs"),
-    include_str!("data/subset.rs"),
-    include_str!("data/transform.rs"),
-    include_str!("study/params.rs"),
-];

@@ -8,8 +8,8 @@
 
 use anyhow::{bail, Result};
 use pipeline_engine::{
-    Dag, Input, Node, ProgressMode, Publish, Registry, RunOptions, RunSummary, Stage, StageContext,
-    Store,
+    Dag, Force, Input, LockSettings, Node, ProgressMode, Publish, Registry, RunOptions, RunSummary,
+    Stage, StageContext, Store,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -52,10 +52,17 @@ impl Stage for FakeStage {
         let mut text = format!("{}={}\n", self.kind, params.get("value").unwrap_or(&Value::Null));
         let mut inputs: Vec<(&str, &Path)> = ctx.inputs().collect();
         inputs.sort();
-        for (name, dir) in inputs {
+        for &(name, dir) in &inputs {
             text.push_str(&format!("[{name}] {}", std::fs::read_to_string(dir.join("out.txt"))?));
         }
         ctx.progress(1, 1);
+        // A measurement that differs on every run, as a timing does; the outputs ignore it.
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        ctx.measure("started_ns", started.subsec_nanos() as f64);
+        if let Some((name, _)) = inputs.first() {
+            let upstream = ctx.input_measurements(name)?;
+            ctx.measure("first_input_started_ns", upstream["started_ns"]);
+        }
         std::fs::write(ctx.out_dir().join("out.txt"), text)?;
         Ok(())
     }
@@ -158,10 +165,11 @@ impl Project {
         RunOptions {
             targets: dag.resolve_targets(&targets).unwrap(),
             jobs: 2,
-            force: false,
+            force: Force::Nothing,
             fail_fast: false,
             progress: ProgressMode::Lines,
             project_root: self.root().to_path_buf(),
+            lock: LockSettings { path: "reports/pipeline.lock".into(), profile: "test".into() },
         }
     }
     /// Run `targets` of `nodes` with `registry`; returns the summary.

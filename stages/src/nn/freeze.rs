@@ -6,8 +6,8 @@
 //! Pre-training trains everything ([`Regime::full`]).
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 
+pub use super::options::FrozenBn;
 use super::resnet::{Part, BLOCKS};
 
 /// The trainable part of the network.
@@ -28,19 +28,6 @@ impl Trainable {
             (Trainable::LastBlocks(k), Part::Block(i)) => i + k >= BLOCKS,
         }
     }
-}
-
-/// How the BatchNorm layers of the frozen part behave during a training step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FrozenBn {
-    /// The authors' published code: the whole model is in training mode, so frozen BatchNorm
-    /// layers normalise with batch statistics and keep updating their running statistics
-    /// (their affine weights stay frozen).
-    #[default]
-    Train,
-    /// Frozen BatchNorm layers normalise with their running statistics and never update them.
-    Eval,
 }
 
 /// What a training step trains: the trainable part and the frozen BatchNorm behaviour.

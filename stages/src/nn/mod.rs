@@ -8,12 +8,16 @@
 //! * [`pgd`]: ℓ2 / ℓ∞ PGD attacks.
 //! * [`train`]: training steps (natural and adversarial) and evaluation.
 //! * [`maxpool`]: the stem's differentiable 3×3 stride-2 max-pool.
+//! * [`options`]: the stem, classifier initialisation and frozen-BatchNorm choices a profile names.
+//! * [`device`]: which device computes.
 //! * [`rng`]: seeded host-side random numbers.
 //!
-//! Compute runs on [`device`]; all tensor work goes through candle ops in these modules.
+//! Compute runs on [`device()`]; all tensor work goes through candle ops in these modules.
 
+pub mod device;
 pub mod freeze;
 pub mod maxpool;
+pub mod options;
 pub mod pgd;
 pub mod resnet;
 pub mod rng;
@@ -24,24 +28,11 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
-pub use freeze::{FrozenBn, Regime, Trainable};
+pub use device::device;
+pub use freeze::{Regime, Trainable};
+pub use options::{FcInit, FrozenBn, Stem};
 pub use pgd::{Constraint, Pgd, DEFAULT_STEP_FACTOR};
-pub use resnet::{FcInit, NetConfig, Network, Normalizer, Stem};
+pub use resnet::{NetConfig, Network, Normalizer};
 pub use schedule::{eval_epochs, lr_at};
 pub use sgd::{Sgd, SgdConfig};
 pub use train::{adversarial_train_step, evaluate, evaluate_adversarial, train_step, Evaluation};
-
-use candle_core::Device;
-
-/// The compute device: CUDA device 0 when built with the `cuda` feature and one is present,
-/// otherwise the CPU.
-pub fn device() -> anyhow::Result<Device> {
-    #[cfg(feature = "cuda")]
-    {
-        Ok(Device::cuda_if_available(0)?)
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Ok(Device::Cpu)
-    }
-}

@@ -24,8 +24,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use super::freeze::{FrozenBn, Regime};
+use super::freeze::Regime;
 use super::maxpool::max_pool_3x3_s2_p1;
+pub use super::options::{FcInit, FrozenBn, Stem};
 use super::rng::{self, Rng};
 
 /// Bottleneck blocks per layer (`layer1` … `layer4`).
@@ -38,16 +39,6 @@ pub const BLOCKS: usize = 16;
 pub const BN_EPS: f64 = 1e-5;
 /// BatchNorm running-statistics momentum (PyTorch default).
 pub const BN_MOMENTUM: f64 = 0.1;
-
-/// The network's first layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stem {
-    /// 7×7 stride-2 conv, BatchNorm, ReLU, 3×3 stride-2 max-pool (ImageNet ResNet-50).
-    ImageNet,
-    /// 3×3 stride-1 conv, BatchNorm, ReLU, no pool (small images).
-    Small,
-}
 
 /// Fixed per-channel input normalisation `(x − mean) / std`, applied to [0, 1] inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -127,17 +118,6 @@ pub struct TensorSpec {
     pub part: Part,
     pub role: Role,
     init: Init,
-}
-
-/// How [`Network::reset_fc`] draws the new classifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FcInit {
-    /// Weight ~ N(0, 1), bias 0 (the authors' code).
-    #[default]
-    Normal1,
-    /// PyTorch's `nn.Linear` default: weight and bias ~ U(±1/√fan_in).
-    PytorchDefault,
 }
 
 /// Every tensor of the network in torchvision's state-dict order, without BatchNorm's

@@ -10,10 +10,10 @@
 //! re-runs these `prepare` nodes; identical output bytes then leave everything downstream
 //! cached (early cutoff).
 
+use super::params::{LocalFiles, PrepareParams};
 use crate::data::Dataset;
-use crate::fetch::blake3_of_file;
+use crate::file_hash::blake3_of_file;
 use crate::study::config::{LocalDataset, LocalFormat};
-use crate::study::params::{LocalFiles, PrepareParams};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -2,14 +2,41 @@
 //! each a `data::Dataset` directory), generated from a seed or decoded from fetched Parquet.
 
 pub mod local;
+pub mod params;
 pub mod parquet;
 
 use crate::data::{generate, Dataset, Kind, Split};
-use crate::study::params::PrepareParams;
+use crate::fingerprint::{sources, Code};
 use anyhow::{ensure, Result};
+use params::PrepareParams;
 use pipeline_engine::{Stage, StageContext};
 
 pub struct Prepare;
+
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "prepare/mod.rs",
+    sources: sources![
+        "prepare/mod.rs",
+        "data/dataset.rs",
+        "data/procedural/digits.rs",
+        "data/procedural/garments.rs",
+        "data/procedural/glyphs.rs",
+        "data/procedural/mod.rs",
+        "data/procedural/objects.rs",
+        "data/procedural/shapes.rs",
+        "data/raster.rs",
+        "data/rng.rs",
+        "fetch/artifact.rs",
+        "file_hash.rs",
+        "fingerprint/mod.rs",
+        "nn/options.rs",
+        "prepare/local.rs",
+        "prepare/params.rs",
+        "prepare/parquet.rs",
+        "study/config.rs",
+    ],
+};
 
 impl Stage for Prepare {
     fn kind(&self) -> &'static str {
@@ -17,24 +44,7 @@ impl Stage for Prepare {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(
-            self.kind(),
-            &[
-                include_str!("mod.rs"),
-                include_str!("parquet.rs"),
-                include_str!("local.rs"),
-                include_str!("../fetch.rs"),
-                include_str!("../data/dataset.rs"),
-                include_str!("../data/raster.rs"),
-                include_str!("../data/rng.rs"),
-                include_str!("../data/procedural/mod.rs"),
-                include_str!("../data/procedural/shapes.rs"),
-                include_str!("../data/procedural/objects.rs"),
-                include_str!("../data/procedural/digits.rs"),
-                include_str!("../data/procedural/garments.rs"),
-                include_str!("../data/procedural/glyphs.rs"),
-            ],
-        )
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {

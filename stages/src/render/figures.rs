@@ -11,7 +11,7 @@ use super::plot::{
     SOURCE_COLORS,
 };
 use super::{RenderParams, Report, SourceLabel};
-use crate::aggregate::Constraint;
+use crate::study::config::Constraint;
 use anyhow::{bail, Result};
 use plotters::style::RGBColor;
 use polars::prelude::{col, lit, Expr};

@@ -3,7 +3,7 @@
 //! paper profile; hub stand-ins for the paper's checkpoints marked.
 
 use super::{paper, pct, RenderParams};
-use crate::pretrain::{AttackReport, SourceReport, REPORT};
+use crate::pretrain::report::{AttackReport, SourceReport, REPORT};
 use crate::study::config::Constraint;
 use anyhow::{Context, Result};
 use std::fmt::Write;

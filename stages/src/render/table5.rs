@@ -4,7 +4,7 @@
 use super::data::{self, Stat, SummaryRow};
 use super::paper;
 use super::{pct, RenderParams};
-use crate::aggregate::size_order;
+use crate::study::config::size_order;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -144,4 +144,53 @@ fn cell_text(e: &Entry, best: Option<i64>) -> String {
         write!(text, " · paper {} ({:+.2})", pct(p), mean - p).expect("writing to a String");
     }
     text
+}
+
+/// One row of `table5.csv` read back (by `pipeline diff`): one source at one dataset and size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    pub dataset: String,
+    pub size_label: String,
+    pub source: String,
+    pub n_seeds: u32,
+    /// `None` where no cell was built.
+    pub mean: Option<f64>,
+    pub ci95: Option<f64>,
+}
+
+/// The rows of a `table5.csv` written by [`render`] (any version with these columns).
+pub fn read_csv(text: &str) -> Result<Vec<CsvRow>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| anyhow::anyhow!("table5.csv has no column `{name}`"))
+    };
+    let [dataset, size_label, source, n_seeds, mean, ci95] =
+        ["dataset", "size_label", "source", "n_seeds", "mean", "ci95"].map(column);
+    let (dataset, size_label, source, n_seeds, mean, ci95) =
+        (dataset?, size_label?, source?, n_seeds?, mean?, ci95?);
+    let number = |field: &str| -> Result<Option<f64>> {
+        Ok(if field.is_empty() { None } else { Some(field.parse()?) })
+    };
+    let mut rows = Vec::new();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let field = |i: usize| {
+            fields.get(i).copied().ok_or_else(|| {
+                anyhow::anyhow!("table5.csv line {}: too few fields: {line:?}", n + 2)
+            })
+        };
+        rows.push(CsvRow {
+            dataset: field(dataset)?.to_string(),
+            size_label: field(size_label)?.to_string(),
+            source: field(source)?.to_string(),
+            n_seeds: field(n_seeds)?.parse()?,
+            mean: number(field(mean)?)?,
+            ci95: number(field(ci95)?)?,
+        });
+    }
+    Ok(rows)
 }

@@ -3,9 +3,8 @@
 //! Set `RENDER_PREVIEW_DIR` to keep the rendered files for viewing.
 
 use super::*;
-use crate::aggregate::{
-    self, AggregateParams, CellMetrics, Eval, ExpectedCell, SourceSpec, Timings,
-};
+use crate::aggregate::{self, AggregateParams, ExpectedCell, SourceSpec};
+use crate::finetune::metrics::{CellMetrics, Eval};
 
 const SOURCES: [(&str, &str, Constraint, f64, f64); 4] = [
     ("natural", "natural", Constraint::None, 0.0, 0.0),
@@ -96,7 +95,8 @@ fn study() -> (AggregateParams, Vec<CellMetrics>) {
                             blocks,
                             seed,
                             evals,
-                            timings: Timings { train_seconds: 1.0, images_per_second: 50.0 },
+                            epochs: 10,
+                            train_loss: vec![1.0],
                         });
                     }
                 }

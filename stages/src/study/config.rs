@@ -1,7 +1,7 @@
 //! The typed schema of `pipeline.yaml`. Every struct denies unknown fields, so a misspelt key is
 //! an error that names the field, its line and the valid names.
 
-pub use crate::nn::{FcInit, FrozenBn, Stem};
+pub use crate::nn::options::{FcInit, FrozenBn, Stem};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
@@ -468,6 +468,16 @@ impl SubsetSize {
             SubsetSize::All => "all".into(),
         }
     }
+}
+
+/// Sort key of a subset-size label: its number, with `all` (the full training set) last.
+pub fn size_order(label: &str) -> anyhow::Result<u64> {
+    if label == "all" {
+        return Ok(u64::MAX);
+    }
+    anyhow::Context::with_context(label.parse(), || {
+        format!("subset size label `{label}` is neither a number nor `all`")
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

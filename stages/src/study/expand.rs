@@ -4,13 +4,14 @@
 //! source is fine-tuned on the same subsets (paired comparisons).
 
 use super::config::{DataOrigin, Dataset, Profile, Source, SourceOrigin, SubsetSize};
-use super::params::{
-    FetchParams, FinetuneParams, PrepareParams, PretrainParams, RepoType, SourceFormat,
-    SubsetParams,
-};
 use crate::aggregate::{AggregateParams, ExpectedCell, SourceSpec};
 use crate::data::seeds;
+use crate::fetch::params::{FetchParams, RepoType};
+use crate::finetune::params::{FinetuneParams, SourceFormat};
+use crate::prepare::params::PrepareParams;
+use crate::pretrain::params::PretrainParams;
 use crate::render::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
+use crate::subset::params::SubsetParams;
 use pipeline_engine::{Input, Node, Publish};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -221,7 +222,8 @@ mod tests {
     }
 }
 
-/// The reports: `(name, description)`; each is one `render` node publishing under `reports/`.
+/// The reports: `(name, description)`; each is one `render` node publishing into the profile's
+/// reports folder.
 pub const REPORTS: [(Report, &str); 7] = [
     (Report::Table5, "Final test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds)."),
     (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
@@ -237,8 +239,15 @@ pub const AGGREGATE_MAIN: &str = "aggregate/blocks3";
 /// The aggregate of every depth (Figures 4, 10).
 pub const AGGREGATE_DEPTH: &str = "aggregate/depths";
 
-/// The aggregate and render nodes of `profile`, given its cells and science nodes.
-pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[Node]) -> Vec<Node> {
+/// The aggregate and render nodes of `profile`, given its cells and science nodes; the reports
+/// publish into the folder `reports` (relative to the project root).
+pub fn report_nodes(
+    name: &str,
+    profile: &Profile,
+    reports: &str,
+    cells: &[Cell],
+    science: &[Node],
+) -> Vec<Node> {
     let grid_sources: Vec<&Source> =
         profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name)).collect();
     let grid_datasets: Vec<&Dataset> =
@@ -318,7 +327,7 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
                 profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
         }
         let mut n = node(format!("render/{}", report.name()), "render", &params, inputs);
-        n.publish = files.iter().map(|f| Publish::new(*f, format!("reports/{f}"))).collect();
+        n.publish = files.iter().map(|f| Publish::new(*f, format!("{reports}/{f}"))).collect();
         index_entries
             .push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
         nodes.push(n);
@@ -326,7 +335,7 @@ pub fn report_nodes(name: &str, profile: &Profile, cells: &[Cell], science: &[No
     let params = RenderParams { reports: index_entries, ..base };
     let mut index = node("render/index".into(), "render", &params, vec![]);
     let readme = Report::Index.files()[0];
-    index.publish = vec![Publish::new(readme, format!("reports/{readme}"))];
+    index.publish = vec![Publish::new(readme, format!("{reports}/{readme}"))];
     nodes.push(index);
     nodes
 }

@@ -3,12 +3,14 @@
 
 pub mod config;
 pub mod expand;
+#[cfg(test)]
+mod fuzz;
 pub mod locate;
-pub mod params;
 pub mod validate;
 
+use crate::fingerprint::Code;
 use anyhow::{anyhow, bail, Context, Result};
-use pipeline_engine::{Node, Registry};
+use pipeline_engine::{Node, Registry, Stage};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,6 +22,10 @@ pub struct Study {
     pub profiles: Vec<String>,
     pub nodes: Vec<Node>,
     pub registry: Registry,
+    /// Where this profile's reports and their lock file go, relative to the project root:
+    /// `reports` for the default profile, `reports/<profile>` for the others, so that no
+    /// profile overwrites another's reviewed results.
+    pub reports_dir: String,
 }
 
 /// Read `config` (a `pipeline.yaml`) and expand `profile` (default: the file's `default_profile`).
@@ -27,6 +33,13 @@ pub struct Study {
 pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read the study file {}", config.display()))?;
+    load_text(&text, config, profile)
+}
+
+/// As [`load`], from the text of a study file (for example one at another git revision); paths
+/// in it are relative to `config`'s directory, which errors name as the file.
+pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Study> {
+    let text = text.to_string();
     let file: config::StudyFile = yaml_serde::from_str(&text).map_err(|e| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         anyhow!("{}{at}: {e}", config.display())
@@ -77,10 +90,15 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
             local.insert(d.name.clone(), params);
         }
     }
+    let reports_dir = if name == file.default_profile {
+        "reports".to_string()
+    } else {
+        format!("reports/{name}")
+    };
     let (mut nodes, cells) = expand::science_nodes(chosen, &local);
-    let reports = expand::report_nodes(name, chosen, &cells, &nodes);
+    let reports = expand::report_nodes(name, chosen, &reports_dir, &cells, &nodes);
     nodes.extend(reports);
-    Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry() })
+    Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry(), reports_dir })
 }
 
 /// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.
@@ -91,16 +109,27 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
     }
 }
 
+/// Every stage kind of this study with the code it is made of: the one list that the registry
+/// and the tests over stage kinds read.
+pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
+    use crate::{aggregate, fetch, finetune, prepare, pretrain, render, subset};
+    vec![
+        (Arc::new(fetch::Fetch), &fetch::CODE),
+        (Arc::new(prepare::Prepare), &prepare::CODE),
+        (Arc::new(subset::Subset), &subset::CODE),
+        (Arc::new(pretrain::Pretrain), &pretrain::CODE),
+        (Arc::new(finetune::Finetune), &finetune::CODE),
+        (Arc::new(aggregate::Aggregate), &aggregate::CODE),
+        (Arc::new(render::Render), &render::CODE),
+    ]
+}
+
 /// The stages of this study, by kind.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    r.add(Arc::new(crate::fetch::Fetch))
-        .add(Arc::new(crate::prepare::Prepare))
-        .add(Arc::new(crate::subset::Subset))
-        .add(Arc::new(crate::pretrain::Pretrain))
-        .add(Arc::new(crate::finetune::Finetune))
-        .add(Arc::new(crate::aggregate::Aggregate))
-        .add(Arc::new(crate::render::Render));
+    for (stage, _) in stages() {
+        r.add(stage);
+    }
     r
 }
 

@@ -26,6 +26,13 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
     let mut out = Vec::new();
     let at = |rest: &[Seg<'a>]| [&[Key("profiles"), Key(name)], rest].concat();
     let mut problem = |path: Vec<Seg<'a>>, message: String| out.push(Problem { path, message });
+    if !valid_name(name) {
+        // It names the profile's reports folder (`reports/<profile>`) and its store namespace.
+        problem(
+            vec![Key("profiles"), Key(name)],
+            format!("profile name `{name}` must be letters, digits, `_`, `-` or `.`, not starting with `_`, `-` or `.`"),
+        );
+    }
 
     for (list, names) in [
         ("sources", p.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>()),

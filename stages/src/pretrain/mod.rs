@@ -2,48 +2,22 @@
 //! or adversarially with PGD (paper section 3) — and its accuracy on the source test split,
 //! clean and under each configured attack (the mini profile's Table 3).
 
+pub mod model;
+pub mod params;
+pub mod report;
+
 use crate::data::Dataset;
+use crate::fingerprint::{sources, Code};
 use crate::nn::{self, NetConfig, Network, Normalizer, Pgd, Regime, Sgd, SgdConfig};
 use crate::study::config::Constraint;
-use crate::study::params::PretrainParams;
 use crate::training::{self, Epoch};
 use anyhow::{Context, Result};
 use candle_core::DType;
+use model::{MODEL, NETWORK};
+use params::PretrainParams;
 use pipeline_engine::{Stage, StageContext};
-use serde::{Deserialize, Serialize};
-use std::path::Path;
+use report::{AttackReport, SourceReport, REPORT};
 use std::time::Instant;
-
-/// The weights (torchvision names) of a trained source.
-pub const MODEL: &str = "model.safetensors";
-/// The network's shape, to rebuild it for fine-tuning.
-pub const NETWORK: &str = "network.json";
-/// What the source reports about itself (read by Table 3).
-pub const REPORT: &str = "source.json";
-
-/// `source.json`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SourceReport {
-    pub source: String,
-    pub constraint: Constraint,
-    pub epsilon: f64,
-    pub epsilon_label: String,
-    /// Accuracy (%) on the source test split.
-    pub clean_accuracy: f64,
-    pub attacks: Vec<AttackReport>,
-    /// Set when the model stands in for the paper's own checkpoint.
-    pub stand_in: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AttackReport {
-    pub constraint: Constraint,
-    pub epsilon: f64,
-    pub epsilon_label: String,
-    pub steps: usize,
-    /// Accuracy (%) on the attacked source test split.
-    pub accuracy: f64,
-}
 
 /// The PGD of a constraint, or `None` for natural training.
 pub fn pgd(
@@ -86,17 +60,35 @@ fn normalizer(data: &Dataset) -> Normalizer {
     Normalizer { mean: s.map(|x| x.0), std: s.map(|x| x.1) }
 }
 
-/// Rebuild a trained source from its artifact directory.
-pub fn load(artifact: &Path) -> Result<Network> {
-    let path = artifact.join(NETWORK);
-    let config: NetConfig = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", path.display()))?;
-    Network::load(config, &artifact.join(MODEL), DType::F32, &nn::device()?)
-}
-
 pub struct Pretrain;
+
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "pretrain/mod.rs",
+    sources: sources![
+        "pretrain/mod.rs",
+        "data/dataset.rs",
+        "data/rng.rs",
+        "data/subset.rs",
+        "data/transform.rs",
+        "fingerprint/mod.rs",
+        "nn/device.rs",
+        "nn/freeze.rs",
+        "nn/maxpool.rs",
+        "nn/options.rs",
+        "nn/pgd.rs",
+        "nn/resnet.rs",
+        "nn/rng.rs",
+        "nn/schedule.rs",
+        "nn/sgd.rs",
+        "nn/train.rs",
+        "pretrain/model.rs",
+        "pretrain/params.rs",
+        "pretrain/report.rs",
+        "study/config.rs",
+        "training.rs",
+    ],
+};
 
 impl Stage for Pretrain {
     fn kind(&self) -> &'static str {
@@ -104,7 +96,7 @@ impl Stage for Pretrain {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(self.kind(), &crate::training::SOURCES)
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {

@@ -2,33 +2,53 @@
 //! target's classes, train `fc` and the last k bottleneck blocks on the cell's subset with the
 //! paper's schedule, freeze the rest, and evaluate on the whole test split at Table 2's epochs.
 
-use crate::aggregate::{CellMetrics, Eval, Timings};
+pub mod metrics;
+pub mod params;
+
 use crate::checkpoint;
 use crate::data::Dataset;
+use crate::fingerprint::{sources, Code};
 use crate::nn::{self, Regime, Sgd, SgdConfig};
-use crate::study::params::{FinetuneParams, SourceFormat};
-use crate::subset::Drawn;
+use crate::subset::drawn::Drawn;
 use crate::training::{self, Epoch};
 use anyhow::Result;
+use metrics::{CellMetrics, Eval, EVAL_SECONDS, IMAGES_PER_SECOND, TRAIN_SECONDS};
+use params::{FinetuneParams, SourceFormat};
 use pipeline_engine::{Stage, StageContext};
-use serde::Serialize;
 use std::time::Instant;
 
-/// The file a cell's artifact holds.
-pub const METRICS: &str = "metrics.json";
-
-/// `metrics.json`: what the aggregate reads, plus the schedule and the training-loss curve.
-#[derive(Debug, Serialize)]
-pub struct Metrics {
-    #[serde(flatten)]
-    pub cell: CellMetrics,
-    pub epochs: usize,
-    /// Mean training loss of each epoch.
-    pub train_loss: Vec<f64>,
-    pub eval_seconds: f64,
-}
-
 pub struct Finetune;
+
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "finetune/mod.rs",
+    sources: sources![
+        "finetune/mod.rs",
+        "checkpoint.rs",
+        "data/dataset.rs",
+        "data/rng.rs",
+        "data/subset.rs",
+        "data/transform.rs",
+        "fetch/artifact.rs",
+        "finetune/metrics.rs",
+        "finetune/params.rs",
+        "fingerprint/mod.rs",
+        "nn/device.rs",
+        "nn/freeze.rs",
+        "nn/maxpool.rs",
+        "nn/options.rs",
+        "nn/pgd.rs",
+        "nn/resnet.rs",
+        "nn/rng.rs",
+        "nn/schedule.rs",
+        "nn/sgd.rs",
+        "nn/train.rs",
+        "pretrain/model.rs",
+        "study/config.rs",
+        "subset/drawn.rs",
+        "training.rs",
+    ],
+};
 
 impl Stage for Finetune {
     fn kind(&self) -> &'static str {
@@ -36,14 +56,14 @@ impl Stage for Finetune {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(self.kind(), &training::SOURCES)
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: FinetuneParams = ctx.params_as()?;
         let t = &p.train;
         let mut net = match p.source_format {
-            SourceFormat::Pretrained => crate::pretrain::load(ctx.input("source")?)?,
+            SourceFormat::Pretrained => crate::pretrain::model::load(ctx.input("source")?)?,
             SourceFormat::Checkpoint(format) => {
                 let file = crate::fetch::fetched_file(ctx.input("source")?)?;
                 let (net, report) = checkpoint::load(
@@ -110,25 +130,20 @@ impl Stage for Finetune {
             ctx.progress(e as u64 + 1, p.epochs as u64);
         }
         let images = (subset.indices.len() * p.epochs) as f64;
-        let metrics = Metrics {
-            cell: CellMetrics {
-                source: p.source.clone(),
-                dataset: p.dataset.clone(),
-                size: subset.indices.len() as u64,
-                size_label: p.size_label.clone(),
-                blocks: p.blocks as u32,
-                seed: p.seed,
-                evals,
-                timings: Timings {
-                    train_seconds,
-                    images_per_second: images / train_seconds.max(1e-9),
-                },
-            },
+        ctx.measure(TRAIN_SECONDS, train_seconds);
+        ctx.measure(EVAL_SECONDS, eval_seconds);
+        ctx.measure(IMAGES_PER_SECOND, images / train_seconds.max(1e-9));
+        CellMetrics {
+            source: p.source.clone(),
+            dataset: p.dataset.clone(),
+            size: subset.indices.len() as u64,
+            size_label: p.size_label.clone(),
+            blocks: p.blocks as u32,
+            seed: p.seed,
+            evals,
             epochs: p.epochs,
             train_loss,
-            eval_seconds,
-        };
-        std::fs::write(ctx.out_dir().join(METRICS), serde_json::to_vec_pretty(&metrics)?)?;
-        Ok(())
+        }
+        .write(ctx.out_dir())
     }
 }

@@ -7,35 +7,19 @@
 //! the file's blake3 go to the node's log and to [`PIN_FILE`] in the artifact, from where
 //! `pipeline status` and `run` show what to paste into `pipeline.yaml`.
 
+mod artifact;
+pub mod params;
+
+use crate::file_hash::blake3_of_file;
+use crate::fingerprint::{sources, Code};
 use crate::study::config::Pin;
-use crate::study::params::{FetchParams, RepoType};
 use anyhow::{bail, Context, Result};
+pub use artifact::{fetched_file, file_name, PinRecord, PIN_FILE};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo};
+use params::{FetchParams, RepoType};
 use pipeline_engine::{Stage, StageContext};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The record an unpinned fetch leaves in its artifact.
-pub const PIN_FILE: &str = "pin.json";
-
-/// `pin.json`: what an unpinned file resolved to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PinRecord {
-    pub repo: String,
-    pub file: String,
-    /// The commit `main` pointed at.
-    pub revision: String,
-    /// blake3 of the fetched bytes.
-    pub blake3: String,
-}
-
-impl PinRecord {
-    /// Reads the record of a fetched artifact, if it has one.
-    pub fn read(artifact: &Path) -> Option<PinRecord> {
-        serde_json::from_slice(&std::fs::read(artifact.join(PIN_FILE)).ok()?).ok()
-    }
-}
 
 /// The `pipeline.yaml` lines that pin the file of fetch node `id`: `revision:` and the hash
 /// field (`blake3:` for a source's checkpoint, `train_blake3:` / `test_blake3:` for a dataset).
@@ -58,16 +42,27 @@ pub fn unpinned_advice(id: &str, p: &FetchParams, pin: Option<&PinRecord>) -> St
 
 pub struct Fetch;
 
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "fetch/mod.rs",
+    sources: sources![
+        "fetch/mod.rs",
+        "fetch/artifact.rs",
+        "fetch/params.rs",
+        "file_hash.rs",
+        "fingerprint/mod.rs",
+        "nn/options.rs",
+        "study/config.rs",
+    ],
+};
+
 impl Stage for Fetch {
     fn kind(&self) -> &'static str {
         "fetch"
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(
-            self.kind(),
-            &[include_str!("fetch.rs"), include_str!("study/config.rs")],
-        )
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
@@ -119,29 +114,6 @@ impl Stage for Fetch {
         }
         Ok(())
     }
-}
-
-/// The fetched file in a `fetch` artifact (the one file besides [`PIN_FILE`] and metadata).
-pub fn fetched_file(artifact: &Path) -> Result<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(artifact)
-        .with_context(|| format!("listing {}", artifact.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && name != PIN_FILE
-        })
-        .map(|e| e.path())
-        .collect();
-    match files.len() {
-        1 => Ok(files.remove(0)),
-        n => bail!("{} should hold one fetched file, but holds {n}", artifact.display()),
-    }
-}
-
-/// The name a fetched file has inside its artifact: its last path component.
-pub fn file_name(file: &str) -> &str {
-    file.rsplit('/').next().unwrap_or(file)
 }
 
 /// The hub as this process is configured to reach it.
@@ -240,12 +212,4 @@ impl Hub {
         };
         Ok((path, commit))
     }
-}
-
-/// blake3 of a file's bytes, read in a stream.
-pub fn blake3_of_file(path: &Path) -> Result<blake3::Hash> {
-    let mut h = blake3::Hasher::new();
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    h.update_reader(f).with_context(|| format!("reading {}", path.display()))?;
-    Ok(h.finalize())
 }

@@ -2,32 +2,31 @@
 //! the authors' rule (every class present, no repeats). It reads only the labels of its `data`
 //! input, so every source model is fine-tuned on the same subsets.
 
+pub mod drawn;
+pub mod params;
+
 use crate::data::{make_mask, Dataset};
-use crate::study::params::SubsetParams;
-use anyhow::{Context, Result};
+use crate::fingerprint::{sources, Code};
+use anyhow::Result;
+use drawn::{Drawn, FILE};
+use params::SubsetParams;
 use pipeline_engine::{Stage, StageContext};
-use serde::{Deserialize, Serialize};
-use std::path::Path;
-
-/// The file a subset artifact holds.
-pub const FILE: &str = "subset.json";
-
-/// A drawn subset: sorted indices into the training split.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Drawn {
-    pub seed: u64,
-    pub indices: Vec<u32>,
-}
-
-impl Drawn {
-    pub fn load(artifact: &Path) -> Result<Drawn> {
-        let path = artifact.join(FILE);
-        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
-    }
-}
 
 pub struct Subset;
+
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "subset/mod.rs",
+    sources: sources![
+        "subset/mod.rs",
+        "data/dataset.rs",
+        "data/rng.rs",
+        "data/subset.rs",
+        "fingerprint/mod.rs",
+        "subset/drawn.rs",
+        "subset/params.rs",
+    ],
+};
 
 impl Stage for Subset {
     fn kind(&self) -> &'static str {
@@ -35,14 +34,7 @@ impl Stage for Subset {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        crate::fingerprint::of_sources(
-            self.kind(),
-            &[
-                include_str!("subset.rs"),
-                include_str!("data/subset.rs"),
-                include_str!("data/rng.rs"),
-            ],
-        )
+        CODE.fingerprint(self.kind())
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {

@@ -1,0 +1,31 @@
+//! The parameters of a `fetch` node: written by the study's expansion (`study/expand.rs`), read
+//! by the stage. Everything that can change the node's output is here (so it enters the key),
+//! and nothing else.
+
+use crate::study::config::{FileHash, Revision};
+use serde::{Deserialize, Serialize};
+
+/// `fetch`: one file of a hub repository at a pinned revision (or, unpinned, at `main`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchParams {
+    pub repo: String,
+    pub repo_type: RepoType,
+    pub revision: Revision,
+    pub file: String,
+    pub blake3: FileHash,
+}
+
+impl FetchParams {
+    /// Whether the revision or the content hash is not pinned yet.
+    pub fn is_unpinned(&self) -> bool {
+        self.revision.is_unpinned() || self.blake3.is_unpinned()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoType {
+    Model,
+    Dataset,
+}

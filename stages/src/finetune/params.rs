@@ -1,0 +1,34 @@
+//! The parameters of a `finetune` node: written by the study's expansion (`study/expand.rs`), read
+//! by the stage. Everything that can change the node's output is here (so it enters the key),
+//! and nothing else.
+
+use crate::study::config::{CheckpointFormat, Finetune, Network};
+use serde::{Deserialize, Serialize};
+
+/// How a `finetune` node finds its source model in its `source` input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// A `pretrain` artifact (`model.safetensors` with the network's own names).
+    Pretrained,
+    /// A fetched checkpoint in the given layout.
+    Checkpoint(CheckpointFormat),
+}
+
+/// `finetune`: one cell of the grid; inputs `source`, `data`, `subset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneParams {
+    pub source: String,
+    pub source_format: SourceFormat,
+    pub dataset: String,
+    pub size_label: String,
+    pub blocks: usize,
+    pub seed: u64,
+    pub network: Network,
+    pub epochs: usize,
+    pub eval_every: usize,
+    /// 0-based epochs at which the learning rate is divided by 10.
+    pub lr_decay: Vec<usize>,
+    pub train: Finetune,
+}

@@ -1,0 +1,39 @@
+//! The choices a profile makes about the network, as `pipeline.yaml` names them: the stem, how
+//! the new classifier is drawn, and how frozen BatchNorm behaves. Kept apart from the network so
+//! that the study's schema names them without depending on the network's code.
+
+use serde::{Deserialize, Serialize};
+
+/// The network's first layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stem {
+    /// 7×7 stride-2 conv, BatchNorm, ReLU, 3×3 stride-2 max-pool (ImageNet ResNet-50).
+    ImageNet,
+    /// 3×3 stride-1 conv, BatchNorm, ReLU, no pool (small images).
+    Small,
+}
+
+/// How `Network::reset_fc` draws the new classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FcInit {
+    /// Weight ~ N(0, 1), bias 0 (the authors' code).
+    #[default]
+    Normal1,
+    /// PyTorch's `nn.Linear` default: weight and bias ~ U(±1/√fan_in).
+    PytorchDefault,
+}
+
+/// How the BatchNorm layers of the frozen part behave during a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrozenBn {
+    /// The authors' published code: the whole model is in training mode, so frozen BatchNorm
+    /// layers normalise with batch statistics and keep updating their running statistics
+    /// (their affine weights stay frozen).
+    #[default]
+    Train,
+    /// Frozen BatchNorm layers normalise with their running statistics and never update them.
+    Eval,
+}
