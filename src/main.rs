@@ -202,12 +202,16 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Run(args) => {
             let p = Project::load(cli)?;
             warn_unpinned(&p);
-            run(&p, args)
+            let code = run(&p, args);
+            exit_without_freeing(p);
+            code
         }
         Command::Status(args) => {
             let p = Project::load(cli)?;
             warn_unpinned(&p);
-            status(&p, args)
+            let code = status(&p, args);
+            exit_without_freeing(p);
+            code
         }
         Command::List(args) => list(&Project::load(cli)?, args),
         Command::Diff(args) => {
@@ -258,6 +262,12 @@ fn warn_unpinned(p: &Project) {
             lines.join("\n")
         );
     }
+}
+
+/// The process ends after this: let the OS reclaim the study at once instead of freeing the
+/// paper grid's 13,000 nodes one by one (a tenth of `status`'s time on that profile).
+fn exit_without_freeing(p: Project) {
+    std::mem::forget(p);
 }
 
 fn exit(ok: bool) -> ExitCode {

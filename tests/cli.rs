@@ -365,11 +365,9 @@ fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
 #[test]
 fn paper_profile_status_works_offline_lists_the_whole_grid_and_warns_about_unpinned_files() {
     let dir = project();
-    let started = std::time::Instant::now();
+    // (Its speed is measured by `cargo bench -p pipeline-engine --bench status`, not here.)
     let out = pipeline(dir.path(), &["--profile", "paper", "status", "--json"]);
-    let seconds = started.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(1), "work remains: {}", text(&out));
-    assert!(seconds < 20.0, "status of 13,394 nodes took {seconds:.1} s");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let kinds = json["status"]["kinds"].as_array().unwrap();
     let finetune = kinds.iter().find(|k| k["kind"] == "finetune").unwrap();

@@ -5,12 +5,14 @@
 use crate::canonical::canonical_json;
 use crate::node::Node;
 use crate::stage::Registry;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 pub struct Dag {
     nodes: Vec<Node>,
-    canonical_params: Vec<String>,
+    /// Computed when first asked for: a `status` of a grid that is not built needs few keys.
+    canonical_params: Vec<OnceLock<String>>,
     index: HashMap<String, usize>,
     inputs: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
@@ -21,7 +23,6 @@ pub struct Dag {
 impl Dag {
     pub fn new(nodes: Vec<Node>, registry: &Registry) -> Result<Dag> {
         let mut index = HashMap::with_capacity(nodes.len());
-        let mut canonical_params = Vec::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             if node.id.is_empty() || node.id.chars().any(char::is_whitespace) {
                 bail!("node id {:?} is empty or contains whitespace", node.id);
@@ -43,10 +44,6 @@ impl Dag {
             {
                 bail!("node `{}` publishes to {:?}, a path with whitespace", node.id, p.to);
             }
-            canonical_params.push(
-                canonical_json(&node.params)
-                    .with_context(|| format!("parameters of node `{}`", node.id))?,
-            );
         }
         let mut inputs = Vec::with_capacity(nodes.len());
         let mut dependents = vec![Vec::new(); nodes.len()];
@@ -71,6 +68,7 @@ impl Dag {
             inputs.push(ins);
         }
         let order = topological_order(&nodes, &inputs, &dependents)?;
+        let canonical_params = (0..nodes.len()).map(|_| OnceLock::new()).collect();
         Ok(Dag { nodes, canonical_params, index, inputs, dependents, order })
     }
 
@@ -85,7 +83,11 @@ impl Dag {
     }
     /// The canonical JSON of node `i`'s parameters (what its key hashes).
     pub fn canonical_params(&self, i: usize) -> &str {
-        &self.canonical_params[i]
+        self.canonical_params[i].get_or_init(|| {
+            // A serde_json number is always finite (the `arbitrary_precision` feature is off), so
+            // canonical text cannot fail here.
+            canonical_json(&self.nodes[i].params).expect("serde_json numbers are finite")
+        })
     }
     /// The nodes `i` reads, in the order of `node(i).inputs`.
     pub fn inputs_of(&self, i: usize) -> &[usize] {

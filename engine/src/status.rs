@@ -8,7 +8,7 @@ use crate::key::{ContentHash, Key, KEY_VERSION};
 use crate::lock;
 use crate::record::{current_record, BuildRecord, InputRecord};
 use crate::stage::Registry;
-use crate::store::{Check, Depth, Store};
+use crate::store::{sanitise_id, Check, Depth, Store};
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
@@ -144,6 +144,7 @@ pub(crate) fn analyse(
     closure: &[usize],
 ) -> Result<Vec<Option<NodeStatus>>> {
     let fingerprints = registry.fingerprints();
+    let recorded = store.recorded()?;
     let mut content: Vec<Option<ContentHash>> = vec![None; dag.nodes().len()];
     let mut statuses: Vec<Option<NodeStatus>> = vec![None; dag.nodes().len()];
     // Failed, or waiting on a failed required input: optional inputs on these are left out.
@@ -159,7 +160,10 @@ pub(crate) fn analyse(
             log: None,
             seconds: 0.0,
         };
-        let record = || store.read_record(&node.id);
+        let record = || match recorded.contains(&sanitise_id(&node.id)) {
+            true => store.read_record(&node.id),
+            false => Ok(None),
+        };
         match current_record(dag, i, &fingerprints, &content, &unbuildable) {
             Some(now) => {
                 status.key = Some(now.key);

@@ -19,7 +19,7 @@ use crate::lock::NodeLock;
 use crate::record::BuildRecord;
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -259,6 +259,21 @@ impl Store {
             remove_any(old)?;
         }
         Ok(meta)
+    }
+
+    /// The node ids that have a build record, as file names ([`sanitise_id`]): one directory
+    /// listing, so that `status` opens only the records that exist.
+    pub fn recorded(&self) -> Result<HashSet<String>> {
+        let dir = self.root.join("nodes").join(&self.namespace);
+        match fs::read_dir(&dir) {
+            Ok(entries) => Ok(entries
+                .filter_map(|e| {
+                    e.ok()?.file_name().to_str()?.strip_suffix(".json").map(String::from)
+                })
+                .collect()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(HashSet::new()),
+            Err(e) => Err(e).with_context(|| format!("listing {}", dir.display())),
+        }
     }
 
     pub fn read_record(&self, id: &str) -> Result<Option<BuildRecord>> {
