@@ -275,10 +275,7 @@ fn a_corrupted_artifact_is_detected_by_its_hash_and_recomputed() {
         .to_string();
     let model = p.path().join("artifacts/objects").join(key).join("model.safetensors");
     let bytes = std::fs::read(&model).unwrap();
-    let _ = std::fs::set_permissions(
-        &model,
-        std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-    );
+    let _ = std::fs::set_permissions(&model, std::os::unix::fs::PermissionsExt::from_mode(0o644));
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
 
     let out = run(p.path(), &["reports/smoke/table3"]);
@@ -430,7 +427,7 @@ fn a_forced_cell_that_reproduces_its_numbers_invalidates_nothing_downstream() {
 
     let forced = run(p.path(), &["--force", &cell]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
-    assert_eq!(ran(&forced), [cell.clone()], "--force recomputes the target only");
+    assert_eq!(ran(&forced), std::slice::from_ref(&cell), "--force recomputes the target only");
     assert_eq!(key_of(&forced, &cell), key_of(&first, &cell));
 
     let after = run(p.path(), &[]);

@@ -19,6 +19,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, IMAGES_PER_SECOND, TRAIN_SECONDS};
 use crate::study::config::size_order;
 pub use crate::study::config::Constraint;
@@ -33,17 +34,6 @@ pub struct SourceSpec {
     pub epsilon: f64,
 }
 
-/// One cell the study expects, whether or not it was built.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedCell {
-    pub source: String,
-    pub dataset: String,
-    pub size_label: String,
-    pub blocks: u32,
-    pub seed: u64,
-}
-
 /// Parameters of the `aggregate` node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +43,7 @@ pub struct AggregateParams {
     /// Target dataset names in display order.
     pub datasets: Vec<String>,
     /// The full grid; cells absent from the inputs are reported as missing.
-    pub expected: Vec<ExpectedCell>,
+    pub expected: Vec<Cell>,
 }
 
 /// The `aggregate` stage. Inputs: one per built fine-tuning cell (any name), each holding
@@ -65,6 +55,7 @@ pub const CODE: Code = Code {
     root: "aggregate.rs",
     sources: sources![
         "aggregate.rs",
+        "finetune/cell.rs",
         "finetune/metrics.rs",
         "fingerprint/mod.rs",
         "nn/options.rs",
@@ -169,13 +160,6 @@ fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
     }
 }
 
-/// The key of a cell in the grid.
-type CellKey = (String, String, String, u32, u64);
-
-fn cell_key(source: &str, dataset: &str, size_label: &str, blocks: u32, seed: u64) -> CellKey {
-    (source.into(), dataset.into(), size_label.into(), blocks, seed)
-}
-
 /// Columns naming a group of cells (all seeds of one grid point) at one epoch.
 const GROUP: [&str; 8] =
     ["source", "dataset", "size", "size_label", "blocks", "epoch", "final", "source_rank"];
@@ -186,11 +170,7 @@ const ORDER: [&str; 5] = ["source_rank", "dataset_rank", "size_order", "blocks",
 pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
     let source_names: Vec<String> = params.sources.iter().map(|s| s.name.clone()).collect();
     let expected = expected_frame(params, &source_names)?;
-    let expected_keys: BTreeSet<CellKey> = params
-        .expected
-        .iter()
-        .map(|c| cell_key(&c.source, &c.dataset, &c.size_label, c.blocks, c.seed))
-        .collect();
+    let expected_keys: BTreeSet<&Cell> = params.expected.iter().collect();
     let cells = cells_frame(params, &source_names, metrics, &expected_keys)?;
 
     let cells_out = cells
@@ -309,7 +289,7 @@ fn cells_frame(
     params: &AggregateParams,
     source_names: &[String],
     metrics: &[CellMetrics],
-    expected: &BTreeSet<CellKey>,
+    expected: &BTreeSet<&Cell>,
 ) -> Result<LazyFrame> {
     let mut seen = BTreeSet::new();
     let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
@@ -317,29 +297,28 @@ fn cells_frame(
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut source_rank, mut dataset_rank, mut order) = (vec![], vec![], vec![]);
     for m in metrics {
-        let key = cell_key(&m.source, &m.dataset, &m.size_label, m.blocks, m.seed);
-        let id = format!("{}/{}/{}/b{}/s{}", m.source, m.dataset, m.size_label, m.blocks, m.seed);
-        if !expected.contains(&key) {
-            bail!("cell {id} is not in the expected grid passed to the aggregate node");
+        let c = &m.cell;
+        if !expected.contains(c) {
+            bail!("cell {} is not in the expected grid passed to the aggregate node", c.id());
         }
-        if !seen.insert(key) {
-            bail!("cell {id} appears twice among the aggregate's inputs");
+        if !seen.insert(c) {
+            bail!("cell {} appears twice among the aggregate's inputs", c.id());
         }
         if m.evals.is_empty() {
-            bail!("cell {id} has no evaluations in its metrics.json");
+            bail!("cell {} has no evaluations in its metrics.json", c.id());
         }
         let (sr, dr, so) = (
-            rank(source_names, &m.source, "source")?,
-            rank(&params.datasets, &m.dataset, "dataset")?,
-            size_order(&m.size_label)?,
+            rank(source_names, &c.source, "source")?,
+            rank(&params.datasets, &c.dataset, "dataset")?,
+            size_order(&c.size_label)?,
         );
         for e in &m.evals {
-            source.push(m.source.as_str());
-            dataset.push(m.dataset.as_str());
+            source.push(c.source.as_str());
+            dataset.push(c.dataset.as_str());
             size.push(m.size);
-            size_label.push(m.size_label.as_str());
-            blocks.push(m.blocks);
-            seed.push(m.seed);
+            size_label.push(c.size_label.as_str());
+            blocks.push(c.blocks);
+            seed.push(c.seed);
             epoch.push(e.epoch);
             accuracy.push(e.accuracy);
             loss.push(e.loss);
@@ -594,12 +573,14 @@ mod tests {
         evals: &[(u32, f64)],
     ) -> CellMetrics {
         CellMetrics {
-            source: source.into(),
-            dataset: dataset.into(),
+            cell: Cell {
+                source: source.into(),
+                dataset: dataset.into(),
+                size_label: size_label.into(),
+                blocks,
+                seed,
+            },
             size: size_label.parse().unwrap_or(50_000),
-            size_label: size_label.into(),
-            blocks,
-            seed,
             evals: evals
                 .iter()
                 .map(|&(epoch, accuracy)| Eval { epoch, accuracy, loss: 1.0 })
@@ -622,12 +603,12 @@ mod tests {
         ]
     }
 
-    fn expect(sources: &[&str], blocks: &[u32], seeds: &[u64]) -> Vec<ExpectedCell> {
+    fn expect(sources: &[&str], blocks: &[u32], seeds: &[u64]) -> Vec<Cell> {
         let mut out = Vec::new();
         for s in sources {
             for &b in blocks {
                 for &seed in seeds {
-                    out.push(ExpectedCell {
+                    out.push(Cell {
                         source: s.to_string(),
                         dataset: "cifar10".into(),
                         size_label: "100".into(),
@@ -640,7 +621,7 @@ mod tests {
         out
     }
 
-    fn params(expected: Vec<ExpectedCell>) -> AggregateParams {
+    fn params(expected: Vec<Cell>) -> AggregateParams {
         AggregateParams {
             sources: paper_sources(),
             datasets: vec!["cifar10".into(), "svhn".into()],
@@ -813,8 +794,8 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             let evals: Vec<_> = c.evals.iter().map(|e| serde_json::json!({"epoch": e.epoch, "accuracy": e.accuracy, "loss": e.loss})).collect();
             let json = serde_json::json!({
-                "source": c.source, "dataset": c.dataset, "size": c.size, "size_label": c.size_label,
-                "blocks": c.blocks, "seed": c.seed, "train_images": c.size, "epochs": 10, "evals": evals,
+                "source": c.cell.source, "dataset": c.cell.dataset, "size": c.size,
+                "size_label": c.cell.size_label, "blocks": c.cell.blocks, "seed": c.cell.seed, "train_images": c.size, "epochs": 10, "evals": evals,
                 "train_loss": [2.0, 1.0],
             });
             std::fs::write(dir.join("metrics.json"), json.to_string()).unwrap();
@@ -844,7 +825,7 @@ mod tests {
                 for seed in 1..=3u64 {
                     let acc = 50.0 + seed as f64 * 1.37 + s.len() as f64 + d.len() as f64 / 3.0;
                     cells.push(cell(s, d, "200", 3, seed, &[(1, acc - 20.0), (11, acc)]));
-                    exp.push(ExpectedCell {
+                    exp.push(Cell {
                         source: s.into(),
                         dataset: d.into(),
                         size_label: "200".into(),

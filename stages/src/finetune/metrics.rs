@@ -3,6 +3,7 @@
 //! the engine's measurements (`train_seconds`, `eval_seconds`, `images_per_second`), so a re-run
 //! that reproduces the numbers reproduces the bytes.
 
+use super::cell::Cell;
 use serde::{Deserialize, Serialize};
 
 /// The file name inside a cell's artifact.
@@ -15,13 +16,10 @@ pub const IMAGES_PER_SECOND: &str = "images_per_second";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellMetrics {
-    pub source: String,
-    pub dataset: String,
+    #[serde(flatten)]
+    pub cell: Cell,
     /// Training images actually used.
     pub size: u64,
-    pub size_label: String,
-    pub blocks: u32,
-    pub seed: u64,
     /// Test-set evaluations, in epoch order.
     pub evals: Vec<Eval>,
     pub epochs: usize,

@@ -2,6 +2,7 @@
 //! target's classes, train `fc` and the last k bottleneck blocks on the cell's subset with the
 //! paper's schedule, freeze the rest, and evaluate on the whole test split at Table 2's epochs.
 
+pub mod cell;
 pub mod metrics;
 pub mod params;
 
@@ -12,6 +13,7 @@ use crate::nn::{self, Regime, Sgd, SgdConfig};
 use crate::subset::drawn::Drawn;
 use crate::training::{self, Epoch};
 use anyhow::Result;
+use cell::Cell;
 use metrics::{CellMetrics, Eval, EVAL_SECONDS, IMAGES_PER_SECOND, TRAIN_SECONDS};
 use params::{FinetuneParams, SourceFormat};
 use pipeline_engine::{Stage, StageContext};
@@ -30,6 +32,7 @@ pub const CODE: Code = Code {
         "data/subset.rs",
         "data/transform.rs",
         "fetch/artifact.rs",
+        "finetune/cell.rs",
         "finetune/metrics.rs",
         "finetune/params.rs",
         "fingerprint/mod.rs",
@@ -134,12 +137,14 @@ impl Stage for Finetune {
         ctx.measure(EVAL_SECONDS, eval_seconds);
         ctx.measure(IMAGES_PER_SECOND, images / train_seconds.max(1e-9));
         CellMetrics {
-            source: p.source.clone(),
-            dataset: p.dataset.clone(),
+            cell: Cell {
+                source: p.source.clone(),
+                dataset: p.dataset.clone(),
+                size_label: p.size_label.clone(),
+                blocks: p.blocks as u32,
+                seed: p.seed,
+            },
             size: subset.indices.len() as u64,
-            size_label: p.size_label.clone(),
-            blocks: p.blocks as u32,
-            seed: p.seed,
             evals,
             epochs: p.epochs,
             train_loss,

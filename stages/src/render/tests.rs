@@ -3,7 +3,8 @@
 //! Set `RENDER_PREVIEW_DIR` to keep the rendered files for viewing.
 
 use super::*;
-use crate::aggregate::{self, AggregateParams, ExpectedCell, SourceSpec};
+use crate::aggregate::{self, AggregateParams, SourceSpec};
+use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, Eval};
 
 const SOURCES: [(&str, &str, Constraint, f64, f64); 4] = [
@@ -67,14 +68,14 @@ fn study() -> (AggregateParams, Vec<CellMetrics>) {
                 let size = size_label.parse().unwrap_or(d.3);
                 for (bi, &(blocks, _)) in BLOCKS.iter().enumerate() {
                     for seed in SEEDS {
-                        let e = ExpectedCell {
+                        let e = Cell {
                             source: s.0.into(),
                             dataset: d.0.into(),
                             size_label: size_label.into(),
                             blocks,
                             seed,
                         };
-                        expected.push(e);
+                        expected.push(e.clone());
                         if is_gap(s.0, d.0, size_label, blocks, seed) {
                             continue;
                         }
@@ -88,12 +89,8 @@ fn study() -> (AggregateParams, Vec<CellMetrics>) {
                             })
                             .collect();
                         cells.push(CellMetrics {
-                            source: s.0.into(),
-                            dataset: d.0.into(),
+                            cell: e,
                             size,
-                            size_label: size_label.into(),
-                            blocks,
-                            seed,
                             evals,
                             epochs: 10,
                             train_loss: vec![1.0],

@@ -4,9 +4,10 @@
 //! source is fine-tuned on the same subsets (paired comparisons).
 
 use super::config::{DataOrigin, Dataset, Profile, Source, SourceOrigin, SubsetSize};
-use crate::aggregate::{AggregateParams, ExpectedCell, SourceSpec};
+use crate::aggregate::{AggregateParams, SourceSpec};
 use crate::data::seeds;
 use crate::fetch::params::{FetchParams, RepoType};
+use crate::finetune::cell::Cell;
 use crate::finetune::params::{FinetuneParams, SourceFormat};
 use crate::prepare::params::PrepareParams;
 use crate::pretrain::params::PretrainParams;
@@ -18,25 +19,6 @@ use std::collections::BTreeMap;
 
 /// The id of the node that prepares the profile's source (pre-training) data.
 pub const SOURCE_DATA: &str = "prepare/_source";
-
-/// One fine-tuning cell's coordinates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub source: String,
-    pub dataset: String,
-    pub size_label: String,
-    pub blocks: usize,
-    pub seed: u64,
-}
-
-impl Cell {
-    pub fn id(&self) -> String {
-        format!(
-            "finetune/{}/{}/n{}/b{}/s{}",
-            self.source, self.dataset, self.size_label, self.blocks, self.seed
-        )
-    }
-}
 
 fn node(id: String, kind: &str, params: &impl Serialize, inputs: Vec<Input>) -> Node {
     Node {
@@ -171,7 +153,7 @@ pub fn science_nodes(
                             source: source.clone(),
                             dataset: d.name.clone(),
                             size_label: row.size.label(),
-                            blocks,
+                            blocks: blocks as u32,
                             seed,
                         };
                         let params = FinetuneParams {
@@ -203,23 +185,6 @@ pub fn science_nodes(
         }
     }
     (nodes, cells)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cell_ids_are_made_of_parameter_values() {
-        let c = Cell {
-            source: "l2_eps3".into(),
-            dataset: "cifar10".into(),
-            size_label: "1600".into(),
-            blocks: 3,
-            seed: 20_100_000,
-        };
-        assert_eq!(c.id(), "finetune/l2_eps3/cifar10/n1600/b3/s20100000");
-    }
 }
 
 /// The reports: `(name, description)`; each is one `render` node publishing into the profile's
@@ -264,16 +229,7 @@ pub fn report_nodes(
                 })
                 .collect(),
             datasets: grid_datasets.iter().map(|d| d.name.clone()).collect(),
-            expected: cells
-                .iter()
-                .map(|c| ExpectedCell {
-                    source: c.source.clone(),
-                    dataset: c.dataset.clone(),
-                    size_label: c.size_label.clone(),
-                    blocks: c.blocks as u32,
-                    seed: c.seed,
-                })
-                .collect(),
+            expected: cells.iter().map(|&c| c.clone()).collect(),
         };
         // Optional: a failed cell is a gap the reports mark, not a reason to render nothing.
         let inputs = cells.iter().map(|c| Input::optional(c.id(), c.id())).collect();

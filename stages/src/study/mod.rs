@@ -245,12 +245,12 @@ mod tests {
         );
 
         let bad = text.replacen("blake3: unpinned", "blake3: abc123", 1);
-        let err = format!("{:#}", load(&write_temp(&bad).path(), Some("paper")).err().unwrap());
+        let err = format!("{:#}", load(write_temp(&bad).path(), Some("paper")).err().unwrap());
         assert!(err.contains("`abc123`") && err.contains("64 lower-case hex digits"), "{err}");
 
         let commit = "0123456789abcdef0123456789abcdef01234567";
         let pinned = text.replacen("revision: unpinned", &format!("revision: {commit}"), 1);
-        let study = load(&write_temp(&pinned).path(), Some("paper")).unwrap();
+        let study = load(write_temp(&pinned).path(), Some("paper")).unwrap();
         let fetch = study.nodes.iter().find(|n| n.id == "fetch/source/natural").unwrap();
         assert_eq!(fetch.params["revision"], commit);
         assert_eq!(fetch.params["blake3"], "unpinned");
