@@ -2,7 +2,7 @@
 //! by the stage. Everything that can change the node's output is here (so it enters the key),
 //! and nothing else.
 
-use crate::study::config::{CheckpointFormat, Finetune, Network};
+use crate::study::config::{CheckpointFormat, FinetuneSettings, NetworkSettings};
 use serde::{Deserialize, Serialize};
 
 /// How a `finetune` node finds its source model in its `source` input.
@@ -25,10 +25,10 @@ pub struct FinetuneParams {
     pub size_label: String,
     pub blocks: usize,
     pub seed: u64,
-    pub network: Network,
+    pub network: NetworkSettings,
     pub epochs: usize,
     pub eval_every: usize,
     /// 0-based epochs at which the learning rate is divided by 10.
     pub lr_decay: Vec<usize>,
-    pub train: Finetune,
+    pub train: FinetuneSettings,
 }

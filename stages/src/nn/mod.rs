@@ -31,7 +31,7 @@ mod tests;
 pub use device::device;
 pub use freeze::{Regime, Trainable};
 pub use options::{FcInit, FrozenBn, Stem};
-pub use pgd::{Constraint, Pgd, DEFAULT_STEP_FACTOR};
+pub use pgd::{Norm, Pgd, DEFAULT_STEP_FACTOR};
 pub use resnet::{NetConfig, Network, Normalizer};
 pub use schedule::{eval_epochs, lr_at};
 pub use sgd::{Sgd, SgdConfig};

@@ -28,10 +28,10 @@ use super::rng::{self, Rng};
 /// Default step-size factor c (α = c·ε/k); the paper requires 1.5 < c < 4.
 pub const DEFAULT_STEP_FACTOR: f64 = 2.5;
 
-/// The threat model.
+/// The norm of the threat model's ball (a profile's `Constraint` without `none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Constraint {
+pub enum Norm {
     L2,
     Linf,
 }
@@ -39,7 +39,7 @@ pub enum Constraint {
 /// A PGD attack: ball, radius, steps, step-size factor, random start.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pgd {
-    constraint: Constraint,
+    constraint: Norm,
     eps: f64,
     steps: usize,
     step_factor: f64,
@@ -52,7 +52,7 @@ const NORM_GUARD: f64 = 1e-10;
 impl Pgd {
     /// Checks ε ≥ 0, k ≥ 1 and 1.5 < c < 4.
     pub fn new(
-        constraint: Constraint,
+        constraint: Norm,
         eps: f64,
         steps: usize,
         step_factor: f64,
@@ -75,7 +75,7 @@ impl Pgd {
         self.step_factor * self.eps / self.steps as f64
     }
 
-    pub fn constraint(&self) -> Constraint {
+    pub fn constraint(&self) -> Norm {
         self.constraint
     }
 
@@ -91,8 +91,8 @@ impl Pgd {
         let mut adv = if self.random_start {
             let n = x0.elem_count();
             let noise = match self.constraint {
-                Constraint::Linf => rng::uniform(rng, n, -self.eps, self.eps),
-                Constraint::L2 => rng::uniform(rng, n, -0.5, 0.5),
+                Norm::Linf => rng::uniform(rng, n, -self.eps, self.eps),
+                Norm::L2 => rng::uniform(rng, n, -0.5, 0.5),
             };
             let noise = Tensor::from_vec(noise, x0.shape(), &candle_core::Device::Cpu)?
                 .to_dtype(x0.dtype())?
@@ -109,8 +109,8 @@ impl Pgd {
             let grad =
                 loss.backward()?.remove(xv.as_tensor()).expect("the input is in the loss's graph");
             let step = match self.constraint {
-                Constraint::Linf => (grad.sign()? * alpha)?,
-                Constraint::L2 => grad
+                Norm::Linf => (grad.sign()? * alpha)?,
+                Norm::L2 => grad
                     .broadcast_div(&(per_example_l2(&grad)? + NORM_GUARD)?)?
                     .affine(alpha, 0.0)?,
             };
@@ -123,8 +123,8 @@ impl Pgd {
     fn project(&self, x: &Tensor, x0: &Tensor) -> Result<Tensor> {
         let delta = (x - x0)?;
         let delta = match self.constraint {
-            Constraint::Linf => delta.clamp(-self.eps, self.eps)?,
-            Constraint::L2 => {
+            Norm::Linf => delta.clamp(-self.eps, self.eps)?,
+            Norm::L2 => {
                 let norm = per_example_l2(&delta)?;
                 // min(1, ε/‖δ‖); a zero δ stays zero.
                 let scale = (norm.maximum(NORM_GUARD)?.recip()? * self.eps)?.minimum(1.0)?;

@@ -315,14 +315,14 @@ fn pgd_stays_in_the_ball_and_beats_random_noise() {
     let clean = mean_loss(&x);
     let stats_before: Vec<_> =
         snapshot(&net).into_iter().filter(|(_, r, _, _)| *r == Role::RunningStat).collect();
-    for (constraint, eps) in [(Constraint::L2, 0.5), (Constraint::Linf, 8.0 / 255.0)] {
+    for (constraint, eps) in [(Norm::L2, 0.5), (Norm::Linf, 8.0 / 255.0)] {
         for random_start in [false, true] {
             let pgd = Pgd::new(constraint, eps, 10, DEFAULT_STEP_FACTOR, random_start).unwrap();
             let adv = pgd.attack(&net, &x, &y, &mut rng::rng(53)).unwrap();
             let delta = (&adv - &x).unwrap();
             assert!(values(&adv).iter().all(|&v| (0.0..=1.0).contains(&v)), "pixels in [0, 1]");
             let (noise, size) = match constraint {
-                Constraint::L2 => {
+                Norm::L2 => {
                     let norms = values(&pgd::per_example_l2(&delta).unwrap());
                     assert!(norms.iter().all(|&n| n <= eps + 1e-5), "{norms:?}");
                     let g = Tensor::from_vec(
@@ -336,7 +336,7 @@ fn pgd_stays_in_the_ball_and_beats_random_noise() {
                     let g = g.broadcast_div(&pgd::per_example_l2(&g).unwrap()).unwrap();
                     ((g * eps).unwrap(), norms.iter().sum::<f64>() / 16.0)
                 }
-                Constraint::Linf => {
+                Norm::Linf => {
                     let max = values(&delta).iter().fold(0f64, |m, v| m.max(v.abs()));
                     assert!(max <= eps + 1e-5, "{max}");
                     let signs = rng::uniform(&mut rng::rng(54), x.elem_count(), -1.0, 1.0);
@@ -364,11 +364,11 @@ fn pgd_stays_in_the_ball_and_beats_random_noise() {
 #[test]
 fn pgd_validates_its_step_factor() {
     for c in [1.0, 1.5, 4.0, 5.0, f64::NAN] {
-        assert!(Pgd::new(Constraint::L2, 3.0, 20, c, false).is_err(), "c = {c}");
+        assert!(Pgd::new(Norm::L2, 3.0, 20, c, false).is_err(), "c = {c}");
     }
-    assert!(Pgd::new(Constraint::Linf, 4.0 / 255.0, 0, 2.5, false).is_err());
-    assert!(Pgd::new(Constraint::Linf, -1.0, 20, 2.5, false).is_err());
-    let pgd = Pgd::new(Constraint::L2, 3.0, 20, 2.5, false).unwrap();
+    assert!(Pgd::new(Norm::Linf, 4.0 / 255.0, 0, 2.5, false).is_err());
+    assert!(Pgd::new(Norm::Linf, -1.0, 20, 2.5, false).is_err());
+    let pgd = Pgd::new(Norm::L2, 3.0, 20, 2.5, false).unwrap();
     assert!((pgd.step_size() - 0.375).abs() < 1e-15);
 }
 
@@ -382,7 +382,7 @@ fn same_seed_gives_identical_training_and_attacks() {
             net.trainable_vars(&regime),
             SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
         );
-        let pgd = Pgd::new(Constraint::Linf, 4.0 / 255.0, 3, 2.5, true).unwrap();
+        let pgd = Pgd::new(Norm::Linf, 4.0 / 255.0, 3, 2.5, true).unwrap();
         let mut rng = rng::rng(seed + 1);
         let (x, y) = (images((4, 3, 32, 32), 61, DType::F32), labels(4, 3));
         let mut losses = Vec::new();

@@ -29,8 +29,8 @@ pub fn pgd(
 ) -> Result<Option<Pgd>> {
     let c = match constraint {
         Constraint::None => return Ok(None),
-        Constraint::L2 => nn::Constraint::L2,
-        Constraint::Linf => nn::Constraint::Linf,
+        Constraint::L2 => nn::Norm::L2,
+        Constraint::Linf => nn::Norm::Linf,
     };
     Ok(Some(Pgd::new(c, eps, steps, step_factor, random_start)?))
 }

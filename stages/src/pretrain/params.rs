@@ -2,7 +2,7 @@
 //! by the stage. Everything that can change the node's output is here (so it enters the key),
 //! and nothing else.
 
-use crate::study::config::{Constraint, Epsilon, Network, Pretrain};
+use crate::study::config::{Constraint, Epsilon, NetworkSettings, PretrainSettings};
 use serde::{Deserialize, Serialize};
 
 /// `pretrain`: one source model trained here (naturally, or adversarially with PGD); input `data`.
@@ -12,6 +12,6 @@ pub struct PretrainParams {
     pub source: String,
     pub constraint: Constraint,
     pub epsilon: Epsilon,
-    pub network: Network,
-    pub train: Pretrain,
+    pub network: NetworkSettings,
+    pub train: PretrainSettings,
 }

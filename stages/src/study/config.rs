@@ -21,15 +21,15 @@ pub struct Profile {
     /// numbers beside ours).
     #[serde(default)]
     pub comparable_to_paper: bool,
-    pub network: Network,
+    pub network: NetworkSettings,
     /// Source models, in the order reports show them.
     pub sources: Vec<Source>,
     /// Target datasets, in the order reports show them.
-    pub datasets: Vec<Dataset>,
+    pub datasets: Vec<DatasetSettings>,
     /// How sources with `origin: pretrain` are trained here.
     #[serde(default)]
-    pub pretrain: Option<Pretrain>,
-    pub finetune: Finetune,
+    pub pretrain: Option<PretrainSettings>,
+    pub finetune: FinetuneSettings,
     pub grid: Grid,
     #[serde(default)]
     pub reports: ReportSettings,
@@ -37,7 +37,7 @@ pub struct Profile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Network {
+pub struct NetworkSettings {
     /// Base planes of the ResNet-50 layout (64 is the real ResNet-50).
     pub width: usize,
     pub stem: Stem,
@@ -226,7 +226,7 @@ pub enum CheckpointFormat {
 /// from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Dataset {
+pub struct DatasetSettings {
     /// Identifier used in node ids, e.g. `cifar10`.
     pub name: String,
     /// Display name, e.g. `CIFAR-10`.
@@ -252,7 +252,7 @@ pub enum DataOrigin<'a> {
     Local(&'a LocalDataset),
 }
 
-impl Dataset {
+impl DatasetSettings {
     /// The dataset's origin; `None` unless exactly one of `procedural`, `hub` and `local` is given.
     pub fn origin(&self) -> Option<DataOrigin<'_>> {
         match (&self.procedural, &self.hub, &self.local) {
@@ -337,7 +337,7 @@ pub struct HubDataset {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Pretrain {
+pub struct PretrainSettings {
     /// The source data the sources are trained on (the stand-in for ImageNet).
     pub data: Procedural,
     pub epochs: usize,
@@ -349,7 +349,7 @@ pub struct Pretrain {
     pub lr_decay: Vec<usize>,
     pub seed: u64,
     /// PGD used for adversarial training (paper section 3).
-    pub pgd: Pgd,
+    pub pgd: PgdSettings,
     /// Attacks every source is evaluated under (the mini Table 3).
     pub attacks: Vec<Attack>,
     pub augment: Augment,
@@ -361,7 +361,7 @@ pub struct Pretrain {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Pgd {
+pub struct PgdSettings {
     pub steps: usize,
     /// Step size is step_factor·ε/steps; the paper has 1.5 < c < 4.
     pub step_factor: f64,
@@ -379,7 +379,7 @@ pub struct Attack {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Finetune {
+pub struct FinetuneSettings {
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f64,

@@ -3,7 +3,7 @@
 //! or a dataset leaves every other id and key alone. Subsets do not depend on the source, so every
 //! source is fine-tuned on the same subsets (paired comparisons).
 
-use super::config::{DataOrigin, Dataset, Profile, Source, SourceOrigin, SubsetSize};
+use super::config::{DataOrigin, DatasetSettings, Profile, Source, SourceOrigin, SubsetSize};
 use crate::aggregate::{AggregateParams, SourceSpec};
 use crate::data::seeds;
 use crate::fetch::params::{FetchParams, RepoType};
@@ -215,7 +215,7 @@ pub fn report_nodes(
 ) -> Vec<Node> {
     let grid_sources: Vec<&Source> =
         profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name)).collect();
-    let grid_datasets: Vec<&Dataset> =
+    let grid_datasets: Vec<&DatasetSettings> =
         profile.datasets.iter().filter(|d| profile.grid.datasets.contains(&d.name)).collect();
     let aggregate = |id: &str, keep: &dyn Fn(&Cell) -> bool| {
         let cells: Vec<&Cell> = cells.iter().filter(|c| keep(c)).collect();
