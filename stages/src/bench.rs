@@ -82,11 +82,11 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         )?;
         for (label, regime) in &case.regimes {
             let forward = images_per_second(case.batch, case.iterations, || {
-                net.forward_train(&x, regime)?;
+                regime.forward(&net, &x)?;
                 Ok(())
             })?;
             let config = SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 };
-            let mut opt = Sgd::new(net.trainable_vars(regime), config);
+            let mut opt = Sgd::new(regime.trainable_vars(&net), config);
             let step = images_per_second(case.batch, case.iterations, || {
                 nn::train_step(&net, &mut opt, regime, &x, &y)?;
                 Ok(())

@@ -38,6 +38,8 @@ pub const CODE: Code = Code {
         "fingerprint/mod.rs",
         "nn/device.rs",
         "nn/freeze.rs",
+        "nn/layers.rs",
+        "nn/layout.rs",
         "nn/maxpool.rs",
         "nn/options.rs",
         "nn/pgd.rs",
@@ -88,7 +90,7 @@ impl Stage for Finetune {
         net.reset_fc(train.classes, t.fc_init, p.seed)?;
         let regime = Regime::fine_tune(p.blocks, t.frozen_bn)?;
         let mut sgd = Sgd::new(
-            net.trainable_vars(&regime),
+            regime.trainable_vars(&net),
             SgdConfig { lr: t.lr, momentum: t.momentum, weight_decay: t.weight_decay },
         );
         let transform = training::transform(&t.augment, p.network.resolution);

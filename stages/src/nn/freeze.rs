@@ -6,9 +6,11 @@
 //! Pre-training trains everything ([`Regime::full`]).
 
 use anyhow::{bail, Result};
+use candle_core::{Tensor, Var};
 
+use super::layout::{Part, BLOCKS};
 pub use super::options::FrozenBn;
-use super::resnet::{Part, BLOCKS};
+use super::resnet::Network;
 
 /// The trainable part of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,5 +59,15 @@ impl Regime {
 
     pub fn frozen_bn(&self) -> FrozenBn {
         self.frozen_bn
+    }
+
+    /// The parameters the optimiser updates in this regime.
+    pub fn trainable_vars(&self, net: &Network) -> Vec<Var> {
+        net.parameters(|part| self.trainable.includes(part))
+    }
+
+    /// Logits of `net` on `x` for a training step in this regime.
+    pub fn forward(&self, net: &Network, x: &Tensor) -> Result<Tensor> {
+        net.forward_train(x, &|part| self.trainable.includes(part), self.frozen_bn)
     }
 }

@@ -16,6 +16,8 @@
 
 pub mod device;
 pub mod freeze;
+pub mod layers;
+pub mod layout;
 pub mod maxpool;
 pub mod options;
 pub mod pgd;

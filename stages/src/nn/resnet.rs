@@ -1,17 +1,7 @@
-//! A ResNet-50-layout network with torchvision's names, a width multiplier and two stems.
-//!
-//! Layout (torchvision v1.5): bottleneck blocks [3, 4, 6, 3] with expansion 4, the stride on each
-//! block's 3×3 `conv2`, and a `downsample` (`downsample.0` 1×1 conv, `downsample.1` BatchNorm) on
-//! the first block of every layer. `width` is the base number of planes: 64 is the real ResNet-50
-//! (`fc` sees 32·width = 2048 features); the mini profile uses small widths. Every tensor carries
-//! its torchvision state-dict name (`conv1.weight`, `layer4.2.bn3.running_var`, `fc.bias`, …), so
-//! a real checkpoint loads through a [`VarBuilder`] prefix and no renaming table.
-//!
-//! BatchNorm follows PyTorch (eps 1e-5, momentum 0.1): in training mode it normalises with the
-//! biased batch variance and moves the running variance towards the *unbiased* one
-//! (n/(n−1), n = N·H·W values per channel). candle-nn's `BatchNorm` does the same, but it would
-//! copy the running statistics out of any non-`Var` source, so the layer is written here with
-//! the running statistics held as `Var`s shared with [`Network::save`].
+//! The ResNet-50-layout network: its tensors (see `layout.rs`) assembled into layers (see
+//! `layers.rs`), and the forward pass — [`Network::features`] up to the pooled penultimate
+//! representation, [`Network::head`] the classifier on it. Which parts train is decided by the
+//! caller (`freeze.rs`): the network runs each part as it is told.
 //!
 //! An optional [`Normalizer`] (fixed per-channel mean and std, not trainable, not saved) maps
 //! [0, 1] inputs as MadryLab's models do, so attacks and data work in pixel space.
@@ -22,362 +12,15 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
-use serde::{Deserialize, Serialize};
 
-use super::freeze::Regime;
+use super::layers::{BatchNorm, BnMode, Bottleneck, Conv, Linear};
+use super::layout::{block_layout, fc_specs};
+pub use super::layout::{
+    tensor_specs, FcInit, NetConfig, Normalizer, Part, Role, Stem, TensorSpec, BLOCKS,
+};
 use super::maxpool::max_pool_3x3_s2_p1;
-pub use super::options::{FcInit, FrozenBn, Stem};
-use super::rng::{self, Rng};
-
-/// Bottleneck blocks per layer (`layer1` … `layer4`).
-pub const LAYERS: [usize; 4] = [3, 4, 6, 3];
-/// Output channels of a bottleneck block per plane.
-pub const EXPANSION: usize = 4;
-/// Number of bottleneck blocks.
-pub const BLOCKS: usize = 16;
-/// BatchNorm epsilon (PyTorch default).
-pub const BN_EPS: f64 = 1e-5;
-/// BatchNorm running-statistics momentum (PyTorch default).
-pub const BN_MOMENTUM: f64 = 0.1;
-
-/// Fixed per-channel input normalisation `(x − mean) / std`, applied to [0, 1] inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Normalizer {
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
-}
-
-impl Normalizer {
-    /// ImageNet statistics, as inside MadryLab's and the authors' models.
-    pub const IMAGENET: Normalizer =
-        Normalizer { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-}
-
-/// Shape of a network.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetConfig {
-    /// Base planes: 64 is ResNet-50.
-    pub width: usize,
-    pub stem: Stem,
-    /// Output classes of `fc`.
-    pub classes: usize,
-    pub normalizer: Option<Normalizer>,
-}
-
-impl NetConfig {
-    /// The real ResNet-50 on ImageNet-normalised inputs.
-    pub fn resnet50(classes: usize) -> Self {
-        NetConfig {
-            width: 64,
-            stem: Stem::ImageNet,
-            classes,
-            normalizer: Some(Normalizer::IMAGENET),
-        }
-    }
-
-    /// Features entering `fc`: the last layer's planes (8·width) times the expansion.
-    pub fn features(&self) -> usize {
-        8 * self.width * EXPANSION
-    }
-}
-
-/// The part of the network a tensor belongs to (the unit of freezing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    /// `conv1`, `bn1`.
-    Stem,
-    /// Bottleneck block i in 0..16 (`layer1.0` = 0, …, `layer4.2` = 15).
-    Block(usize),
-    /// `fc`.
-    Fc,
-}
-
-/// Whether a tensor is trained or is a BatchNorm running statistic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Parameter,
-    RunningStat,
-}
-
-/// How a fresh tensor is drawn.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Init {
-    Normal { std: f64 },
-    Uniform { bound: f64 },
-    Const(f64),
-}
-
-/// One named tensor of the network.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TensorSpec {
-    /// torchvision state-dict name.
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub part: Part,
-    pub role: Role,
-    init: Init,
-}
-
-/// Every tensor of the network in torchvision's state-dict order, without BatchNorm's
-/// `num_batches_tracked` counters (unused with a fixed momentum).
-///
-/// Fresh initialisation follows torchvision: convolutions Kaiming-normal (fan-out, ReLU gain),
-/// BatchNorm weight 1 and bias 0, running mean 0 and variance 1, `fc` PyTorch's `Linear` default.
-pub fn tensor_specs(config: &NetConfig) -> Vec<TensorSpec> {
-    let mut specs = Vec::new();
-    let conv = |specs: &mut Vec<TensorSpec>, name: String, shape: [usize; 4], part: Part| {
-        let fan_out = (shape[0] * shape[2] * shape[3]) as f64;
-        specs.push(TensorSpec {
-            name: format!("{name}.weight"),
-            shape: shape.to_vec(),
-            part,
-            role: Role::Parameter,
-            init: Init::Normal { std: (2.0 / fan_out).sqrt() },
-        });
-    };
-    let bn = |specs: &mut Vec<TensorSpec>, name: String, channels: usize, part: Part| {
-        for (field, role, value) in [
-            ("weight", Role::Parameter, 1.0),
-            ("bias", Role::Parameter, 0.0),
-            ("running_mean", Role::RunningStat, 0.0),
-            ("running_var", Role::RunningStat, 1.0),
-        ] {
-            specs.push(TensorSpec {
-                name: format!("{name}.{field}"),
-                shape: vec![channels],
-                part,
-                role,
-                init: Init::Const(value),
-            });
-        }
-    };
-
-    let w = config.width;
-    let kernel = match config.stem {
-        Stem::ImageNet => 7,
-        Stem::Small => 3,
-    };
-    conv(&mut specs, "conv1".into(), [w, 3, kernel, kernel], Part::Stem);
-    bn(&mut specs, "bn1".into(), w, Part::Stem);
-    for (index, block) in block_layout(w).into_iter().enumerate() {
-        let part = Part::Block(index);
-        let (p, out) = (block.planes, block.planes * EXPANSION);
-        let n = &block.name;
-        conv(&mut specs, format!("{n}.conv1"), [p, block.in_channels, 1, 1], part);
-        bn(&mut specs, format!("{n}.bn1"), p, part);
-        conv(&mut specs, format!("{n}.conv2"), [p, p, 3, 3], part);
-        bn(&mut specs, format!("{n}.bn2"), p, part);
-        conv(&mut specs, format!("{n}.conv3"), [out, p, 1, 1], part);
-        bn(&mut specs, format!("{n}.bn3"), out, part);
-        if block.has_downsample() {
-            conv(&mut specs, format!("{n}.downsample.0"), [out, block.in_channels, 1, 1], part);
-            bn(&mut specs, format!("{n}.downsample.1"), out, part);
-        }
-    }
-    specs.extend(fc_specs(config, FcInit::PytorchDefault));
-    specs
-}
-
-/// `fc.weight` and `fc.bias` for `config.classes` outputs.
-fn fc_specs(config: &NetConfig, init: FcInit) -> [TensorSpec; 2] {
-    let fan_in = config.features();
-    let (weight, bias) = match init {
-        FcInit::Normal1 => (Init::Normal { std: 1.0 }, Init::Const(0.0)),
-        FcInit::PytorchDefault => {
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            (Init::Uniform { bound }, Init::Uniform { bound })
-        }
-    };
-    let spec = |field: &str, shape: Vec<usize>, init| TensorSpec {
-        name: format!("fc.{field}"),
-        shape,
-        part: Part::Fc,
-        role: Role::Parameter,
-        init,
-    };
-    [spec("weight", vec![config.classes, fan_in], weight), spec("bias", vec![config.classes], bias)]
-}
-
-/// Position and shape of one bottleneck block.
-struct BlockLayout {
-    name: String,
-    in_channels: usize,
-    planes: usize,
-    stride: usize,
-}
-
-impl BlockLayout {
-    fn has_downsample(&self) -> bool {
-        self.stride != 1 || self.in_channels != self.planes * EXPANSION
-    }
-}
-
-/// The 16 blocks in order: `layer{l}.{b}`, stride 2 on the first block of layers 2–4.
-fn block_layout(width: usize) -> Vec<BlockLayout> {
-    let mut blocks = Vec::with_capacity(BLOCKS);
-    let mut in_channels = width;
-    for (layer, &count) in LAYERS.iter().enumerate() {
-        let planes = width << layer;
-        for b in 0..count {
-            let stride = if b == 0 && layer > 0 { 2 } else { 1 };
-            blocks.push(BlockLayout {
-                name: format!("layer{}.{b}", layer + 1),
-                in_channels,
-                planes,
-                stride,
-            });
-            in_channels = planes * EXPANSION;
-        }
-    }
-    blocks
-}
-
-impl Init {
-    fn sample(
-        self,
-        shape: &[usize],
-        rng: &mut Rng,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        let n = shape.iter().product();
-        let values = match self {
-            Init::Normal { std } => rng::normal(rng, n, std),
-            Init::Uniform { bound } => rng::uniform(rng, n, -bound, bound),
-            Init::Const(v) => vec![v; n],
-        };
-        Ok(Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(dtype)?.to_device(device)?)
-    }
-}
-
-/// A parameter as used in a forward pass: tracked for autograd, or a detached view of the same
-/// storage (so frozen parts and attacks build no graph over the weights).
-fn param(t: &Tensor, track: bool) -> Tensor {
-    if track {
-        t.clone()
-    } else {
-        t.detach()
-    }
-}
-
-/// How a BatchNorm layer normalises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BnMode {
-    /// Batch statistics; running statistics updated (PyTorch training mode).
-    Batch,
-    /// Running statistics, never updated (PyTorch evaluation mode).
-    Running,
-}
-
-struct Conv {
-    weight: Tensor,
-    stride: usize,
-    padding: usize,
-}
-
-impl Conv {
-    fn forward(&self, x: &Tensor, track: bool) -> Result<Tensor> {
-        Ok(x.conv2d(&param(&self.weight, track), self.padding, self.stride, 1, 1)?)
-    }
-}
-
-struct BatchNorm {
-    weight: Tensor,
-    bias: Tensor,
-    running_mean: Var,
-    running_var: Var,
-}
-
-impl BatchNorm {
-    fn forward(&self, x: &Tensor, mode: BnMode, track: bool) -> Result<Tensor> {
-        let channels = x.dim(1)?;
-        let per_channel = (1, channels, 1, 1);
-        let weight = param(&self.weight, track).reshape(per_channel)?;
-        let bias = param(&self.bias, track).reshape(per_channel)?;
-        match mode {
-            BnMode::Batch => {
-                let (n, _, h, w) = x.dims4()?;
-                let count = n * h * w;
-                if count < 2 {
-                    bail!(
-                        "BatchNorm in training mode needs more than one value per channel, got input {:?}",
-                        x.dims()
-                    );
-                }
-                let mean = channel_mean(x, count)?;
-                let centred = x.broadcast_sub(&mean)?;
-                let var = channel_mean(&centred.sqr()?, count)?; // biased, used to normalise
-                self.update_running(&mean, &var, count)?;
-                let scale = weight.broadcast_div(&(var + BN_EPS)?.sqrt()?)?; // per channel
-                Ok(centred.broadcast_mul(&scale)?.broadcast_add(&bias)?)
-            }
-            BnMode::Running => {
-                let mean = self.running_mean.as_detached_tensor().reshape(per_channel)?;
-                let std = (self.running_var.as_detached_tensor() + BN_EPS)?
-                    .sqrt()?
-                    .reshape(per_channel)?;
-                let scale = weight.broadcast_div(&std)?;
-                let shift = (bias - mean.broadcast_mul(&scale)?)?;
-                Ok(x.broadcast_mul(&scale)?.broadcast_add(&shift)?)
-            }
-        }
-    }
-
-    /// running ← (1 − momentum)·running + momentum·batch, with the unbiased batch variance.
-    fn update_running(&self, mean: &Tensor, biased_var: &Tensor, count: usize) -> Result<()> {
-        let m = BN_MOMENTUM;
-        let mean = mean.detach().flatten_all()?;
-        let unbiased = (biased_var.detach().flatten_all()? * (count as f64 / (count - 1) as f64))?;
-        let rm = self.running_mean.as_detached_tensor();
-        let rv = self.running_var.as_detached_tensor();
-        self.running_mean.set(&((rm * (1.0 - m))? + (mean * m)?)?)?;
-        self.running_var.set(&((rv * (1.0 - m))? + (unbiased * m)?)?)?;
-        Ok(())
-    }
-}
-
-/// Per-channel mean of an NCHW tensor, shaped [1, C, 1, 1]. Summing the contiguous spatial axes
-/// first is about 100× faster on CPU than candle's reduction over (0, 2, 3) at once.
-fn channel_mean(x: &Tensor, count: usize) -> Result<Tensor> {
-    Ok((x.sum_keepdim((2, 3))?.sum_keepdim(0)? / count as f64)?)
-}
-
-struct Bottleneck {
-    conv1: Conv,
-    bn1: BatchNorm,
-    conv2: Conv,
-    bn2: BatchNorm,
-    conv3: Conv,
-    bn3: BatchNorm,
-    downsample: Option<(Conv, BatchNorm)>,
-}
-
-impl Bottleneck {
-    fn forward(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<Tensor> {
-        let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
-        let h = self.bn2.forward(&self.conv2.forward(&h, track)?, bn, track)?.relu()?;
-        let h = self.bn3.forward(&self.conv3.forward(&h, track)?, bn, track)?;
-        let shortcut = match &self.downsample {
-            Some((conv, norm)) => norm.forward(&conv.forward(x, track)?, bn, track)?,
-            None => x.clone(),
-        };
-        Ok((h + shortcut)?.relu()?)
-    }
-}
-
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn forward(&self, x: &Tensor, track: bool) -> Result<Tensor> {
-        let w = param(&self.weight, track);
-        Ok(x.matmul(&w.t()?)?.broadcast_add(&param(&self.bias, track))?)
-    }
-}
+pub use super::options::FrozenBn;
+use super::rng;
 
 /// How one part runs in a forward pass.
 #[derive(Debug, Clone, Copy)]
@@ -548,49 +191,58 @@ impl Network {
         Ok(())
     }
 
-    /// The parameters the optimiser updates under `regime` (never BatchNorm running statistics).
-    pub fn trainable_vars(&self, regime: &Regime) -> Vec<Var> {
+    /// The parameters of the parts `trains` selects, for the optimiser (never BatchNorm
+    /// running statistics).
+    pub fn parameters(&self, trains: impl Fn(Part) -> bool) -> Vec<Var> {
         self.vars
             .iter()
-            .filter(|(s, _)| s.role == Role::Parameter && regime.trainable().includes(s.part))
+            .filter(|(s, _)| s.role == Role::Parameter && trains(s.part))
             .map(|(_, v)| v.clone())
             .collect()
     }
 
-    /// Logits for a training step under `regime`. The frozen part runs outside the autograd
-    /// graph (detached parameters, detached output); with [`FrozenBn::Train`] its BatchNorm layers
-    /// use batch statistics and update their running statistics, with [`FrozenBn::Eval`] they use
-    /// and keep their running statistics. Trainable BatchNorm layers always use batch statistics.
-    pub fn forward_train(&self, x: &Tensor, regime: &Regime) -> Result<Tensor> {
-        let frozen_bn = match regime.frozen_bn() {
+    /// Logits for a training step in which the parts `trains` selects train. The other parts run
+    /// outside the autograd graph (detached parameters, detached output); with
+    /// [`FrozenBn::Train`] their BatchNorm layers use batch statistics and update their running
+    /// statistics, with [`FrozenBn::Eval`] they use and keep their running statistics. Trainable
+    /// BatchNorm layers always use batch statistics.
+    pub fn forward_train(
+        &self,
+        x: &Tensor,
+        trains: &dyn Fn(Part) -> bool,
+        frozen_bn: FrozenBn,
+    ) -> Result<Tensor> {
+        let frozen_bn = match frozen_bn {
             FrozenBn::Train => BnMode::Batch,
             FrozenBn::Eval => BnMode::Running,
         };
-        self.forward_parts(x, |part| {
-            if regime.trainable().includes(part) {
-                PartMode::Trainable
-            } else {
-                PartMode::Frozen(frozen_bn)
-            }
-        })
+        let mode =
+            |part| if trains(part) { PartMode::Trainable } else { PartMode::Frozen(frozen_bn) };
+        self.head(&self.features(x, &mode)?, &mode)
     }
 
     /// Logits in evaluation mode: running statistics, nothing updated, no graph over the
     /// parameters. If `x` is a `Var` the graph to it is kept, so attacks can take `∂loss/∂x`.
     pub fn forward_eval(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_parts(x, |_| PartMode::Eval)
+        self.head_eval(&self.features_eval(x)?)
     }
 
-    fn forward_parts(&self, x: &Tensor, mode: impl Fn(Part) -> PartMode) -> Result<Tensor> {
-        let run = |part: Part, h: &Tensor, f: &dyn Fn(&Tensor, BnMode, bool) -> Result<Tensor>| {
-            match mode(part) {
-                PartMode::Trainable => f(h, BnMode::Batch, true),
-                PartMode::Frozen(bn) => Ok(f(h, bn, false)?.detach()),
-                PartMode::Eval => f(h, BnMode::Running, false),
-            }
-        };
+    /// The penultimate representation in evaluation mode: the pooled output of the last block
+    /// (`fc`'s input, 32·width features per image), with the graph to `x` kept as in
+    /// [`Network::forward_eval`].
+    pub fn features_eval(&self, x: &Tensor) -> Result<Tensor> {
+        self.features(x, &|_| PartMode::Eval)
+    }
+
+    /// The classifier on penultimate features, in evaluation mode.
+    pub fn head_eval(&self, features: &Tensor) -> Result<Tensor> {
+        self.head(features, &|_| PartMode::Eval)
+    }
+
+    /// Stem and blocks, each run as `mode` says, then global average pooling.
+    fn features(&self, x: &Tensor, mode: &dyn Fn(Part) -> PartMode) -> Result<Tensor> {
         let x = self.normalise(x)?;
-        let mut h = run(Part::Stem, &x, &|x, bn, track| {
+        let mut h = run(mode(Part::Stem), &x, &|x, bn, track| {
             let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
             match self.config.stem {
                 Stem::ImageNet => Ok(max_pool_3x3_s2_p1(&h)?),
@@ -598,10 +250,14 @@ impl Network {
             }
         })?;
         for (i, block) in self.blocks.iter().enumerate() {
-            h = run(Part::Block(i), &h, &|x, bn, track| block.forward(x, bn, track))?;
+            h = run(mode(Part::Block(i)), &h, &|x, bn, track| block.forward(x, bn, track))?;
         }
-        let pooled = h.mean((2, 3))?;
-        run(Part::Fc, &pooled, &|x, _, track| self.fc.forward(x, track))
+        Ok(h.mean((2, 3))?)
+    }
+
+    /// `fc` on the pooled features, run as `mode` says.
+    fn head(&self, features: &Tensor, mode: &dyn Fn(Part) -> PartMode) -> Result<Tensor> {
+        run(mode(Part::Fc), features, &|x, _, track| self.fc.forward(x, track))
     }
 
     /// Converts to the network's dtype and applies the fixed input normaliser, if any.
@@ -612,6 +268,19 @@ impl Network {
             Ok(Tensor::new(v, self.device())?.to_dtype(self.dtype())?.reshape((1, 3, 1, 1))?)
         };
         Ok(x.broadcast_sub(&channel(&n.mean)?)?.broadcast_div(&channel(&n.std)?)?)
+    }
+}
+
+/// Run one part (`f` with its BatchNorm mode and whether to track parameters) as `mode` says.
+fn run(
+    mode: PartMode,
+    h: &Tensor,
+    f: &dyn Fn(&Tensor, BnMode, bool) -> Result<Tensor>,
+) -> Result<Tensor> {
+    match mode {
+        PartMode::Trainable => f(h, BnMode::Batch, true),
+        PartMode::Frozen(bn) => Ok(f(h, bn, false)?.detach()),
+        PartMode::Eval => f(h, BnMode::Running, false),
     }
 }
 

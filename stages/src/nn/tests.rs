@@ -103,9 +103,8 @@ fn check_parameter_gradients(stem: Stem, input: (usize, usize, usize, usize)) {
     let x = images(input, 12, DType::F64);
     let y = labels(input.0, 3);
     let regime = Regime::full();
-    let loss = || scalar(&cross_entropy(&net.forward_train(&x, &regime).unwrap(), &y).unwrap());
-    let grads =
-        cross_entropy(&net.forward_train(&x, &regime).unwrap(), &y).unwrap().backward().unwrap();
+    let loss = || scalar(&cross_entropy(&regime.forward(&net, &x).unwrap(), &y).unwrap());
+    let grads = cross_entropy(&regime.forward(&net, &x).unwrap(), &y).unwrap().backward().unwrap();
     let names = [
         "conv1.weight",
         "bn1.weight",
@@ -181,7 +180,7 @@ fn trainable_vars_are_fc_plus_the_last_k_blocks() {
     let net = Network::new(tiny_config(Stem::Small, 3), 1, DType::F32, &Device::Cpu).unwrap();
     let names = |regime: Regime| -> HashSet<String> {
         let ids: HashSet<_> =
-            net.trainable_vars(&regime).iter().map(|v| v.as_tensor().id()).collect();
+            regime.trainable_vars(&net).iter().map(|v| v.as_tensor().id()).collect();
         net.named_vars()
             .filter(|(_, v)| ids.contains(&v.as_tensor().id()))
             .map(|(s, _)| s.name.clone())
@@ -217,7 +216,7 @@ fn fine_tune_changes(frozen_bn: FrozenBn) {
     let regime = Regime::fine_tune(3, frozen_bn).unwrap();
     let before = snapshot(&net);
     let mut opt = Sgd::new(
-        net.trainable_vars(&regime),
+        regime.trainable_vars(&net),
         SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 5e-4 },
     );
     for step in 0..3 {
@@ -301,7 +300,7 @@ fn settled_network() -> Network {
     )
     .unwrap();
     for i in 0..20 {
-        net.forward_train(&images((16, 3, 8, 8), 100 + i, DType::F32), &Regime::full()).unwrap();
+        Regime::full().forward(&net, &images((16, 3, 8, 8), 100 + i, DType::F32)).unwrap();
     }
     net
 }
@@ -379,7 +378,7 @@ fn same_seed_gives_identical_training_and_attacks() {
             Network::new(tiny_config(Stem::ImageNet, 3), seed, DType::F32, &Device::Cpu).unwrap();
         let regime = Regime::full();
         let mut opt = Sgd::new(
-            net.trainable_vars(&regime),
+            regime.trainable_vars(&net),
             SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
         );
         let pgd = Pgd::new(Norm::Linf, 4.0 / 255.0, 3, 2.5, true).unwrap();
@@ -402,7 +401,7 @@ fn save_and_load_round_trip_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_config(Stem::ImageNet, 3);
     let net = Network::new(config, 71, DType::F32, &Device::Cpu).unwrap();
-    net.forward_train(&images((2, 3, 32, 32), 72, DType::F32), &Regime::full()).unwrap(); // move running stats
+    Regime::full().forward(&net, &images((2, 3, 32, 32), 72, DType::F32)).unwrap(); // move running stats
     let (a, b) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
     net.save(&a).unwrap();
     let loaded = Network::load(config, &a, DType::F32, &Device::Cpu).unwrap();
@@ -444,4 +443,28 @@ fn zero_init_residual_zeroes_exactly_the_last_batchnorm_scale_of_every_bottlenec
         }
     }
     assert_eq!(zeroed, 16, "3 + 4 + 6 + 3 bottlenecks");
+}
+
+#[test]
+fn features_are_fcs_input_and_the_head_is_the_affine_map_on_them() {
+    let config = tiny_config(Stem::Small, 5);
+    let net = Network::new(config, 81, DType::F64, &Device::Cpu).unwrap();
+    let x = images((3, 3, 16, 16), 82, DType::F64);
+    let h = net.features_eval(&x).unwrap();
+    assert_eq!(h.dims(), &[3, 32 * config.width], "32·width pooled features");
+    // The logits, computed here in f64 from fc's tensors: h · Wᵀ + b.
+    let named = |name: &str| {
+        let (_, var) = net.named_vars().find(|(s, _)| s.name == name).unwrap();
+        values(var.as_tensor())
+    };
+    let (w, b, feats) = (named("fc.weight"), named("fc.bias"), values(&h));
+    let f = 32 * config.width;
+    let logits = values(&net.forward_eval(&x).unwrap());
+    for n in 0..3 {
+        for k in 0..5 {
+            let expected = b[k] + (0..f).map(|j| feats[n * f + j] * w[k * f + j]).sum::<f64>();
+            assert!((logits[n * 5 + k] - expected).abs() < 1e-9, "image {n}, class {k}");
+        }
+    }
+    assert_eq!(values(&net.head_eval(&h).unwrap()), logits);
 }

@@ -23,7 +23,7 @@ pub fn train_step(
     x: &Tensor,
     y: &Tensor,
 ) -> Result<f64> {
-    let loss = cross_entropy(&net.forward_train(x, regime)?, y)?;
+    let loss = cross_entropy(&regime.forward(net, x)?, y)?;
     opt.backward_step(&loss)?;
     Ok(loss.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }

@@ -74,6 +74,8 @@ pub const CODE: Code = Code {
         "fingerprint/mod.rs",
         "nn/device.rs",
         "nn/freeze.rs",
+        "nn/layers.rs",
+        "nn/layout.rs",
         "nn/maxpool.rs",
         "nn/options.rs",
         "nn/pgd.rs",
@@ -117,7 +119,7 @@ impl Stage for Pretrain {
         }
         let regime = Regime::full();
         let mut sgd = Sgd::new(
-            net.trainable_vars(&regime),
+            regime.trainable_vars(&net),
             SgdConfig { lr: t.lr, momentum: t.momentum, weight_decay: t.weight_decay },
         );
         let adversary =
