@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn stage_kinds_are_unique_and_each_has_nodes_in_a_profile() {
+        let kinds: Vec<&str> = stages().iter().map(|(stage, _)| stage.kind()).collect();
+        let unique: std::collections::BTreeSet<&str> = kinds.iter().copied().collect();
+        assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
+        let study = load(&project_file(), Some("paper")).unwrap();
+        let mini = load(&project_file(), Some("mini")).unwrap();
+        for kind in kinds {
+            let used = |s: &Study| s.nodes.iter().any(|n| n.kind == kind);
+            assert!(used(&study) || used(&mini), "no profile has a `{kind}` node");
+        }
+    }
+
+    #[test]
     fn every_profile_of_the_project_file_loads_with_unique_ids() {
         let names = load(&project_file(), None).unwrap().profiles;
         for name in names {
