@@ -8,6 +8,7 @@
 //! `pipeline status` and `run` show what to paste into `pipeline.yaml`.
 
 mod artifact;
+pub mod nodes;
 pub mod params;
 
 use crate::file_hash::blake3_of_file;

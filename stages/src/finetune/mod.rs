@@ -4,6 +4,7 @@
 
 pub mod cell;
 pub mod metrics;
+pub mod nodes;
 pub mod params;
 
 use crate::checkpoint;

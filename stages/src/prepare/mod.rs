@@ -2,6 +2,7 @@
 //! each a `data::Dataset` directory), generated from a seed or decoded from fetched Parquet.
 
 pub mod local;
+pub mod nodes;
 pub mod params;
 pub mod parquet;
 

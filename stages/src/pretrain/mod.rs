@@ -3,6 +3,7 @@
 //! clean and under each configured attack (the mini profile's Table 3).
 
 pub mod model;
+pub mod nodes;
 pub mod params;
 pub mod report;
 

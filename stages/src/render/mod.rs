@@ -8,6 +8,7 @@
 mod data;
 mod figures;
 mod index;
+pub mod nodes;
 mod paper;
 mod plot;
 mod table3;

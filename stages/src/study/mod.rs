@@ -95,9 +95,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     } else {
         format!("reports/{name}")
     };
-    let (mut nodes, cells) = expand::science_nodes(chosen, &local);
-    let reports = expand::report_nodes(name, chosen, &reports_dir, &cells, &nodes);
-    nodes.extend(reports);
+    let nodes = expand::nodes(name, chosen, &local, &reports_dir);
     Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry(), reports_dir })
 }
 

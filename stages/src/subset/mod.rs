@@ -3,6 +3,7 @@
 //! input, so every source model is fine-tuned on the same subsets.
 
 pub mod drawn;
+pub mod nodes;
 pub mod params;
 
 use crate::data::{make_mask, Dataset};

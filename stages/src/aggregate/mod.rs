@@ -11,6 +11,8 @@
 //!   `missing.csv`: every expected cell that was not built.
 
 use crate::fingerprint::{sources, Code};
+pub mod nodes;
+
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use polars::prelude::*;
@@ -52,9 +54,9 @@ pub struct Aggregate;
 
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
-    root: "aggregate.rs",
+    root: "aggregate/mod.rs",
     sources: sources![
-        "aggregate.rs",
+        "aggregate/mod.rs",
         "finetune/cell.rs",
         "finetune/metrics.rs",
         "fingerprint/mod.rs",

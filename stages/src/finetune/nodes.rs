@@ -1,0 +1,63 @@
+//! The `finetune` nodes of a profile: one per cell of the grid (sources × datasets × sizes ×
+//! blocks × seeds), each reading its source model, its dataset and its subset.
+
+use super::cell::Cell;
+use super::params::{FinetuneParams, SourceFormat};
+use crate::data::subset::seeds;
+use crate::study::config::Profile;
+use crate::study::expand::{grid_datasets, node};
+use crate::{prepare, subset};
+use pipeline_engine::{Input, Node};
+
+/// A source model as the cells read it: its name, the node that provides it, and its format.
+pub struct SourceModel {
+    pub name: String,
+    pub node: String,
+    pub format: SourceFormat,
+}
+
+/// The cells' nodes and the cells, in grid order.
+pub fn nodes(profile: &Profile, sources: &[SourceModel]) -> (Vec<Node>, Vec<Cell>) {
+    let (mut nodes, mut cells) = (Vec::new(), Vec::new());
+    for source in sources {
+        for d in grid_datasets(profile) {
+            for row in &profile.grid.schedule {
+                for &blocks in &profile.grid.blocks {
+                    for seed in seeds(row.seeds) {
+                        let cell = Cell {
+                            source: source.name.clone(),
+                            dataset: d.name.clone(),
+                            size_label: row.size.label(),
+                            blocks: blocks as u32,
+                            seed,
+                        };
+                        let params = FinetuneParams {
+                            source: source.name.clone(),
+                            source_format: source.format,
+                            dataset: d.name.clone(),
+                            size_label: cell.size_label.clone(),
+                            blocks,
+                            seed,
+                            network: profile.network.clone(),
+                            epochs: row.epochs,
+                            eval_every: row.eval_every,
+                            lr_decay: row.lr_decay.clone(),
+                            train: profile.finetune.clone(),
+                        };
+                        let inputs = vec![
+                            Input::new("source", &source.node),
+                            Input::new("data", prepare::nodes::id(&d.name)),
+                            Input::new(
+                                "subset",
+                                subset::nodes::id(&d.name, &cell.size_label, seed),
+                            ),
+                        ];
+                        nodes.push(node(cell.id(), "finetune", &params, inputs));
+                        cells.push(cell);
+                    }
+                }
+            }
+        }
+    }
+    (nodes, cells)
+}

@@ -1,0 +1,60 @@
+//! The `prepare` nodes a profile needs: one per target dataset of the grid (with the `fetch`
+//! nodes of a hub dataset), and the source data when a source is pre-trained here.
+
+use super::params::PrepareParams;
+use crate::fetch;
+use crate::study::config::{DataOrigin, PretrainSettings, Profile};
+use crate::study::expand::{grid_datasets, node};
+use pipeline_engine::{Input, Node};
+use std::collections::BTreeMap;
+
+/// The id of the node that prepares the profile's source (pre-training) data.
+pub const SOURCE_DATA: &str = "prepare/_source";
+
+/// `prepare/<dataset>`.
+pub fn id(dataset: &str) -> String {
+    format!("prepare/{dataset}")
+}
+
+/// The target datasets' nodes. `local` holds the parameters of the profile's local datasets by
+/// name (their files hashed by [`super::local::resolve`]).
+pub fn targets(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for d in grid_datasets(profile) {
+        match d.origin().expect("validated: one origin") {
+            DataOrigin::Procedural(p) => nodes.push(node(
+                id(&d.name),
+                "prepare",
+                &PrepareParams::Procedural(p.clone()),
+                vec![],
+            )),
+            DataOrigin::Hub(h) => {
+                let mut inputs = vec![];
+                for (split, file, blake3) in [
+                    ("train", &h.train_file, &h.train_blake3),
+                    ("test", &h.test_file, &h.test_blake3),
+                ] {
+                    let fetch = fetch::nodes::dataset_file(&d.name, split, h, file, blake3);
+                    inputs.push(Input::new(split, &fetch.id));
+                    nodes.push(fetch);
+                }
+                let params = PrepareParams::Parquet {
+                    image_column: h.image_column.clone(),
+                    label_column: h.label_column.clone(),
+                    classes: h.classes,
+                };
+                nodes.push(node(id(&d.name), "prepare", &params, inputs));
+            }
+            DataOrigin::Local(_) => {
+                let params = local.get(&d.name).expect("resolved: every local dataset of the grid");
+                nodes.push(node(id(&d.name), "prepare", params, vec![]));
+            }
+        }
+    }
+    nodes
+}
+
+/// The source data that pre-training reads ([`SOURCE_DATA`]).
+pub fn source_data(train: &PretrainSettings) -> Node {
+    node(SOURCE_DATA.into(), "prepare", &PrepareParams::Procedural(train.data.clone()), vec![])
+}

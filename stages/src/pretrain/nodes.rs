@@ -1,0 +1,24 @@
+//! The `pretrain` node of a source trained here (naturally or with PGD).
+
+use super::params::PretrainParams;
+use crate::prepare::nodes::SOURCE_DATA;
+use crate::study::config::{Profile, Source};
+use crate::study::expand::node;
+use pipeline_engine::{Input, Node};
+
+/// `pretrain/<source>`, reading the profile's source data.
+pub fn node_for(source: &Source, profile: &Profile) -> Node {
+    let params = PretrainParams {
+        source: source.name.clone(),
+        constraint: source.constraint,
+        epsilon: source.epsilon.clone(),
+        network: profile.network.clone(),
+        train: profile.pretrain.clone().expect("validated: pretrain settings exist"),
+    };
+    node(
+        format!("pretrain/{}", source.name),
+        "pretrain",
+        &params,
+        vec![Input::new("data", SOURCE_DATA)],
+    )
+}
