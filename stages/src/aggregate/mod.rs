@@ -9,21 +9,28 @@
 //!   same seed is the same training subset), summarised the same way.
 //! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds; and
 //!   `missing.csv`: every expected cell that was not built.
+//!
+//! `frames.rs` builds the cell tables and the summary, `stats.rs` the intervals, `deltas.rs` the
+//! paired differences, `tables.rs` writes them; `nodes.rs` is the expansion.
 
 use crate::fingerprint::{sources, Code};
+mod deltas;
+mod frames;
 pub mod nodes;
+mod stats;
+mod tables;
 
-use anyhow::{bail, Context, Result};
+pub use deltas::{comparisons, Comparison};
+pub use frames::aggregate;
+pub use stats::t975;
+pub use tables::Tables;
+
+use anyhow::{Context, Result};
 use pipeline_engine::{Stage, StageContext};
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
-use std::collections::BTreeSet;
-use std::path::Path;
 
 use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, IMAGES_PER_SECOND, TRAIN_SECONDS};
-use crate::study::config::size_order;
 pub use crate::study::config::Constraint;
 
 /// A source model, in display order.
@@ -57,6 +64,10 @@ pub const CODE: Code = Code {
     root: "aggregate/mod.rs",
     sources: sources![
         "aggregate/mod.rs",
+        "aggregate/deltas.rs",
+        "aggregate/frames.rs",
+        "aggregate/stats.rs",
+        "aggregate/tables.rs",
         "finetune/cell.rs",
         "finetune/metrics.rs",
         "fingerprint/mod.rs",
@@ -110,461 +121,12 @@ impl Stage for Aggregate {
     }
 }
 
-/// The aggregate's tables, each sorted and with its published columns only.
-pub struct Tables {
-    pub cells: DataFrame,
-    pub summary: DataFrame,
-    pub deltas: DataFrame,
-    pub coverage: DataFrame,
-    pub missing: DataFrame,
-}
-
-impl Tables {
-    /// Write every table as Parquet and CSV (`missing` as CSV only) into `dir`.
-    pub fn write(mut self, dir: &Path) -> Result<()> {
-        for (name, df) in [
-            ("cells", &mut self.cells),
-            ("summary", &mut self.summary),
-            ("deltas", &mut self.deltas),
-            ("coverage", &mut self.coverage),
-        ] {
-            write_parquet(df, &dir.join(format!("{name}.parquet")))?;
-            write_csv(df, &dir.join(format!("{name}.csv")))?;
-        }
-        write_csv(&mut self.missing, &dir.join("missing.csv"))
-    }
-}
-
-fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    // Uncompressed and single-threaded: the bytes depend on the data only.
-    let written = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Uncompressed)
-        .set_parallel(false)
-        .finish(df);
-    Context::with_context(written, || format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let mut file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let written = CsvWriter::new(&mut file).with_float_precision(Some(4)).finish(df);
-    Context::with_context(written, || format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
-    match names.iter().position(|n| n == name) {
-        Some(i) => Ok(i as u32),
-        None => bail!("{what} `{name}` is not in the aggregate's {what} list {names:?}"),
-    }
-}
-
-/// Columns naming a group of cells (all seeds of one grid point) at one epoch.
-const GROUP: [&str; 8] =
-    ["source", "dataset", "size", "size_label", "blocks", "epoch", "final", "source_rank"];
-/// Sort order of everything derived from cells.
-const ORDER: [&str; 5] = ["source_rank", "dataset_rank", "size_order", "blocks", "epoch"];
-
-/// Compute every table from the cells that were built.
-pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
-    let source_names: Vec<String> = params.sources.iter().map(|s| s.name.clone()).collect();
-    let expected = expected_frame(params, &source_names)?;
-    let expected_keys: BTreeSet<&Cell> = params.expected.iter().collect();
-    let cells = cells_frame(params, &source_names, metrics, &expected_keys)?;
-
-    let cells_out = cells
-        .clone()
-        .select(cols(&[
-            "source",
-            "dataset",
-            "size",
-            "size_label",
-            "blocks",
-            "seed",
-            "epoch",
-            "accuracy",
-            "loss",
-            "final",
-        ]))
-        .collect()?;
-
-    let coverage = coverage_frame(&expected, &cells)?;
-    let missing = expected
-        .clone()
-        .join(
-            cells
-                .clone()
-                .group_by(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
-                .agg([len().alias("built")]),
-            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
-            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
-            JoinArgs::new(JoinType::Left),
-        )
-        .filter(col("built").is_null())
-        .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks", "seed"],
-            SortMultipleOptions::default(),
-        )
-        .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
-        .collect()?;
-
-    let mut group: Vec<&str> = GROUP.to_vec();
-    group.extend(["dataset_rank", "size_order"]);
-    let summary = with_ci95(
-        cells
-            .clone()
-            .group_by(cols(&group))
-            .agg([
-                len().cast(DataType::UInt32).alias("n"),
-                col("accuracy").mean().alias("mean"),
-                col("accuracy").std(1).alias("std"),
-            ])
-            .collect()?,
-    )?
-    .join(
-        coverage.clone().lazy().select(cols(&[
-            "source",
-            "dataset",
-            "size_label",
-            "blocks",
-            "expected_seeds",
-        ])),
-        cols(&["source", "dataset", "size_label", "blocks"]),
-        cols(&["source", "dataset", "size_label", "blocks"]),
-        JoinArgs::new(JoinType::Left),
-    )
-    .sort(ORDER, SortMultipleOptions::default())
-    .select(cols(&[
-        "source",
-        "dataset",
-        "size",
-        "size_label",
-        "blocks",
-        "epoch",
-        "final",
-        "n",
-        "expected_seeds",
-        "mean",
-        "std",
-        "ci95",
-    ]))
-    .rename(["n"], ["n_seeds"], true)
-    .collect()?;
-
-    let deltas = deltas_frame(params, &cells)?;
-    Ok(Tables { cells: cells_out, summary, deltas, coverage, missing })
-}
-
-fn cols(names: &[&str]) -> Vec<Expr> {
-    names.iter().map(|n| col(*n)).collect()
-}
-
-/// The expected grid, one row per cell, with sort ranks.
-fn expected_frame(params: &AggregateParams, source_names: &[String]) -> Result<LazyFrame> {
-    let e = &params.expected;
-    let mut source_rank = Vec::with_capacity(e.len());
-    let mut dataset_rank = Vec::with_capacity(e.len());
-    let mut order = Vec::with_capacity(e.len());
-    for c in e {
-        source_rank.push(rank(source_names, &c.source, "source")?);
-        dataset_rank.push(rank(&params.datasets, &c.dataset, "dataset")?);
-        order.push(size_order(&c.size_label)?);
-    }
-    let df = df!(
-        "source" => e.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
-        "dataset" => e.iter().map(|c| c.dataset.as_str()).collect::<Vec<_>>(),
-        "size_label" => e.iter().map(|c| c.size_label.as_str()).collect::<Vec<_>>(),
-        "blocks" => e.iter().map(|c| c.blocks).collect::<Vec<_>>(),
-        "seed" => e.iter().map(|c| c.seed).collect::<Vec<_>>(),
-        "source_rank" => source_rank,
-        "dataset_rank" => dataset_rank,
-        "size_order" => order,
-    )?;
-    Ok(df.lazy())
-}
-
-/// The built cells, one row per cell × evaluation epoch, with sort ranks and the `final` flag.
-fn cells_frame(
-    params: &AggregateParams,
-    source_names: &[String],
-    metrics: &[CellMetrics],
-    expected: &BTreeSet<&Cell>,
-) -> Result<LazyFrame> {
-    let mut seen = BTreeSet::new();
-    let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
-    let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let (mut source_rank, mut dataset_rank, mut order) = (vec![], vec![], vec![]);
-    for m in metrics {
-        let c = &m.cell;
-        if !expected.contains(c) {
-            bail!("cell {} is not in the expected grid passed to the aggregate node", c.id());
-        }
-        if !seen.insert(c) {
-            bail!("cell {} appears twice among the aggregate's inputs", c.id());
-        }
-        if m.evals.is_empty() {
-            bail!("cell {} has no evaluations in its metrics.json", c.id());
-        }
-        let (sr, dr, so) = (
-            rank(source_names, &c.source, "source")?,
-            rank(&params.datasets, &c.dataset, "dataset")?,
-            size_order(&c.size_label)?,
-        );
-        for e in &m.evals {
-            source.push(c.source.as_str());
-            dataset.push(c.dataset.as_str());
-            size.push(m.size);
-            size_label.push(c.size_label.as_str());
-            blocks.push(c.blocks);
-            seed.push(c.seed);
-            epoch.push(e.epoch);
-            accuracy.push(e.accuracy);
-            loss.push(e.loss);
-            source_rank.push(sr);
-            dataset_rank.push(dr);
-            order.push(so);
-        }
-    }
-    let df = df!(
-        "source" => source, "dataset" => dataset, "size" => size, "size_label" => size_label,
-        "blocks" => blocks, "seed" => seed, "epoch" => epoch, "accuracy" => accuracy, "loss" => loss,
-        "source_rank" => source_rank, "dataset_rank" => dataset_rank, "size_order" => order,
-    )?;
-    let cell = cols(&["source", "dataset", "size_label", "blocks", "seed"]);
-    // Canonical row order, materialised: floating-point sums (means, deviations) depend on the
-    // order rows reach an aggregation, and the optimiser may drop a sort that feeds a group-by.
-    Ok(df
-        .lazy()
-        .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks", "seed", "epoch"],
-            SortMultipleOptions::default(),
-        )
-        .with_column(col("epoch").eq(col("epoch").max().over(cell)?).alias("final"))
-        .collect()?
-        .lazy())
-}
-
-/// Per expected grid point: seeds expected and seeds built.
-fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
-    let point = ["source", "dataset", "size_label", "blocks"];
-    let built = cells
-        .clone()
-        .group_by(cols(&point))
-        .agg([col("seed").n_unique().cast(DataType::UInt32).alias("built_seeds")]);
-    let mut keys: Vec<&str> = point.to_vec();
-    keys.extend(["source_rank", "dataset_rank", "size_order"]);
-    Ok(expected
-        .clone()
-        .group_by(cols(&keys))
-        .agg([len().cast(DataType::UInt32).alias("expected_seeds")])
-        .join(built, cols(&point), cols(&point), JoinArgs::new(JoinType::Left))
-        .with_column(col("built_seeds").fill_null(lit(0u32)))
-        .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks"],
-            SortMultipleOptions::default(),
-        )
-        .select(cols(&[
-            "source",
-            "dataset",
-            "size_label",
-            "blocks",
-            "expected_seeds",
-            "built_seeds",
-        ]))
-        .collect()?)
-}
-
-/// Quantile 0.975 of Student's t with `n - 1` degrees of freedom; `None` for `n < 2`.
-pub fn t975(n: u32) -> Option<f64> {
-    (n >= 2).then(|| {
-        StudentsT::new(0.0, 1.0, f64::from(n - 1)).expect("valid t distribution").inverse_cdf(0.975)
-    })
-}
-
-/// Add `ci95` = t(0.975, n−1) · std / √n to a grouped frame with columns `n` and `std`.
-/// The quantile is the one value computed outside Polars, joined in as a lookup table.
-fn with_ci95(grouped: DataFrame) -> Result<LazyFrame> {
-    let ns: BTreeSet<u32> = grouped.column("n")?.u32()?.into_no_null_iter().collect();
-    let lookup = df!(
-        "n" => ns.iter().copied().collect::<Vec<_>>(),
-        "t975" => ns.iter().map(|&n| t975(n)).collect::<Vec<_>>(),
-    )?;
-    Ok(grouped
-        .lazy()
-        .join(lookup.lazy(), [col("n")], [col("n")], JoinArgs::new(JoinType::Left))
-        .with_column(
-            (col("t975") * col("std") / col("n").cast(DataType::Float64).sqrt()).alias("ci95"),
-        ))
-}
-
-/// A paired comparison the figures draw.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Comparison {
-    /// Source `a` minus source `b` at the same blocks.
-    Sources { a: String, b: String },
-    /// Each source fine-tuned with `a` blocks minus the same source with `b` blocks.
-    Blocks { a: u32, b: u32 },
-}
-
-impl Comparison {
-    pub fn label(&self) -> String {
-        match self {
-            Comparison::Sources { a, b } => format!("{a} - {b}"),
-            Comparison::Blocks { a, b } => format!("blocks {a} - blocks {b}"),
-        }
-    }
-}
-
-/// The comparisons of the paper's figures: each robust source minus natural (Figures 2–4, 10);
-/// each smaller-ε l-inf source minus each larger-ε one and each l2 source minus each l-inf one
-/// (Figure 5); 3 minus 1 fine-tuned blocks per source (Figures 4 and 10).
-pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
-    let pair = |a: &SourceSpec, b: &SourceSpec| Comparison::Sources {
-        a: a.name.clone(),
-        b: b.name.clone(),
-    };
-    let of = |c: Constraint| sources.iter().filter(move |s| s.constraint == c);
-    let mut out = Vec::new();
-    for natural in of(Constraint::None) {
-        out.extend(
-            sources.iter().filter(|s| s.constraint != Constraint::None).map(|r| pair(r, natural)),
-        );
-    }
-    let mut linf: Vec<&SourceSpec> = of(Constraint::Linf).collect();
-    linf.sort_by(|x, y| x.epsilon.total_cmp(&y.epsilon));
-    for (i, small) in linf.iter().enumerate() {
-        out.extend(linf[i + 1..].iter().map(|large| pair(small, large)));
-    }
-    for l2 in of(Constraint::L2) {
-        out.extend(linf.iter().map(|l| pair(l2, l)));
-    }
-    out.push(Comparison::Blocks { a: 3, b: 1 });
-    out
-}
-
-/// Paired differences of accuracy for every comparison, summarised over seeds.
-fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame> {
-    let mut paired = Vec::new();
-    for (i, cmp) in comparisons(&params.sources).into_iter().enumerate() {
-        let (left, right, on) = match &cmp {
-            Comparison::Sources { a, b } => (
-                cells.clone().filter(col("source").eq(lit(a.as_str()))),
-                cells.clone().filter(col("source").eq(lit(b.as_str()))),
-                vec!["dataset", "size_label", "blocks", "seed", "epoch"],
-            ),
-            Comparison::Blocks { a, b } => (
-                cells.clone().filter(col("blocks").eq(lit(*a))),
-                cells.clone().filter(col("blocks").eq(lit(*b))),
-                vec!["source", "dataset", "size_label", "seed", "epoch"],
-            ),
-        };
-        let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
-            Comparison::Sources { a, b } => {
-                (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
-            }
-            Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
-        };
-        let mut right_cols = on.clone();
-        right_cols.push("accuracy");
-        let joined = left
-            .join(
-                right.select(cols(&right_cols)),
-                cols(&on),
-                cols(&on),
-                JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())),
-            )
-            .select([
-                lit(i as u32).alias("comparison_rank"),
-                lit(cmp.label()).alias("comparison"),
-                a_source.alias("a_source"),
-                b_source.alias("b_source"),
-                a_blocks.cast(DataType::UInt32).alias("a_blocks"),
-                b_blocks.cast(DataType::UInt32).alias("b_blocks"),
-                col("source_rank"),
-                col("dataset"),
-                col("dataset_rank"),
-                col("size"),
-                col("size_label"),
-                col("size_order"),
-                col("seed"),
-                col("epoch"),
-                col("final"),
-                (col("accuracy") - col("accuracy_b")).alias("diff"),
-            ]);
-        paired.push(joined);
-    }
-    let keys = [
-        "comparison_rank",
-        "comparison",
-        "a_source",
-        "b_source",
-        "a_blocks",
-        "b_blocks",
-        "source_rank",
-        "dataset",
-        "dataset_rank",
-        "size",
-        "size_label",
-        "size_order",
-        "epoch",
-        "final",
-    ];
-    // Canonical pair order, materialised (joins do not keep order; see `cells_frame`).
-    let grouped = concat(&paired, UnionArgs::default())?
-        .sort(
-            [
-                "comparison_rank",
-                "source_rank",
-                "dataset_rank",
-                "size_order",
-                "a_blocks",
-                "epoch",
-                "seed",
-            ],
-            SortMultipleOptions::default(),
-        )
-        .collect()?
-        .lazy()
-        .group_by(cols(&keys))
-        .agg([
-            len().cast(DataType::UInt32).alias("n"),
-            col("diff").mean().alias("mean"),
-            col("diff").std(1).alias("std"),
-        ])
-        .collect()?;
-    Ok(with_ci95(grouped)?
-        .sort(
-            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
-            SortMultipleOptions::default(),
-        )
-        .select(cols(&[
-            "comparison",
-            "a_source",
-            "b_source",
-            "a_blocks",
-            "b_blocks",
-            "dataset",
-            "size",
-            "size_label",
-            "epoch",
-            "final",
-            "n",
-            "mean",
-            "std",
-            "ci95",
-        ]))
-        .rename(["n"], ["n_pairs"], true)
-        .collect()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::finetune::metrics::Eval;
+    use polars::prelude::*;
+    use std::path::Path;
 
     fn cell(
         source: &str,

@@ -1,0 +1,169 @@
+//! Paired differences A − B over seeds (subsets are shared across sources, so the same seed is
+//! the same training subset): robust − natural, ℓ∞ small − large ε, ℓ2 − ℓ∞, 3 − 1 blocks.
+
+use super::frames::cols;
+use super::stats::with_ci95;
+use super::{AggregateParams, SourceSpec};
+use crate::study::config::Constraint;
+use anyhow::Result;
+use polars::prelude::*;
+
+/// A paired comparison the figures draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    /// Source `a` minus source `b` at the same blocks.
+    Sources { a: String, b: String },
+    /// Each source fine-tuned with `a` blocks minus the same source with `b` blocks.
+    Blocks { a: u32, b: u32 },
+}
+
+impl Comparison {
+    pub fn label(&self) -> String {
+        match self {
+            Comparison::Sources { a, b } => format!("{a} - {b}"),
+            Comparison::Blocks { a, b } => format!("blocks {a} - blocks {b}"),
+        }
+    }
+}
+
+/// The comparisons of the paper's figures: each robust source minus natural (Figures 2–4, 10);
+/// each smaller-ε l-inf source minus each larger-ε one and each l2 source minus each l-inf one
+/// (Figure 5); 3 minus 1 fine-tuned blocks per source (Figures 4 and 10).
+pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
+    let pair = |a: &SourceSpec, b: &SourceSpec| Comparison::Sources {
+        a: a.name.clone(),
+        b: b.name.clone(),
+    };
+    let of = |c: Constraint| sources.iter().filter(move |s| s.constraint == c);
+    let mut out = Vec::new();
+    for natural in of(Constraint::None) {
+        out.extend(
+            sources.iter().filter(|s| s.constraint != Constraint::None).map(|r| pair(r, natural)),
+        );
+    }
+    let mut linf: Vec<&SourceSpec> = of(Constraint::Linf).collect();
+    linf.sort_by(|x, y| x.epsilon.total_cmp(&y.epsilon));
+    for (i, small) in linf.iter().enumerate() {
+        out.extend(linf[i + 1..].iter().map(|large| pair(small, large)));
+    }
+    for l2 in of(Constraint::L2) {
+        out.extend(linf.iter().map(|l| pair(l2, l)));
+    }
+    out.push(Comparison::Blocks { a: 3, b: 1 });
+    out
+}
+
+/// Paired differences of accuracy for every comparison, summarised over seeds.
+pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame> {
+    let mut paired = Vec::new();
+    for (i, cmp) in comparisons(&params.sources).into_iter().enumerate() {
+        let (left, right, on) = match &cmp {
+            Comparison::Sources { a, b } => (
+                cells.clone().filter(col("source").eq(lit(a.as_str()))),
+                cells.clone().filter(col("source").eq(lit(b.as_str()))),
+                vec!["dataset", "size_label", "blocks", "seed", "epoch"],
+            ),
+            Comparison::Blocks { a, b } => (
+                cells.clone().filter(col("blocks").eq(lit(*a))),
+                cells.clone().filter(col("blocks").eq(lit(*b))),
+                vec!["source", "dataset", "size_label", "seed", "epoch"],
+            ),
+        };
+        let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
+            Comparison::Sources { a, b } => {
+                (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
+            }
+            Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
+        };
+        let mut right_cols = on.clone();
+        right_cols.push("accuracy");
+        let joined = left
+            .join(
+                right.select(cols(&right_cols)),
+                cols(&on),
+                cols(&on),
+                JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())),
+            )
+            .select([
+                lit(i as u32).alias("comparison_rank"),
+                lit(cmp.label()).alias("comparison"),
+                a_source.alias("a_source"),
+                b_source.alias("b_source"),
+                a_blocks.cast(DataType::UInt32).alias("a_blocks"),
+                b_blocks.cast(DataType::UInt32).alias("b_blocks"),
+                col("source_rank"),
+                col("dataset"),
+                col("dataset_rank"),
+                col("size"),
+                col("size_label"),
+                col("size_order"),
+                col("seed"),
+                col("epoch"),
+                col("final"),
+                (col("accuracy") - col("accuracy_b")).alias("diff"),
+            ]);
+        paired.push(joined);
+    }
+    let keys = [
+        "comparison_rank",
+        "comparison",
+        "a_source",
+        "b_source",
+        "a_blocks",
+        "b_blocks",
+        "source_rank",
+        "dataset",
+        "dataset_rank",
+        "size",
+        "size_label",
+        "size_order",
+        "epoch",
+        "final",
+    ];
+    // Canonical pair order, materialised (joins do not keep order; see `cells_frame`).
+    let grouped = concat(&paired, UnionArgs::default())?
+        .sort(
+            [
+                "comparison_rank",
+                "source_rank",
+                "dataset_rank",
+                "size_order",
+                "a_blocks",
+                "epoch",
+                "seed",
+            ],
+            SortMultipleOptions::default(),
+        )
+        .collect()?
+        .lazy()
+        .group_by(cols(&keys))
+        .agg([
+            len().cast(DataType::UInt32).alias("n"),
+            col("diff").mean().alias("mean"),
+            col("diff").std(1).alias("std"),
+        ])
+        .collect()?;
+    Ok(with_ci95(grouped)?
+        .sort(
+            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
+            SortMultipleOptions::default(),
+        )
+        .select(cols(&[
+            "comparison",
+            "a_source",
+            "b_source",
+            "a_blocks",
+            "b_blocks",
+            "dataset",
+            "size",
+            "size_label",
+            "epoch",
+            "final",
+            "n",
+            "mean",
+            "std",
+            "ci95",
+        ]))
+        .rename(["n"], ["n_pairs"], true)
+        .collect()?)
+}
