@@ -40,10 +40,12 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
 /// in it are relative to `config`'s directory, which errors name as the file.
 pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Study> {
     let text = text.to_string();
-    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(|e| {
+    // A YAML error as `pipeline.yaml:12:7: …`.
+    let located = |e: yaml_serde::Error| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         anyhow!("{}{at}: {e}", config.display())
-    })?;
+    };
+    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -59,7 +61,11 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             profiles.join(", ")
         );
     };
-    let problems = validate::check(name, chosen);
+    // Non-finite numbers (`.nan`, `.inf`, `1e999`) would reach the nodes' parameters as `null`
+    // and fail every node that reads them, long after loading: refuse them here.
+    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(located)?;
+    let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
+    problems.extend(validate::check(name, chosen));
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -216,6 +222,22 @@ mod tests {
         assert!(err.contains(&format!(":{line}:")), "{err}");
         assert!(
             err.contains("subset size 50 cannot hold all 100 classes of dataset `cifar100`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_number_that_is_not_finite_is_refused_where_it_is_written() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let smoke = text.find("  smoke:").unwrap();
+        let at = smoke + text[smoke..].find("      momentum: 0.9").unwrap();
+        let bad = format!("{}      momentum: .nan{}", &text[..at], &text[at + 19..]);
+        let f = write_temp(&bad);
+        let line = bad.lines().position(|l| l.contains("momentum: .nan")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("smoke")).err().unwrap());
+        assert!(err.contains(&format!(":{line}:")), "{err}");
+        assert!(
+            err.contains("profiles.smoke.pretrain.momentum: `.nan` is not a finite number"),
             "{err}"
         );
     }

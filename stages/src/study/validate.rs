@@ -21,6 +21,42 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// Every number of profile `name` (its subtree `profile` of the parsed file) that is NaN or
+/// infinite.
+pub fn non_finite_numbers<'a>(name: &'a str, profile: &'a yaml_serde::Value) -> Vec<Problem<'a>> {
+    fn walk<'a>(value: &'a yaml_serde::Value, path: &mut Vec<Seg<'a>>, out: &mut Vec<Problem<'a>>) {
+        match value {
+            yaml_serde::Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
+                out.push(Problem {
+                    path: path.clone(),
+                    message: format!("`{n}` is not a finite number"),
+                });
+            }
+            yaml_serde::Value::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Index(i));
+                    walk(item, path, out);
+                    path.pop();
+                }
+            }
+            yaml_serde::Value::Mapping(map) => {
+                for (key, item) in map {
+                    if let Some(key) = key.as_str() {
+                        path.push(Key(key));
+                        walk(item, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            yaml_serde::Value::Tagged(tagged) => walk(&tagged.value, path, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(profile, &mut vec![Key("profiles"), Key(name)], &mut out);
+    out
+}
+
 /// Every problem of profile `name` (empty when it is valid).
 pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
     let mut out = Vec::new();
