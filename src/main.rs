@@ -2,14 +2,19 @@
 //! (`pipeline_engine`). Exit codes: 0 done / up to date, 1 work failed or remains, 2 error.
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pipeline_engine::executor::{self, slurm};
 use pipeline_engine::key::node_key;
-use pipeline_engine::{Dag, Force, LockSettings, ProgressMode, RunOptions, RunSummary, Store};
+use pipeline_engine::{
+    Builder, Dag, ExecutorChoice, Force, LockSettings, ProgressMode, RunOptions, RunSummary,
+    SlurmRun, Store,
+};
 use pipeline_stages::fetch::params::FetchParams;
 use pipeline_stages::fetch::{self, PinRecord};
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 mod diff;
 
@@ -68,6 +73,29 @@ enum Command {
     /// moved, 1 when something did, 2 on an error (not a git repository, unknown revision,
     /// reports of another profile).
     Diff(DiffArgs),
+    /// Build one job of a Slurm array (what `run --executor slurm` submits; not for typing).
+    ///
+    /// Reads JOBS_FILE, takes the job at --index (default: $SLURM_ARRAY_TASK_ID), recomputes the
+    /// node's key from this study and refuses to run when it differs from the submitted one.
+    /// Exit code 0 built or reused, 1 the stage failed (recorded as in a local run), 2 error.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    jobs_file: PathBuf,
+    /// The job's index in JOBS_FILE [default: $SLURM_ARRAY_TASK_ID].
+    #[arg(long)]
+    index: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorKind {
+    /// Worker threads of this process.
+    Local,
+    /// Job arrays on a Slurm cluster (the profile's `slurm:` block says where and with what).
+    Slurm,
 }
 
 #[derive(Args)]
@@ -109,6 +137,23 @@ struct RunArgs {
     /// No progress bar or per-node lines; only the final summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Where nodes are built: here, or as job arrays on a Slurm cluster. With slurm the driver
+    /// submits nodes as they become ready and follows the queue; a driver started again adopts
+    /// the tasks an earlier one left queued or running. --dry-run prints the sbatch scripts.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
+    executor: ExecutorKind,
+    /// Slurm: resubmit a task that Slurm ended (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED,
+    /// CANCELLED) up to N times. A stage's own error is never retried.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Slurm: on Ctrl-C leave the submitted tasks queued and running (a later run adopts them)
+    /// instead of cancelling them.
+    #[arg(long)]
+    detach: bool,
+    /// Slurm: accept an artifact store that only this machine sees (under /tmp, on tmpfs), for
+    /// a cluster that is this one machine.
+    #[arg(long)]
+    allow_local_store: bool,
 }
 
 #[derive(Args)]
@@ -151,9 +196,9 @@ fn main() -> ExitCode {
     // candle asks for its thread count before every matrix product and, unless
     // RAYON_NUM_THREADS is set, re-reads /proc/cpuinfo each time: measured on the mini network,
     // setting it makes fine-tuning 3.3 times faster. Set before any thread starts.
+    // Inside a Slurm task, the cores are the CPUs it was given.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", executor::cpus().to_string());
     }
     let cli = Cli::parse();
     match dispatch(&cli) {
@@ -171,6 +216,7 @@ fn main() -> ExitCode {
 /// A loaded study with its validated DAG and where its files go.
 struct Project {
     root: PathBuf,
+    config: PathBuf,
     study: Study,
     dag: Dag,
     store: Store,
@@ -188,7 +234,7 @@ impl Project {
         };
         let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?
             .namespaced(&study.profile);
-        Ok(Project { root, study, dag, store })
+        Ok(Project { root, config: cli.config.clone(), study, dag, store })
     }
 
     /// The profile's lock file, relative to the project root.
@@ -219,6 +265,19 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             let moved =
                 diff::print(&p.root, &cli.config, &p.study, &p.dag, &p.lock_path(), &args.rev)?;
             Ok(exit(!moved))
+        }
+        Command::Worker(args) => {
+            let p = Project::load(cli)?;
+            let builder = Builder::new(&p.dag, &p.study.registry, &p.store);
+            let index = match args.index {
+                Some(i) => i,
+                None => std::env::var("SLURM_ARRAY_TASK_ID")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .context("no --index and no SLURM_ARRAY_TASK_ID: which job to build?")?,
+            };
+            let built = slurm::worker::run_task(&builder, &args.jobs_file, index)?;
+            Ok(exit(built))
         }
         Command::Bench(args) => {
             pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
@@ -285,9 +344,17 @@ fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
         (true, false) => Force::Targets,
         (false, false) => Force::Nothing,
     };
+    let executor = match args.executor {
+        ExecutorKind::Local => ExecutorChoice::Local,
+        ExecutorKind::Slurm => ExecutorChoice::Slurm(slurm_run(p, args)?),
+    };
     if args.dry_run {
         let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;
-        if args.json {
+        if let ExecutorChoice::Slurm(run) = &executor {
+            let nodes: Vec<(&str, &str)> =
+                plan.would_run.iter().map(|s| (s.kind.as_str(), s.id.as_str())).collect();
+            print!("{}", slurm::dry_run(run, &p.store, &nodes));
+        } else if args.json {
             let json = serde_json::json!({ "profile": p.study.profile, "plan": plan });
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
@@ -302,19 +369,68 @@ fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
     let options = RunOptions {
         targets,
         jobs,
+        executor,
         force,
         fail_fast: args.fail_fast,
         progress: if args.quiet { ProgressMode::Hidden } else { ProgressMode::Auto },
         project_root: p.root.clone(),
         lock: LockSettings { path: p.lock_path(), profile: p.study.profile.clone() },
     };
-    let summary = pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options)?;
+    let summary = match pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options) {
+        Err(e) if INTERRUPTED.load(Ordering::Relaxed) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(130));
+        }
+        result => result?,
+    };
     print_summary(&p.study.profile, &summary);
     if args.json {
         let json = serde_json::json!({ "profile": p.study.profile, "run": summary });
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(exit(summary.success()))
+}
+
+/// Set when Ctrl-C (or SIGTERM) reaches a Slurm driver, which then cancels what it submitted.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// How this run uses Slurm: the profile's `slurm:` block and the flags; tasks run this same
+/// binary with the same study, profile and store, by absolute paths.
+fn slurm_run(p: &Project, args: &RunArgs) -> Result<SlurmRun> {
+    let exe = std::env::current_exe().context("finding this program's path for the tasks")?;
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let worker: Vec<String> = [
+        absolute(&exe),
+        "--config".into(),
+        absolute(&p.config),
+        "--profile".into(),
+        p.study.profile.clone().into(),
+        "--store".into(),
+        absolute(p.store.root()),
+    ]
+    .iter()
+    .map(|a| a.display().to_string())
+    .collect();
+    if !args.dry_run {
+        // SAFETY: sets signal dispositions before the run starts any thread; the handler only
+        // stores to an atomic.
+        unsafe {
+            libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        }
+    }
+    Ok(SlurmRun {
+        settings: p.study.slurm.clone(),
+        worker,
+        retries: args.retries,
+        detach: args.detach,
+        interrupted: &INTERRUPTED,
+        allow_local_store: args.allow_local_store,
+    })
 }
 
 fn print_summary(profile: &str, s: &RunSummary) {
@@ -346,7 +462,12 @@ fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
             .map(|t| Ok((t.clone(), p.dag.resolve_targets(std::slice::from_ref(t))?)))
             .collect::<Result<_>>()?
     };
-    let report = pipeline_engine::status(&p.dag, &p.study.registry, &p.store, &targets)?;
+    // Tasks this store has in a Slurm queue (one squeue call; nothing when none were submitted).
+    let queue = slurm::queued(&p.store).unwrap_or_else(|e| {
+        eprintln!("warning: cannot read the Slurm queue: {e:#}");
+        Default::default()
+    });
+    let report = pipeline_engine::status(&p.dag, &p.study.registry, &p.store, &targets, &queue)?;
     if args.json {
         let json = serde_json::json!({ "profile": p.study.profile, "status": report });
         println!("{}", serde_json::to_string_pretty(&json)?);

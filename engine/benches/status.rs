@@ -115,10 +115,13 @@ fn main() -> Result<()> {
     let dag = timed(&format!("Dag::new ({total} nodes)"), || Dag::new(nodes, &registry))?;
     let targets = dag.resolve_targets(&[])?;
     let labelled = vec![("all reports".to_string(), targets.clone())];
-    timed("status, nothing built", || status(&dag, &registry, &store, &labelled))?;
+    timed("status, nothing built", || {
+        status(&dag, &registry, &store, &labelled, &Default::default())
+    })?;
     let opts = RunOptions {
         targets: targets.clone(),
         jobs: 2,
+        executor: Default::default(),
         force: Force::Nothing,
         fail_fast: false,
         progress: ProgressMode::Hidden,
@@ -141,8 +144,9 @@ fn main() -> Result<()> {
         cold.nodes.len()
     );
     assert_eq!(cold.executed, cold.nodes.len());
-    let report =
-        timed("status, everything up to date", || status(&dag, &registry, &store, &labelled))?;
+    let report = timed("status, everything up to date", || {
+        status(&dag, &registry, &store, &labelled, &Default::default())
+    })?;
     assert!(report.up_to_date);
     timed("dry run, everything up to date", || {
         plan(&dag, &registry, &store, &targets, Force::Nothing)
@@ -157,8 +161,9 @@ fn main() -> Result<()> {
         n.params["seed"] = json!(n.params["seed"].as_u64().unwrap() + 1000);
     }
     let dag = Dag::new(edited, &registry)?;
-    let report =
-        timed("status after editing 400 subsets", || status(&dag, &registry, &store, &labelled))?;
+    let report = timed("status after editing 400 subsets", || {
+        status(&dag, &registry, &store, &labelled, &Default::default())
+    })?;
     eprintln!("  → {} node(s) out of date", report.targets[0].out_of_date.len());
     Ok(())
 }

@@ -2,9 +2,12 @@
 //! neural networks or datasets; it keys nodes by content, stores their artifacts, runs what is
 //! missing, and reports status. Stages plug in through [`Stage`].
 
+pub mod build;
 pub mod canonical;
 pub mod dag;
+pub mod executor;
 mod fsutil;
+pub mod job;
 pub mod key;
 pub mod lock;
 pub mod lockfile;
@@ -18,7 +21,11 @@ pub mod stage;
 pub mod status;
 pub mod store;
 
+pub use build::{Builder, Step};
 pub use dag::Dag;
+pub use executor::slurm::{settings::SlurmSettings, SlurmRun};
+pub use executor::ExecutorChoice;
+pub use job::Job;
 pub use key::{ContentHash, Key, KEY_VERSION};
 pub use lockfile::LockSettings;
 pub use node::{Input, Node, Publish};

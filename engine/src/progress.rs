@@ -25,7 +25,10 @@ pub(crate) enum Progress {
         /// Running nodes in start order, each with its own bar once it reports progress.
         running: Mutex<Vec<(String, Option<ProgressBar>)>>,
     },
-    Lines,
+    Lines {
+        /// The last note printed, so that an unchanged one is not repeated.
+        note: Mutex<String>,
+    },
     Hidden,
 }
 
@@ -37,14 +40,14 @@ impl Progress {
                 let main = multi.add(ProgressBar::new(total as u64));
                 main.set_style(
                     ProgressStyle::with_template(
-                        "{elapsed_precise} [{bar:30}] {pos}/{len} nodes  ETA {eta}  {wide_msg}",
+                        "{elapsed_precise} [{bar:30}] {pos}/{len} nodes  ETA {eta}  {prefix} {wide_msg}",
                     )
                     .expect("valid template")
                     .progress_chars("=> "),
                 );
                 Progress::Bar { multi, main, running: Mutex::new(Vec::new()) }
             }
-            ProgressMode::Auto | ProgressMode::Lines => Progress::Lines,
+            ProgressMode::Auto | ProgressMode::Lines => Progress::Lines { note: Mutex::default() },
             ProgressMode::Hidden => Progress::Hidden,
         }
     }
@@ -90,7 +93,7 @@ impl Progress {
                 main.set_message(running_message(&running));
                 main.inc(1);
             }
-            Progress::Lines => eprintln!("{id} {what} {seconds:.1}s"),
+            Progress::Lines { .. } => eprintln!("{id} {what} {seconds:.1}s"),
             Progress::Hidden => {}
         }
     }
@@ -100,7 +103,23 @@ impl Progress {
             Progress::Bar { multi, .. } => {
                 let _ = multi.println(format!("warning: {message}"));
             }
-            Progress::Lines => eprintln!("warning: {message}"),
+            Progress::Lines { .. } => eprintln!("warning: {message}"),
+            Progress::Hidden => {}
+        }
+    }
+
+    /// A line about the run as a whole (an executor's queue counts): beside the bar, or printed
+    /// when it changed.
+    pub fn note(&self, text: &str) {
+        match self {
+            Progress::Bar { main, .. } => main.set_prefix(text.to_string()),
+            Progress::Lines { note } => {
+                let mut last = note.lock().expect("progress lock");
+                if *last != text {
+                    eprintln!("{text}");
+                    *last = text.to_string();
+                }
+            }
             Progress::Hidden => {}
         }
     }

@@ -1,36 +1,36 @@
-//! `run`: builds the targets' closure with `jobs` worker threads. A node becomes ready when all
-//! its inputs are built; a worker then reuses its artifact (after checking every file's hash) or
-//! takes the node's lock and runs its stage into a temporary directory that the store commits.
-//! A node locked by another process is put aside while other work is ready, then waited for and
-//! reused. Failures (errors and panics) are recorded with their log and block only dependents;
-//! a dependent that reads the failed node as an optional input runs without it.
-//! Afterwards the published files and `reports/pipeline.lock` are brought up to date.
+//! `run`: builds the targets' closure. The scheduler is the only one who decides: a node becomes
+//! ready when all its inputs are built; the scheduler then prepares it completely (its key and
+//! input artifacts, as a plain-data [`Job`]) and hands it to an executor — worker threads here,
+//! or Slurm job arrays — which reuses or builds it through [`crate::build`]. Failures are
+//! recorded with their log and block only dependents; a dependent that reads the failed node
+//! as an optional input runs without it. Afterwards the published files and the lock file are
+//! brought up to date.
 
+use crate::build::{Builder, Reporter, Step};
 use crate::dag::Dag;
+use crate::executor::{local, slurm, Executor, ExecutorChoice};
+use crate::job::{Job, JobInput};
 use crate::key::{ContentHash, Key};
-use crate::lock::NodeLock;
 use crate::lockfile::{self, LockSettings};
 use crate::progress::{Progress, ProgressMode};
 use crate::publish;
-use crate::record::{current_record, BuildRecord};
-use crate::stage::{Registry, StageContext};
-use crate::store::{Check, Depth, FailureRecord, Store};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::record::current_record;
+use crate::stage::Registry;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::io::{LineWriter, Write};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// The nodes to build (with everything they depend on); see [`Dag::resolve_targets`].
     pub targets: Vec<usize>,
-    /// Nodes built at the same time (at least 1).
+    /// Nodes built at the same time by the local executor (at least 1).
     pub jobs: usize,
+    /// Where the jobs run.
+    pub executor: ExecutorChoice,
     /// Which up-to-date nodes to recompute anyway.
     pub force: Force,
     /// Start no new node after the first failure.
@@ -118,6 +118,11 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
     if opts.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
+    if let ExecutorChoice::Slurm(settings) = &opts.executor {
+        // Before anything in the store changes: a missing sbatch or a controller that does not
+        // answer ends the run here.
+        slurm::preflight(settings, store)?;
+    }
     store.create_dirs()?;
     store.sweep_tmp().context("cleaning up after interrupted runs")?;
     let closure = dag.closure(&opts.targets);
@@ -132,40 +137,42 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
     }
     let pending: Vec<usize> = (0..n).map(|i| dag.inputs_of(i).len()).collect();
     let ready: VecDeque<usize> = closure.iter().copied().filter(|&i| pending[i] == 0).collect();
-    let available = std::thread::available_parallelism().map_or(1, |p| p.get());
-    let shared = Shared {
+    let reporter = Arc::new(ProgressReporter {
+        progress: Progress::new(opts.progress, closure.len()),
+        warnings: Mutex::default(),
+    });
+    let builder = Builder::new(dag, registry, store);
+    let mut sched = Sched {
         dag,
-        registry,
-        store,
-        fingerprints: registry.fingerprints(),
-        progress: Arc::new(Progress::new(opts.progress, closure.len())),
-        threads_per_node: (available / opts.jobs).max(1),
+        builder: &builder,
+        progress: &reporter.progress,
         fail_fast: opts.fail_fast,
         in_closure,
         forced,
-        state: Mutex::new(Sched {
-            ready,
-            deferred: VecDeque::new(),
-            pending,
-            keys: vec![None; n],
-            content: vec![None; n],
-            unbuildable: vec![false; n],
-            outcomes: vec![None; n],
-            unfinished: closure.len(),
-            stop: false,
-            warnings: Vec::new(),
-        }),
-        wake: Condvar::new(),
+        ready,
+        pending,
+        keys: vec![None; n],
+        content: vec![None; n],
+        unbuildable: vec![false; n],
+        outcomes: vec![None; n],
+        stop: false,
     };
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.min(closure.len().max(1)) {
-            scope.spawn(|| shared.worker());
+    match &opts.executor {
+        ExecutorChoice::Local => {
+            local::with_local(&builder, opts.jobs, reporter.clone(), |executor| {
+                sched.drive(executor)
+            })?;
         }
-    });
-    shared.progress.finish();
-    let sched = shared.state.into_inner().expect("scheduler lock poisoned");
+        ExecutorChoice::Slurm(settings) => {
+            let mut executor = slurm::Slurm::new(settings, &builder, &reporter.progress)?;
+            sched.drive(&mut executor)?;
+            executor.finish()?;
+        }
+    }
+    reporter.progress.finish();
 
-    let mut summary = RunSummary { warnings: sched.warnings, ..Default::default() };
+    let warnings = std::mem::take(&mut *reporter.warnings.lock().expect("warnings lock"));
+    let mut summary = RunSummary { warnings, ..Default::default() };
     let mut built_publishers = Vec::new();
     for &i in &closure {
         let outcome = sched.outcomes[i].clone().unwrap_or_else(|| NodeOutcome {
@@ -194,7 +201,7 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
         dag,
         &opts.project_root,
         &opts.lock,
-        &shared.fingerprints,
+        &builder.fingerprints,
         &built_publishers,
         &sched.keys,
         &sched.content,
@@ -204,25 +211,34 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
     Ok(summary)
 }
 
-struct Shared<'a> {
+/// Shows builds on the run's progress display and keeps warnings for the summary.
+struct ProgressReporter {
+    progress: Progress,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Reporter for ProgressReporter {
+    fn started(&self, id: &str) {
+        self.progress.started(id);
+    }
+    fn progress(&self, id: &str, done: u64, total: u64) {
+        self.progress.node_progress(id, done, total);
+    }
+    fn warn(&self, message: String) {
+        self.progress.warn(&message);
+        self.warnings.lock().expect("warnings lock").push(message);
+    }
+}
+
+/// The scheduler's state, indexed like the DAG.
+struct Sched<'a> {
     dag: &'a Dag,
-    registry: &'a Registry,
-    store: &'a Store,
-    fingerprints: HashMap<String, blake3::Hash>,
-    progress: Arc<Progress>,
-    threads_per_node: usize,
+    builder: &'a Builder<'a>,
+    progress: &'a Progress,
     fail_fast: bool,
     in_closure: Vec<bool>,
     forced: Vec<bool>,
-    state: Mutex<Sched>,
-    wake: Condvar,
-}
-
-/// The scheduler's mutable state, indexed like the DAG.
-struct Sched {
     ready: VecDeque<usize>,
-    /// Ready nodes another process is building; taken (and waited for) when nothing else is ready.
-    deferred: VecDeque<usize>,
     /// Inputs not yet built, per node.
     pending: Vec<usize>,
     keys: Vec<Option<Key>>,
@@ -230,231 +246,79 @@ struct Sched {
     /// Failed or blocked in this run: optional inputs on these are left out.
     unbuildable: Vec<bool>,
     outcomes: Vec<Option<NodeOutcome>>,
-    /// Closure nodes without an outcome yet.
-    unfinished: usize,
-    /// Set by `--fail-fast` after a failure: workers start nothing new.
+    /// Set by `--fail-fast` after a failure: nothing new starts.
     stop: bool,
-    warnings: Vec<String>,
 }
 
-/// What became of one attempt at a node.
-enum Step {
-    Built {
-        ran: bool,
-        key: Key,
-        content: ContentHash,
-        seconds: f64,
-    },
-    Failed {
-        key: Option<Key>,
-        error: String,
-        log: PathBuf,
-        seconds: f64,
-    },
-    /// Another process holds the node's lock; try again later (waiting for it).
-    Deferred,
-}
-
-impl Shared<'_> {
-    fn worker(&self) {
+impl Sched<'_> {
+    /// Start every ready job, wait for results, repeat until nothing is running.
+    fn drive(&mut self, executor: &mut dyn Executor) -> Result<()> {
+        let mut running = 0usize;
         loop {
-            let (i, wait, record) = {
-                let mut st = self.state.lock().expect("scheduler lock poisoned");
-                let (i, wait) = loop {
-                    if st.unfinished == 0 || st.stop {
-                        return;
-                    }
-                    if let Some(i) = st.ready.pop_front() {
-                        break (i, false);
-                    }
-                    if let Some(i) = st.deferred.pop_front() {
-                        break (i, true);
-                    }
-                    st = self.wake.wait(st).expect("scheduler lock poisoned");
-                };
-                let record =
-                    current_record(self.dag, i, &self.fingerprints, &st.content, &st.unbuildable)
-                        .expect("a ready node has all inputs built");
-                let inputs: Vec<(String, PathBuf)> = self
-                    .dag
-                    .node(i)
-                    .inputs
-                    .iter()
-                    .zip(self.dag.inputs_of(i))
-                    .filter(|&(input, &j)| !(input.optional && st.unbuildable[j]))
-                    .map(|(input, &j)| {
-                        let key = st.keys[j].expect("a ready node has all inputs built");
-                        (input.name.clone(), self.store.object_dir(&key))
-                    })
-                    .collect();
-                (i, wait, (record, inputs))
-            };
-            let step = self.attempt(i, record.0, record.1, wait).unwrap_or_else(|e| Step::Failed {
-                key: None,
-                error: format!("{e:#}"),
-                log: self.store.log_path(&self.dag.node(i).id),
-                seconds: 0.0,
-            });
-            self.apply(i, step);
+            while !self.stop {
+                let Some(i) = self.ready.pop_front() else { break };
+                executor.start(i, self.job(i))?;
+                running += 1;
+            }
+            if running == 0 {
+                return Ok(());
+            }
+            for (i, step) in executor.wait()? {
+                running -= 1;
+                self.apply(i, step);
+            }
+            if self.stop {
+                running -= executor.withdraw_queued()?.len();
+            }
         }
     }
 
-    /// Reuse the node's artifact or build it; `wait` means a previous attempt found it locked.
-    fn attempt(
-        &self,
-        i: usize,
-        record: BuildRecord,
-        inputs: Vec<(String, PathBuf)>,
-        wait: bool,
-    ) -> Result<Step> {
-        let id = &self.dag.node(i).id;
-        let key = record.key;
-        let mut warned = false;
-        let mut reuse = || match self.store.check(&key, Depth::Hashes) {
-            Check::Valid(meta) => Some(meta.content_hash),
-            Check::Corrupt(why) => {
-                if !std::mem::replace(&mut warned, true) {
-                    self.warn(format!(
-                        "artifact {} of node {id} is damaged ({why}); recomputing it",
-                        self.store.object_dir(&key).display()
-                    ));
-                }
-                None
-            }
-            Check::Absent => None,
-        };
-        let cached = |content| Ok(Step::Built { ran: false, key, content, seconds: 0.0 });
-        let forced = self.forced[i];
-        if !forced && !wait {
-            if let Some(content) = reuse() {
-                return cached(content);
-            }
-        }
-        let lock_path = self.store.lock_path(&key);
-        let _lock = if wait {
-            NodeLock::acquire(&lock_path)?
-        } else {
-            match NodeLock::try_acquire(&lock_path)? {
-                Some(lock) => lock,
-                None => return Ok(Step::Deferred),
-            }
-        };
-        self.store.remove_stale_tmp(&key)?;
-        // Another process may have built it while we checked or waited.
-        if !forced || wait {
-            if let Some(content) = reuse() {
-                return cached(content);
-            }
-        }
-        self.build(i, record, inputs)
-    }
-
-    /// Run the node's stage into a temporary directory and commit it. Holds the node's lock.
-    fn build(&self, i: usize, record: BuildRecord, inputs: Vec<(String, PathBuf)>) -> Result<Step> {
+    /// Node `i`, whose inputs are all built or unbuildable-and-optional, as a job.
+    fn job(&self, i: usize) -> Job {
+        let record = current_record(
+            self.dag,
+            i,
+            &self.builder.fingerprints,
+            &self.content,
+            &self.unbuildable,
+        )
+        .expect("a ready node has all inputs built");
         let node = self.dag.node(i);
-        let stage = self.registry.get(&node.kind).expect("Dag::new checked stage kinds");
-        let tmp = self.store.new_tmp(&record.key)?;
-        let log_path = self.store.log_path(&node.id);
-        let log = Arc::new(Mutex::new(LineWriter::new(
-            File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?,
-        )));
-        let write_log = {
-            let log = Arc::clone(&log);
-            move |line: &str| {
-                let _ = writeln!(log.lock().expect("log lock poisoned"), "{line}");
-            }
-        };
-        let ctx = StageContext::new(
-            node.id.clone(),
-            node.params.clone(),
+        let inputs = (node.inputs.iter().zip(self.dag.inputs_of(i)))
+            .filter(|&(input, &j)| !(input.optional && self.unbuildable[j]))
+            .map(|(input, &j)| JobInput {
+                name: input.name.clone(),
+                key: self.keys[j].expect("a ready node has all inputs built"),
+            })
+            .collect();
+        Job {
+            node: node.id.clone(),
+            kind: node.kind.clone(),
+            key: record.key,
             inputs,
-            tmp.clone(),
-            self.threads_per_node,
-            Box::new(write_log.clone()),
-            Box::new({
-                let (progress, id) = (Arc::clone(&self.progress), node.id.clone());
-                move |done, total| progress.node_progress(&id, done, total)
-            }),
-        );
-        self.progress.started(&node.id);
-        let start = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| stage.run(&ctx)))
-            .unwrap_or_else(|panic| Err(anyhow!("stage panicked: {}", panic_message(&*panic))))
-            .with_context(|| format!("stage {} failed on node {}", node.kind, node.id))
-            .and_then(|()| {
-                for p in &node.publish {
-                    if !tmp.join(&p.file).is_file() {
-                        bail!(
-                            "stage {} did not write `{}`, which node {} publishes",
-                            node.kind,
-                            p.file,
-                            node.id
-                        );
-                    }
-                }
-                Ok(())
-            });
-        let seconds = start.elapsed().as_secs_f64();
-        let result = result.and_then(|()| {
-            self.store.commit(&tmp, record.clone(), seconds, ctx.take_measurements())
-        });
-        match result {
-            Ok(meta) => {
-                self.store.write_record(&record)?;
-                self.store.remove_failure(&record.key)?;
-                Ok(Step::Built { ran: true, key: record.key, content: meta.content_hash, seconds })
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-                for (n, cause) in chain.iter().enumerate() {
-                    write_log(&format!(
-                        "{}{cause}",
-                        if n == 0 { "error: " } else { "caused by: " }
-                    ));
-                }
-                self.store.write_failure(&FailureRecord {
-                    node: node.id.clone(),
-                    key: record.key,
-                    error: chain,
-                    log: log_path.clone(),
-                    seconds,
-                })?;
-                Ok(Step::Failed {
-                    key: Some(record.key),
-                    error: format!("{e:#}"),
-                    log: log_path,
-                    seconds,
-                })
-            }
+            force: self.forced[i],
         }
     }
 
-    /// Record a step's result and release what it unblocks.
-    fn apply(&self, i: usize, step: Step) {
-        let id = &self.dag.node(i).id;
-        let mut st = self.state.lock().expect("scheduler lock poisoned");
+    /// Record a job's result and release what it unblocks.
+    fn apply(&mut self, i: usize, step: Step) {
+        let id = self.dag.node(i).id.clone();
         let (outcome, key, seconds) = match step {
-            Step::Deferred => {
-                st.deferred.push_back(i);
-                drop(st);
-                self.wake.notify_all();
-                return;
-            }
+            Step::Deferred => unreachable!("executors retry deferred jobs themselves"),
             Step::Built { ran, key, content, seconds } => {
-                st.keys[i] = Some(key);
-                st.content[i] = Some(content);
+                self.keys[i] = Some(key);
+                self.content[i] = Some(content);
                 for &d in self.dag.dependents_of(i) {
-                    st.pending[d] -= 1;
-                    if st.pending[d] == 0 && self.in_closure[d] {
-                        st.ready.push_back(d);
+                    self.pending[d] -= 1;
+                    if self.pending[d] == 0 && self.in_closure[d] {
+                        self.ready.push_back(d);
                     }
                 }
                 (if ran { Outcome::Ran } else { Outcome::Cached }, Some(key), seconds)
             }
             Step::Failed { key, error, log, seconds } => {
-                self.propagate_failure(&mut st, i);
-                st.stop |= self.fail_fast;
+                self.propagate_failure(i);
+                self.stop |= self.fail_fast;
                 (Outcome::Failed { error, log }, key, seconds)
             }
         };
@@ -463,25 +327,22 @@ impl Shared<'_> {
             Outcome::Cached => "cached",
             _ => "failed",
         };
-        self.progress.finished(id, label, seconds);
-        st.outcomes[i] = Some(NodeOutcome { id: id.clone(), outcome, key, seconds });
-        st.unfinished -= 1;
-        drop(st);
-        self.wake.notify_all();
+        self.progress.finished(&id, label, seconds);
+        self.outcomes[i] = Some(NodeOutcome { id, outcome, key, seconds });
     }
 
     /// Node `i` failed. Every not-yet-finished closure node downstream of it is blocked by it,
     /// except where the path passes through an optional input: such a dependent loses that input
     /// and becomes ready once the rest are built.
-    fn propagate_failure(&self, st: &mut Sched, i: usize) {
+    fn propagate_failure(&mut self, i: usize) {
         let by = &self.dag.node(i).id;
         let mut stack = vec![i];
         while let Some(j) = stack.pop() {
-            st.unbuildable[j] = true;
+            self.unbuildable[j] = true;
             let mut dependents = self.dag.dependents_of(j).to_vec();
             dependents.dedup(); // a node reading `j` under two names is listed twice, in a row
             for d in dependents {
-                if !self.in_closure[d] || st.outcomes[d].is_some() {
+                if !self.in_closure[d] || self.outcomes[d].is_some() {
                     continue;
                 }
                 let node = self.dag.node(d);
@@ -490,35 +351,21 @@ impl Shared<'_> {
                     .map(|(input, _)| input.optional)
                     .collect();
                 if edges.iter().all(|&optional| optional) {
-                    st.pending[d] -= edges.len();
-                    if st.pending[d] == 0 {
-                        st.ready.push_back(d);
+                    self.pending[d] -= edges.len();
+                    if self.pending[d] == 0 {
+                        self.ready.push_back(d);
                     }
                     continue;
                 }
                 self.progress.finished(&node.id, &format!("blocked by {by}"), 0.0);
-                st.outcomes[d] = Some(NodeOutcome {
+                self.outcomes[d] = Some(NodeOutcome {
                     id: node.id.clone(),
                     outcome: Outcome::Blocked { by: by.clone() },
                     key: None,
                     seconds: 0.0,
                 });
-                st.unfinished -= 1;
                 stack.push(d);
             }
         }
     }
-
-    fn warn(&self, message: String) {
-        self.progress.warn(&message);
-        self.state.lock().expect("scheduler lock poisoned").warnings.push(message);
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }

@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+/// Nodes an executor has queued, by key: (task id, state), e.g. (`81_3`, `PENDING`).
+pub type Queue = std::collections::HashMap<Key, (String, String)>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -24,8 +27,10 @@ pub enum State {
     Stale,
     /// Never built.
     Missing,
-    /// Another process holds its lock and is building it now.
+    /// Another process holds its lock and is building it now (or its Slurm task is running).
     Running,
+    /// Submitted to an executor's queue (a pending Slurm task), not started yet.
+    Queued,
     /// The last attempt with the current key failed.
     Failed,
 }
@@ -37,6 +42,7 @@ impl State {
             State::Stale => "stale",
             State::Missing => "missing",
             State::Running => "running",
+            State::Queued => "queued",
             State::Failed => "failed",
         }
     }
@@ -64,6 +70,7 @@ pub struct KindCounts {
     pub up_to_date: usize,
     pub stale: usize,
     pub missing: usize,
+    pub queued: usize,
     pub running: usize,
     pub failed: usize,
     /// Wall-clock seconds the up-to-date artifacts took to build, summed.
@@ -93,10 +100,11 @@ pub fn status(
     registry: &Registry,
     store: &Store,
     targets: &[(String, Vec<usize>)],
+    queue: &Queue,
 ) -> Result<StatusReport> {
     let all: Vec<usize> = targets.iter().flat_map(|(_, nodes)| nodes.iter().copied()).collect();
     let closure = dag.closure(&all);
-    let statuses = analyse(dag, registry, store, &closure)?;
+    let statuses = analyse(dag, registry, store, &closure, queue)?;
 
     let mut kinds: Vec<KindCounts> = Vec::new();
     for &i in &closure {
@@ -113,6 +121,7 @@ pub fn status(
             State::UpToDate => &mut counts.up_to_date,
             State::Stale => &mut counts.stale,
             State::Missing => &mut counts.missing,
+            State::Queued => &mut counts.queued,
             State::Running => &mut counts.running,
             State::Failed => &mut counts.failed,
         } += 1;
@@ -142,6 +151,7 @@ pub(crate) fn analyse(
     registry: &Registry,
     store: &Store,
     closure: &[usize],
+    queue: &Queue,
 ) -> Result<Vec<Option<NodeStatus>>> {
     let fingerprints = registry.fingerprints();
     let recorded = store.recorded()?;
@@ -178,7 +188,11 @@ pub(crate) fn analyse(
                         status.reasons.push(format!("artifact is damaged ({why})"));
                     }
                     Check::Absent => {
-                        if lock::is_held(&store.lock_path(&now.key))? {
+                        if let Some((task, state)) = queue.get(&now.key) {
+                            let running = state == "RUNNING";
+                            status.state = if running { State::Running } else { State::Queued };
+                            status.reasons.push(format!("slurm task {task} ({state})"));
+                        } else if lock::is_held(&store.lock_path(&now.key))? {
                             status.state = State::Running;
                         } else if let Some(failure) = store.read_failure(&now.key)? {
                             status.state = State::Failed;
@@ -327,17 +341,18 @@ impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>11}",
-            "stage", "up to date", "stale", "missing", "running", "failed", "build time"
+            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}",
+            "stage", "up to date", "stale", "missing", "queued", "running", "failed", "build time"
         )?;
         for k in &self.kinds {
             writeln!(
                 f,
-                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>11}",
+                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}",
                 k.kind,
                 k.up_to_date,
                 k.stale,
                 k.missing,
+                k.queued,
                 k.running,
                 k.failed,
                 duration(k.build_seconds)

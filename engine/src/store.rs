@@ -7,6 +7,7 @@
 //! nodes/<ns>/<id>.json    last successful build record of each node id (for status reasons)
 //! failures/<key>.json     why the node with that key failed; its log is in logs/
 //! logs/<ns>/<id>.log      the last log of each node that ran
+//! slurm/<ns>/<array>/     a submitted Slurm array: jobs, script, task logs and results
 //! ```
 //!
 //! `<ns>` is the store's namespace (the CLI uses the profile name), so studies that share a store
@@ -63,6 +64,10 @@ pub struct FailureRecord {
     pub error: Vec<String>,
     pub log: PathBuf,
     pub seconds: f64,
+    /// How the executor saw the attempt end when the stage itself did not report (a Slurm task
+    /// that ran out of time or memory, or was cancelled), e.g. `TIMEOUT (slurm job 81_3)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_state: Option<String>,
 }
 
 /// How thoroughly [`Store::check`] verifies an artifact.
@@ -127,6 +132,11 @@ impl Store {
     }
     pub fn lock_path(&self, key: &Key) -> PathBuf {
         self.root.join("locks").join(format!("{key}.lock"))
+    }
+    /// `<root>/<executor>/<namespace>/`: where an executor keeps its own files (Slurm: one
+    /// directory per submitted array, with the tasks' logs).
+    pub fn executor_dir(&self, executor: &str) -> PathBuf {
+        self.root.join(executor).join(&self.namespace)
     }
     pub fn log_path(&self, id: &str) -> PathBuf {
         self.root.join("logs").join(&self.namespace).join(format!("{}.log", sanitise_id(id)))

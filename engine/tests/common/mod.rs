@@ -165,6 +165,7 @@ impl Project {
         RunOptions {
             targets: dag.resolve_targets(&targets).unwrap(),
             jobs: 2,
+            executor: Default::default(),
             force: Force::Nothing,
             fail_fast: false,
             progress: ProgressMode::Lines,

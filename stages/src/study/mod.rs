@@ -6,6 +6,7 @@ pub mod expand;
 #[cfg(test)]
 mod fuzz;
 pub mod locate;
+pub mod slurm;
 pub mod validate;
 
 use crate::fingerprint::Code;
@@ -26,6 +27,8 @@ pub struct Study {
     /// `reports` for the default profile, `reports/<profile>` for the others, so that no
     /// profile overwrites another's reviewed results.
     pub reports_dir: String,
+    /// The profile's `slurm:` block (defaults when it has none): used by `--executor slurm`.
+    pub slurm: pipeline_engine::SlurmSettings,
 }
 
 /// Read `config` (a `pipeline.yaml`) and expand `profile` (default: the file's `default_profile`).
@@ -45,7 +48,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         anyhow!("{}{at}: {e}", config.display())
     };
-    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(located)?;
+    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(located)?;
+    let split = slurm::split(config, &text, &tree)?;
+    let file: config::StudyFile = yaml_serde::from_str(&split.without_blocks).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -63,7 +68,6 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     };
     // Non-finite numbers (`.nan`, `.inf`, `1e999`) would reach the nodes' parameters as `null`
     // and fail every node that reads them, long after loading: refuse them here.
-    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(located)?;
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
     if !problems.is_empty() {
@@ -102,7 +106,18 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         format!("reports/{name}")
     };
     let nodes = expand::nodes(name, chosen, &local, &reports_dir);
-    Ok(Study { profile: name.to_string(), profiles, nodes, registry: registry(), reports_dir })
+    let registry = registry();
+    let slurm = split.settings.get(name).cloned().unwrap_or_default();
+    if let Some(kind) = slurm.resources.keys().find(|kind| registry.get(kind).is_none()) {
+        use locate::Seg::Key;
+        let path = [Key("profiles"), Key(name), Key("slurm"), Key("resources"), Key(kind)];
+        bail!(
+            "{}profiles.{name}.slurm.resources: no stage kind is called `{kind}`; the kinds are {}",
+            position(config, &text, &path),
+            registry.kinds().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(Study { profile: name.to_string(), profiles, nodes, registry, reports_dir, slurm })
 }
 
 /// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.

@@ -1,0 +1,137 @@
+//! The `slurm:` block of a profile (the engine's [`SlurmSettings`]): how the cluster runs the
+//! study, never what it computes. It is read apart from the rest of the profile, so that no
+//! executor setting can reach a node's parameters, a key or a stage fingerprint: the block's
+//! lines are blanked out of the text the study schema reads, and parsed on their own from a
+//! text where every other line is blank — both keep the file's line numbers, so errors still
+//! point at `pipeline.yaml:line:column`. Anchors and aliases do not cross the block's edge.
+
+use super::locate::{locate, Seg};
+use anyhow::{anyhow, Result};
+use pipeline_engine::SlurmSettings;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+/// Each profile's `slurm:` block, and the text without them (for the study schema).
+pub struct Split {
+    pub without_blocks: String,
+    pub settings: BTreeMap<String, SlurmSettings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Block {
+    slurm: Option<SlurmSettings>,
+}
+
+/// Find and parse the `slurm:` block of every profile in `tree` (the parsed `text`).
+pub fn split(config: &Path, text: &str, tree: &yaml_serde::Value) -> Result<Split> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks: Vec<(String, Range<usize>)> = Vec::new();
+    if let Some(profiles) = tree.get("profiles").and_then(|p| p.as_mapping()) {
+        for (name, profile) in profiles {
+            let Some(name) = name.as_str() else { continue };
+            if profile.get("slurm").is_none() {
+                continue;
+            }
+            let path = [Seg::Key("profiles"), Seg::Key(name), Seg::Key("slurm")];
+            let range = locate(text, &path)
+                .and_then(|(line, _)| block(&lines, line - 1))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: cannot find the `slurm:` block of profile `{name}` (write it as a \
+                         block mapping under the profile)",
+                        config.display()
+                    )
+                })?;
+            blocks.push((name.to_string(), range));
+        }
+    }
+    let keep = |wanted: &dyn Fn(usize) -> bool| -> String {
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in lines.iter().enumerate() {
+            if wanted(i) {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        out
+    };
+    let mut settings = BTreeMap::new();
+    for (name, range) in &blocks {
+        let only_block = keep(&|i| range.contains(&i));
+        let block: Block = yaml_serde::from_str(&only_block).map_err(|e| {
+            let at =
+                e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+            anyhow!("{}{at}: profile `{name}`: slurm: {e}", config.display())
+        })?;
+        settings.insert(name.clone(), block.slurm.unwrap_or_default());
+    }
+    let without_blocks = keep(&|i| !blocks.iter().any(|(_, r)| r.contains(&i)));
+    Ok(Split { without_blocks, settings })
+}
+
+/// The lines of the `slurm:` key at or above 0-based line `at` and everything indented under it.
+fn block(lines: &[&str], at: usize) -> Option<Range<usize>> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let is_content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let start = (0..=at).rev().find(|&i| {
+        let t = lines[i].trim_start();
+        t.starts_with("slurm:") && (t.len() == 6 || t[6..].starts_with([' ', '\t', '#']))
+    })?;
+    let key_indent = indent(lines[start]);
+    let end = (start + 1..lines.len())
+        .find(|&i| is_content(lines[i]) && indent(lines[i]) <= key_indent)
+        .unwrap_or(lines.len());
+    Some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+default_profile: a
+profiles:
+  a:
+    description: x
+    slurm:
+      partition: gpu
+      # a comment
+      resources:
+        finetune: { gpus: 1, mem: 16G }
+    grid: 1
+  b:
+    description: y
+";
+
+    fn split_text(text: &str) -> Result<Split> {
+        let tree: yaml_serde::Value = yaml_serde::from_str(text)?;
+        split(Path::new("pipeline.yaml"), text, &tree)
+    }
+
+    #[test]
+    fn the_block_is_read_alone_and_blanked_out_of_the_rest_keeping_line_numbers() {
+        let s = split_text(TEXT).unwrap();
+        let a = &s.settings["a"];
+        assert_eq!(a.partition.as_deref(), Some("gpu"));
+        assert_eq!(a.resources_of("finetune").gpus, Some(1));
+        assert!(!s.settings.contains_key("b"));
+        assert_eq!(s.without_blocks.lines().count(), TEXT.lines().count());
+        assert!(!s.without_blocks.contains("slurm") && !s.without_blocks.contains("gpu"));
+        assert!(s.without_blocks.contains("    grid: 1\n  b:"), "{}", s.without_blocks);
+    }
+
+    #[test]
+    fn a_bad_field_is_located_in_the_original_file() {
+        let text = TEXT.replace("mem: 16G", "mem: lots");
+        let err = format!("{:#}", split_text(&text).err().unwrap());
+        assert!(err.starts_with("pipeline.yaml:9:"), "{err}");
+        assert!(err.contains("memory `lots`"), "{err}");
+        let text = TEXT.replace("partition: gpu", "partiton: gpu");
+        let err = format!("{:#}", split_text(&text).err().unwrap());
+        assert!(err.starts_with("pipeline.yaml:6:7"), "{err}");
+        assert!(err.contains("unknown field `partiton`"), "{err}");
+    }
+}
