@@ -216,7 +216,6 @@ fn main() -> ExitCode {
 /// A loaded study with its validated DAG and where its files go.
 struct Project {
     root: PathBuf,
-    config: PathBuf,
     study: Study,
     dag: Dag,
     store: Store,
@@ -234,7 +233,7 @@ impl Project {
         };
         let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?
             .namespaced(&study.profile);
-        Ok(Project { root, config: cli.config.clone(), study, dag, store })
+        Ok(Project { root, study, dag, store })
     }
 
     /// The profile's lock file, relative to the project root.
@@ -248,7 +247,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Run(args) => {
             let p = Project::load(cli)?;
             warn_unpinned(&p);
-            let code = run(&p, args);
+            let code = run(cli, &p, args);
             exit_without_freeing(p);
             code
         }
@@ -337,7 +336,7 @@ fn exit(ok: bool) -> ExitCode {
     }
 }
 
-fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
+fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
     let targets = p.dag.resolve_targets(&args.targets)?;
     let force = match (args.force, args.force_all) {
         (_, true) => Force::Closure,
@@ -346,7 +345,7 @@ fn run(p: &Project, args: &RunArgs) -> Result<ExitCode> {
     };
     let executor = match args.executor {
         ExecutorKind::Local => ExecutorChoice::Local,
-        ExecutorKind::Slurm => ExecutorChoice::Slurm(slurm_run(p, args)?),
+        ExecutorKind::Slurm => ExecutorChoice::Slurm(slurm_run(cli, p, args)?),
     };
     if args.dry_run {
         let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;
@@ -398,23 +397,22 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
-/// How this run uses Slurm: the profile's `slurm:` block and the flags; tasks run this same
-/// binary with the same study, profile and store, by absolute paths.
-fn slurm_run(p: &Project, args: &RunArgs) -> Result<SlurmRun> {
+/// How this run uses Slurm: the profile's `slurm:` block and the flags. Tasks run this same
+/// binary in this same directory with the study file, profile and store spelt as they were here,
+/// so that they resolve every path (local datasets included) exactly as this process did.
+fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
     let exe = std::env::current_exe().context("finding this program's path for the tasks")?;
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let worker: Vec<String> = [
-        absolute(&exe),
+    let workdir = std::env::current_dir().context("reading the current directory")?;
+    let mut worker: Vec<String> = vec![
+        exe.display().to_string(),
         "--config".into(),
-        absolute(&p.config),
+        cli.config.display().to_string(),
         "--profile".into(),
-        p.study.profile.clone().into(),
-        "--store".into(),
-        absolute(p.store.root()),
-    ]
-    .iter()
-    .map(|a| a.display().to_string())
-    .collect();
+        p.study.profile.clone(),
+    ];
+    if let Some(store) = &cli.store {
+        worker.extend(["--store".into(), store.display().to_string()]);
+    }
     if !args.dry_run {
         // SAFETY: sets signal dispositions before the run starts any thread; the handler only
         // stores to an atomic.
@@ -426,6 +424,7 @@ fn slurm_run(p: &Project, args: &RunArgs) -> Result<SlurmRun> {
     Ok(SlurmRun {
         settings: p.study.slurm.clone(),
         worker,
+        workdir,
         retries: args.retries,
         detach: args.detach,
         interrupted: &INTERRUPTED,

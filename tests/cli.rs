@@ -3,97 +3,12 @@
 //! and bad input. Assertions are on what the engine reports (counts, ids, exit codes) and on
 //! bytes, never on timings.
 
+mod common;
+
+use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn repo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
-}
-
-/// A fresh project holding the repository's `pipeline.yaml`.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_file("pipeline.yaml"), dir.path().join("pipeline.yaml")).unwrap();
-    dir
-}
-
-/// The binary in `dir`, on the smoke profile unless `args` name a profile.
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pipeline"));
-    c.current_dir(dir);
-    if !args.contains(&"--profile") {
-        c.args(["--profile", "smoke"]);
-    }
-    c.args(args);
-    c
-}
-
-fn pipeline(dir: &Path, args: &[&str]) -> Output {
-    command(dir, args).output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// `pipeline run --json` with `args` (targets and flags) in `dir`, on the smoke profile.
-fn run(dir: &Path, args: &[&str]) -> Output {
-    pipeline(dir, &[&["run", "--json"], args].concat())
-}
-
-/// Node ids by outcome (`ran`, `cached`, `failed`, `blocked`, `not_started`) from the summary
-/// that `run --json` prints.
-fn outcomes(out: &Output) -> BTreeMap<String, Vec<String>> {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("run --json printed no JSON ({e}): {}", text(out)));
-    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in json["run"]["nodes"].as_array().expect("a node list") {
-        let (id, outcome) = (node["id"].as_str().unwrap(), node["outcome"].as_str().unwrap());
-        by.entry(outcome.to_string()).or_default().push(id.to_string());
-    }
-    by
-}
-
-/// The key the run summary gives for node `id`.
-fn key_of(out: &Output, id: &str) -> String {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let nodes = json["run"]["nodes"].as_array().unwrap();
-    let node = nodes.iter().find(|n| n["id"] == id).unwrap_or_else(|| panic!("no node {id}"));
-    node["key"].as_str().unwrap().to_string()
-}
-
-fn ran(out: &Output) -> Vec<String> {
-    outcomes(out).remove("ran").unwrap_or_default()
-}
-
-fn kinds(ids: &[String]) -> BTreeMap<String, usize> {
-    let mut k = BTreeMap::new();
-    for id in ids {
-        *k.entry(id.split('/').next().unwrap().to_string()).or_default() += 1;
-    }
-    k
-}
-
-/// The smoke profile's reports folder (not the default profile's `reports/`).
-const REPORTS: &str = "reports/smoke";
-
-/// Every file in the smoke profile's reports folder, by name.
-fn reports(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir.join(REPORTS))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect()
-}
-
-fn node_count(dir: &Path) -> usize {
-    let out = pipeline(dir, &["list", "--nodes"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    let nodes = listing.split("\nnodes:\n").nth(1).expect("a `nodes:` section");
-    nodes.lines().take_while(|l| !l.trim().is_empty()).count()
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 #[test]
 fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no_byte() {

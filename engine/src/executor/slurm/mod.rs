@@ -39,6 +39,9 @@ pub struct SlurmRun {
     /// The command that starts a worker of this study (binary and global options); the script
     /// appends `worker <jobs.json>`.
     pub worker: Vec<String>,
+    /// The directory tasks start in (`--chdir`): the driver's, so that relative paths in the
+    /// worker command and the study resolve as they did for the driver.
+    pub workdir: PathBuf,
     /// Resubmit a task that Slurm ended (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED,
     /// CANCELLED) up to this many times. Stage errors are never retried.
     pub retries: u32,
@@ -127,7 +130,7 @@ pub fn dry_run(run: &SlurmRun, store: &Store, nodes: &[(&str, &str)]) -> String 
                 chunk[0],
                 chunk[chunk.len() - 1]
             ));
-            out.push_str(&script::script(&spec, &run.settings, &run.worker));
+            out.push_str(&script::script(&spec, &run.settings, &run.worker, &run.workdir));
             out.push('\n');
         }
     }
@@ -206,6 +209,8 @@ pub(crate) struct Slurm<'a> {
     /// Whether `sacct` answers (None: not asked yet).
     accounting: Option<bool>,
     submitted_arrays: usize,
+    /// `sbatch --test-only`'s verdict per (kind, resources), asked once per run.
+    feasible: HashMap<(String, Resources), Result<(), String>>,
     counts: Counts,
 }
 
@@ -262,6 +267,7 @@ impl<'a> Slurm<'a> {
             adoptable,
             accounting: None,
             submitted_arrays: 0,
+            feasible: HashMap::new(),
             counts: Counts::default(),
         })
     }
@@ -323,10 +329,25 @@ impl<'a> Slurm<'a> {
         let script_path = dir.join("submit.sh");
         write_atomic(
             &script_path,
-            script::script(&spec, &self.run.settings, &self.run.worker).as_bytes(),
+            script::script(&spec, &self.run.settings, &self.run.worker, &self.run.workdir)
+                .as_bytes(),
         )?;
         let script_arg = script_path.display().to_string();
-        match queue::command("sbatch", &["--parsable", &script_arg]) {
+        // Slurm accepts, and then keeps pending forever, some requests no node can meet (more
+        // CPUs than a node has): ask it first, once per kind and resources.
+        let verdict = self
+            .feasible
+            .entry((kind.to_string(), resources.clone()))
+            .or_insert_with(|| {
+                queue::command("sbatch", &["--test-only", &script_arg])
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .clone();
+        let submitted = verdict
+            .map_err(anyhow::Error::msg)
+            .and_then(|()| queue::command("sbatch", &["--parsable", &script_arg]));
+        match submitted {
             Ok(out) => {
                 let job_id = out.trim().split(';').next().unwrap_or_default().to_string();
                 write_atomic(&dir.join("job_id"), job_id.as_bytes())?;
@@ -382,12 +403,13 @@ impl<'a> Slurm<'a> {
     /// One look at the queue: collect finished tasks, retry or fail those Slurm ended.
     fn poll(&mut self) -> Result<()> {
         let listed = queue::list()?;
-        let mut states: HashMap<(String, usize), String> = HashMap::new();
+        let mut states: HashMap<(String, usize), (String, String)> = HashMap::new();
         for tasks in listed.into_values() {
-            for QueuedTask { job, task, state } in tasks {
-                states.insert((job, task), state);
+            for QueuedTask { job, task, state, reason } in tasks {
+                states.insert((job, task), (state, reason));
             }
         }
+        let mut stuck: Vec<(Task, String)> = Vec::new();
         let mut ended: Vec<(Task, String)> = Vec::new();
         let mut missing: Vec<Task> = Vec::new();
         for mut task in std::mem::take(&mut self.tasks) {
@@ -399,8 +421,11 @@ impl<'a> Slurm<'a> {
                 continue;
             }
             match states.remove(&(task.array_job.clone(), task.task)) {
-                Some(state) if queue::is_final(&state) => ended.push((task, state)),
-                Some(state) => {
+                Some((state, _)) if queue::is_final(&state) => ended.push((task, state)),
+                Some((state, reason)) if queue::never_runs(&state, &reason) => {
+                    stuck.push((task, reason))
+                }
+                Some((state, _)) => {
                     if state == "RUNNING" && task.state != "RUNNING" {
                         self.progress.started(&task.job.node);
                     }
@@ -432,6 +457,20 @@ impl<'a> Slurm<'a> {
         }
         for (task, state) in ended {
             self.ended_without_result(task, &state)?;
+        }
+        if !stuck.is_empty() {
+            let ids: Vec<String> = stuck.iter().map(|(t, _)| t.slurm_id()).collect();
+            let args: Vec<&str> = ids.iter().map(String::as_str).collect();
+            queue::command("scancel", &args)?;
+            for (task, reason) in stuck {
+                let id = task.slurm_id();
+                let error = format!(
+                    "Slurm will never start task {id}: it is pending for `{reason}` (the \
+                     request exceeds what the partition, account or QOS allows); cancelled it"
+                );
+                let state = Some(format!("PENDING {reason} (slurm task {id})"));
+                self.fail(task.index, &task.job, vec![error], task.log(), state)?;
+            }
         }
         Ok(())
     }

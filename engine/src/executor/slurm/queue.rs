@@ -23,6 +23,8 @@ pub struct QueuedTask {
     pub task: usize,
     /// Slurm's state name, e.g. `PENDING`, `RUNNING`, `TIMEOUT`.
     pub state: String,
+    /// Why a pending task waits (`Priority`, `Resources`, `PartitionConfig`, …).
+    pub reason: String,
 }
 
 impl QueuedTask {
@@ -52,6 +54,21 @@ pub fn is_final(state: &str) -> bool {
 /// resubmits these.
 pub fn is_slurm_failure(state: &str) -> bool {
     is_final(state) && !matches!(state, "COMPLETED" | "FAILED")
+}
+
+/// Pending reasons that no amount of waiting resolves: the request exceeds what the partition,
+/// account or QOS allows (Slurm keeps such jobs pending forever unless `EnforcePartLimits`).
+pub fn never_runs(state: &str, reason: &str) -> bool {
+    state == "PENDING"
+        && matches!(
+            reason,
+            "PartitionConfig"
+                | "BadConstraints"
+                | "PartitionNodeLimit"
+                | "PartitionTimeLimit"
+                | "InvalidAccount"
+                | "InvalidQOS"
+        )
 }
 
 /// Run a Slurm command; its stdout, or an error with its own message on stderr.
@@ -116,16 +133,19 @@ fn is_executable(path: &Path) -> bool {
 /// name (the part after the prefix): pending, running, and those that ended in the last minutes
 /// (`MinJobAge`).
 pub fn list() -> Result<HashMap<String, Vec<QueuedTask>>> {
-    let out =
-        command("squeue", &["--me", "--array", "--states=all", "--noheader", "--format=%i|%T|%j"])?;
+    let out = command(
+        "squeue",
+        &["--me", "--array", "--states=all", "--noheader", "--format=%i|%T|%r|%j"],
+    )?;
     Ok(parse_squeue(&out))
 }
 
 fn parse_squeue(out: &str) -> HashMap<String, Vec<QueuedTask>> {
     let mut by_name: HashMap<String, Vec<QueuedTask>> = HashMap::new();
     for line in out.lines() {
-        let mut fields = line.trim().splitn(3, '|');
-        let (Some(id), Some(state), Some(name)) = (fields.next(), fields.next(), fields.next())
+        let mut fields = line.trim().splitn(4, '|');
+        let (Some(id), Some(state), Some(reason), Some(name)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
@@ -136,6 +156,7 @@ fn parse_squeue(out: &str) -> HashMap<String, Vec<QueuedTask>> {
             job: job.to_string(),
             task,
             state: state.to_string(),
+            reason: reason.to_string(),
         });
     }
     by_name
@@ -173,18 +194,30 @@ mod tests {
 
     #[test]
     fn squeue_lines_are_grouped_by_submission_and_others_ignored() {
-        let out = "81_0|COMPLETED|pipeline:a\n81_1|RUNNING|pipeline:a\n82_4|PENDING|pipeline:b\n\
-                   90|RUNNING|someone-else\n91_2|PENDING|other\n";
+        let out = "81_0|COMPLETED|None|pipeline:a\n81_1|RUNNING|None|pipeline:a\n\
+                   82_4|PENDING|Priority|pipeline:b\n90|RUNNING|None|someone-else\n\
+                   91_2|PENDING|None|other\n";
         let q = parse_squeue(out);
         assert_eq!(q.len(), 2);
         assert_eq!(
             q["a"],
             vec![
-                QueuedTask { job: "81".into(), task: 0, state: "COMPLETED".into() },
-                QueuedTask { job: "81".into(), task: 1, state: "RUNNING".into() },
+                QueuedTask {
+                    job: "81".into(),
+                    task: 0,
+                    state: "COMPLETED".into(),
+                    reason: "None".into()
+                },
+                QueuedTask {
+                    job: "81".into(),
+                    task: 1,
+                    state: "RUNNING".into(),
+                    reason: "None".into()
+                },
             ]
         );
         assert_eq!(q["b"][0].id(), "82_4");
+        assert_eq!(q["b"][0].reason, "Priority");
     }
 
     #[test]
@@ -203,5 +236,7 @@ mod tests {
             assert!(!is_slurm_failure(s), "{s}");
         }
         assert!(!is_final("COMPLETING"));
+        assert!(never_runs("PENDING", "PartitionConfig"));
+        assert!(!never_runs("PENDING", "Resources") && !never_runs("RUNNING", "PartitionConfig"));
     }
 }

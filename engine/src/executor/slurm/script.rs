@@ -18,13 +18,19 @@ pub struct ArraySpec<'a> {
     pub dir: &'a Path,
 }
 
-pub fn script(spec: &ArraySpec, settings: &SlurmSettings, worker: &[String]) -> String {
+pub fn script(
+    spec: &ArraySpec,
+    settings: &SlurmSettings,
+    worker: &[String],
+    workdir: &Path,
+) -> String {
     let mut s = String::from("#!/bin/sh\n");
     let mut opt = |line: String| writeln!(s, "#SBATCH {line}").expect("write to String");
     opt(format!("--job-name={JOB_NAME_PREFIX}{}", spec.name));
     let throttle = settings.throttle.map(|t| format!("%{t}")).unwrap_or_default();
     opt(format!("--array=0-{}{throttle}", spec.tasks - 1));
     opt(format!("--output={}/%a.log", spec.dir.display()));
+    opt(format!("--chdir={}", workdir.display()));
     for (flag, value) in
         [("partition", &settings.partition), ("account", &settings.account), ("qos", &settings.qos)]
     {
@@ -100,11 +106,12 @@ mod tests {
         };
         let worker =
             vec!["/opt/pipeline".to_string(), "--config".into(), "/p/my study.yaml".into()];
-        let s = script(&spec, &settings, &worker);
+        let s = script(&spec, &settings, &worker, Path::new("/p"));
         for line in [
             "#SBATCH --job-name=pipeline:17-finetune",
             "#SBATCH --array=0-249%8",
             "#SBATCH --output=/shared/artifacts/slurm/mini/17-finetune/%a.log",
+            "#SBATCH --chdir=/p",
             "#SBATCH --partition=gpu",
             "#SBATCH --account=lab",
             "#SBATCH --cpus-per-task=4",

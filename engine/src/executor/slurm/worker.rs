@@ -29,7 +29,9 @@ pub fn run_task(builder: &Builder, jobs_file: &Path, index: usize) -> Result<boo
     };
     let threads = crate::executor::cpus();
     eprintln!(
-        "pipeline worker: node {} (key {}), {threads} thread(s), host {}, CUDA_VISIBLE_DEVICES={}",
+        "pipeline worker: started_at_ms={} node {} (key {}), {threads} thread(s), host {}, \
+         CUDA_VISIBLE_DEVICES={}",
+        now_ms(),
         job.node,
         job.key,
         std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "?".into()),
@@ -50,7 +52,13 @@ pub fn run_task(builder: &Builder, jobs_file: &Path, index: usize) -> Result<boo
         Step::Deferred => unreachable!("a waiting build is never deferred"),
     }
     write_atomic(&result_path(jobs_file, index), &serde_json::to_vec_pretty(&step)?)?;
+    eprintln!("pipeline worker: finished_at_ms={}", now_ms());
     Ok(ok)
+}
+
+/// Milliseconds since the Unix epoch: task start and end times in the log, for throttle checks.
+fn now_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
 }
 
 /// Progress of a task, as lines in its Slurm log (every tenth of the way).
