@@ -103,19 +103,52 @@ fn slurm_cli(cluster: &Cluster, program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Wait (up to two minutes) for a running task of an array whose job name contains `kind`, and
-/// return its Slurm id (`81_3`).
-fn running_task(cluster: &Cluster, kind: &str) -> String {
+/// The queue's lines `id|state|name` for the tasks started in project `dir`.
+fn queue_of(cluster: &Cluster, dir: &Path) -> Vec<String> {
+    let out = slurm_cli(cluster, "squeue", &["--me", "-r", "-h", "-t", "all", "-o", "%i|%T|%j|%Z"]);
+    let suffix = format!("|{}", dir.display());
+    out.lines().filter_map(|l| l.strip_suffix(&suffix)).map(str::to_string).collect()
+}
+
+/// Wait (up to two minutes) for a running task of project `dir` from an array whose job name
+/// ends in `kind`, and return its Slurm id (`81_3`).
+fn running_task(cluster: &Cluster, dir: &Path, kind: &str) -> String {
     let end = Instant::now() + Duration::from_secs(120);
     while Instant::now() < end {
-        let out =
-            slurm_cli(cluster, "squeue", &["--me", "-r", "-h", "-t", "RUNNING", "-o", "%i|%j"]);
-        if let Some(line) = out.lines().find(|l| l.ends_with(&format!("-{kind}"))) {
+        let line = queue_of(cluster, dir)
+            .into_iter()
+            .find(|l| l.contains("|RUNNING|") && l.ends_with(&format!("-{kind}")));
+        if let Some(line) = line {
             return line.split('|').next().unwrap().to_string();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("no {kind} task started running within two minutes");
+}
+
+/// Send SIGINT (Ctrl-C) to a child.
+fn interrupt(child: &Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// The tasks of project `dir` that Slurm has not ended (pending, running, or still completing).
+fn live_tasks(cluster: &Cluster, dir: &Path) -> Vec<String> {
+    const FINAL: [&str; 9] = [
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+    ];
+    queue_of(cluster, dir)
+        .into_iter()
+        .filter(|l| !FINAL.iter().any(|f| l.contains(&format!("|{f}|"))))
+        .collect()
 }
 
 /// Every submission directory of the smoke profile in `dir`'s store.
@@ -197,7 +230,7 @@ fn a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries(cluster: &
     let p = slurm_project("", slow_pretrain);
     // Without retries: the node fails, named CANCELLED, with the task's log.
     let driver = spawn_srun(cluster, p.path(), &["pretrain/natural"]);
-    let task = running_task(cluster, "pretrain");
+    let task = running_task(cluster, p.path(), "pretrain");
     slurm_cli(cluster, "scancel", &[&task]);
     let out = driver.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -207,7 +240,7 @@ fn a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries(cluster: &
     assert!(status.contains(".log"), "{status}");
     // With one retry: cancelled again, resubmitted, built.
     let driver = spawn_srun(cluster, p.path(), &["--retries", "1", "pretrain/natural"]);
-    let task = running_task(cluster, "pretrain");
+    let task = running_task(cluster, p.path(), "pretrain");
     slurm_cli(cluster, "scancel", &[&task]);
     let out = driver.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -218,7 +251,7 @@ fn a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries(cluster: &
 fn a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice(cluster: &Cluster) {
     let p = slurm_project("", slow_pretrain);
     let mut driver = spawn_srun(cluster, p.path(), &[]);
-    running_task(cluster, "pretrain");
+    running_task(cluster, p.path(), "pretrain");
     driver.kill().unwrap(); // SIGKILL: no chance to cancel anything
     driver.wait().unwrap();
     // Status sees the tasks in the queue, with their Slurm ids.
@@ -241,6 +274,38 @@ fn a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice(cluster: &Clus
     assert!(text(&out).contains("adopting"), "{}", text(&out));
     assert_no_node_twice(p.path());
     assert_eq!(node_count(p.path()), submitted_nodes(p.path()).len());
+}
+
+fn ctrl_c_cancels_what_the_driver_submitted_unless_detached(cluster: &Cluster) {
+    let p = slurm_project("", slow_pretrain);
+    let driver = spawn_srun(cluster, p.path(), &["pretrain"]);
+    running_task(cluster, p.path(), "pretrain");
+    interrupt(&driver);
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        text(&out).contains("interrupted; cancelled 4 task(s) in Slurm (jobs "),
+        "{}",
+        text(&out)
+    );
+    let end = Instant::now() + Duration::from_secs(30);
+    while !live_tasks(cluster, p.path()).is_empty() {
+        assert!(Instant::now() < end, "still queued: {:?}", live_tasks(cluster, p.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let driver = spawn_srun(cluster, p.path(), &["--detach", "pretrain"]);
+    running_task(cluster, p.path(), "pretrain");
+    interrupt(&driver);
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(text(&out).contains("interrupted; 4 task(s) left in Slurm (jobs "), "{}", text(&out));
+    assert!(!live_tasks(cluster, p.path()).is_empty(), "--detach cancelled the tasks");
+    let submitted = submitted_nodes(p.path()).len();
+    let out = srun(cluster, p.path(), &["pretrain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("adopting 4 task(s)"), "{}", text(&out));
+    assert_eq!(submitted_nodes(p.path()).len(), submitted, "the adopting run submitted again");
 }
 
 fn a_throttle_of_two_never_runs_more_than_two_tasks(cluster: &Cluster) {
@@ -352,43 +417,21 @@ fn a_dry_run_prints_the_arrays_it_would_submit(cluster: &Cluster) {
 type Scenario = fn(&Cluster);
 
 fn main() {
-    let scenarios: &[(&str, Scenario)] = &[
-        (
-            "smoke_through_slurm_matches_a_local_run_byte_for_byte",
-            smoke_through_slurm_matches_a_local_run_byte_for_byte,
-        ),
-        (
-            "a_failing_node_is_recorded_with_its_log_and_the_reports_render_with_the_gap",
-            a_failing_node_is_recorded_with_its_log_and_the_reports_render_with_the_gap,
-        ),
-        (
-            "a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries",
-            a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries,
-        ),
-        (
-            "a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice",
-            a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice,
-        ),
-        (
-            "a_throttle_of_two_never_runs_more_than_two_tasks",
-            a_throttle_of_two_never_runs_more_than_two_tasks,
-        ),
-        (
-            "a_gpu_stage_asks_for_a_gpu_and_sees_its_device",
-            a_gpu_stage_asks_for_a_gpu_and_sees_its_device,
-        ),
-        (
-            "a_resource_the_cluster_cannot_give_fails_with_sbatchs_message",
-            a_resource_the_cluster_cannot_give_fails_with_sbatchs_message,
-        ),
-        (
-            "without_sbatch_or_a_controller_or_a_shared_store_nothing_starts",
-            without_sbatch_or_a_controller_or_a_shared_store_nothing_starts,
-        ),
-        (
-            "a_dry_run_prints_the_arrays_it_would_submit",
-            a_dry_run_prints_the_arrays_it_would_submit,
-        ),
+    // Each scenario under its own name.
+    macro_rules! scenarios {
+        ($($f:ident),* $(,)?) => { &[$((stringify!($f), $f as Scenario)),*] };
+    }
+    let scenarios: &[(&str, Scenario)] = scenarios![
+        smoke_through_slurm_matches_a_local_run_byte_for_byte,
+        a_failing_node_is_recorded_with_its_log_and_the_reports_render_with_the_gap,
+        a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries,
+        a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice,
+        ctrl_c_cancels_what_the_driver_submitted_unless_detached,
+        a_throttle_of_two_never_runs_more_than_two_tasks,
+        a_gpu_stage_asks_for_a_gpu_and_sees_its_device,
+        a_resource_the_cluster_cannot_give_fails_with_sbatchs_message,
+        without_sbatch_or_a_controller_or_a_shared_store_nothing_starts,
+        a_dry_run_prints_the_arrays_it_would_submit,
     ];
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
