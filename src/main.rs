@@ -345,7 +345,7 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
     };
     let executor = match args.executor {
         ExecutorKind::Local => ExecutorChoice::Local,
-        ExecutorKind::Slurm => ExecutorChoice::Slurm(slurm_run(cli, p, args)?),
+        ExecutorKind::Slurm => ExecutorChoice::Slurm(Box::new(slurm_run(cli, p, args)?)),
     };
     if args.dry_run {
         let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;

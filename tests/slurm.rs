@@ -236,7 +236,7 @@ fn a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries(cluster: &
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(outcomes(&out).get("failed"), Some(&vec!["pretrain/natural".to_string()]));
     let status = text(&pipeline(p.path(), &["status", "pretrain/natural"]));
-    assert!(status.contains("CANCELLED") && status.contains(&format!("{task}")), "{status}");
+    assert!(status.contains("CANCELLED") && status.contains(&task), "{status}");
     assert!(status.contains(".log"), "{status}");
     // With one retry: cancelled again, resubmitted, built.
     let driver = spawn_srun(cluster, p.path(), &["--retries", "1", "pretrain/natural"]);

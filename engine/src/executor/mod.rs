@@ -37,5 +37,5 @@ pub enum ExecutorChoice {
     /// Worker threads of this process (`jobs` nodes at once).
     #[default]
     Local,
-    Slurm(slurm::SlurmRun),
+    Slurm(Box<slurm::SlurmRun>),
 }

@@ -48,7 +48,14 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         anyhow!("{}{at}: {e}", config.display())
     };
-    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(located)?;
+    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| {
+        // Some texts fail as plain YAML without a place ("more than one document") where the
+        // schema finds a located error first: report that one.
+        match yaml_serde::from_str::<config::StudyFile>(&text) {
+            Err(schema) if e.location().is_none() && schema.location().is_some() => located(schema),
+            _ => located(e),
+        }
+    })?;
     let split = slurm::split(config, &text, &tree)?;
     let file: config::StudyFile = yaml_serde::from_str(&split.without_blocks).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();

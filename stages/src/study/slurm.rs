@@ -62,9 +62,16 @@ pub fn split(config: &Path, text: &str, tree: &yaml_serde::Value) -> Result<Spli
     for (name, range) in &blocks {
         let only_block = keep(&|i| range.contains(&i));
         let block: Block = yaml_serde::from_str(&only_block).map_err(|e| {
-            let at =
-                e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-            anyhow!("{}{at}: profile `{name}`: slurm: {e}", config.display())
+            // Errors without a place of their own (a document marker inside the block, say)
+            // point at the block's key.
+            let (line, column) = match e.location() {
+                Some(l) => (l.line(), l.column()),
+                None => (
+                    range.start + 1,
+                    lines[range.start].len() - lines[range.start].trim_start().len() + 1,
+                ),
+            };
+            anyhow!("{}:{line}:{column}: profile `{name}`: slurm: {e}", config.display())
         })?;
         settings.insert(name.clone(), block.slurm.unwrap_or_default());
     }

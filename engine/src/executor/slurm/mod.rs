@@ -135,6 +135,12 @@ pub fn dry_run(run: &SlurmRun, store: &Store, nodes: &[(&str, &str)]) -> String 
         }
     }
     out.push_str(&format!("{} node(s) in {n} array(s)\n", nodes.len()));
+    if let Some(throttle) = run.settings.throttle {
+        out.push_str(&format!(
+            "throttle {throttle}: a run keeps at most {throttle} task(s) queued or running and \
+             submits the rest, in arrays, as those finish\n"
+        ));
+    }
     out
 }
 
@@ -171,6 +177,9 @@ fn read_jobs(dir: &Path) -> Result<Vec<Job>> {
     serde_json::from_slice(&text).with_context(|| format!("{} is not valid", path.display()))
 }
 
+/// A ready job waiting to be submitted: the node's index, the job, and which attempt it will be.
+type Unsubmitted = (usize, Job, u32);
+
 /// A task in the queue, submitted by this driver or adopted from an earlier one.
 struct Task {
     index: usize,
@@ -201,7 +210,7 @@ pub(crate) struct Slurm<'a> {
     progress: &'a Progress,
     dir: PathBuf,
     /// Ready jobs not yet submitted, with the attempt they will be.
-    unsubmitted: Vec<(usize, Job, u32)>,
+    unsubmitted: Vec<Unsubmitted>,
     tasks: Vec<Task>,
     finished: Vec<(usize, Step)>,
     /// Tasks of earlier drivers still in the queue, by key.
@@ -293,7 +302,7 @@ impl<'a> Slurm<'a> {
         if room == 0 || self.unsubmitted.is_empty() {
             return Ok(());
         }
-        let mut groups: BTreeMap<(Resources, String), Vec<(usize, Job, u32)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Resources, String), Vec<Unsubmitted>> = BTreeMap::new();
         let mut waiting = Vec::new();
         for (index, job, attempt) in std::mem::take(&mut self.unsubmitted) {
             if room == 0 {
@@ -317,7 +326,7 @@ impl<'a> Slurm<'a> {
         &mut self,
         kind: &str,
         resources: &Resources,
-        jobs: &[(usize, Job, u32)],
+        jobs: &[Unsubmitted],
     ) -> Result<()> {
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let name = format!("{stamp}-{}-{}-{kind}", std::process::id(), self.submitted_arrays);
