@@ -486,3 +486,40 @@ fn diff_rejects_a_missing_repository_an_unknown_revision_and_another_profiles_re
     assert_eq!(other.status.code(), Some(2), "{}", text(&other));
     assert!(text(&other).contains("built with profile `mini`, not `smoke`"), "{}", text(&other));
 }
+
+#[test]
+fn a_worker_builds_a_job_only_when_it_computes_the_same_key() {
+    let p = project();
+    let plan = pipeline(p.path(), &["run", "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let prepare = plan["plan"]["would_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "prepare/cifar10")
+        .unwrap()
+        .clone();
+    let key = prepare["key"].as_str().unwrap().to_string();
+    let job = |key: &str| serde_json::json!([{ "node": "prepare/cifar10", "kind": "prepare", "key": key, "inputs": [] }]);
+    let jobs = p.path().join("jobs.json");
+
+    // A key the study does not give (another binary or pipeline.yaml submitted it): refused.
+    let other = format!("{}0", &key[..63]);
+    std::fs::write(&jobs, job(&other).to_string()).unwrap();
+    let out = pipeline(p.path(), &["worker", "jobs.json", "--index", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(&format!("has key {key} here but was submitted as {other}")));
+    let objects = p.path().join("artifacts/objects");
+    assert_eq!(std::fs::read_dir(&objects).map(|d| d.count()).unwrap_or(0), 0, "built anyway");
+    assert!(!p.path().join("0.result.json").exists());
+
+    // The right key: built, its result left for the driver, and a cache hit for a local run.
+    std::fs::write(&jobs, job(&key).to_string()).unwrap();
+    let out = pipeline(p.path(), &["worker", "jobs.json", "--index", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join("0.result.json")).unwrap()).unwrap();
+    assert_eq!((result["outcome"].as_str(), result["key"].as_str()), (Some("built"), Some(&*key)));
+    let local = run(p.path(), &["prepare/cifar10"]);
+    assert_eq!(outcomes(&local).get("cached"), Some(&vec!["prepare/cifar10".to_string()]));
+}

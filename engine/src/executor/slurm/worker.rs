@@ -39,6 +39,7 @@ pub fn run_task(builder: &Builder, jobs_file: &Path, index: usize) -> Result<boo
     );
     // Check the key before anything else: a different binary or study file builds nothing.
     builder.record(job)?;
+    builder.store.create_dirs()?;
     let reporter: Arc<dyn Reporter> = Arc::new(LogReporter::default());
     let step = match builder.build(job, threads, false, &reporter) {
         Step::Deferred => builder.build(job, threads, true, &reporter),
