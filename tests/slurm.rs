@@ -392,7 +392,9 @@ fn without_sbatch_or_a_controller_or_a_shared_store_nothing_starts(cluster: &Clu
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("controller does not answer"), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("controller does not answer") && err.contains("DOWN"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!p.path().join("artifacts").exists(), "the store was touched");
 
     // The store under /tmp: refused unless --allow-local-store.

@@ -64,10 +64,10 @@ pub fn preflight(run: &SlurmRun, store: &Store) -> Result<()> {
             );
         }
     }
-    let ping = queue::command("scontrol", &["ping"])
-        .context("--executor slurm: the Slurm controller does not answer")?;
-    if !ping.contains("UP") {
-        bail!("--executor slurm: the Slurm controller does not answer: {}", ping.trim());
+    let ping = queue::command("scontrol", &["ping"]).unwrap_or_else(|e| format!("{e:#}"));
+    if !ping.contains("is UP") {
+        let why = ping.lines().next().unwrap_or("no answer").trim().to_string();
+        bail!("--executor slurm: the Slurm controller does not answer ({why})");
     }
     if !run.allow_local_store {
         if let Some(why) = local_only(store.root()) {

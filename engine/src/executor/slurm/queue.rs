@@ -107,7 +107,8 @@ pub fn command(program: &str, args: &[&str]) -> Result<String> {
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
     if !status.success() {
-        let message = stderr.trim();
+        // Some commands say why on stdout (`scontrol ping`: "… is DOWN").
+        let message = if stderr.trim().is_empty() { stdout.trim() } else { stderr.trim() };
         bail!(
             "`{program} {}` failed ({status}): {}",
             args.join(" "),
