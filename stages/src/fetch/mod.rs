@@ -1,6 +1,7 @@
 //! The `fetch` stage: one file of a Hugging Face hub repository at a pinned revision, checked
-//! against its recorded blake3. A file already in the local Hugging Face cache is used without
-//! the network. `HF_HUB_CACHE` / `HF_HOME`, `HF_ENDPOINT` and `HF_TOKEN` are honoured.
+//! against the hub's content hash when downloaded ([`hub`]) and against its recorded blake3. A
+//! file already in the local Hugging Face cache is used without the network. `HF_HUB_CACHE` /
+//! `HF_HOME`, `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` and the hub timeouts are honoured.
 //!
 //! A file whose revision or hash is `unpinned` in `pipeline.yaml` is fetched from `main` (always
 //! asking the hub what `main` is) and checked against whatever is pinned; the resolved commit and
@@ -8,6 +9,7 @@
 //! `pipeline status` and `run` show what to paste into `pipeline.yaml`.
 
 mod artifact;
+pub mod hub;
 pub mod nodes;
 pub mod params;
 
@@ -16,11 +18,9 @@ use crate::fingerprint::{sources, Code};
 use crate::study::config::Pin;
 use anyhow::{bail, Context, Result};
 pub use artifact::{fetched_file, file_name, PinRecord, PIN_FILE};
-use hf_hub::api::sync::ApiBuilder;
-use hf_hub::{Cache, Repo};
+use hub::Hub;
 use params::{FetchParams, RepoType};
 use pipeline_engine::{Stage, StageContext};
-use std::path::{Path, PathBuf};
 
 /// The `pipeline.yaml` lines that pin the file of fetch node `id`: `revision:` and the hash
 /// field (`blake3:` for a source's checkpoint, `train_blake3:` / `test_blake3:` for a dataset).
@@ -49,6 +49,7 @@ pub const CODE: Code = Code {
     sources: sources![
         "fetch/mod.rs",
         "fetch/artifact.rs",
+        "fetch/hub.rs",
         "fetch/params.rs",
         "file_hash.rs",
         "fingerprint/mod.rs",
@@ -69,7 +70,7 @@ impl Stage for Fetch {
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: FetchParams = ctx.params_as()?;
         let hub = Hub::from_env();
-        let (cached, commit) = hub.locate(&p)?;
+        let (cached, commit) = hub.locate(&p, &|line| ctx.log(line))?;
         let actual = blake3_of_file(&cached)?;
         if let Pin::Hex(expected) = &p.blake3 {
             if actual.to_hex().as_str() != expected {
@@ -114,103 +115,5 @@ impl Stage for Fetch {
             ctx.log(&format!("{}/{}@{commit} verified ({actual})", p.repo, p.file));
         }
         Ok(())
-    }
-}
-
-/// The hub as this process is configured to reach it.
-pub struct Hub {
-    cache_dir: PathBuf,
-    endpoint: String,
-    token: Option<String>,
-}
-
-impl Hub {
-    /// `HF_HUB_CACHE`, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`; `HF_ENDPOINT`;
-    /// `HF_TOKEN`, else the token file beside the cache.
-    pub fn from_env() -> Hub {
-        let env = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
-        let cache_dir = env("HF_HUB_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| env("HF_HOME").map(|h| Path::new(&h).join("hub")))
-            .unwrap_or_else(|| Cache::default().path().clone());
-        let token = env("HF_TOKEN").or_else(|| Cache::new(cache_dir.clone()).token());
-        let endpoint = env("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into());
-        Hub { cache_dir, endpoint: endpoint.trim_end_matches('/').into(), token }
-    }
-
-    /// The repository at the pinned revision, or at `main` when the revision is unpinned.
-    fn repo(p: &FetchParams) -> Repo {
-        let kind = match p.repo_type {
-            RepoType::Model => hf_hub::RepoType::Model,
-            RepoType::Dataset => hf_hub::RepoType::Dataset,
-        };
-        let revision = match &p.revision {
-            Pin::Hex(commit) => commit.clone(),
-            Pin::Unpinned => "main".into(),
-        };
-        Repo::with_revision(p.repo.clone(), kind, revision)
-    }
-
-    /// Where the file of `commit` lives in the cache layout (`snapshots/<commit>/<file>`).
-    pub fn snapshot_path(&self, p: &FetchParams, commit: &str) -> PathBuf {
-        self.cache_dir
-            .join(Self::repo(p).folder_name())
-            .join("snapshots")
-            .join(commit)
-            .join(&p.file)
-    }
-
-    /// The local path of the file and the commit it is at. A pinned file already in the cache
-    /// is used as it is; otherwise it is downloaded into the cache (an unpinned one always asks
-    /// the hub what `main` is now).
-    pub fn locate(&self, p: &FetchParams) -> Result<(PathBuf, String)> {
-        if let Pin::Hex(commit) = &p.revision {
-            let cached = self.snapshot_path(p, commit);
-            if cached.exists() {
-                return Ok((cached, commit.clone()));
-            }
-        }
-        let repo = Self::repo(p);
-        let api = ApiBuilder::from_cache(Cache::new(self.cache_dir.clone()))
-            .with_endpoint(self.endpoint.clone())
-            .with_token(self.token.clone())
-            .with_progress(false)
-            .build()
-            .context("starting the Hugging Face hub client")?;
-        let path = api.repo(repo.clone()).download(&p.file).with_context(|| {
-            format!(
-                "cannot download `{}` from {} repository `{}` at revision {} ({}).\n\
-                 To supply it offline, place the file at {} (the Hugging Face cache layout; \
-                 set HF_HOME or HF_HUB_CACHE to use another cache), or set HF_ENDPOINT to a \
-                 reachable mirror; private repositories need HF_TOKEN",
-                p.file,
-                match p.repo_type {
-                    RepoType::Model => "model",
-                    RepoType::Dataset => "dataset",
-                },
-                p.repo,
-                repo.revision(),
-                self.endpoint,
-                self.snapshot_path(p, repo.revision()).display()
-            )
-        })?;
-        let commit = match &p.revision {
-            Pin::Hex(commit) => commit.clone(),
-            // hf-hub records the commit a branch resolved to in `refs/<branch>`.
-            Pin::Unpinned => {
-                let reference =
-                    self.cache_dir.join(repo.folder_name()).join("refs").join(repo.revision());
-                std::fs::read_to_string(&reference)
-                    .with_context(|| {
-                        format!(
-                            "reading the resolved commit of `main` from {}",
-                            reference.display()
-                        )
-                    })?
-                    .trim()
-                    .to_string()
-            }
-        };
-        Ok((path, commit))
     }
 }

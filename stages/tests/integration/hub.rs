@@ -1,20 +1,23 @@
-//! `fetch` and `prepare` against a loopback HTTP server that speaks the part of the Hugging Face
-//! hub's file-download protocol hf-hub relies on (`/{repo}/resolve/{revision}/{file}` with
-//! `Range`, answered by `etag`, `x-repo-commit` and `content-range`). No test touches the
-//! internet: the server binds 127.0.0.1 and `HF_ENDPOINT` points at it.
+//! `fetch` and `prepare` against a loopback HTTP server that speaks the Hugging Face hub's
+//! file protocol as the hub does: `HEAD` and `GET` of `/{repo}/resolve/{revision}/{file}`,
+//! answered with `x-repo-commit`, the LFS content hash (`x-linked-etag`, sha256 of the bytes),
+//! `Range` / `content-range`. It can misbehave on demand: die mid-transfer, stall after the
+//! headers, or send bytes that do not match their hash. No test touches the internet: the server
+//! binds 127.0.0.1 and `HF_ENDPOINT` points at it.
 //!
-//! One test function runs the scenarios in order, because `HF_ENDPOINT` and `HF_HOME` are
-//! process-wide.
+//! One test function runs the scenarios in order, because the `HF_*` variables are process-wide.
 
 use pipeline_engine::{Stage, StageContext};
-use pipeline_stages::fetch::Fetch;
+use pipeline_stages::fetch::{Fetch, PinRecord};
 use pipeline_stages::prepare::Prepare;
+use sha2::Digest;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -24,6 +27,10 @@ enum Mode {
     Serve,
     /// Sends the headers and half the body of a download, then closes the connection.
     DieMidTransfer,
+    /// Sends a download's headers, then nothing for a minute.
+    Stall,
+    /// Sends a download whose bytes do not match the hash its headers announce.
+    Corrupt,
 }
 
 struct Server {
@@ -45,7 +52,9 @@ impl Server {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 r.fetch_add(1, Ordering::SeqCst);
-                let _ = answer(stream, &f.lock().unwrap().clone(), *m.lock().unwrap());
+                let (files, mode) = (f.lock().unwrap().clone(), *m.lock().unwrap());
+                // A thread per connection: a stalled one must not hold up the next.
+                std::thread::spawn(move || answer(stream, &files, mode));
             }
         });
         Server { endpoint, files, mode, requests }
@@ -58,9 +67,23 @@ impl Server {
     fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
 }
 
-/// One HTTP/1.1 exchange, then close (hf-hub's ureq client copes with `Connection: close`).
+/// An endpoint where nothing listens (connections are refused).
+fn dead_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One HTTP/1.1 exchange, then close.
 fn answer(
     mut stream: std::net::TcpStream,
     files: &HashMap<String, Vec<u8>>,
@@ -69,9 +92,10 @@ fn answer(
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut range_start = 0usize;
-    let mut range_end: Option<usize> = None;
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let path = words.next().unwrap_or("/").to_string();
+    let mut range: Option<(usize, Option<usize>)> = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
@@ -79,8 +103,7 @@ fn answer(
         }
         if let Some(v) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
             let (a, b) = v.trim().split_once('-').unwrap();
-            range_start = a.parse().unwrap();
-            range_end = b.parse().ok();
+            range = Some((a.parse().unwrap(), b.parse().ok()));
         }
     }
     let Some(body) = files.get(&path) else {
@@ -88,21 +111,47 @@ fn answer(
         write!(stream, "HTTP/1.1 404 Not Found\r\nx-error-code: EntryNotFound\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", msg.len())?;
         return stream.write_all(msg);
     };
-    let end = range_end.unwrap_or(body.len() - 1).min(body.len() - 1);
-    let part = &body[range_start..=end];
-    let etag = blake3::hash(body).to_hex();
+    let etag = sha256(body);
+    let headers = format!(
+        "x-repo-commit: {REVISION}\r\netag: \"{etag}\"\r\nx-linked-etag: \"{etag}\"\r\n\
+         accept-ranges: bytes\r\nconnection: close\r\n"
+    );
+    if method == "HEAD" {
+        return write!(
+            stream,
+            "HTTP/1.1 200 OK\r\n{headers}content-length: {}\r\n\r\n",
+            body.len()
+        );
+    }
+    let (start, end) = match range {
+        Some((a, b)) => (a, b.unwrap_or(body.len() - 1).min(body.len() - 1)),
+        None => (0, body.len() - 1),
+    };
+    let mut part = body[start..=end].to_vec();
+    let status = if range.is_some() { "206 Partial Content" } else { "200 OK" };
     write!(
         stream,
-        "HTTP/1.1 206 Partial Content\r\netag: \"{etag}\"\r\nx-repo-commit: {REVISION}\r\n\
-         content-range: bytes {range_start}-{end}/{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\n{headers}content-range: bytes {start}-{end}/{}\r\ncontent-length: {}\r\n\r\n",
         body.len(),
         part.len()
     )?;
-    if mode == Mode::DieMidTransfer && part.len() > 1 {
-        stream.write_all(&part[..part.len() / 2])?;
-        return stream.shutdown(std::net::Shutdown::Both);
+    match mode {
+        Mode::DieMidTransfer if part.len() > 1 => {
+            stream.write_all(&part[..part.len() / 2])?;
+            stream.shutdown(std::net::Shutdown::Both)
+        }
+        Mode::Stall => {
+            stream.flush()?;
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(())
+        }
+        Mode::Corrupt => {
+            let last = part.len() - 1;
+            part[last] ^= 0xff;
+            stream.write_all(&part)
+        }
+        _ => stream.write_all(&part),
     }
-    stream.write_all(part)
 }
 
 fn context(
@@ -242,7 +291,11 @@ fn fetch_and_prepare_through_a_loopback_hub() {
         err.contains("d/nope.parquet") && err.contains("org/set") && err.contains(REVISION),
         "{err}"
     );
-    assert!(err.contains("offline") && err.contains("snapshots"), "{err}");
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.contains("not found (HTTP 404") && first.contains("check the repository"),
+        "{err}"
+    );
     assert!(listing(&out).is_empty());
 
     // Server gone mid-transfer: an error, no artifact; the next run completes and verifies.
@@ -317,4 +370,100 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     assert_eq!(pipeline_stages::fetch::fetched_file(&out).unwrap(), out.join("new.parquet"));
     let log = logged.lock().unwrap().clone();
     assert!(log.contains(&format!("revision: {REVISION}, test_blake3: {test_hash}")), "{log}");
+
+    // Offline from a filled cache: with the hub gone, the unpinned file resolves through the
+    // cache's refs/main, and the log says so.
+    std::env::set_var("HF_ENDPOINT", dead_endpoint());
+    let (out, logged) = (work.path().join("unpinned-offline"), Arc::new(Mutex::new(String::new())));
+    Fetch.run(&logging_context(&out, unpinned("d/new.parquet"), &logged)).unwrap();
+    assert_eq!(PinRecord::read(&out).unwrap().revision, REVISION);
+    let log = logged.lock().unwrap().clone();
+    assert!(log.contains("could not be reached") && log.contains(REVISION), "{log}");
+    // Gone, and the file is not cached: the first line says which file and that the hub is
+    // unreachable, the next where to put it (the cache's real layout).
+    let err = fetch_error(&work.path().join("gone"), unpinned("d/absent.parquet"));
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("d/absent.parquet") && first.contains("could not be reached"), "{err}");
+    assert!(err.contains("datasets--org--set/snapshots/<commit>") && err.contains("refs/main"));
+    std::env::set_var("HF_ENDPOINT", &server.endpoint);
+
+    // HF_HUB_OFFLINE=1: not one request; cached files work, a missing one is named.
+    std::env::set_var("HF_HUB_OFFLINE", "1");
+    let before = server.requests();
+    let out = work.path().join("offline");
+    Fetch.run(&context("fetch/set/new", unpinned("d/new.parquet"), vec![], &out)).unwrap();
+    let err = fetch_error(&work.path().join("offline-missing"), unpinned("d/other.parquet"));
+    assert!(err.lines().next().unwrap().contains("HF_HUB_OFFLINE=1"), "{err}");
+    assert!(err.contains("d/other.parquet"), "{err}");
+    assert_eq!(server.requests(), before, "HF_HUB_OFFLINE=1 sent requests");
+    std::env::remove_var("HF_HUB_OFFLINE");
+
+    // Corrupted bytes of an unpinned file: refused, and nothing left in the cache or the output.
+    let bad = b"bytes this cache has never seen".repeat(64);
+    server.put("/datasets/org/set/resolve/main/d/bad.parquet", bad.clone());
+    server.set_mode(Mode::Corrupt);
+    let out = work.path().join("corrupt");
+    let err = fetch_error(&out, unpinned("d/bad.parquet"));
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("d/bad.parquet") && first.contains("content hash"), "{err}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+    let blobs = home.path().join("hub/datasets--org--set/blobs");
+    assert!(
+        !blobs.join(sha256(&bad)).exists()
+            && !blobs.join(format!("{}.incomplete", sha256(&bad))).exists()
+    );
+    assert!(!home
+        .path()
+        .join("hub/datasets--org--set/snapshots")
+        .join(REVISION)
+        .join("d/bad.parquet")
+        .exists());
+    server.set_mode(Mode::Serve);
+
+    // A hub that stalls after the headers: the download ends within the configured read
+    // timeout (three attempts), with an error that says so; nothing recorded.
+    std::env::set_var("HF_HUB_DOWNLOAD_TIMEOUT", "1");
+    server.put("/datasets/org/set/resolve/main/d/slow.parquet", b"slow".repeat(1000));
+    server.set_mode(Mode::Stall);
+    let started = Instant::now();
+    let out = work.path().join("stall");
+    let err = fetch_error(&out, unpinned("d/slow.parquet"));
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("d/slow.parquet") && first.contains("stopped sending for 1 s"), "{err}");
+    assert!(listing(&out).is_empty());
+    server.set_mode(Mode::Serve);
+    std::env::remove_var("HF_HUB_DOWNLOAD_TIMEOUT");
+}
+
+fn unpinned(file: &str) -> serde_json::Value {
+    serde_json::json!({
+        "repo": "org/set", "repo_type": "dataset", "revision": "unpinned", "file": file, "blake3": "unpinned"
+    })
+}
+
+/// A fetch context whose log lines are kept in `logged`.
+fn logging_context(
+    out: &Path,
+    params: serde_json::Value,
+    logged: &Arc<Mutex<String>>,
+) -> StageContext {
+    std::fs::create_dir_all(out).unwrap();
+    let sink = logged.clone();
+    StageContext::new(
+        "fetch/set/x".into(),
+        params,
+        vec![],
+        out.to_path_buf(),
+        1,
+        Box::new(move |m: &str| sink.lock().unwrap().push_str(m)),
+        Box::new(|_, _| {}),
+    )
+}
+
+/// The error of a fetch that must fail, with its causes.
+#[track_caller]
+fn fetch_error(out: &Path, params: serde_json::Value) -> String {
+    let err = Fetch.run(&context("fetch/set/x", params, vec![], out)).unwrap_err();
+    format!("{err:#}")
 }
