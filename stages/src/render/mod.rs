@@ -99,6 +99,10 @@ pub struct RenderParams {
     /// Index: the reports to list.
     #[serde(default)]
     pub reports: Vec<IndexEntry>,
+    /// Where the data, the sources and the network came from, one clause each (`data:
+    /// procedural, made by this project`); every report's caption says them.
+    #[serde(default)]
+    pub origins: Vec<String>,
 }
 
 impl Report {
@@ -146,17 +150,16 @@ impl RenderParams {
     }
     /// The sentence every report carries about where its numbers come from.
     fn provenance(&self) -> String {
-        if self.comparable_to_paper {
-            format!(
-                "Profile `{}`: the paper's setting; the paper's values stand beside ours.",
-                self.profile
-            )
-        } else {
-            format!(
-                "Profile `{}`: procedural data and a scaled-down network. These numbers are not comparable to the paper's.",
-                self.profile
-            )
-        }
+        let origins = match self.origins.is_empty() {
+            true if self.comparable_to_paper => "the paper's setting".to_string(),
+            true => "procedural data and a scaled-down network".to_string(),
+            false => self.origins.join("; "),
+        };
+        let comparison = match self.comparable_to_paper {
+            true => "The paper's values stand beside ours.",
+            false => "These numbers are not comparable to the paper's.",
+        };
+        format!("Profile `{}`: {origins}. {comparison}", self.profile)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use super::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
 use crate::aggregate;
-use crate::study::config::Profile;
+use crate::nn::options::Stem;
+use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
 use crate::study::expand::{grid_datasets, grid_sources, node};
 use pipeline_engine::{Input, Node, Publish};
 
@@ -43,6 +44,7 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
             .collect(),
         subset_size: None,
         reports: vec![],
+        origins: origins(profile),
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
@@ -77,4 +79,89 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
     index.publish = vec![Publish::new(readme, format!("{reports}/{readme}"))];
     nodes.push(index);
     nodes
+}
+
+/// Where the profile's data, sources and network come from, one clause each, for captions.
+fn origins(profile: &Profile) -> Vec<String> {
+    let at = |revision: &Revision| match revision {
+        Pin::Hex(commit) => format!("at {}", &commit[..12.min(commit.len())]),
+        Pin::Unpinned => "at `main` (unpinned)".to_string(),
+    };
+    let datasets: Vec<String> = grid_datasets(profile)
+        .map(|d| match d.origin() {
+            Some(DataOrigin::Procedural(_)) => "procedural".to_string(),
+            Some(DataOrigin::Hub(h)) => {
+                format!("{}: hub dataset `{}` {}", d.label, h.repo, at(&h.revision))
+            }
+            Some(DataOrigin::Local(_)) => format!("{}: local files", d.label),
+            None => format!("{}: unknown", d.label),
+        })
+        .collect();
+    let data = if datasets.iter().all(|d| d == "procedural") {
+        "procedural data made by this project".to_string()
+    } else {
+        format!(
+            "data from {}",
+            datasets.join(", ").replace("procedural", "procedural (made by this project)")
+        )
+    };
+    let sources: Vec<String> = grid_sources(profile)
+        .map(|s| match (&s.origin, &s.hub) {
+            (SourceOrigin::Hub, Some(h)) => {
+                let stand_in = h
+                    .stand_in
+                    .as_ref()
+                    .map(|why| format!(", a stand-in: {why}"))
+                    .unwrap_or_default();
+                format!("{}: hub model `{}` {}{stand_in}", s.label, h.repo, at(&h.revision))
+            }
+            _ => "pre-trained here".to_string(),
+        })
+        .collect();
+    let sources = if sources.iter().all(|s| s == "pre-trained here") {
+        "sources pre-trained here on procedural images".to_string()
+    } else {
+        format!("sources: {}", sources.join(", "))
+    };
+    let n = &profile.network;
+    let stem = match n.stem {
+        Stem::ImageNet => "ImageNet stem",
+        Stem::Small => "small stem",
+    };
+    let network = match n.width {
+        64 => format!("the real ResNet-50 at {0}×{0}, {stem}", n.resolution),
+        w => format!(
+            "a ResNet-50 layout of width {w} (64 is the real one) at {0}×{0}, {stem}",
+            n.resolution
+        ),
+    };
+    vec![data, sources, network]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::render::RenderParams;
+    use std::path::Path;
+
+    /// The caption clauses of profile `name` of the project's own `pipeline.yaml`.
+    fn origins(name: &str) -> Vec<String> {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.yaml");
+        let study = crate::study::load(&config, Some(name)).unwrap();
+        let node = study.nodes.iter().find(|n| n.id == "render/table5").unwrap();
+        serde_json::from_value::<RenderParams>(node.params.clone()).unwrap().origins
+    }
+
+    #[test]
+    fn captions_name_the_origin_of_data_sources_and_network() {
+        let mini = origins("mini");
+        assert_eq!(mini[0], "procedural data made by this project");
+        assert!(mini[2].contains("width 4") && mini[2].contains("16×16"), "{mini:?}");
+        let paper = origins("paper");
+        assert!(
+            paper[0].starts_with("data from ") && paper[0].contains("hub dataset `"),
+            "{paper:?}"
+        );
+        assert!(paper[1].contains("hub model `"), "{paper:?}");
+        assert!(paper[2].contains("the real ResNet-50 at 224×224"), "{paper:?}");
+    }
 }

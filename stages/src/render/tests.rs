@@ -136,7 +136,21 @@ fn params(report: Report, profile: &str) -> RenderParams {
             .collect(),
         subset_size: (report == Report::Figure3).then(|| "400".to_string()),
         reports: Vec::new(),
+        origins: vec![
+            "data from CIFAR-10: hub dataset `org/cifar10` at 0123456789ab".into(),
+            "sources: ℓ2: hub model `org/robust` at 89abcdef0123, a stand-in: not the paper's"
+                .into(),
+        ],
     }
+}
+
+#[test]
+fn every_caption_says_where_the_data_and_the_sources_came_from() {
+    let agg = aggregate_dir();
+    let (md, _) = table5::render(&params(Report::Table5, "paper"), agg.path()).unwrap();
+    assert!(md.contains("hub dataset `org/cifar10` at 0123456789ab"), "{md}");
+    assert!(md.contains("a stand-in: not the paper's"), "{md}");
+    assert!(!md.contains("procedural"), "{md}");
 }
 
 fn preview(name: &str, text: &str) {
