@@ -118,7 +118,9 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
     assert_eq!(blocked.get("aggregate"), None, "the aggregates run on the cells that exist");
     let built = kinds(&ran(&out));
     assert_eq!(built.get("finetune"), Some(&(4 * 2 * 3 * 2)), "{built:?}");
-    assert_eq!(built.get("render"), Some(&8), "every report renders: {built:?}");
+    assert_eq!(built.get("render"), Some(&11), "every report renders: {built:?}");
+    let table4 = std::fs::read_to_string(p.path().join("reports/smoke/table4.md")).unwrap();
+    assert!(table4.lines().any(|l| l.starts_with("| Broken | — (not prepared")), "{table4}");
 
     let table5 = std::fs::read_to_string(p.path().join("reports/smoke/table5.md")).unwrap();
     let rows: Vec<&str> = table5.lines().filter(|l| l.starts_with("| Broken")).collect();

@@ -11,11 +11,12 @@ mod index;
 pub mod nodes;
 mod paper;
 mod plot;
+mod setup;
 mod table3;
 pub mod table5;
 
 use crate::fingerprint::{sources, Code};
-use crate::study::config::Constraint;
+use crate::study::config::{Constraint, FinetuneSettings};
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,12 @@ pub enum Report {
     Figure5,
     /// `figure10.svg`: as Figure 4, for every other robust source.
     Figure10,
+    /// `table1.md`: the fine-tuning hyper-parameters.
+    Table1,
+    /// `table2.md`: schedule and seeds per subset size.
+    Table2,
+    /// `table4.md`: the target datasets as prepared.
+    Table4,
     /// `README.md`: the index of reports.
     Index,
 }
@@ -103,6 +110,27 @@ pub struct RenderParams {
     /// procedural, made by this project`); every report's caption says them.
     #[serde(default)]
     pub origins: Vec<String>,
+    /// Table 1: the profile's fine-tuning settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneSettings>,
+    /// Table 2: the grid's schedule, one row per subset size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduleEntry>,
+    /// Table 2: the fine-tuning depths (blocks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<usize>,
+}
+
+/// One subset size of the grid's schedule, as Table 2 shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    /// `100` or `all`.
+    pub size: String,
+    pub epochs: usize,
+    pub seeds: usize,
+    pub eval_every: usize,
+    pub lr_decay: Vec<usize>,
 }
 
 impl Report {
@@ -116,6 +144,9 @@ impl Report {
             Report::Figure4 => "figure4",
             Report::Figure5 => "figure5",
             Report::Figure10 => "figure10",
+            Report::Table1 => "table1",
+            Report::Table2 => "table2",
+            Report::Table4 => "table4",
             Report::Index => "index",
         }
     }
@@ -130,6 +161,9 @@ impl Report {
             Report::Figure4 => &["figure4.svg"],
             Report::Figure5 => &["figure5.svg"],
             Report::Figure10 => &["figure10.svg"],
+            Report::Table1 => &["table1.md"],
+            Report::Table2 => &["table2.md"],
+            Report::Table4 => &["table4.md"],
             Report::Index => &["README.md"],
         }
     }
@@ -182,6 +216,10 @@ pub const CODE: Code = Code {
         "render/index.rs",
         "render/paper.rs",
         "render/plot.rs",
+        "render/setup.rs",
+        "data/dataset.rs",
+        "../paper/schedule.csv",
+        "../paper/datasets.csv",
         "render/table3.rs",
         "render/table5.rs",
         "study/config.rs",
@@ -215,6 +253,16 @@ impl Stage for Render {
                 write(out, Report::Table3.files()[0], &table3::render(&params, &dirs)?)
             }
             Report::Index => write(out, Report::Index.files()[0], &index::render(&params)),
+            Report::Table1 => write(out, Report::Table1.files()[0], &setup::table1(&params)?),
+            Report::Table2 => write(out, Report::Table2.files()[0], &setup::table2(&params)?),
+            Report::Table4 => {
+                let mut prepared = Vec::new();
+                for d in &params.datasets {
+                    // An optional input: a dataset that failed to prepare is a row marked so.
+                    prepared.push((d, ctx.input(&format!("dataset:{}", d.name)).ok()));
+                }
+                write(out, Report::Table4.files()[0], &setup::table4(&params, &prepared)?)
+            }
             figure => {
                 let svg = figures::render(&params, ctx.input("aggregate")?)?;
                 write(out, figure.files()[0], &svg)

@@ -1,15 +1,15 @@
 //! The `render` nodes: one per report of [`REPORTS`], publishing into the profile's reports
 //! folder, and the index.
 
-use super::{DatasetLabel, IndexEntry, RenderParams, Report, SourceLabel};
-use crate::aggregate;
+use super::{DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel};
 use crate::nn::options::Stem;
 use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
 use crate::study::expand::{grid_datasets, grid_sources, node};
+use crate::{aggregate, prepare};
 use pipeline_engine::{Input, Node, Publish};
 
 /// The reports: `(name, description)`; each is one `render` node.
-pub const REPORTS: [(Report, &str); 7] = [
+pub const REPORTS: [(Report, &str); 10] = [
     (Report::Table5, "Final test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds)."),
     (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
     (Report::Figure2, "Accuracy against training-subset size per dataset (3 blocks), and robust − natural with its 95% CI."),
@@ -17,6 +17,9 @@ pub const REPORTS: [(Report, &str); 7] = [
     (Report::Figure4, "Effect of fine-tuning 0/1/3/9 blocks (ℓ2 source and natural), and the 3 − 1 blocks delta."),
     (Report::Figure5, "Constraint comparisons: ℓ∞ small − large ε, and ℓ2 − each ℓ∞ (3 blocks)."),
     (Report::Figure10, "As Figure 4, for the other robust sources."),
+    (Report::Table1, "The fine-tuning hyper-parameters this profile ran with."),
+    (Report::Table2, "Epochs, seeds, evaluation and learning-rate decay per training-subset size."),
+    (Report::Table4, "The target datasets as prepared: images, classes and colour, counted in the data."),
 ];
 
 /// The render nodes of profile `name`, publishing into the folder `reports` (relative to the
@@ -45,6 +48,9 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
         subset_size: None,
         reports: vec![],
         origins: origins(profile),
+        finetune: None,
+        schedule: vec![],
+        blocks: vec![],
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
@@ -61,8 +67,33 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
             Report::Figure4 | Report::Figure10 => {
                 vec![Input::new("aggregate", aggregate::nodes::DEPTHS)]
             }
+            Report::Table1 | Report::Table2 => vec![],
+            Report::Table4 => grid_datasets(profile)
+                .map(|d| {
+                    Input::optional(format!("dataset:{}", d.name), prepare::nodes::id(&d.name))
+                })
+                .collect(),
             _ => vec![Input::new("aggregate", aggregate::nodes::MAIN)],
         };
+        match report {
+            Report::Table1 => params.finetune = Some(profile.finetune.clone()),
+            Report::Table2 => {
+                params.blocks = profile.grid.blocks.clone();
+                params.schedule = profile
+                    .grid
+                    .schedule
+                    .iter()
+                    .map(|r| ScheduleEntry {
+                        size: r.size.label(),
+                        epochs: r.epochs,
+                        seeds: r.seeds,
+                        eval_every: r.eval_every,
+                        lr_decay: r.lr_decay.clone(),
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
         if report == Report::Figure3 {
             params.subset_size =
                 profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());

@@ -141,6 +141,9 @@ fn params(report: Report, profile: &str) -> RenderParams {
             "sources: ℓ2: hub model `org/robust` at 89abcdef0123, a stand-in: not the paper's"
                 .into(),
         ],
+        finetune: None,
+        schedule: vec![],
+        blocks: vec![],
     }
 }
 
@@ -346,4 +349,86 @@ fn unknown_parameters_are_rejected() {
     let mut v = serde_json::to_value(params(Report::Table5, "mini")).unwrap();
     v["colour"] = serde_json::json!("red");
     assert!(serde_json::from_value::<RenderParams>(v).is_err());
+}
+
+/// The parameters of report `id` (`render/table2`) in profile `profile` of the project's own
+/// `pipeline.yaml`.
+fn profile_params(profile: &str, id: &str) -> RenderParams {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.yaml");
+    let study = crate::study::load(&config, Some(profile)).unwrap();
+    let node = study.nodes.iter().find(|n| n.id == id).unwrap();
+    serde_json::from_value(node.params.clone()).unwrap()
+}
+
+/// The cells of a Markdown table row.
+fn cells(line: &str) -> Vec<&str> {
+    line.trim().trim_matches('|').split('|').map(str::trim).collect()
+}
+
+#[test]
+fn tables_1_and_2_of_the_paper_profile_match_the_papers_own() {
+    let md = setup::table1(&profile_params("paper", "render/table1")).unwrap();
+    preview("table1.md", &md);
+    for (setting, value) in
+        [("learning rate", "0.1"), ("momentum", "0.9"), ("batch size", "128"), ("optimiser", "SGD")]
+    {
+        let r = cells(row(&md, &format!("| {setting} |")));
+        assert_eq!((r[1], r[2]), (value, value), "{md}");
+    }
+    assert_eq!(cells(row(&md, "| weight decay |"))[1], "0.0005");
+
+    let p = profile_params("paper", "render/table2");
+    let md = setup::table2(&p).unwrap();
+    preview("table2.md", &md);
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| train") && !l.contains("---"))
+        .collect();
+    assert_eq!(rows.len(), 10, "{md}");
+    for r in rows {
+        let c = cells(r);
+        // Epochs and seeds are the paper's, and so is the decay: 0-based 33 and 66.
+        assert_eq!((c[1], c[2]), (c[5], c[6]), "{r}");
+        assert_eq!(c[3], format!("{} epoch(s)", c[7]), "{r}");
+        assert_eq!(c[4], c[8], "{r}");
+    }
+    // The mini profile shows no paper column.
+    let md = setup::table2(&profile_params("mini", "render/table2")).unwrap();
+    assert!(!md.contains("paper:"), "{md}");
+}
+
+#[test]
+fn table4_counts_what_was_prepared() {
+    let root = tempfile::tempdir().unwrap();
+    let split = |name: &str, n: usize, channels: usize, labels: &[u32]| {
+        let mut d = crate::data::Dataset::empty(name, 10);
+        d.channels = channels;
+        d.height = 3;
+        d.width = 2;
+        d.images = vec![7; n * channels * 6];
+        d.labels = (0..n).map(|i| labels[i % labels.len()]).collect();
+        d
+    };
+    let mnist = root.path().join("mnist");
+    split("mnist", 12, 1, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).save(&mnist.join("train")).unwrap();
+    split("mnist", 5, 1, &[0]).save(&mnist.join("test")).unwrap();
+    let svhn = root.path().join("svhn");
+    split("svhn", 7, 3, &[1, 2]).save(&svhn.join("train")).unwrap();
+    split("svhn", 4, 3, &[1]).save(&svhn.join("test")).unwrap();
+    let mut p = params(Report::Table4, "paper");
+    p.datasets.truncate(3); // CIFAR-10, SVHN, MNIST
+    let prepared = [
+        (&p.datasets[0], None),
+        (&p.datasets[1], Some(svhn.as_path())),
+        (&p.datasets[2], Some(mnist.as_path())),
+    ];
+    let md = setup::table4(&p, &prepared).unwrap();
+    assert!(row(&md, "| CIFAR-10 |").contains("not prepared"), "{md}");
+    preview("table4.md", &md);
+    let r = cells(row(&md, "| MNIST |"));
+    assert_eq!(&r[1..6], ["12", "5", "10", "grayscale", "3×2"], "{md}");
+    assert_eq!(&r[6..], ["60000", "10000", "10", "grayscale"], "{md}");
+    let r = cells(row(&md, "| SVHN |"));
+    assert_eq!(&r[1..5], ["7", "4", "10 (2 in the training split)", "colour"], "{md}");
+    assert_eq!(&r[6..], ["73257", "26032", "10", "colour"], "{md}");
 }
