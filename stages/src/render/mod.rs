@@ -6,6 +6,7 @@
 //! float formatting, rows and series in the order the parameters list sources and datasets.
 
 mod data;
+mod figure9;
 mod figures;
 mod index;
 pub mod nodes;
@@ -46,6 +47,8 @@ pub enum Report {
     Table2,
     /// `table4.md`: the target datasets as prepared.
     Table4,
+    /// `figure9.svg`: the fine-tuning set-ups, drawn from the network definition.
+    Figure9,
     /// `README.md`: the index of reports.
     Index,
 }
@@ -116,7 +119,7 @@ pub struct RenderParams {
     /// Table 2: the grid's schedule, one row per subset size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduleEntry>,
-    /// Table 2: the fine-tuning depths (blocks).
+    /// Table 2 and Figure 9: the fine-tuning depths (blocks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<usize>,
 }
@@ -147,6 +150,7 @@ impl Report {
             Report::Table1 => "table1",
             Report::Table2 => "table2",
             Report::Table4 => "table4",
+            Report::Figure9 => "figure9",
             Report::Index => "index",
         }
     }
@@ -164,6 +168,7 @@ impl Report {
             Report::Table1 => &["table1.md"],
             Report::Table2 => &["table2.md"],
             Report::Table4 => &["table4.md"],
+            Report::Figure9 => &["figure9.svg"],
             Report::Index => &["README.md"],
         }
     }
@@ -209,9 +214,16 @@ pub const CODE: Code = Code {
         "../paper/sources.csv",
         "../paper/table5.csv",
         "fingerprint/mod.rs",
+        "nn/freeze.rs",
+        "nn/layers.rs",
+        "nn/layout.rs",
+        "nn/maxpool.rs",
         "nn/options.rs",
+        "nn/resnet.rs",
+        "nn/rng.rs",
         "pretrain/report.rs",
         "render/data.rs",
+        "render/figure9.rs",
         "render/figures.rs",
         "render/index.rs",
         "render/paper.rs",
@@ -255,6 +267,7 @@ impl Stage for Render {
             Report::Index => write(out, Report::Index.files()[0], &index::render(&params)),
             Report::Table1 => write(out, Report::Table1.files()[0], &setup::table1(&params)?),
             Report::Table2 => write(out, Report::Table2.files()[0], &setup::table2(&params)?),
+            Report::Figure9 => write(out, Report::Figure9.files()[0], &figure9::render(&params)?),
             Report::Table4 => {
                 let mut prepared = Vec::new();
                 for d in &params.datasets {

@@ -9,7 +9,7 @@ use crate::{aggregate, prepare};
 use pipeline_engine::{Input, Node, Publish};
 
 /// The reports: `(name, description)`; each is one `render` node.
-pub const REPORTS: [(Report, &str); 10] = [
+pub const REPORTS: [(Report, &str); 11] = [
     (Report::Table5, "Final test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds)."),
     (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
     (Report::Figure2, "Accuracy against training-subset size per dataset (3 blocks), and robust − natural with its 95% CI."),
@@ -20,6 +20,7 @@ pub const REPORTS: [(Report, &str); 10] = [
     (Report::Table1, "The fine-tuning hyper-parameters this profile ran with."),
     (Report::Table2, "Epochs, seeds, evaluation and learning-rate decay per training-subset size."),
     (Report::Table4, "The target datasets as prepared: images, classes and colour, counted in the data."),
+    (Report::Figure9, "The fine-tuning set-ups: which blocks of the network train at each depth."),
 ];
 
 /// The render nodes of profile `name`, publishing into the folder `reports` (relative to the
@@ -67,7 +68,7 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
             Report::Figure4 | Report::Figure10 => {
                 vec![Input::new("aggregate", aggregate::nodes::DEPTHS)]
             }
-            Report::Table1 | Report::Table2 => vec![],
+            Report::Table1 | Report::Table2 | Report::Figure9 => vec![],
             Report::Table4 => grid_datasets(profile)
                 .map(|d| {
                     Input::optional(format!("dataset:{}", d.name), prepare::nodes::id(&d.name))
@@ -77,6 +78,7 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
         };
         match report {
             Report::Table1 => params.finetune = Some(profile.finetune.clone()),
+            Report::Figure9 => params.blocks = profile.grid.blocks.clone(),
             Report::Table2 => {
                 params.blocks = profile.grid.blocks.clone();
                 params.schedule = profile

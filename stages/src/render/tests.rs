@@ -432,3 +432,50 @@ fn table4_counts_what_was_prepared() {
     assert_eq!(&r[1..5], ["7", "4", "10 (2 in the training split)", "colour"], "{md}");
     assert_eq!(&r[6..], ["73257", "26032", "10", "colour"], "{md}");
 }
+
+#[test]
+fn figure9_trains_exactly_what_fine_tuning_trains() {
+    use crate::nn::freeze::{FrozenBn, Regime};
+    use crate::nn::layout::{NetConfig, Stem};
+    use crate::nn::resnet::Network;
+    use candle_core::{DType, Device};
+    use std::collections::BTreeSet;
+
+    let config = NetConfig { width: 1, stem: Stem::Small, classes: 3, normalizer: None };
+    let net = Network::new(config, 0, DType::F32, &Device::Cpu).unwrap();
+    let units = figure9::units();
+    assert_eq!(units.len(), 18, "stem, 16 blocks, fc");
+    for k in [0, 1, 3, 9, 16] {
+        let drawn: BTreeSet<String> = units
+            .iter()
+            .filter(|u| figure9::trains(u, k))
+            .flat_map(|u| u.parameters.iter().cloned())
+            .collect();
+        let trained: std::collections::HashSet<_> = Regime::fine_tune(k, FrozenBn::Train)
+            .unwrap()
+            .trainable_vars(&net)
+            .iter()
+            .map(|v| v.as_tensor().id())
+            .collect();
+        let optimised: BTreeSet<String> = net
+            .named_vars()
+            .filter(|(_, v)| trained.contains(&v.as_tensor().id()))
+            .map(|(spec, _)| spec.name.clone())
+            .collect();
+        assert_eq!(drawn, optimised, "k = {k}");
+    }
+    let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!((names[0], names[1], names[16], names[17]), ("stem", "layer1.0", "layer4.2", "fc"));
+
+    let mut p = params(Report::Figure9, "mini");
+    p.blocks = vec![0, 1, 3, 9];
+    let svg = figure9::render(&p).unwrap();
+    preview("figure9.svg", &svg);
+    roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert_eq!(
+        svg.matches("fill=\"#e15759\"").count(),
+        (1 + 2 + 4 + 10) + 1,
+        "trained boxes + legend"
+    );
+    assert_eq!(figure9::render(&p).unwrap(), svg, "deterministic");
+}
