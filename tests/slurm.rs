@@ -2,8 +2,8 @@
 //! slurmd and, for `sacct`, slurmdbd + MariaDB; four fake GPUs), on the smoke profile.
 //!
 //! The cluster is the one `SLURM_CONF` names when it is set (`.ci/run` starts it with
-//! `tests/slurm/cluster.sh up`); otherwise this binary starts its own with that script and stops
-//! it at the end. It has its own `main` (harness = false) so that one cluster serves every
+//! `tests/slurm/cluster.sh up`); otherwise this binary installs the packages if they are missing
+//! and starts its own cluster with that script, and stops it at the end. It has its own `main` (harness = false) so that one cluster serves every
 //! scenario; the scenarios run one after the other and each reports like a libtest test.
 
 mod common;
@@ -27,6 +27,12 @@ impl Cluster {
             return Cluster { conf: conf.into(), own: None };
         }
         let base = std::env::temp_dir().join(format!("pipeline-slurm-test-{}", std::process::id()));
+        // Debian's Slurm packages, unless present (needs root; a no-op when installed).
+        let install = Command::new(repo_file("tests/slurm/cluster.sh"))
+            .arg("install")
+            .output()
+            .expect("running tests/slurm/cluster.sh");
+        assert!(install.status.success(), "cannot install Slurm's packages: {}", text(&install));
         let out = Command::new(repo_file("tests/slurm/cluster.sh"))
             .arg("up")
             .env("SLURM_TEST_BASE", &base)
@@ -51,6 +57,7 @@ impl Drop for Cluster {
                 .env("SLURM_TEST_BASE", base)
                 .env("SLURM_TEST_PORT", "16917")
                 .output();
+            let _ = std::fs::remove_dir_all(base);
         }
     }
 }
