@@ -132,7 +132,7 @@ impl Hub {
                     "{} is not in the Hugging Face cache, and HF_HUB_OFFLINE=1 forbids \
                      downloading it\n  expected at {}",
                     self.describe(p),
-                    self.expected_path(p).display()
+                    self.expected_path(p)
                 )
             });
         }
@@ -152,7 +152,7 @@ impl Hub {
                      reachable mirror",
                     self.describe(p),
                     self.endpoint,
-                    self.expected_path(p).display()
+                    self.expected_path(p)
                 );
             }
             Err(Failure::Refused(why)) => bail!("{}: {why}", self.describe(p)),
@@ -196,16 +196,14 @@ impl Hub {
     }
 
     /// Where a user should place the file to work offline.
-    fn expected_path(&self, p: &FetchParams) -> PathBuf {
+    fn expected_path(&self, p: &FetchParams) -> String {
         match &p.revision {
-            Pin::Hex(commit) => self.snapshot_path(p, commit),
-            Pin::Unpinned => {
-                self.folder(p).join("snapshots/<commit>").join(&p.file).with_file_name(format!(
-                    "{} (with the commit in {})",
-                    p.file.rsplit('/').next().unwrap_or(&p.file),
-                    self.folder(p).join("refs/main").display()
-                ))
-            }
+            Pin::Hex(commit) => self.snapshot_path(p, commit).display().to_string(),
+            Pin::Unpinned => format!(
+                "{} (with that commit in {})",
+                self.folder(p).join("snapshots/<commit>").join(&p.file).display(),
+                self.folder(p).join("refs/main").display()
+            ),
         }
     }
 

@@ -159,12 +159,19 @@ pub fn queued(store: &Store) -> Result<HashMap<Key, (String, String)>> {
     if !dir.is_dir() || !queue::on_path("squeue") {
         return Ok(HashMap::new());
     }
-    let mut out = HashMap::new();
+    Ok(live_tasks(&dir)?.into_iter().map(|(_, job, t)| (job.key, (t.id(), t.state))).collect())
+}
+
+/// Every task of this store's submissions (under `dir`) that Slurm has not ended, with its
+/// submission directory and job: one `squeue` call.
+fn live_tasks(dir: &Path) -> Result<Vec<(PathBuf, Job, QueuedTask)>> {
+    let mut out = Vec::new();
     for (name, tasks) in queue::list()? {
-        let Ok(jobs) = read_jobs(&dir.join(&name)) else { continue };
-        for t in tasks.iter().filter(|t| !queue::is_final(&t.state)) {
+        let submission = dir.join(&name);
+        let Ok(jobs) = read_jobs(&submission) else { continue };
+        for t in tasks.into_iter().filter(|t| !queue::is_final(&t.state)) {
             if let Some(job) = jobs.get(t.task) {
-                out.insert(job.key, (t.id(), t.state.clone()));
+                out.push((submission.clone(), job.clone(), t));
             }
         }
     }
@@ -238,27 +245,22 @@ impl<'a> Slurm<'a> {
     ) -> Result<Self> {
         let dir = submissions_dir(builder.store);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut adoptable = HashMap::new();
-        for (name, tasks) in queue::list()? {
-            let submission = dir.join(&name);
-            let Ok(jobs) = read_jobs(&submission) else { continue };
-            for t in tasks.into_iter().filter(|t| !queue::is_final(&t.state)) {
-                let Some(job) = jobs.get(t.task) else { continue };
-                adoptable.insert(
-                    job.key,
-                    Task {
-                        index: usize::MAX,
-                        job: job.clone(),
-                        attempts: 1,
-                        submission: submission.clone(),
-                        array_job: t.job,
-                        task: t.task,
-                        state: t.state,
-                        missing: 0,
-                    },
-                );
-            }
-        }
+        let adoptable: HashMap<Key, Task> = live_tasks(&dir)?
+            .into_iter()
+            .map(|(submission, job, t)| {
+                let task = Task {
+                    index: usize::MAX, // set when the scheduler starts this job
+                    job,
+                    attempts: 1,
+                    submission,
+                    array_job: t.job,
+                    task: t.task,
+                    state: t.state,
+                    missing: 0,
+                };
+                (task.job.key, task)
+            })
+            .collect();
         if !adoptable.is_empty() {
             progress.warn(&format!(
                 "adopting {} task(s) that an earlier run left in the Slurm queue",
@@ -422,11 +424,7 @@ impl<'a> Slurm<'a> {
         let mut ended: Vec<(Task, String)> = Vec::new();
         let mut missing: Vec<Task> = Vec::new();
         for mut task in std::mem::take(&mut self.tasks) {
-            let result = worker::result_path(&task.submission.join("jobs.json"), task.task);
-            if let Some(step) = read_result(&result, &task.job.key) {
-                self.counts.done += usize::from(matches!(step, Step::Built { .. }));
-                self.counts.failed += usize::from(matches!(step, Step::Failed { .. }));
-                self.finished.push((task.index, step));
+            if self.take_result(&task) {
                 continue;
             }
             match states.remove(&(task.array_job.clone(), task.task)) {
@@ -484,14 +482,20 @@ impl<'a> Slurm<'a> {
         Ok(())
     }
 
+    /// Hand back the result the task's worker left, if it left one.
+    fn take_result(&mut self, task: &Task) -> bool {
+        let path = worker::result_path(&task.submission.join("jobs.json"), task.task);
+        let Some(step) = read_result(&path, &task.job.key) else { return false };
+        self.counts.done += usize::from(matches!(step, Step::Built { .. }));
+        self.counts.failed += usize::from(matches!(step, Step::Failed { .. }));
+        self.finished.push((task.index, step));
+        true
+    }
+
     /// A task left the queue (or reached a final state) without writing its result.
     fn ended_without_result(&mut self, task: Task, state: &str) -> Result<()> {
         // The worker may have finished just after we looked for its result.
-        let result = worker::result_path(&task.submission.join("jobs.json"), task.task);
-        if let Some(step) = read_result(&result, &task.job.key) {
-            self.counts.done += usize::from(matches!(step, Step::Built { .. }));
-            self.counts.failed += usize::from(matches!(step, Step::Failed { .. }));
-            self.finished.push((task.index, step));
+        if self.take_result(&task) {
             return Ok(());
         }
         let id = task.slurm_id();
