@@ -45,7 +45,11 @@ impl Cluster {
              the packages): {}",
             text(&out)
         );
-        Cluster { conf: base.join("etc/slurm.conf"), own: Some(base) }
+        let conf = base.join("etc/slurm.conf");
+        // Every command the scenarios start (`pipeline status` too) talks to this cluster. Set
+        // while this is the only thread.
+        std::env::set_var("SLURM_CONF", &conf);
+        Cluster { conf, own: Some(base) }
     }
 }
 
@@ -201,7 +205,10 @@ fn smoke_through_slurm_matches_a_local_run_byte_for_byte(cluster: &Cluster) {
     let nodes = submitted_nodes(on_slurm.path());
     assert_eq!(nodes.len(), by["ran"].len());
     assert_no_node_twice(on_slurm.path());
-    assert!(submissions(on_slurm.path()).len() < 12, "{:?}", submissions(on_slurm.path()));
+    // How ready nodes batch into arrays depends on when each poll sees them finish; a third of
+    // the nodes is well above what batching by kind gives.
+    let arrays = submissions(on_slurm.path()).len();
+    assert!(arrays < nodes.len() / 3, "{arrays} arrays for {} nodes", nodes.len());
     // What the cluster built is a cache hit here.
     let again = run(on_slurm.path(), &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
