@@ -1,6 +1,7 @@
 //! The `finetune` stage: one cell of the grid. Copy the source, re-initialise `fc` for the
 //! target's classes, train `fc` and the last k bottleneck blocks on the cell's subset with the
 //! paper's schedule, freeze the rest, and evaluate on the whole test split at Table 2's epochs.
+//! A cell whose weights a later stage reads (`keep_model`) also keeps the fine-tuned network.
 
 pub mod cell;
 pub mod metrics;
@@ -139,6 +140,11 @@ impl Stage for Finetune {
         ctx.measure(TRAIN_SECONDS, train_seconds);
         ctx.measure(EVAL_SECONDS, eval_seconds);
         ctx.measure(IMAGES_PER_SECOND, images / train_seconds.max(1e-9));
+        if p.keep_model {
+            use crate::pretrain::model::{MODEL, NETWORK};
+            net.save(&ctx.out_dir().join(MODEL))?;
+            std::fs::write(ctx.out_dir().join(NETWORK), serde_json::to_vec_pretty(net.config())?)?;
+        }
         CellMetrics {
             cell: Cell {
                 source: p.source.clone(),

@@ -43,6 +43,7 @@ pub fn nodes(profile: &Profile, sources: &[SourceModel]) -> (Vec<Node>, Vec<Cell
                             eval_every: row.eval_every,
                             lr_decay: row.lr_decay.clone(),
                             train: profile.finetune.clone(),
+                            keep_model: false,
                         };
                         let inputs = vec![
                             Input::new("source", &source.node),

@@ -31,4 +31,14 @@ pub struct FinetuneParams {
     /// 0-based epochs at which the learning rate is divided by 10.
     pub lr_decay: Vec<usize>,
     pub train: FinetuneSettings,
+    /// Keep the fine-tuned network (`model.safetensors`, `network.json`, as a `pretrain`
+    /// artifact holds them): set only on the cells a later stage reads the weights of (the
+    /// influence study), so the grid stores 2 networks, not thousands. Left out of the
+    /// parameters when false, so the other cells' keys do not depend on the field.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_model: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
