@@ -16,8 +16,8 @@ pub struct SourceModel {
     pub format: SourceFormat,
 }
 
-/// The cells' nodes and the cells, in grid order.
-pub fn nodes(profile: &Profile, sources: &[SourceModel]) -> (Vec<Node>, Vec<Cell>) {
+/// The cells' nodes and the cells, in grid order; the cells in `kept` keep their networks.
+pub fn nodes(profile: &Profile, sources: &[SourceModel], kept: &[Cell]) -> (Vec<Node>, Vec<Cell>) {
     let (mut nodes, mut cells) = (Vec::new(), Vec::new());
     for source in sources {
         for d in grid_datasets(profile) {
@@ -43,7 +43,7 @@ pub fn nodes(profile: &Profile, sources: &[SourceModel]) -> (Vec<Node>, Vec<Cell
                             eval_every: row.eval_every,
                             lr_decay: row.lr_decay.clone(),
                             train: profile.finetune.clone(),
-                            keep_model: false,
+                            keep_model: kept.contains(&cell),
                         };
                         let inputs = vec![
                             Input::new("source", &source.node),

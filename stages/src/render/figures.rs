@@ -48,7 +48,8 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
     plot::svg(&figure)
 }
 
-fn color(params: &RenderParams, source: &str) -> RGBColor {
+/// The colour of `source` in every figure.
+pub(super) fn color(params: &RenderParams, source: &str) -> RGBColor {
     let i = params.sources.iter().position(|s| s.name == source).unwrap_or(0);
     SOURCE_COLORS[i % SOURCE_COLORS.len()]
 }

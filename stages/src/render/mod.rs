@@ -9,6 +9,7 @@ mod data;
 mod figure9;
 mod figures;
 mod index;
+pub mod influence;
 pub mod nodes;
 mod paper;
 mod plot;
@@ -49,6 +50,14 @@ pub enum Report {
     Table4,
     /// `figure9.svg`: the fine-tuning set-ups, drawn from the network definition.
     Figure9,
+    /// `figure6.svg`: each class's test image and its most helpful training image per model.
+    Figure6,
+    /// `figure7.svg`: the influence matrices as heat maps.
+    Figure7,
+    /// `figure8.svg`: the share of rows whose k-th most helpful training image has their class.
+    Figure8,
+    /// `influence.md`: the influence study's headline numbers, inverse and accuracies.
+    Influence,
     /// `README.md`: the index of reports.
     Index,
 }
@@ -122,6 +131,9 @@ pub struct RenderParams {
     /// Table 2 and Figure 9: the fine-tuning depths (blocks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<usize>,
+    /// Figures 6–8 and `influence.md`: the influence study.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub influence: Option<influence::InfluenceLabels>,
 }
 
 /// One subset size of the grid's schedule, as Table 2 shows it.
@@ -151,6 +163,10 @@ impl Report {
             Report::Table2 => "table2",
             Report::Table4 => "table4",
             Report::Figure9 => "figure9",
+            Report::Figure6 => "figure6",
+            Report::Figure7 => "figure7",
+            Report::Figure8 => "figure8",
+            Report::Influence => "influence",
             Report::Index => "index",
         }
     }
@@ -169,6 +185,10 @@ impl Report {
             Report::Table2 => &["table2.md"],
             Report::Table4 => &["table4.md"],
             Report::Figure9 => &["figure9.svg"],
+            Report::Figure6 => &["figure6.svg"],
+            Report::Figure7 => &["figure7.svg"],
+            Report::Figure8 => &["figure8.svg"],
+            Report::Influence => &["influence.md"],
             Report::Index => &["README.md"],
         }
     }
@@ -202,8 +222,9 @@ impl RenderParams {
     }
 }
 
-/// The `render` stage. Inputs: `aggregate` (tables and figures), and `source:<name>` (the
-/// pretrain artifacts, Table 3 only).
+/// The `render` stage. Inputs: `aggregate` (tables and figures), `source:<name>` (the pretrain
+/// artifacts, Table 3 only), `dataset:<name>` (Table 4), and `natural`, `robust` (influence
+/// artifacts) and `data` (Figure 6's images) for the influence reports.
 pub struct Render;
 
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
@@ -235,6 +256,17 @@ pub const CODE: Code = Code {
         "render/table3.rs",
         "render/table5.rs",
         "study/config.rs",
+        "../paper/influence.csv",
+        "data/rng.rs",
+        "features/arrays.rs",
+        "influence/matrices.rs",
+        "influence/solve.rs",
+        "npy.rs",
+        "render/influence/figure6.rs",
+        "render/influence/figure7.rs",
+        "render/influence/mod.rs",
+        "render/influence/ranks.rs",
+        "render/influence/raster.rs",
     ],
 };
 
@@ -268,6 +300,16 @@ impl Stage for Render {
             Report::Table1 => write(out, Report::Table1.files()[0], &setup::table1(&params)?),
             Report::Table2 => write(out, Report::Table2.files()[0], &setup::table2(&params)?),
             Report::Figure9 => write(out, Report::Figure9.files()[0], &figure9::render(&params)?),
+            Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
+                let pair = influence::Pair::load(ctx.input("natural")?, ctx.input("robust")?)?;
+                let text = match params.report {
+                    Report::Figure6 => influence::figure6(&params, &pair, ctx.input("data")?)?,
+                    Report::Figure7 => influence::figure7(&params, &pair)?,
+                    Report::Figure8 => influence::figure8(&params, &pair)?,
+                    _ => influence::markdown(&params, &pair)?,
+                };
+                write(out, params.report.files()[0], &text)
+            }
             Report::Table4 => {
                 let mut prepared = Vec::new();
                 for d in &params.datasets {

@@ -1,11 +1,13 @@
 //! The `render` nodes: one per report of [`REPORTS`], publishing into the profile's reports
 //! folder, and the index.
 
+use super::influence::InfluenceLabels;
 use super::{DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel};
+use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
 use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
 use crate::study::expand::{grid_datasets, grid_sources, node};
-use crate::{aggregate, prepare};
+use crate::{aggregate, influence, prepare};
 use pipeline_engine::{Input, Node, Publish};
 
 /// The reports: `(name, description)`; each is one `render` node.
@@ -23,9 +25,24 @@ pub const REPORTS: [(Report, &str); 11] = [
     (Report::Figure9, "The fine-tuning set-ups: which blocks of the network train at each depth."),
 ];
 
+/// The influence study's reports, for a profile with an `influence:` block.
+pub const INFLUENCE_REPORTS: [(Report, &str); 4] = [
+    (Report::Figure6, "One test image per class and the training image each model ranks most helpful to it."),
+    (Report::Figure7, "The influence matrices (training and test rows, natural and robust) as heat maps grouped by class."),
+    (Report::Figure8, "How often the k-th most helpful training image shares the row's class, k = 1…100."),
+    (Report::Influence, "The influence study's headline numbers, the Hessian inverse used and the models' accuracies."),
+];
+
 /// The render nodes of profile `name`, publishing into the folder `reports` (relative to the
-/// project root); `pretrained` lists the `pretrain` node of each source trained here.
-pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node]) -> Vec<Node> {
+/// project root); `pretrained` lists the `pretrain` node of each source trained here. With an
+/// influence study, its reports too.
+pub fn nodes(
+    name: &str,
+    profile: &Profile,
+    influence: Option<&InfluenceSettings>,
+    reports: &str,
+    pretrained: &[&Node],
+) -> Vec<Node> {
     let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
     let base = RenderParams {
         report: Report::Index,
@@ -52,10 +69,12 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
         finetune: None,
         schedule: vec![],
         blocks: vec![],
+        influence: None,
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
-    for (report, description) in REPORTS {
+    let studied = influence.map_or(&[][..], |_| &INFLUENCE_REPORTS[..]);
+    for &(report, description) in REPORTS.iter().chain(studied) {
         let files = report.files();
         let mut params = RenderParams { report, ..base.clone() };
         let inputs = match report {
@@ -69,6 +88,19 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
                 vec![Input::new("aggregate", aggregate::nodes::DEPTHS)]
             }
             Report::Table1 | Report::Table2 | Report::Figure9 => vec![],
+            Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
+                let s = influence.expect("influence reports only with an influence study");
+                let [natural, robust] = s.cells();
+                let mut inputs = vec![
+                    Input::new("natural", influence::nodes::id(&natural)),
+                    Input::new("robust", influence::nodes::id(&robust)),
+                ];
+                if report == Report::Figure6 {
+                    inputs.push(Input::new("data", prepare::nodes::id(&s.dataset)));
+                }
+                params.influence = Some(influence_labels(profile, s));
+                inputs
+            }
             Report::Table4 => grid_datasets(profile)
                 .map(|d| {
                     Input::optional(format!("dataset:{}", d.name), prepare::nodes::id(&d.name))
@@ -112,6 +144,27 @@ pub fn nodes(name: &str, profile: &Profile, reports: &str, pretrained: &[&Node])
     index.publish = vec![Publish::new(readme, format!("{reports}/{readme}"))];
     nodes.push(index);
     nodes
+}
+
+/// What the influence reports say about the study.
+fn influence_labels(profile: &Profile, s: &InfluenceSettings) -> InfluenceLabels {
+    let dataset = profile.datasets.iter().find(|d| d.name == s.dataset);
+    let images = match s.size.label().as_str() {
+        "all" => "all training images".to_string(),
+        n => format!("{n} training images"),
+    };
+    InfluenceLabels {
+        natural: s.natural.clone(),
+        robust: s.robust.clone(),
+        dataset: dataset.map_or(s.dataset.clone(), |d| d.label.clone()),
+        cell: format!(
+            "{images}, {} fine-tuned block{}, seed {}",
+            s.blocks,
+            if s.blocks == 1 { "" } else { "s" },
+            s.seed
+        ),
+        figure6_seed: s.figure6_seed,
+    }
 }
 
 /// Where the profile's data, sources and network come from, one clause each, for captions.

@@ -46,6 +46,8 @@ pub enum YAxis {
     Accuracy,
     /// A difference of accuracies in points, with the y = 0 line drawn.
     Difference,
+    /// A share of rows in percent (Figure 8), within [0, 100].
+    Share,
 }
 
 impl YAxis {
@@ -53,12 +55,13 @@ impl YAxis {
         match self {
             YAxis::Accuracy => "test accuracy (%)",
             YAxis::Difference => "Δ accuracy (points)",
+            YAxis::Share => "rows (%)",
         }
     }
     /// The values this axis can hold; an interval reaching past them is cut at the bound.
     fn bounds(self) -> (f64, f64) {
         match self {
-            YAxis::Accuracy => (0.0, 100.0),
+            YAxis::Accuracy | YAxis::Share => (0.0, 100.0),
             YAxis::Difference => (-100.0, 100.0),
         }
     }
@@ -78,6 +81,7 @@ pub struct Panel {
 #[derive(Debug, Clone)]
 pub struct Figure {
     pub title: String,
+    /// One or more lines (`\n`).
     pub subtitle: String,
     /// Legend entries, shown once above the grid.
     pub legend: Vec<(String, RGBColor)>,
@@ -147,7 +151,9 @@ pub fn svg(fig: &Figure) -> Result<String> {
         rows.iter().map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0)).collect();
     let legend = legend_layout(&fig.legend);
     let legend_height = legend.last().map_or(0, |&(_, y, _)| y + 26) as u32;
-    let header = 62 + legend_height;
+    // Subtitle lines after the first push the legend and the grid down.
+    let extra = 18 * (fig.subtitle.lines().count().max(1) as u32 - 1);
+    let header = 62 + extra + legend_height;
     let height = header + row_heights.iter().sum::<u32>() + 8;
 
     let mut out = String::new();
@@ -160,15 +166,17 @@ pub fn svg(fig: &Figure) -> Result<String> {
             (FONT, 20).into_font().style(FontStyle::Bold),
         ))
         .map_err(plot_err)?;
-        root.draw(&Text::new(
-            fig.subtitle.clone(),
-            (16, 38),
-            (FONT, 13).into_font().color(&RGBColor(80, 80, 80)),
-        ))
-        .map_err(plot_err)?;
+        for (i, line) in fig.subtitle.lines().enumerate() {
+            root.draw(&Text::new(
+                line.to_string(),
+                (16, 38 + 18 * i as i32),
+                (FONT, 13).into_font().color(&RGBColor(80, 80, 80)),
+            ))
+            .map_err(plot_err)?;
+        }
         for &(x, y, i) in &legend {
             let (label, color) = &fig.legend[i];
-            let y = 62 + y;
+            let y = 62 + extra as i32 + y;
             root.draw(&Rectangle::new([(x, y + 5), (x + 24, y + 9)], color.filled()))
                 .map_err(plot_err)?;
             root.draw(&Text::new(label.clone(), (x + 30, y), (FONT, 13).into_font()))
@@ -239,6 +247,9 @@ fn y_range(panel: &Panel) -> (f64, f64) {
     if panel.y_axis == YAxis::Difference {
         lo = lo.min(0.0);
         hi = hi.max(0.0);
+    }
+    if panel.y_axis == YAxis::Share {
+        lo = 0.0;
     }
     if lo > hi {
         return (0.0, 1.0);

@@ -144,6 +144,7 @@ fn params(report: Report, profile: &str) -> RenderParams {
         finetune: None,
         schedule: vec![],
         blocks: vec![],
+        influence: None,
     }
 }
 

@@ -7,8 +7,9 @@
 use super::config::{DatasetSettings, Profile, Source, SourceOrigin};
 use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
+use crate::influence::settings::InfluenceSettings;
 use crate::prepare::params::PrepareParams;
-use crate::{aggregate, fetch, finetune, prepare, pretrain, render, subset};
+use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset};
 use pipeline_engine::{Input, Node};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,11 +35,13 @@ pub fn grid_sources(profile: &Profile) -> impl Iterator<Item = &Source> {
     profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name))
 }
 
-/// Every node of profile `name` (assumed valid), its reports publishing into `reports`. `local`
-/// holds the `prepare` parameters of the profile's local datasets by name.
+/// Every node of profile `name` (assumed valid) and of its influence study if it has one, its
+/// reports publishing into `reports`. `local` holds the `prepare` parameters of the profile's
+/// local datasets by name.
 pub fn nodes(
     name: &str,
     profile: &Profile,
+    influence: Option<&InfluenceSettings>,
     local: &BTreeMap<String, PrepareParams>,
     reports: &str,
 ) -> Vec<Node> {
@@ -65,10 +68,15 @@ pub fn nodes(
         nodes.push(model);
     }
     nodes.extend(subset::nodes::nodes(profile));
-    let (cells, grid) = finetune::nodes::nodes(profile, &sources);
+    // The influence study reads the networks of two grid cells: only those keep theirs.
+    let kept = influence.map(|s| s.cells().to_vec()).unwrap_or_default();
+    let (cells, grid) = finetune::nodes::nodes(profile, &sources, &kept);
     nodes.extend(cells);
     nodes.extend(aggregate::nodes::nodes(profile, &grid));
+    if let Some(settings) = influence {
+        nodes.extend(influence::nodes::nodes(profile, settings));
+    }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    nodes.extend(render::nodes::nodes(name, profile, reports, &pretrained));
+    nodes.extend(render::nodes::nodes(name, profile, influence, reports, &pretrained));
     nodes
 }

@@ -1,16 +1,18 @@
 //! The study: `pipeline.yaml`'s schema, its profiles, and the expansion of a profile into the
 //! DAG's nodes (ids derived from parameter values), plus the registry of this study's stages.
 
+pub mod apart;
 pub mod config;
 pub mod expand;
 #[cfg(test)]
 mod fuzz;
 pub mod locate;
-pub mod slurm;
 pub mod validate;
 
 use crate::fingerprint::Code;
+use crate::influence::settings::InfluenceSettings;
 use anyhow::{anyhow, bail, Context, Result};
+use locate::Seg::Key;
 use pipeline_engine::{Node, Registry, Stage};
 use std::path::Path;
 use std::sync::Arc;
@@ -56,8 +58,11 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             _ => located(e),
         }
     })?;
-    let split = slurm::split(config, &text, &tree)?;
-    let file: config::StudyFile = yaml_serde::from_str(&split.without_blocks).map_err(located)?;
+    let slurm = apart::split::<pipeline_engine::SlurmSettings>(config, &text, &tree, "slurm")?;
+    let influence =
+        apart::split::<InfluenceSettings>(config, &slurm.without_blocks, &tree, "influence")?;
+    let file: config::StudyFile =
+        yaml_serde::from_str(&influence.without_blocks).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -77,6 +82,25 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // and fail every node that reads them, long after loading: refuse them here.
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
+    let influence = match influence.blocks.get(name) {
+        None => None,
+        Some(None) => {
+            problems.push(validate::Problem {
+                path: vec![Key("profiles"), Key(name), Key("influence")],
+                message: "the block is empty; see the mini profile for its fields".into(),
+            });
+            None
+        }
+        Some(Some(settings)) => {
+            for p in settings.check(chosen) {
+                problems.push(validate::Problem {
+                    path: vec![Key("profiles"), Key(name), Key("influence"), Key(p.field)],
+                    message: p.message,
+                });
+            }
+            Some(settings)
+        }
+    };
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -112,11 +136,10 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     } else {
         format!("reports/{name}")
     };
-    let nodes = expand::nodes(name, chosen, &local, &reports_dir);
+    let nodes = expand::nodes(name, chosen, influence, &local, &reports_dir);
     let registry = registry();
-    let slurm = split.settings.get(name).cloned().unwrap_or_default();
+    let slurm = slurm.blocks.get(name).cloned().flatten().unwrap_or_default();
     if let Some(kind) = slurm.resources.keys().find(|kind| registry.get(kind).is_none()) {
-        use locate::Seg::Key;
         let path = [Key("profiles"), Key(name), Key("slurm"), Key("resources"), Key(kind)];
         bail!(
             "{}profiles.{name}.slurm.resources: no stage kind is called `{kind}`; the kinds are {}",
@@ -138,13 +161,17 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 /// Every stage kind of this study with the code it is made of: the one list that the registry
 /// and the tests over stage kinds read.
 pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
-    use crate::{aggregate, fetch, finetune, prepare, pretrain, render, subset};
+    use crate::{
+        aggregate, features, fetch, finetune, influence, prepare, pretrain, render, subset,
+    };
     vec![
         (Arc::new(fetch::Fetch), &fetch::CODE),
         (Arc::new(prepare::Prepare), &prepare::CODE),
         (Arc::new(subset::Subset), &subset::CODE),
         (Arc::new(pretrain::Pretrain), &pretrain::CODE),
         (Arc::new(finetune::Finetune), &finetune::CODE),
+        (Arc::new(features::FeaturesStage), &features::CODE),
+        (Arc::new(influence::InfluenceStage), &influence::CODE),
         (Arc::new(aggregate::Aggregate), &aggregate::CODE),
         (Arc::new(render::Render), &render::CODE),
     ]

@@ -1,5 +1,7 @@
 //! The stages' integration tests, in one binary (each test binary links candle and polars):
-//! the checkpoint loader on real-format fixtures, and `fetch` / `prepare` against a loopback hub.
+//! the checkpoint loader on real-format fixtures, `fetch` / `prepare` against a loopback hub, and
+//! the influence study's linear algebra against numpy and leave-one-out retraining.
 
 mod checkpoint;
 mod hub;
+mod influence;

@@ -1,46 +1,48 @@
-//! The `slurm:` block of a profile (the engine's [`SlurmSettings`]): how the cluster runs the
-//! study, never what it computes. It is read apart from the rest of the profile, so that no
-//! executor setting can reach a node's parameters, a key or a stage fingerprint: the block's
-//! lines are blanked out of the text the study schema reads, and parsed on their own from a
-//! text where every other line is blank — both keep the file's line numbers, so errors still
-//! point at `pipeline.yaml:line:column`. Anchors and aliases do not cross the block's edge.
+//! Blocks of a profile that are read apart from the rest of it: `slurm:` (the engine's
+//! [`pipeline_engine::SlurmSettings`]: how the cluster runs the study, never what it computes) and
+//! `influence:` (`influence/settings.rs`: owned by the stage kinds of the influence study, so
+//! that adding or editing it never changes the schema file every other stage's fingerprint
+//! covers). A block's lines are blanked out of the text the study schema reads, and parsed on
+//! their own from a text where every other line is blank — both keep the file's line numbers, so
+//! errors still point at `pipeline.yaml:line:column`. Anchors and aliases do not cross the
+//! block's edge.
 
 use super::locate::{locate, Seg};
 use anyhow::{anyhow, Result};
-use pipeline_engine::SlurmSettings;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
-/// Each profile's `slurm:` block, and the text without them (for the study schema).
-pub struct Split {
+/// Each profile's block under one key (`None` when the key has no value), and the text without
+/// them (for the study schema or the next block).
+pub struct Split<T> {
     pub without_blocks: String,
-    pub settings: BTreeMap<String, SlurmSettings>,
+    pub blocks: BTreeMap<String, Option<T>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Block {
-    slurm: Option<SlurmSettings>,
-}
-
-/// Find and parse the `slurm:` block of every profile in `tree` (the parsed `text`).
-pub fn split(config: &Path, text: &str, tree: &yaml_serde::Value) -> Result<Split> {
+/// Find and parse the `key:` block of every profile in `tree` (`text` as first parsed; `text`
+/// itself may have other blocks blanked out already).
+pub fn split<T: DeserializeOwned>(
+    config: &Path,
+    text: &str,
+    tree: &yaml_serde::Value,
+    key: &str,
+) -> Result<Split<T>> {
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks: Vec<(String, Range<usize>)> = Vec::new();
     if let Some(profiles) = tree.get("profiles").and_then(|p| p.as_mapping()) {
         for (name, profile) in profiles {
             let Some(name) = name.as_str() else { continue };
-            if profile.get("slurm").is_none() {
+            if profile.get(key).is_none() {
                 continue;
             }
-            let path = [Seg::Key("profiles"), Seg::Key(name), Seg::Key("slurm")];
+            let path = [Seg::Key("profiles"), Seg::Key(name), Seg::Key(key)];
             let range = locate(text, &path)
-                .and_then(|(line, _)| block(&lines, line - 1))
+                .and_then(|(line, _)| block(&lines, line - 1, key))
                 .ok_or_else(|| {
                     anyhow!(
-                        "{}: cannot find the `slurm:` block of profile `{name}` (write it as a \
+                        "{}: cannot find the `{key}:` block of profile `{name}` (write it as a \
                          block mapping under the profile)",
                         config.display()
                     )
@@ -58,34 +60,36 @@ pub fn split(config: &Path, text: &str, tree: &yaml_serde::Value) -> Result<Spli
         }
         out
     };
-    let mut settings = BTreeMap::new();
+    let mut parsed = BTreeMap::new();
     for (name, range) in &blocks {
         let only_block = keep(&|i| range.contains(&i));
-        let block: Block = yaml_serde::from_str(&only_block).map_err(|e| {
-            // Errors without a place of their own (a document marker inside the block, say)
-            // point at the block's key.
-            let (line, column) = match e.location() {
-                Some(l) => (l.line(), l.column()),
-                None => (
-                    range.start + 1,
-                    lines[range.start].len() - lines[range.start].trim_start().len() + 1,
-                ),
-            };
-            anyhow!("{}:{line}:{column}: profile `{name}`: slurm: {e}", config.display())
-        })?;
-        settings.insert(name.clone(), block.slurm.unwrap_or_default());
+        let mut block: BTreeMap<String, Option<T>> =
+            yaml_serde::from_str(&only_block).map_err(|e| {
+                // Errors without a place of their own (a document marker inside the block, say)
+                // point at the block's key.
+                let (line, column) = match e.location() {
+                    Some(l) => (l.line(), l.column()),
+                    None => (
+                        range.start + 1,
+                        lines[range.start].len() - lines[range.start].trim_start().len() + 1,
+                    ),
+                };
+                anyhow!("{}:{line}:{column}: profile `{name}`: {key}: {e}", config.display())
+            })?;
+        parsed.insert(name.clone(), block.remove(key).flatten());
     }
     let without_blocks = keep(&|i| !blocks.iter().any(|(_, r)| r.contains(&i)));
-    Ok(Split { without_blocks, settings })
+    Ok(Split { without_blocks, blocks: parsed })
 }
 
-/// The lines of the `slurm:` key at or above 0-based line `at` and everything indented under it.
-fn block(lines: &[&str], at: usize) -> Option<Range<usize>> {
+/// The lines of the `key:` key at or above 0-based line `at` and everything indented under it.
+fn block(lines: &[&str], at: usize, key: &str) -> Option<Range<usize>> {
     let indent = |l: &str| l.len() - l.trim_start().len();
     let is_content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
     let start = (0..=at).rev().find(|&i| {
         let t = lines[i].trim_start();
-        t.starts_with("slurm:") && (t.len() == 6 || t[6..].starts_with([' ', '\t', '#']))
+        let rest = t.strip_prefix(key).and_then(|r| r.strip_prefix(':'));
+        rest.is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '#']))
     })?;
     let key_indent = indent(lines[start]);
     let end = (start + 1..lines.len())
@@ -97,6 +101,7 @@ fn block(lines: &[&str], at: usize) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipeline_engine::SlurmSettings;
 
     const TEXT: &str = "\
 default_profile: a
@@ -113,18 +118,18 @@ profiles:
     description: y
 ";
 
-    fn split_text(text: &str) -> Result<Split> {
+    fn split_text(text: &str) -> Result<Split<SlurmSettings>> {
         let tree: yaml_serde::Value = yaml_serde::from_str(text)?;
-        split(Path::new("pipeline.yaml"), text, &tree)
+        split(Path::new("pipeline.yaml"), text, &tree, "slurm")
     }
 
     #[test]
     fn the_block_is_read_alone_and_blanked_out_of_the_rest_keeping_line_numbers() {
         let s = split_text(TEXT).unwrap();
-        let a = &s.settings["a"];
+        let a = s.blocks["a"].as_ref().unwrap();
         assert_eq!(a.partition.as_deref(), Some("gpu"));
         assert_eq!(a.resources_of("finetune").gpus, Some(1));
-        assert!(!s.settings.contains_key("b"));
+        assert!(!s.blocks.contains_key("b"));
         assert_eq!(s.without_blocks.lines().count(), TEXT.lines().count());
         assert!(!s.without_blocks.contains("slurm") && !s.without_blocks.contains("gpu"));
         assert!(s.without_blocks.contains("    grid: 1\n  b:"), "{}", s.without_blocks);

@@ -1,0 +1,32 @@
+//! The `features` node of a grid cell whose network a later stage reads.
+
+use super::params::FeaturesParams;
+use crate::finetune::cell::Cell;
+use crate::study::config::Profile;
+use crate::study::expand::node;
+use crate::{prepare, subset};
+use pipeline_engine::{Input, Node};
+
+/// `features/<source>/<dataset>/n<size>/b<blocks>/s<seed>`.
+pub fn id(cell: &Cell) -> String {
+    cell.id().replacen("finetune/", "features/", 1)
+}
+
+/// The features of `cell` (whose `finetune` node keeps its network).
+pub fn node_for(cell: &Cell, profile: &Profile) -> Node {
+    let params = FeaturesParams {
+        source: cell.source.clone(),
+        dataset: cell.dataset.clone(),
+        size_label: cell.size_label.clone(),
+        blocks: cell.blocks as usize,
+        seed: cell.seed,
+        resolution: profile.network.resolution,
+        batch: profile.finetune.eval_batch,
+    };
+    let inputs = vec![
+        Input::new("model", cell.id()),
+        Input::new("data", prepare::nodes::id(&cell.dataset)),
+        Input::new("subset", subset::nodes::id(&cell.dataset, &cell.size_label, cell.seed)),
+    ];
+    node(id(cell), "features", &params, inputs)
+}

@@ -1,0 +1,211 @@
+//! The influence study's reports (Section 6 of the paper), from the `influence` artifacts of the
+//! natural and the robust source: `figure6.svg` (each class's test image beside its most helpful
+//! training image under each model), `figure7.svg` (the matrices as heat maps), `figure8.svg`
+//! (how often the k-th most helpful training image shares the row's class) and `influence.md`.
+
+mod figure6;
+mod figure7;
+mod ranks;
+mod raster;
+
+use super::figures::color;
+use super::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
+use super::RenderParams;
+use crate::influence::matrices::Influence;
+use anyhow::{Context, Result};
+use ranks::Ranks;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::path::Path;
+
+pub use figure6::render as figure6;
+pub use figure7::render as figure7;
+
+/// What the influence reports say about the study (set by `render/nodes.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluenceLabels {
+    /// Source names (as in `RenderParams::sources`) of the two models.
+    pub natural: String,
+    pub robust: String,
+    /// The target dataset's label.
+    pub dataset: String,
+    /// The cell, in words: `400 training images, 3 fine-tuned blocks, seed 20000000`.
+    pub cell: String,
+    /// Figure 6: the seed that draws one test image per class.
+    pub figure6_seed: u64,
+}
+
+/// Ranks k = 1…DEPTH in Figure 8 (the paper's 100).
+const DEPTH: usize = 100;
+
+/// The two models' influence artifacts.
+pub struct Pair {
+    pub natural: Influence,
+    pub robust: Influence,
+}
+
+impl Pair {
+    pub fn load(natural: &Path, robust: &Path) -> Result<Pair> {
+        Ok(Pair {
+            natural: Influence::load(natural).context("the natural source's influence")?,
+            robust: Influence::load(robust).context("the robust source's influence")?,
+        })
+    }
+
+    fn models(&self) -> [&Influence; 2] {
+        [&self.natural, &self.robust]
+    }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole):
+/// the hand-drawn figures' captions (SVG text does not wrap).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+fn labels(p: &RenderParams) -> Result<&InfluenceLabels> {
+    p.influence.as_ref().context("an influence report needs the study's labels")
+}
+
+/// Train rows and test rows of one model.
+fn model_ranks(i: &Influence) -> (Ranks, Ranks) {
+    (
+        ranks::ranks(&i.train, &i.train_labels, &i.train_labels, DEPTH),
+        ranks::ranks(&i.test, &i.test_labels, &i.train_labels, DEPTH),
+    )
+}
+
+/// `figure8.svg`: per rank, the share of rows whose k-th most helpful training image has the
+/// row's class; training rows and test rows, natural against robust.
+pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
+    let l = labels(p)?;
+    let [natural, robust] = pair.models().map(model_ranks);
+    let line = |source: &str, r: &Ranks| Line {
+        color: color(p, source),
+        points: r
+            .by_rank
+            .iter()
+            .enumerate()
+            .map(|(k, &y)| Point { x: k as f64 + 1.0, y, lo: y, hi: y })
+            .collect(),
+    };
+    let panel = |title: String, n: &Ranks, r: &Ranks| Panel {
+        title,
+        x_label: "rank k of the training image (1 = most helpful)".into(),
+        x_axis: XAxis::Linear,
+        y_axis: YAxis::Share,
+        lines: vec![line(&l.natural, n), line(&l.robust, r)],
+    };
+    let chance = 100.0 / class_count(&pair.natural) as f64;
+    let figure = Figure {
+        title: "Figure 8: does the k-th most helpful training image share the row's class?".into(),
+        subtitle: format!(
+            "{}, {}; per rank, not cumulative; chance ≈ {chance:.0}%.\n{}",
+            l.dataset,
+            l.cell,
+            p.provenance()
+        ),
+        legend: vec![
+            (p.source_label(&l.natural).to_string(), color(p, &l.natural)),
+            (p.source_label(&l.robust).to_string(), color(p, &l.robust)),
+        ],
+        columns: 2,
+        cells: vec![
+            vec![panel(
+                format!("training images as rows ({})", pair.natural.train_labels.len()),
+                &natural.0,
+                &robust.0,
+            )],
+            vec![panel(
+                format!("test images as rows ({})", pair.natural.test_labels.len()),
+                &natural.1,
+                &robust.1,
+            )],
+        ],
+    };
+    plot::svg(&figure)
+}
+
+fn class_count(i: &Influence) -> usize {
+    i.train_labels.iter().chain(&i.test_labels).max().map_or(1, |&c| c as usize + 1)
+}
+
+/// The paper's Figure 8 headline numbers (CIFAR-10 test rows), natural and robust.
+const PAPER: &str = include_str!("../../../paper/influence.csv");
+
+fn paper_value(measure: &str, column: usize) -> Option<f64> {
+    PAPER
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[0] == measure && f[1] == "test")
+        .and_then(|f| f.get(column)?.parse().ok())
+}
+
+/// `influence.md`: the headline numbers, the inverse used and the models' accuracies.
+pub fn markdown(p: &RenderParams, pair: &Pair) -> Result<String> {
+    let l = labels(p)?;
+    let s = &pair.natural.summary;
+    let mut md = String::from("# Influence functions (Section 6, Figures 6–8)\n\n");
+    let _ = writeln!(md, "{}\n", p.provenance());
+    let _ = writeln!(
+        md,
+        "{}: {}. Influence of training image j on image i is g_iᵀ H⁻¹ g_j, with g an image's \
+         loss gradient with respect to the final layer (weight and bias, {} parameters) and H the \
+         Hessian of the summed training loss over the {} fine-tuning images, features fixed. \
+         Positive means helpful: removing j would raise i's loss. Rankings are descending; \
+         training rows keep their own image.\n",
+        l.dataset, l.cell, s.parameters, s.train_images
+    );
+    let _ = writeln!(md, "Inverse: {}.\n", s.inverse.description);
+    let comparable = p.comparable_to_paper;
+    let header = if comparable {
+        "| source | test accuracy (%) | train accuracy (%) | top-1 same class, test rows (%) | paper | ≥ 3 of top 5 same class, test rows (%) | paper | top-1 same class, train rows (%) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    } else {
+        "| source | test accuracy (%) | train accuracy (%) | top-1 same class, test rows (%) | ≥ 3 of top 5 same class, test rows (%) | top-1 same class, train rows (%) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n"
+    };
+    md.push_str(header);
+    for (column, (name, model)) in
+        [(&l.natural, &pair.natural), (&l.robust, &pair.robust)].into_iter().enumerate()
+    {
+        let (train, test) = model_ranks(model);
+        let paper = |measure| match paper_value(measure, 2 + column) {
+            Some(v) => format!(" {v:.2} |"),
+            None => " — |".into(),
+        };
+        let (paper_top1, paper_three) = match comparable {
+            true => (paper("top1_same_class"), paper("three_of_top5_same_class")),
+            false => (String::new(), String::new()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {:.2} | {:.2} |{paper_top1} {:.2} |{paper_three} {:.2} |",
+            p.source_label(name),
+            model.summary.test.accuracy,
+            model.summary.train.accuracy,
+            test.top1,
+            test.three_of_top5,
+            train.top1,
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{} test images and {} training images; chance that a random training image shares \
+         the row's class ≈ {:.0}%.",
+        s.test_images,
+        s.train_images,
+        100.0 / class_count(&pair.natural) as f64
+    );
+    Ok(md)
+}
