@@ -72,11 +72,12 @@ pub fn compute(
     let probabilities = fc::probabilities(&x, &theta);
     let g = fc::gradients(&x, &probabilities, &f.train_labels);
     let h = fc::hessian(&x, &probabilities);
+    let parameters = h.nrows();
     let damping = n as f64 * p.weight_decay;
     let steps = 2 + m.div_ceil(TEST_BLOCK) as u64;
     progress(1, steps);
     // Z = H⁻¹ Gᵀ (P × n), shared by both matrices.
-    let (z, inverse) = solve::apply(&h, &g.transpose().to_owned(), &p.inverse, damping)?;
+    let (z, inverse) = solve::apply(h, &g.transpose().to_owned(), &p.inverse, damping)?;
     let train = row_major(&(&g * &z));
     progress(2, steps);
     let mut test = Vec::with_capacity(m * n);
@@ -96,7 +97,7 @@ pub fn compute(
             dataset: p.dataset.clone(),
             train_images: n,
             test_images: m,
-            parameters: h.nrows(),
+            parameters,
             damping,
             inverse,
             train: f.summary.train.clone(),

@@ -237,6 +237,91 @@ mod tests {
         assert_eq!(subsets, 6 * 6, "subsets are shared by sources and depths");
     }
 
+    /// The mini profile's `influence:` block with `from` replaced by `to`: the error, and the
+    /// place it must name (the line of `to`, the column of its field).
+    fn influence_error(from: &str, to: &str) -> (String, String) {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let start = text.find("    influence:\n").unwrap();
+        let at = start + text[start..].find(from).unwrap();
+        let text = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+        let f = write_temp(&text);
+        let line = text[..at].lines().count() + 1;
+        let column = to.len() - to.trim_start().len() + 1;
+        let err = format!("{:#}", load(f.path(), None).err().unwrap());
+        (err, format!("{}:{line}:{column}: profiles.mini.influence.", f.path().display()))
+    }
+
+    #[test]
+    fn an_influence_block_naming_what_the_grid_lacks_is_refused_with_its_place() {
+        for (from, to, says) in [
+            (
+                "      dataset: cifar10",
+                "      dataset: imagenet",
+                "`imagenet` is not a dataset of the grid",
+            ),
+            (
+                "      robust: l2_eps3",
+                "      robust: l2_eps9",
+                "`l2_eps9` is not a source of the grid",
+            ),
+            ("      robust: l2_eps3", "      robust: natural", "`natural` is naturally trained"),
+            (
+                "      natural: natural",
+                "      natural: linf_eps4",
+                "`linf_eps4` is adversarially trained",
+            ),
+            (
+                "      size: 400",
+                "      size: 300",
+                "300 is not a subset size of the grid (100, 200, 400)",
+            ),
+            ("      blocks: 3", "      blocks: 2", "2 is not a depth of the grid"),
+            (
+                "      seed: 20000000",
+                "      seed: 20100000",
+                "size 400 has seeds 20000000, not 20100000",
+            ),
+        ] {
+            let (err, place) = influence_error(from, to);
+            let field = to.trim_start().split(':').next().unwrap();
+            assert!(
+                err.contains(&format!("{place}{field}: {says}")),
+                "{err}\nwanted {place}{field}: {says}"
+            );
+        }
+        // A field the block does not have, and a bad inverse, are the schema's errors, located.
+        let (err, place) = influence_error("      figure6_seed: 0", "      figure6_sed: 0");
+        let file_line = place.split(": profiles").next().unwrap();
+        assert!(err.contains(file_line) && err.contains("unknown field `figure6_sed`"), "{err}");
+        let (err, _) = influence_error("{ method: damped }", "{ method: lu }");
+        assert!(err.contains("unknown variant `lu`"), "{err}");
+    }
+
+    #[test]
+    fn the_influence_block_keeps_the_networks_of_exactly_its_two_cells() {
+        let study = load(&project_file(), Some("mini")).unwrap();
+        let kept: Vec<&str> = study
+            .nodes
+            .iter()
+            .filter(|n| n.kind == "finetune" && n.params.get("keep_model").is_some())
+            .map(|n| n.id.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "finetune/natural/cifar10/n400/b3/s20000000",
+                "finetune/l2_eps3/cifar10/n400/b3/s20000000"
+            ]
+        );
+        let features: Vec<&str> = study
+            .nodes
+            .iter()
+            .filter(|n| n.kind == "features")
+            .flat_map(|n| n.inputs.iter().filter(|i| i.name == "model").map(|i| i.node.as_str()))
+            .collect();
+        assert_eq!(features, kept);
+    }
+
     #[test]
     fn an_unknown_profile_lists_the_profiles() {
         let err = load(&project_file(), Some("nope")).err().unwrap().to_string();

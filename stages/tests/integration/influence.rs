@@ -98,7 +98,7 @@ fn fit(
             return theta;
         }
         let (step, _) =
-            solve::apply(&fc::hessian(&xs, &p), &grad, &Inverse::Damped, lambda).unwrap();
+            solve::apply(fc::hessian(&xs, &p), &grad, &Inverse::Damped, lambda).unwrap();
         for i in 0..classes * width {
             theta[(i / width, i % width)] -= step[(i, 0)];
         }
@@ -142,7 +142,7 @@ fn leave_one_out_retraining_changes_test_losses_as_the_influence_predicts() {
     let p = fc::probabilities(&x, &optimum);
     let g = fc::gradients(&x, &p, &labels);
     let (z, _) =
-        solve::apply(&fc::hessian(&x, &p), &g.transpose().to_owned(), &Inverse::Damped, lambda)
+        solve::apply(fc::hessian(&x, &p), &g.transpose().to_owned(), &Inverse::Damped, lambda)
             .unwrap();
     let gt = fc::gradients(&xt, &fc::probabilities(&xt, &optimum), &test_labels);
     let predicted = &gt * &z;
