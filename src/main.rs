@@ -174,8 +174,9 @@ struct ListArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Which network to time.
-    #[arg(long, default_value = "mini", value_parser = ["mini", "resnet50", "all"])]
+    /// Which network to time (`influence`: the influence study's linear algebra instead, at the
+    /// mini and the paper sizes).
+    #[arg(long, default_value = "mini", value_parser = ["mini", "resnet50", "all", "influence"])]
     network: String,
     /// Images per step.
     #[arg(long, default_value_t = 32)]

@@ -132,6 +132,16 @@ impl<T: Element> Array<T> {
     }
 }
 
+/// Writes a vector as a 1-D array.
+pub fn write_vector<T: Element>(path: &Path, values: &[T]) -> Result<()> {
+    Array::new(vec![values.len()], values.to_vec())?.write(path)
+}
+
+/// Reads an array's values (a vector written by [`write_vector`], say).
+pub fn read_vector<T: Element>(path: &Path) -> Result<Vec<T>> {
+    Ok(Array::read(path)?.data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! input, eval mode) of the cell's training subset and of every test image, their labels, the
 //! dataset index of each training row, and `fc` itself. `.npy` files, so anyone can read them.
 
-use crate::npy::Array;
+use crate::npy::{read_vector, write_vector, Array};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -51,14 +51,13 @@ pub struct Features {
 
 impl Features {
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let vector = |v: &Vec<u32>| Array::new(vec![v.len()], v.clone());
         self.train.write(&dir.join(TRAIN))?;
         self.test.write(&dir.join(TEST))?;
-        vector(&self.train_labels)?.write(&dir.join(TRAIN_LABELS))?;
-        vector(&self.test_labels)?.write(&dir.join(TEST_LABELS))?;
-        vector(&self.train_indices)?.write(&dir.join(TRAIN_INDICES))?;
+        write_vector(&dir.join(TRAIN_LABELS), &self.train_labels)?;
+        write_vector(&dir.join(TEST_LABELS), &self.test_labels)?;
+        write_vector(&dir.join(TRAIN_INDICES), &self.train_indices)?;
         self.fc_weight.write(&dir.join(FC_WEIGHT))?;
-        Array::new(vec![self.fc_bias.len()], self.fc_bias.clone())?.write(&dir.join(FC_BIAS))?;
+        write_vector(&dir.join(FC_BIAS), &self.fc_bias)?;
         std::fs::write(dir.join(SUMMARY), serde_json::to_vec_pretty(&self.summary)?)?;
         Ok(())
     }
@@ -73,11 +72,11 @@ impl Features {
         let f = Features {
             train: Array::read(&dir.join(TRAIN))?,
             test: Array::read(&dir.join(TEST))?,
-            train_labels: Array::read(&dir.join(TRAIN_LABELS))?.data,
-            test_labels: Array::read(&dir.join(TEST_LABELS))?.data,
-            train_indices: Array::read(&dir.join(TRAIN_INDICES))?.data,
+            train_labels: read_vector(&dir.join(TRAIN_LABELS))?,
+            test_labels: read_vector(&dir.join(TEST_LABELS))?,
+            train_indices: read_vector(&dir.join(TRAIN_INDICES))?,
             fc_weight: Array::read(&dir.join(FC_WEIGHT))?,
-            fc_bias: Array::<f32>::read(&dir.join(FC_BIAS))?.data,
+            fc_bias: read_vector(&dir.join(FC_BIAS))?,
             summary,
         };
         let d = f.train.cols();

@@ -10,7 +10,7 @@
 
 use super::solve::InverseReport;
 use crate::features::arrays::Fit;
-use crate::npy::Array;
+use crate::npy::{read_vector, write_vector, Array};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -53,12 +53,11 @@ pub struct Influence {
 
 impl Influence {
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let vector = |v: &Vec<u32>| Array::new(vec![v.len()], v.clone());
         self.train.write(&dir.join(TRAIN))?;
         self.test.write(&dir.join(TEST))?;
-        vector(&self.train_labels)?.write(&dir.join(TRAIN_LABELS))?;
-        vector(&self.test_labels)?.write(&dir.join(TEST_LABELS))?;
-        vector(&self.train_indices)?.write(&dir.join(TRAIN_INDICES))?;
+        write_vector(&dir.join(TRAIN_LABELS), &self.train_labels)?;
+        write_vector(&dir.join(TEST_LABELS), &self.test_labels)?;
+        write_vector(&dir.join(TRAIN_INDICES), &self.train_indices)?;
         std::fs::write(dir.join(SUMMARY), serde_json::to_vec_pretty(&self.summary)?)?;
         Ok(())
     }
@@ -72,9 +71,9 @@ impl Influence {
         let i = Influence {
             train: Array::read(&dir.join(TRAIN))?,
             test: Array::read(&dir.join(TEST))?,
-            train_labels: Array::read(&dir.join(TRAIN_LABELS))?.data,
-            test_labels: Array::read(&dir.join(TEST_LABELS))?.data,
-            train_indices: Array::read(&dir.join(TRAIN_INDICES))?.data,
+            train_labels: read_vector(&dir.join(TRAIN_LABELS))?,
+            test_labels: read_vector(&dir.join(TEST_LABELS))?,
+            train_indices: read_vector(&dir.join(TRAIN_INDICES))?,
             summary,
         };
         let n = i.train_labels.len();

@@ -80,12 +80,7 @@ pub fn render(p: &RenderParams) -> Result<String> {
     }
     let width = x + 30.0;
     let height = top + row_h * p.blocks.len() as f64 + 70.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="{width}" height="{height}" fill="white"/>"#);
+    let mut svg = crate::render::svg::open(width, height);
     let _ = writeln!(
         svg,
         r#"<text x="{}" y="26" font-size="16" text-anchor="middle">Figure 9: what trains when fine-tuning k blocks (profile {})</text>"#,

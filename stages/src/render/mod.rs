@@ -14,6 +14,7 @@ pub mod nodes;
 mod paper;
 mod plot;
 mod setup;
+mod svg;
 mod table3;
 pub mod table5;
 
@@ -250,6 +251,7 @@ pub const CODE: Code = Code {
         "render/paper.rs",
         "render/plot.rs",
         "render/setup.rs",
+        "render/svg.rs",
         "data/dataset.rs",
         "../paper/schedule.csv",
         "../paper/datasets.csv",

@@ -64,12 +64,7 @@ pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
     // Below the caption, however many lines it took.
     let top = TOP + 16.0 * provenance.len().saturating_sub(2) as f64;
     let height = top + 3.0 * ROW + 10.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="{width}" height="{height}" fill="white"/>"#);
+    let mut svg = crate::render::svg::open(width, height);
     let _ = writeln!(
         svg,
         r#"<text x="16" y="26" font-size="18" font-weight="bold">Figure 6: each test image and the training image each model finds most helpful to it</text>"#

@@ -94,12 +94,7 @@ pub fn render(p: &RenderParams, pair: &Pair) -> Result<String> {
     let top = TOP + 16.0 * (subtitle.len() as f64 - 4.0);
     let width = LEFT + 2.0 * PANEL + GAP + 30.0;
     let height = top + train_h + GAP + test_h + GAP + 16.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="{width}" height="{height}" fill="white"/>"#);
+    let mut svg = crate::render::svg::open(width, height);
     let _ = writeln!(
         svg,
         r#"<text x="16" y="26" font-size="18" font-weight="bold">Figure 7: influence matrices, rows and columns grouped by class</text>"#
