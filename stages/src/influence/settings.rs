@@ -123,7 +123,8 @@ impl InfluenceSettings {
                 );
             }
         }
-        if !(profile.finetune.weight_decay > 0.0) && self.inverse == Inverse::Damped {
+        // Non-finite numbers are refused before this check runs.
+        if profile.finetune.weight_decay <= 0.0 && self.inverse == Inverse::Damped {
             problem("inverse", "the damped solve needs a positive fine-tuning weight decay".into());
         }
         problems
