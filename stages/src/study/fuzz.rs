@@ -153,6 +153,16 @@ fn check(text: String, profile: Option<&'static str>) -> Result<Ending, String> 
         Ok(Err(_)) => Err(format!("panicked (profile {profile:?}) on:\n{shown}")),
         Ok(Ok(Ok(()))) => Ok(Ending::Study),
         Ok(Ok(Err(message))) if located(&message) => Ok(Ending::LocatedError),
+        // A profile asked for on the command line that the mutated file no longer defines is the
+        // command line's mistake: no place in the file to point at, and the error lists the
+        // profiles the file does define.
+        Ok(Ok(Err(message)))
+            if profile.is_some()
+                && message.starts_with("unknown profile")
+                && message.contains(FILE) =>
+        {
+            Ok(Ending::LocatedError)
+        }
         Ok(Ok(Err(message))) => {
             Err(format!("error without file:line:column (profile {profile:?}): {message}"))
         }

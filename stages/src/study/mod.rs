@@ -298,6 +298,24 @@ mod tests {
     }
 
     #[test]
+    fn figure3_at_a_size_the_grid_lacks_is_refused_with_its_place() {
+        let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+            "reports: { figure3_size: 3200 }",
+            "reports: { figure3_size: 3000 }",
+            1,
+        );
+        let f = write_temp(&text);
+        let line = text.lines().position(|l| l.contains("figure3_size: 3000")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), Some("paper")).err().unwrap());
+        let want = format!("{}:{line}:", f.path().display());
+        assert!(
+            err.contains(&want)
+                && err.contains("profiles.paper.reports.figure3_size: 3000 is not a subset size"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_influence_block_keeps_the_networks_of_exactly_its_two_cells() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let kept: Vec<&str> = study

@@ -225,6 +225,15 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
             }
         }
     }
+    if let Some(n) = p.reports.figure3_size {
+        if !sizes.contains(&SubsetSize::Images(n)) {
+            let have: Vec<String> = sizes.iter().map(|s| s.label()).collect();
+            problem(
+                at(&[Key("reports"), Key("figure3_size")]),
+                format!("{n} is not a subset size of the grid ({})", have.join(", ")),
+            );
+        }
+    }
     out
 }
 
