@@ -480,3 +480,89 @@ fn figure9_trains_exactly_what_fine_tuning_trains() {
     );
     assert_eq!(figure9::render(&p).unwrap(), svg, "deterministic");
 }
+
+/// A hand-made influence artifact: 4 training images of classes (0, 1, 0, 1) and 2 test images of
+/// classes (0, 1); `helpful` says which training image helps each row most.
+fn influence_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use crate::features::arrays::Fit;
+    use crate::influence::matrices::{Influence, Summary};
+    use crate::influence::solve::InverseReport;
+    use crate::npy::Array;
+    let write = |name: &str, accuracy: f64, train: Vec<f64>, test: Vec<f64>| {
+        let out = dir.join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        Influence {
+            train: Array::new(vec![4, 4], train).unwrap(),
+            test: Array::new(vec![2, 4], test).unwrap(),
+            train_labels: vec![0, 1, 0, 1],
+            test_labels: vec![0, 1],
+            train_indices: vec![7, 3, 5, 1],
+            summary: Summary {
+                source: name.into(),
+                dataset: "cifar10".into(),
+                train_images: 4,
+                test_images: 2,
+                parameters: 30,
+                damping: 0.002,
+                inverse: InverseReport {
+                    description: "damped solve (H + λI)⁻¹ with λ = n·weight decay = 0.002".into(),
+                    dimension: 30,
+                    kept: None,
+                    smallest_eigenvalue: None,
+                    largest_eigenvalue: None,
+                },
+                train: Fit { accuracy: 100.0, loss: 0.1 },
+                test: Fit { accuracy, loss: 0.5 },
+            },
+        }
+        .write(&out)
+        .unwrap();
+        out
+    };
+    // Natural: every row's top image has the other class; robust: the same class.
+    #[rustfmt::skip]
+    let natural = write("natural", 50.0,
+        vec![0.1, 0.9, 0.0, 0.2, 0.8, 0.1, 0.3, 0.0, 0.0, 0.2, 0.1, 0.9, 0.7, 0.0, 0.2, 0.1],
+        vec![0.0, 0.5, 0.1, 0.2, 0.4, 0.0, 0.1, 0.2]);
+    #[rustfmt::skip]
+    let robust = write("l2_eps3", 75.0,
+        vec![0.9, 0.1, 0.5, 0.2, 0.1, 0.8, 0.0, 0.4, 0.6, 0.2, 0.9, 0.1, 0.0, 0.5, 0.1, 0.8],
+        vec![0.9, 0.0, 0.5, 0.1, 0.0, 0.7, 0.1, 0.6]);
+    (natural, robust)
+}
+
+fn influence_params(report: Report, profile: &str) -> RenderParams {
+    RenderParams {
+        influence: Some(super::influence::InfluenceLabels {
+            natural: "natural".into(),
+            robust: "l2_eps3".into(),
+            dataset: "CIFAR-10".into(),
+            cell: "4 training images, 3 fine-tuned blocks, seed 20000000".into(),
+            figure6_seed: 0,
+        }),
+        ..params(report, profile)
+    }
+}
+
+#[test]
+fn the_influence_reports_count_ranks_show_the_paper_where_comparable_and_parse() {
+    use super::influence::{figure7, figure8, markdown, Pair};
+    let dir = tempfile::tempdir().unwrap();
+    let (natural, robust) = influence_pair(dir.path());
+    let pair = Pair::load(&natural, &robust).unwrap();
+    let md = markdown(&influence_params(Report::Influence, "paper"), &pair).unwrap();
+    // Natural: top-1 of the other class on both test rows (0%); robust: both the same (100%).
+    assert!(md.contains("| natural | 50.00 | 100.00 | 0.00 | 55.08 |"), "{md}");
+    assert!(md.contains("| l2 ε = 3 | 75.00 | 100.00 | 100.00 | 78.61 |"), "{md}");
+    assert!(md.contains("damped solve") && md.contains("30 parameters"), "{md}");
+    let mini = markdown(&influence_params(Report::Influence, "mini"), &pair).unwrap();
+    assert!(!mini.contains("55.08") && mini.contains("not comparable"), "{mini}");
+    let figure7 = || figure7(&influence_params(Report::Figure7, "paper"), &pair).unwrap();
+    let figure8 = || figure8(&influence_params(Report::Figure8, "paper"), &pair).unwrap();
+    for (first, again) in [(figure7(), figure7()), (figure8(), figure8())] {
+        roxmltree::Document::parse(&first).expect("well-formed SVG");
+        assert_eq!(first, again, "same bytes on a rerun");
+    }
+    let f8 = figure8();
+    assert!(f8.contains("class 0.0% / 100.0% (paper 55.1 / 78.6)"), "{f8}");
+}

@@ -43,9 +43,8 @@ pub fn split<T: DeserializeOwned>(
                 .ok_or_else(|| {
                     // Point at the block's key if it can be found, else at the profile's, else
                     // at the start of the file.
-                    let (line, column) = locate(text, &path)
-                        .or_else(|| locate(text, &path[..2]))
-                        .unwrap_or((1, 1));
+                    let (line, column) =
+                        locate(text, &path).or_else(|| locate(text, &path[..2])).unwrap_or((1, 1));
                     anyhow!(
                         "{}:{line}:{column}: cannot find the `{key}:` block of profile `{name}` \
                          (write it as a block mapping under the profile)",

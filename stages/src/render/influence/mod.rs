@@ -111,10 +111,11 @@ pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
     let figure = Figure {
         title: "Figure 8: does the k-th most helpful training image share the row's class?".into(),
         subtitle: format!(
-            "{}, {}; per rank, not cumulative; chance ≈ {chance:.0}%.\n{}",
+            "{}, {}; per rank, not cumulative; chance ≈ {chance:.0}%.\n{}\n{}",
             l.dataset,
             l.cell,
-            p.provenance()
+            headline(p, &natural.1, &robust.1),
+            wrap(&p.provenance(), 140).join("\n")
         ),
         legend: vec![
             (p.source_label(&l.natural).to_string(), color(p, &l.natural)),
@@ -135,6 +136,27 @@ pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
         ],
     };
     plot::svg(&figure)
+}
+
+/// The two headline numbers of the test rows, natural then robust, with the paper's beside them
+/// where the profile is comparable to the paper.
+fn headline(p: &RenderParams, natural: &Ranks, robust: &Ranks) -> String {
+    let paper = |measure| match p.comparable_to_paper {
+        true => match (paper_value(measure, 2), paper_value(measure, 3)) {
+            (Some(n), Some(r)) => format!(" (paper {n:.1} / {r:.1})"),
+            _ => String::new(),
+        },
+        false => String::new(),
+    };
+    format!(
+        "Test rows, natural / robust: top-1 of the row's class {:.1}% / {:.1}%{}; at least 3 of the top 5 {:.1}% / {:.1}%{}.",
+        natural.top1,
+        robust.top1,
+        paper("top1_same_class"),
+        natural.three_of_top5,
+        robust.three_of_top5,
+        paper("three_of_top5_same_class")
+    )
 }
 
 fn class_count(i: &Influence) -> usize {
