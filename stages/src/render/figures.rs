@@ -69,6 +69,10 @@ fn line<R>(rows: &[R], color: RGBColor, x: impl Fn(&R) -> (f64, Stat)) -> Line {
     }
 }
 
+fn summary_by_size(r: &SummaryRow) -> (f64, Stat) {
+    (r.size as f64, r.stat)
+}
+
 fn delta_by_size(r: &DeltaRow) -> (f64, Stat) {
     (r.size as f64, r.stat)
 }
@@ -197,6 +201,18 @@ fn blocks_figure(
     for s in sources {
         for d in &params.datasets {
             let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(data::final_epoch());
+            // What the paper draws: the robust source's accuracy at each depth.
+            let mut accuracy = Vec::new();
+            for (i, &k) in blocks.iter().enumerate() {
+                let rows = data::summary(
+                    aggregate,
+                    of_dataset
+                        .clone()
+                        .and(col("source").eq(lit(s.name.as_str())))
+                        .and(data::blocks(k)),
+                )?;
+                accuracy.push(line(&rows, block_color(i), summary_by_size));
+            }
             let mut by_blocks = Vec::new();
             for (i, &k) in blocks.iter().enumerate() {
                 let rows = data::deltas(
@@ -221,6 +237,13 @@ fn blocks_figure(
                 three_minus_one.push(line(&rows, color(params, &src.name), delta_by_size));
             }
             cells.push(vec![
+                panel(
+                    format!("{}: {}", d.label, s.label),
+                    SUBSET,
+                    XAxis::Log,
+                    YAxis::Accuracy,
+                    accuracy,
+                ),
                 panel(
                     format!("{}: {} − {}", d.label, s.label, natural.label),
                     SUBSET,
@@ -250,8 +273,8 @@ fn blocks_figure(
     Ok(Figure {
         title: format!("{title}: fine-tuned blocks, {} against {}", names.join(", "), natural.label),
         subtitle: format!(
-            "Last epoch. Upper: paired difference from the natural source per number of fine-tuned blocks; lower: \
-             3 minus 1 blocks. Bands: 95% t-interval. Profile {}.",
+            "Last epoch. Top: the robust source's accuracy per number of fine-tuned blocks (the paper's panels); middle: \
+             paired difference from the natural source;\nbottom: 3 minus 1 blocks. Bands: 95% t-interval. Profile {}.",
             params.profile
         ),
         legend,
@@ -283,6 +306,20 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let pair_color = |i: usize| COMPARISON_COLORS[i % COMPARISON_COLORS.len()];
     let mut cells = Vec::new();
     for d in &params.datasets {
+        // The paper's panels (a, b): each robust source's accuracy.
+        let mut accuracy = Vec::new();
+        for s in params.sources.iter().filter(|s| robust(&s.name)) {
+            let rows = data::summary(
+                aggregate,
+                data::final_epoch()
+                    .and(col("dataset").eq(lit(d.name.as_str())))
+                    .and(col("source").eq(lit(s.name.as_str())))
+                    .and(data::blocks(BLOCKS)),
+            )?;
+            accuracy.push(line(&rows, color(params, &s.name), |r: &SummaryRow| {
+                (r.size as f64, r.stat)
+            }));
+        }
         let lines = pairs
             .iter()
             .enumerate()
@@ -295,20 +332,31 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
                 line(&rows, pair_color(i), delta_by_size)
             })
             .collect();
-        cells.push(vec![panel(d.label.clone(), SUBSET, XAxis::Log, YAxis::Difference, lines)]);
+        cells.push(vec![
+            panel(d.label.clone(), SUBSET, XAxis::Log, YAxis::Accuracy, accuracy),
+            panel(
+                format!("{}: differences", d.label),
+                SUBSET,
+                XAxis::Log,
+                YAxis::Difference,
+                lines,
+            ),
+        ]);
     }
-    let legend = pairs
+    let mut legend: Vec<(String, RGBColor)> = params
+        .sources
         .iter()
-        .enumerate()
-        .map(|(i, (a, b))| {
-            (format!("{} − {}", params.source_label(a), params.source_label(b)), pair_color(i))
-        })
+        .filter(|s| robust(&s.name))
+        .map(|s| (s.label.clone(), color(params, &s.name)))
         .collect();
+    legend.extend(pairs.iter().enumerate().map(|(i, (a, b))| {
+        (format!("{} − {}", params.source_label(a), params.source_label(b)), pair_color(i))
+    }));
     Ok(Figure {
         title: "Figure 5: adversarial constraints compared".into(),
         subtitle: format!(
-            "{BLOCKS} fine-tuned blocks, last epoch. Paired difference between robust sources. Bands: 95% t-interval. \
-             Profile {}.",
+            "{BLOCKS} fine-tuned blocks, last epoch. Upper: each robust source's accuracy (the paper's panels); lower: paired \
+             difference between robust sources.\nBands: 95% t-interval. Profile {}.",
             params.profile
         ),
         legend,

@@ -246,7 +246,12 @@ fn figures_are_well_formed_svg_with_axis_labels_and_titles() {
         assert!(t.iter().any(|s| s == "Δ accuracy (points)"), "{report:?}: no difference axis");
         assert!(t.iter().any(|s| s.contains("MNIST")), "{report:?}: no panel titles");
         assert!(svg.contains("<polygon") || svg.contains("<path"), "{report:?}: no bands");
+        // Every figure shows accuracies, as the paper's do, not only differences.
+        assert!(t.iter().any(|s| s == "test accuracy (%)"), "{report:?}: no accuracy panel");
     }
+    // Figure 4's accuracy panels are the robust source's, one line per depth.
+    let fig4 = texts(&figures::render(&params(Report::Figure4, "mini"), agg.path()).unwrap());
+    assert!(fig4.iter().any(|s| s == "MNIST: l2 ε = 3"), "{fig4:?}");
     let fig2 = texts(&figures::render(&params(Report::Figure2, "mini"), agg.path()).unwrap());
     assert!(fig2.iter().any(|s| s == "test accuracy (%)"));
     assert!(fig2.iter().any(|s| s == "l-inf ε = 8/255"), "legend: {fig2:?}");
