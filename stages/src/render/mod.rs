@@ -75,6 +75,12 @@ pub struct SourceLabel {
     /// Its column in the paper's tables (`stages/paper/*.csv`), when it is one of the paper's.
     #[serde(default)]
     pub paper: Option<String>,
+    /// The radius as written in `pipeline.yaml` (`3`, `4/255`); empty for natural training.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub epsilon: String,
+    /// A hub checkpoint standing in for the paper's, and why (`pipeline.yaml`'s `stand_in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<String>,
 }
 
 /// A target dataset as the reports show it.
@@ -292,10 +298,12 @@ impl Stage for Render {
                 write(out, csv_file, &csv)
             }
             Report::Table3 => {
-                let mut dirs = Vec::new();
-                for s in &params.sources {
-                    dirs.push((s.name.as_str(), ctx.input(&format!("source:{}", s.name))?));
-                }
+                // Sources pre-trained here have an input; fetched checkpoints have none.
+                let dirs: Vec<Option<&Path>> = params
+                    .sources
+                    .iter()
+                    .map(|s| ctx.input(&format!("source:{}", s.name)).ok())
+                    .collect();
                 write(out, Report::Table3.files()[0], &table3::render(&params, &dirs)?)
             }
             Report::Index => write(out, Report::Index.files()[0], &index::render(&params)),

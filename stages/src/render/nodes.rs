@@ -54,6 +54,8 @@ pub fn nodes(
                 label: s.label.clone(),
                 constraint: s.constraint,
                 paper: s.paper.clone(),
+                epsilon: s.epsilon.label.clone(),
+                stand_in: s.hub.as_ref().and_then(|h| h.stand_in.clone()),
             })
             .collect(),
         datasets: grid_datasets(profile)

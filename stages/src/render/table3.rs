@@ -1,6 +1,9 @@
 //! Table 3: each source model's accuracy on its own (source) test data, clean and under PGD
 //! attack, from the pretrain artifacts' `source.json`; the paper's ImageNet top-1 beside it on the
-//! paper profile; hub stand-ins for the paper's checkpoints marked.
+//! paper profile; hub stand-ins for the paper's checkpoints marked. A source fetched from the hub
+//! (the paper profile's) has no pretrain artifact: its row comes from `pipeline.yaml` (its
+//! training constraint and, for a stand-in, what it stands in for), its accuracies are not
+//! measured here.
 
 use super::{paper, pct, RenderParams};
 use crate::pretrain::report::{AttackReport, SourceReport, REPORT};
@@ -23,20 +26,28 @@ fn constraint_name(c: Constraint) -> &'static str {
     }
 }
 
-/// `table3.md` from the pretrain artifact directory of each source, in `params.sources` order.
-pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
-    let mut reports = Vec::new();
-    for (name, dir) in dirs {
-        let path = dir.join(REPORT);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (source {name})", path.display()))?;
-        let report: SourceReport =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        reports.push(report);
+/// `table3.md` from the pretrain artifact directory of each source (`None`: fetched from the hub),
+/// in `params.sources` order.
+pub fn render(params: &RenderParams, dirs: &[Option<&Path>]) -> Result<String> {
+    // Measured: the pretrain artifact's report; `None` for a fetched source.
+    let mut reports: Vec<Option<SourceReport>> = Vec::new();
+    for (s, dir) in params.sources.iter().zip(dirs) {
+        reports.push(match dir {
+            Some(dir) => {
+                let path = dir.join(REPORT);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {} (source {})", path.display(), s.name))?;
+                Some(
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("parsing {}", path.display()))?,
+                )
+            }
+            None => None,
+        });
     }
     // Attack columns: every (constraint, ε, steps) any source was attacked with, first seen first.
     let mut headings: Vec<String> = Vec::new();
-    for a in reports.iter().flat_map(|r| &r.attacks) {
+    for a in reports.iter().flatten().flat_map(|r| &r.attacks) {
         if !headings.contains(&a.heading()) {
             headings.push(a.heading());
         }
@@ -70,15 +81,18 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
     writeln!(md, " --- |")?;
 
     for (s, r) in params.sources.iter().zip(&reports) {
-        let training = match r.constraint {
+        // What the source measured about itself, else what `pipeline.yaml` says.
+        let epsilon = r.as_ref().map_or(&s.epsilon, |r| &r.epsilon_label);
+        let training = match s.constraint {
             Constraint::None => "none".to_string(),
-            c => format!("{} ε = {}", constraint_name(c), r.epsilon_label),
+            c => format!("{} ε = {epsilon}", constraint_name(c)),
         };
-        write!(md, "| {} | {training} | {} |", s.label, pct(r.clean_accuracy))?;
+        let clean = r.as_ref().map_or("—".to_string(), |r| pct(r.clean_accuracy));
+        write!(md, "| {} | {training} | {clean} |", s.label)?;
         for h in &headings {
             let acc = r
-                .attacks
                 .iter()
+                .flat_map(|r| &r.attacks)
                 .find(|a| &a.heading() == h)
                 .map_or("—".to_string(), |a| pct(a.accuracy));
             write!(md, " {acc} |")?;
@@ -90,11 +104,14 @@ pub fn render(params: &RenderParams, dirs: &[(&str, &Path)]) -> Result<String> {
             };
             write!(md, " {top1} |")?;
         }
-        let note = r
-            .stand_in
-            .as_deref()
-            .map_or(String::new(), |n| format!("stand-in: {}", n.replace('|', "\\|")));
-        writeln!(md, " {note} |")?;
+        let mut notes = Vec::new();
+        if let Some(why) = s.stand_in.as_ref().or(r.as_ref().and_then(|r| r.stand_in.as_ref())) {
+            notes.push(format!("stand-in: {}", why.replace('|', "\\|")));
+        }
+        if r.is_none() {
+            notes.push("fetched from the hub; not evaluated here".to_string());
+        }
+        writeln!(md, " {} |", notes.join("; "))?;
     }
     Ok(md)
 }

@@ -128,6 +128,8 @@ fn params(report: Report, profile: &str) -> RenderParams {
                 label: s.1.into(),
                 constraint: s.2,
                 paper: Some(s.0.into()),
+                epsilon: String::new(),
+                stand_in: None,
             })
             .collect(),
         datasets: DATASETS
@@ -329,6 +331,26 @@ fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
         l2.contains("l2 ε = 3 | 72.00")
             && l2.contains("57.90")
             && l2.contains("stand-in: hub stand-in"),
+        "{l2}"
+    );
+}
+
+#[test]
+fn table3_of_fetched_sources_renders_from_the_study_file() {
+    let mut p = params(Report::Table3, "paper");
+    for (s, eps) in p.sources.iter_mut().zip(["", "3", "4/255", "8/255"]) {
+        s.epsilon = eps.into();
+        s.stand_in = (s.name != "natural").then(|| format!("a later {} checkpoint", s.name));
+    }
+    let md = super::table3::render(&p, &[None; 4]).unwrap();
+    let natural = row(&md, "| natural |");
+    assert!(
+        natural.contains("| none | — | 76.13 | fetched from the hub; not evaluated here |"),
+        "{md}"
+    );
+    let l2 = row(&md, "| l2 ε = 3 |");
+    assert!(
+        l2.contains("| l2 ε = 3 | — | 57.90 | stand-in: a later l2_eps3 checkpoint; fetched"),
         "{l2}"
     );
 }
