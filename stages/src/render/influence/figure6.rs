@@ -13,7 +13,8 @@ use std::path::Path;
 const CELL: f64 = 76.0;
 const IMAGE: f64 = 64.0;
 const LEFT: f64 = 150.0;
-const TOP: f64 = 84.0;
+/// Baseline of the caption's first line.
+const CAPTION: f64 = 48.0;
 const ROW: f64 = 100.0;
 const SAME: &str = "#1a7f37";
 const OTHER: &str = "#c0392b";
@@ -60,25 +61,28 @@ pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
         }
     }
     let width = LEFT + CELL * columns.len() as f64 + 20.0;
-    let provenance = wrap(&p.provenance(), 140);
-    // Below the caption, however many lines it took.
-    let top = TOP + 16.0 * provenance.len().saturating_sub(2) as f64;
+    let mut caption = wrap(
+        &format!(
+            "{}, {}; one test image per class drawn with seed {}. Under a training image: its \
+             class, green when it is the test image's.",
+            l.dataset, l.cell, l.figure6_seed
+        ),
+        130,
+    );
+    caption.extend(wrap(&p.provenance(), 130));
+    // The images start below the caption, however many lines it took.
+    let top = CAPTION + 16.0 * caption.len() as f64 + 12.0;
     let height = top + 3.0 * ROW + 10.0;
     let mut svg = crate::render::svg::open(width, height);
     let _ = writeln!(
         svg,
         r#"<text x="16" y="26" font-size="18" font-weight="bold">Figure 6: each test image and the training image each model finds most helpful to it</text>"#
     );
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="48" font-size="12" fill="#505050">{}, {}; one test image per class drawn with seed {}. Under a training image: its class, green when it is the test image's.</text>"##,
-        l.dataset, l.cell, l.figure6_seed,
-    );
-    for (i, line) in provenance.iter().enumerate() {
+    for (i, line) in caption.iter().enumerate() {
         let _ = writeln!(
             svg,
             r##"<text x="16" y="{}" font-size="12" fill="#505050">{line}</text>"##,
-            64 + 16 * i
+            CAPTION + 16.0 * i as f64
         );
     }
     let rows = [
