@@ -1,6 +1,7 @@
 //! Figure 6: one test image per class (drawn with the recorded seed), and beside it the training
 //! image each model ranks most helpful to it, at native resolution scaled up without smoothing.
 
+use super::ranks::ranked;
 use super::raster::{self, Rgb};
 use super::{labels, wrap, Pair};
 use crate::data::{derived_rng, Dataset};
@@ -38,11 +39,6 @@ fn class_name(ds: &Dataset, c: u32) -> String {
         .unwrap_or_else(|| format!("class {c}"))
 }
 
-/// The column of the largest entry of `row` (the lowest such column on ties).
-fn most_helpful(row: &[f64]) -> usize {
-    (0..row.len()).fold(0, |best, j| if row[j] > row[best] { j } else { best })
-}
-
 pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
     let l = labels(p)?;
     let (train, test) = (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
@@ -78,13 +74,7 @@ pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
         svg,
         r#"<text x="16" y="26" font-size="18" font-weight="bold">Figure 6: each test image and the training image each model finds most helpful to it</text>"#
     );
-    for (i, line) in caption.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            r##"<text x="16" y="{}" font-size="12" fill="#505050">{line}</text>"##,
-            CAPTION + 16.0 * i as f64
-        );
-    }
+    svg.push_str(&crate::render::svg::caption(&caption, CAPTION));
     let rows = [
         ("test image".to_string(), None),
         (format!("{}: most helpful", p.source_label(&l.natural)), Some(&pair.natural)),
@@ -103,7 +93,7 @@ pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
             let (image, label, same) = match model {
                 None => (rgb(&test, t), class_name(&test, test.labels[t]), true),
                 Some(m) => {
-                    let j = most_helpful(m.test.row(t));
+                    let j = ranked(m.test.row(t))[0];
                     let index = m.train_indices[j] as usize;
                     let class = train.labels[index];
                     (rgb(&train, index), class_name(&train, class), class == test.labels[t])

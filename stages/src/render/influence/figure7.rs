@@ -99,13 +99,7 @@ pub fn render(p: &RenderParams, pair: &Pair) -> Result<String> {
         svg,
         r#"<text x="16" y="26" font-size="18" font-weight="bold">Figure 7: influence matrices, rows and columns grouped by class</text>"#
     );
-    for (i, line) in subtitle.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            r##"<text x="16" y="{}" font-size="12" fill="#505050">{line}</text>"##,
-            46 + 16 * i
-        );
-    }
+    svg.push_str(&crate::render::svg::caption(&subtitle, 46.0));
     let panels = [
         (&l.natural, &pair.natural, true),
         (&l.robust, &pair.robust, true),

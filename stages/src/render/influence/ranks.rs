@@ -4,9 +4,9 @@
 
 use crate::npy::Array;
 
-/// For each row, its columns from most to least influential.
-fn ranked(matrix: &Array<f64>, i: usize) -> Vec<usize> {
-    let row = matrix.row(i);
+/// A row's columns from most to least influential (ties: the lower column first). Figure 6's
+/// "most helpful" image is the first.
+pub fn ranked(row: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..row.len()).collect();
     order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
     order
@@ -16,7 +16,9 @@ fn ranked(matrix: &Array<f64>, i: usize) -> Vec<usize> {
 /// number of columns): one vector per row.
 fn same_class(matrix: &Array<f64>, rows: &[u32], columns: &[u32], depth: usize) -> Vec<Vec<bool>> {
     (0..matrix.rows())
-        .map(|i| ranked(matrix, i).into_iter().take(depth).map(|j| columns[j] == rows[i]).collect())
+        .map(|i| {
+            ranked(matrix.row(i)).into_iter().take(depth).map(|j| columns[j] == rows[i]).collect()
+        })
         .collect()
 }
 
