@@ -11,12 +11,14 @@ use pipeline_engine::{
 };
 use pipeline_stages::fetch::params::FetchParams;
 use pipeline_stages::fetch::{self, PinRecord};
+use pipeline_stages::nn::device::{self as compute, DeviceChoice};
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod diff;
+mod gpu_check;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,6 +43,11 @@ struct Cli {
     /// The artifact store [default: <project root>/artifacts]. Several machines may share one.
     #[arg(long, global = true, value_name = "DIR")]
     store: Option<PathBuf>,
+    /// Where networks compute: auto (a GPU when this binary has CUDA and one is visible; in a
+    /// Slurm task, only one the task was given), cpu, cuda (cuda:0) or cuda:N. Not part of any
+    /// key: a node built on a GPU is the same node as one built on the CPU.
+    #[arg(long, global = true, value_name = "DEVICE", default_value = "auto")]
+    device: DeviceChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +80,15 @@ enum Command {
     /// moved, 1 when something did, 2 on an error (not a git repository, unknown revision,
     /// reports of another profile).
     Diff(DiffArgs),
+    /// Check a GPU machine: ResNet-50 throughput on the GPU, one training step on the GPU
+    /// against the same step on the CPU, and a tiny study at the paper's network size built end
+    /// to end on the GPU.
+    ///
+    /// Prints one line per check (ok or FAIL, with the figures and tolerances). Run it first on
+    /// a new machine or cluster node. Needs a binary built with `--features cuda`; --device
+    /// picks the GPU (default cuda:0). Exit code 0 all passed, 1 a check failed, 2 no GPU to
+    /// check.
+    GpuCheck(GpuCheckArgs),
     /// Build one job of a Slurm array (what `run --executor slurm` submits; not for typing).
     ///
     /// Reads JOBS_FILE, takes the job at --index (default: $SLURM_ARRAY_TASK_ID), recomputes the
@@ -88,6 +104,13 @@ struct WorkerArgs {
     /// The job's index in JOBS_FILE [default: $SLURM_ARRAY_TASK_ID].
     #[arg(long)]
     index: Option<usize>,
+}
+
+#[derive(Args)]
+struct GpuCheckArgs {
+    /// Keep the study's temporary folder (artifacts, logs, reports) even when it passes.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,15 +247,21 @@ struct Project {
 
 impl Project {
     fn load(cli: &Cli) -> Result<Project> {
-        let mut study = study::load(&cli.config, cli.profile.as_deref())
-            .with_context(|| format!("loading the study from {}", cli.config.display()))?;
+        Project::open(&cli.config, cli.profile.as_deref(), cli.store.clone())
+    }
+
+    /// The study at `config`, its `profile` (or the default one) and the store (or
+    /// `artifacts/` beside the study file).
+    fn open(config: &Path, profile: Option<&str>, store: Option<PathBuf>) -> Result<Project> {
+        let mut study = study::load(config, profile)
+            .with_context(|| format!("loading the study from {}", config.display()))?;
         let dag = Dag::new(std::mem::take(&mut study.nodes), &study.registry)
             .with_context(|| format!("profile `{}` does not form a valid DAG", study.profile))?;
-        let root = match cli.config.parent() {
+        let root = match config.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let store = Store::open(cli.store.clone().unwrap_or_else(|| root.join("artifacts")))?
+        let store = Store::open(store.unwrap_or_else(|| root.join("artifacts")))?
             .namespaced(&study.profile);
         Ok(Project { root, study, dag, store })
     }
@@ -268,6 +297,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Worker(args) => {
             let p = Project::load(cli)?;
+            eprintln!("device: {}", compute::select(cli.device)?);
             let builder = Builder::new(&p.dag, &p.study.registry, &p.store);
             let index = match args.index {
                 Some(i) => i,
@@ -279,7 +309,9 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             let built = slurm::worker::run_task(&builder, &args.jobs_file, index)?;
             Ok(exit(built))
         }
+        Command::GpuCheck(args) => gpu_check::run(cli.device, args.keep),
         Command::Bench(args) => {
+            println!("device: {}", compute::select(cli.device)?);
             pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
                 network: args.network.clone(),
                 batch: args.batch,
@@ -348,6 +380,13 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
         ExecutorKind::Local => ExecutorChoice::Local,
         ExecutorKind::Slurm => ExecutorChoice::Slurm(Box::new(slurm_run(cli, p, args)?)),
     };
+    // A local run computes here; a Slurm driver only submits, and its tasks choose (below).
+    if !args.dry_run && args.executor == ExecutorKind::Local {
+        let device = compute::select(cli.device)?;
+        if !args.quiet {
+            eprintln!("device: {device}");
+        }
+    }
     if args.dry_run {
         let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;
         if let ExecutorChoice::Slurm(run) = &executor {
@@ -414,6 +453,7 @@ fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
     if let Some(store) = &cli.store {
         worker.extend(["--store".into(), store.display().to_string()]);
     }
+    worker.extend(["--device".into(), cli.device.to_string()]);
     if !args.dry_run {
         // SAFETY: sets signal dispositions before the run starts any thread; the handler only
         // stores to an atomic.

@@ -530,3 +530,53 @@ fn a_worker_builds_a_job_only_when_it_computes_the_same_key() {
     let local = run(p.path(), &["prepare/cifar10"]);
     assert_eq!(outcomes(&local).get("cached"), Some(&vec!["prepare/cifar10".to_string()]));
 }
+
+/// `--device`: a bad value, and CUDA asked of a binary built without it, are one-line errors
+/// with exit code 2 before anything runs; `auto` and `cpu` run on the CPU and say so.
+#[test]
+fn device_choice_is_checked_before_anything_runs() {
+    let p = project();
+    rejects(p.path(), &["--device", "gpu", "run"], &["`gpu`: expected auto, cpu, cuda or cuda:N"]);
+    if cfg!(not(feature = "cuda")) {
+        for args in [
+            &["--device", "cuda", "run"][..],
+            &["run", "--device", "cuda:1"],
+            &["--device", "cuda", "bench"],
+            &["gpu-check"],
+        ] {
+            let out = pipeline(p.path(), args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("built without CUDA") && err.contains("--features cuda"), "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+            assert!(!p.path().join("artifacts").exists(), "{args:?} touched artifacts/");
+        }
+    }
+    rejects(p.path(), &["--device", "cpu", "gpu-check"], &["gpu-check checks a GPU"]);
+    let out = run(p.path(), &["--device", "cpu", "reports/smoke/table3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("device: cpu"), "{}", text(&out));
+    let log = std::fs::read_to_string(p.path().join("artifacts/logs/smoke/pretrain+natural.log"));
+    assert!(log.unwrap().contains("device: cpu"), "the node's log names its device");
+}
+
+/// The study `pipeline gpu-check` builds on a GPU is a valid study whose every report is
+/// reachable: checked here by planning it (building it needs the GPU).
+#[test]
+fn the_gpu_check_study_plans_every_stage_of_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo_file("src/gpu_check.yaml"), dir.path().join("pipeline.yaml")).unwrap();
+    let out = pipeline(dir.path(), &["--profile", "gpu-check", "run", "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "work remains: {}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = json["plan"]["would_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for kind in ["prepare/", "pretrain/", "subset/", "finetune/", "aggregate/", "render/table5"] {
+        assert!(ids.iter().any(|id| id.starts_with(kind)), "{kind} in {ids:?}");
+    }
+    assert!(ids.contains(&"finetune/l2_eps3/cifar10/n32/b9/s20000000"), "{ids:?}");
+}

@@ -75,7 +75,6 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
     };
 
     let device = nn::device()?;
-    println!("device: {device:?}");
     println!(
         "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15} {:>18}",
         "network", "input", "trains", "batch", "iters", "forward img/s", "train step img/s"
@@ -90,16 +89,7 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
             &device,
         )?;
         for (label, regime) in &case.regimes {
-            let forward = images_per_second(case.batch, case.iterations, || {
-                regime.forward(&net, &x)?;
-                Ok(())
-            })?;
-            let config = SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 };
-            let mut opt = Sgd::new(regime.trainable_vars(&net), config);
-            let step = images_per_second(case.batch, case.iterations, || {
-                nn::train_step(&net, &mut opt, regime, &x, &y)?;
-                Ok(())
-            })?;
+            let (forward, step) = throughput(&net, regime, &x, &y, case.iterations)?;
             println!(
                 "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15.1} {:>18.1}",
                 case.name,
@@ -113,6 +103,30 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Images per second of the training-mode forward pass alone and of a whole training step
+/// (forward, backward, SGD) of `regime` on the batch `x`, `y`.
+pub fn throughput(
+    net: &Network,
+    regime: &Regime,
+    x: &Tensor,
+    y: &Tensor,
+    iterations: usize,
+) -> Result<(f64, f64)> {
+    let batch = x.dim(0)?;
+    // A GPU queues work: wait for it, or the forward pass would time only the queueing.
+    let forward = images_per_second(batch, iterations, || {
+        regime.forward(net, x)?;
+        Ok(x.device().synchronize()?)
+    })?;
+    let config = SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 };
+    let mut opt = Sgd::new(regime.trainable_vars(net), config);
+    let step = images_per_second(batch, iterations, || {
+        nn::train_step(net, &mut opt, regime, x, y)?;
+        Ok(())
+    })?;
+    Ok((forward, step))
 }
 
 /// Runs `f` once to warm up, then `iterations` times; images per second over the timed runs.

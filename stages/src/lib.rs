@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod file_hash;
 pub mod finetune;
 pub mod fingerprint;
+pub mod gpu_check;
 pub mod influence;
 pub mod nn;
 pub mod npy;

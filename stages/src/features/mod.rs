@@ -54,6 +54,7 @@ impl Stage for FeaturesStage {
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: FeaturesParams = ctx.params_as()?;
         let net = crate::pretrain::model::load(ctx.input("model")?)?;
+        ctx.log(&format!("device: {}", crate::nn::device::describe(net.device())));
         let data = ctx.input("data")?;
         let (train, test) =
             (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);

@@ -89,6 +89,7 @@ impl Stage for Finetune {
             (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
         let subset = Drawn::load(ctx.input("subset")?)?;
 
+        ctx.log(&format!("device: {}", nn::device::describe(net.device())));
         net.reset_fc(train.classes, t.fc_init, p.seed)?;
         let regime = Regime::fine_tune(p.blocks, t.frozen_bn)?;
         let mut sgd = Sgd::new(

@@ -115,6 +115,7 @@ impl Stage for Pretrain {
             normalizer: Some(normalizer(&train)),
         };
         let net = Network::new(config, t.seed, DType::F32, &nn::device()?)?;
+        ctx.log(&format!("device: {}", nn::device::describe(net.device())));
         if t.zero_init_residual {
             net.zero_init_residual()?;
         }
