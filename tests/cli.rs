@@ -26,6 +26,7 @@ fn a_cold_run_builds_every_report_and_a_warm_run_executes_nothing_and_changes_no
         "figure4.svg",
         "figure5.svg",
         "figure10.svg",
+        "figure1.svg",
         "README.md",
         "pipeline.lock",
     ] {

@@ -76,8 +76,15 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
 
     let device = nn::device()?;
     println!(
-        "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15} {:>18}",
-        "network", "input", "trains", "batch", "iters", "forward img/s", "train step img/s"
+        "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15} {:>18} {:>13}",
+        "network",
+        "input",
+        "trains",
+        "batch",
+        "iters",
+        "forward img/s",
+        "train step img/s",
+        "conv GFLOP/s"
     );
     for case in cases {
         let mut net = Network::new(case.config, 1, DType::F32, &device)?;
@@ -90,30 +97,35 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         )?;
         for (label, regime) in &case.regimes {
             let (forward, step) = throughput(&net, regime, &x, &y, case.iterations)?;
+            let gflops = match step.flops {
+                0 => "-".to_string(), // not the CPU kernels (a GPU)
+                f => format!("{:.1}", f as f64 / step.seconds / 1e9),
+            };
             println!(
-                "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15.1} {:>18.1}",
+                "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15.1} {:>18.1} {:>13}",
                 case.name,
                 format!("{0}x{0}", case.side),
                 label,
                 case.batch,
                 case.iterations,
-                forward,
-                step
+                forward.images_per_second,
+                step.images_per_second,
+                gflops
             );
         }
     }
     Ok(())
 }
 
-/// Images per second of the training-mode forward pass alone and of a whole training step
-/// (forward, backward, SGD) of `regime` on the batch `x`, `y`.
+/// The training-mode forward pass alone and a whole training step (forward, backward, SGD) of
+/// `regime` on the batch `x`, `y`, timed.
 pub fn throughput(
     net: &Network,
     regime: &Regime,
     x: &Tensor,
     y: &Tensor,
     iterations: usize,
-) -> Result<(f64, f64)> {
+) -> Result<(Timing, Timing)> {
     let batch = x.dim(0)?;
     // A GPU queues work: wait for it, or the forward pass would time only the queueing.
     let forward = images_per_second(batch, iterations, || {
@@ -129,18 +141,29 @@ pub fn throughput(
     Ok((forward, step))
 }
 
-/// Runs `f` once to warm up, then `iterations` times; images per second over the timed runs.
+/// A timed measurement: images per second, and the seconds and the CPU convolution kernels'
+/// floating-point operations of the timed runs (0 where they did not run: on a GPU).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub images_per_second: f64,
+    pub seconds: f64,
+    pub flops: u64,
+}
+
+/// Runs `f` once to warm up, then `iterations` times, timed.
 fn images_per_second(
     batch: usize,
     iterations: usize,
     mut f: impl FnMut() -> Result<()>,
-) -> Result<f64> {
+) -> Result<Timing> {
     f()?;
-    let start = Instant::now();
+    let (start, flops) = (Instant::now(), nn::conv::flops());
     for _ in 0..iterations {
         f()?;
     }
-    Ok((batch * iterations) as f64 / start.elapsed().as_secs_f64())
+    let seconds = start.elapsed().as_secs_f64();
+    let flops = nn::conv::flops() - flops;
+    Ok(Timing { images_per_second: (batch * iterations) as f64 / seconds, seconds, flops })
 }
 
 /// Seconds for each step of `influence::compute` on random features of the given size: gradients

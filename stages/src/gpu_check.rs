@@ -25,7 +25,9 @@ const CLASSES: usize = 10;
 /// `pipeline bench` times it: (forward images/s, train-step images/s).
 pub fn resnet50_throughput(device: &Device, batch: usize, iterations: usize) -> Result<(f64, f64)> {
     let (net, x, y) = setup(NetConfig::resnet50(CLASSES), 224, batch, device)?;
-    throughput(&net, &Regime::fine_tune(3, FrozenBn::Train)?, &x, &y, iterations)
+    let (forward, step) =
+        throughput(&net, &Regime::fine_tune(3, FrozenBn::Train)?, &x, &y, iterations)?;
+    Ok((forward.images_per_second, step.images_per_second))
 }
 
 /// How one training step on `device` compares with the same step on the CPU.

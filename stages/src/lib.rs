@@ -17,6 +17,8 @@ pub mod npy;
 pub mod prepare;
 pub mod pretrain;
 pub mod render;
+pub mod source_model;
 pub mod study;
 pub mod subset;
 pub mod training;
+pub mod visualise;

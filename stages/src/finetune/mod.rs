@@ -8,7 +8,6 @@ pub mod metrics;
 pub mod nodes;
 pub mod params;
 
-use crate::checkpoint;
 use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
 use crate::nn::{self, Regime, Sgd, SgdConfig};
@@ -17,7 +16,7 @@ use crate::training::{self, Epoch};
 use anyhow::Result;
 use cell::Cell;
 use metrics::{CellMetrics, Eval, EVAL_SECONDS, IMAGES_PER_SECOND, TRAIN_SECONDS};
-use params::{FinetuneParams, SourceFormat};
+use params::FinetuneParams;
 use pipeline_engine::{Stage, StageContext};
 use std::time::Instant;
 
@@ -51,6 +50,7 @@ pub const CODE: Code = Code {
         "nn/sgd.rs",
         "nn/train.rs",
         "pretrain/model.rs",
+        "source_model.rs",
         "study/config.rs",
         "subset/drawn.rs",
         "training.rs",
@@ -69,21 +69,9 @@ impl Stage for Finetune {
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: FinetuneParams = ctx.params_as()?;
         let t = &p.train;
-        let mut net = match p.source_format {
-            SourceFormat::Pretrained => crate::pretrain::model::load(ctx.input("source")?)?,
-            SourceFormat::Checkpoint(format) => {
-                let file = crate::fetch::fetched_file(ctx.input("source")?)?;
-                let (net, report) = checkpoint::load(
-                    &file,
-                    format,
-                    p.network.width,
-                    p.network.stem,
-                    &nn::device()?,
-                )?;
-                ctx.log(&format!("{}: {}", file.display(), report.summary()));
-                net
-            }
-        };
+        let log = |line: &str| ctx.log(line);
+        let mut net =
+            crate::source_model::load(ctx.input("source")?, p.source_format, &p.network, &log)?;
         let data = ctx.input("data")?;
         let (train, test) =
             (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);

@@ -6,6 +6,7 @@
 use super::solve::Inverse;
 use crate::data::subset::seeds;
 use crate::finetune::cell::Cell;
+use crate::study::apart::Problem;
 use crate::study::config::{Constraint, Profile, SubsetSize};
 use serde::Deserialize;
 
@@ -25,12 +26,6 @@ pub struct InfluenceSettings {
     pub inverse: Inverse,
     /// Figure 6: the seed that draws one test image per class.
     pub figure6_seed: u64,
-}
-
-/// A field of the block that does not fit the profile, and why.
-pub struct Problem {
-    pub field: &'static str,
-    pub message: String,
 }
 
 impl InfluenceSettings {

@@ -41,7 +41,7 @@ pub(super) struct Conv {
 
 impl Conv {
     pub(super) fn forward(&self, x: &Tensor, track: bool) -> Result<Tensor> {
-        Ok(x.conv2d(&param(&self.weight, track), self.padding, self.stride, 1, 1)?)
+        Ok(super::conv::conv2d(x, &param(&self.weight, track), self.stride, self.padding)?)
     }
 }
 
@@ -118,6 +118,11 @@ pub(super) struct Bottleneck {
 
 impl Bottleneck {
     pub(super) fn forward(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<Tensor> {
+        Ok(self.pre_activation(x, bn, track)?.relu()?)
+    }
+
+    /// The block's output before its final ReLU: main path plus shortcut.
+    pub(super) fn pre_activation(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<Tensor> {
         let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
         let h = self.bn2.forward(&self.conv2.forward(&h, track)?, bn, track)?.relu()?;
         let h = self.bn3.forward(&self.conv3.forward(&h, track)?, bn, track)?;
@@ -125,7 +130,7 @@ impl Bottleneck {
             Some((conv, norm)) => norm.forward(&conv.forward(x, track)?, bn, track)?,
             None => x.clone(),
         };
-        Ok((h + shortcut)?.relu()?)
+        Ok((h + shortcut)?)
     }
 }
 

@@ -14,6 +14,7 @@
 //!
 //! Compute runs on [`device()`]; all tensor work goes through candle ops in these modules.
 
+pub mod conv;
 pub mod device;
 pub mod freeze;
 pub mod layers;

@@ -218,7 +218,7 @@ impl Network {
         };
         let mode =
             |part| if trains(part) { PartMode::Trainable } else { PartMode::Frozen(frozen_bn) };
-        self.head(&self.features(x, &mode)?, &mode)
+        self.head(&self.features(x, &mode, LastRelu::Real)?, &mode)
     }
 
     /// Logits in evaluation mode: running statistics, nothing updated, no graph over the
@@ -231,7 +231,15 @@ impl Network {
     /// (`fc`'s input, 32·width features per image), with the graph to `x` kept as in
     /// [`Network::forward_eval`].
     pub fn features_eval(&self, x: &Tensor) -> Result<Tensor> {
-        self.features(x, &|_| PartMode::Eval)
+        self.features(x, &|_| PartMode::Eval, LastRelu::Real)
+    }
+
+    /// [`Network::features_eval`] with the last block's final ReLU passed through as the
+    /// identity in the backward pass (the `fake_relu` of MadryLab's robustness library): the
+    /// same values, and a gradient to `x` that does not vanish where that ReLU is off — what
+    /// feature visualisation ascends (Figure 1).
+    pub fn features_eval_fake_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.features(x, &|_| PartMode::Eval, LastRelu::PassThrough)
     }
 
     /// The classifier on penultimate features, in evaluation mode.
@@ -240,7 +248,12 @@ impl Network {
     }
 
     /// Stem and blocks, each run as `mode` says, then global average pooling.
-    fn features(&self, x: &Tensor, mode: &dyn Fn(Part) -> PartMode) -> Result<Tensor> {
+    fn features(
+        &self,
+        x: &Tensor,
+        mode: &dyn Fn(Part) -> PartMode,
+        last_relu: LastRelu,
+    ) -> Result<Tensor> {
         let x = self.normalise(x)?;
         let mut h = run(mode(Part::Stem), &x, &|x, bn, track| {
             let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
@@ -249,8 +262,16 @@ impl Network {
                 Stem::Small => Ok(h),
             }
         })?;
+        let last = self.blocks.len() - 1;
         for (i, block) in self.blocks.iter().enumerate() {
-            h = run(mode(Part::Block(i)), &h, &|x, bn, track| block.forward(x, bn, track))?;
+            h = run(mode(Part::Block(i)), &h, &|x, bn, track| match last_relu {
+                LastRelu::PassThrough if i == last => {
+                    // relu(z) forward, identity backward: z + (relu(z) − z) held constant.
+                    let z = block.pre_activation(x, bn, track)?;
+                    Ok((&z + (z.relu()? - &z)?.detach())?)
+                }
+                _ => block.forward(x, bn, track),
+            })?;
         }
         Ok(h.mean((2, 3))?)
     }
@@ -271,6 +292,14 @@ impl Network {
     }
 }
 
+/// How the last block ends.
+#[derive(Clone, Copy)]
+enum LastRelu {
+    Real,
+    /// ReLU forward, identity backward.
+    PassThrough,
+}
+
 /// Run one part (`f` with its BatchNorm mode and whether to track parameters) as `mode` says.
 fn run(
     mode: PartMode,
@@ -287,6 +316,70 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last block's pre-activation, pooled: what the fake-ReLU representation's gradient
+    /// must be the gradient of (written out here, apart from `features`).
+    fn pooled_pre_activation(net: &Network, x: &Tensor) -> Tensor {
+        let x = net.normalise(x).unwrap();
+        let stem = net.conv1.forward(&x, false).unwrap();
+        let mut h = net.bn1.forward(&stem, BnMode::Running, false).unwrap().relu().unwrap();
+        let (last, rest) = net.blocks.split_last().unwrap();
+        for block in rest {
+            h = block.forward(&h, BnMode::Running, false).unwrap();
+        }
+        last.pre_activation(&h, BnMode::Running, false).unwrap().mean((2, 3)).unwrap()
+    }
+
+    /// Figure 1's objective: the fake-ReLU representation has the values of `features_eval` and
+    /// the gradient of the pooled pre-activation (finite differences in f64), which differs from
+    /// the real ReLU's where the coordinate is negative.
+    #[test]
+    fn fake_relu_passes_the_last_relu_gradient_through() {
+        let config = NetConfig { width: 2, stem: Stem::Small, classes: 3, normalizer: None };
+        let net = Network::new(config, 5, DType::F64, &Device::Cpu).unwrap();
+        let x0 = rng::uniform(&mut rng::rng(6), 2 * 3 * 8 * 8, 0.0, 1.0);
+        let image = |v: Vec<f64>| Tensor::from_vec(v, (2, 3, 8, 8), &Device::Cpu).unwrap();
+        let x = Var::from_tensor(&image(x0.clone())).unwrap();
+        let real = net.features_eval(&x).unwrap();
+        let fake = net.features_eval_fake_relu(&x).unwrap();
+        let values = |t: &Tensor| t.to_vec2::<f64>().unwrap();
+        assert_eq!(values(&fake), values(&real));
+        // Per image, its most negative pre-activation coordinate: the real ReLU is off there.
+        let pre = values(&pooled_pre_activation(&net, &x));
+        let coords: Vec<usize> = pre
+            .iter()
+            .map(|row| (0..row.len()).min_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap())
+            .collect();
+        assert!(coords.iter().zip(&pre).all(|(&k, row)| row[k] < 0.0), "{pre:?}");
+        let mut mask = vec![0.0; pre.len() * pre[0].len()];
+        for (b, &k) in coords.iter().enumerate() {
+            mask[b * pre[0].len() + k] = 1.0;
+        }
+        let mask = Tensor::from_vec(mask, (pre.len(), pre[0].len()), &Device::Cpu).unwrap();
+        let objective = |t: &Tensor| (t * &mask).unwrap().sum_all().unwrap();
+        let grad = |t: &Tensor| {
+            let g = objective(t).backward().unwrap();
+            g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
+        };
+        let (fake_grad, real_grad) = (grad(&fake), grad(&real));
+        assert!(real_grad.iter().all(|g| *g == 0.0), "the real ReLU is off: no gradient");
+        let h = 1e-6;
+        for i in (0..x0.len()).step_by(37) {
+            let at = |d: f64| {
+                let mut v = x0.clone();
+                v[i] += d;
+                let t = pooled_pre_activation(&net, &image(v));
+                objective(&t).to_scalar::<f64>().unwrap()
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            assert!(
+                (fake_grad[i] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
+                "{i}: {} vs {fd}",
+                fake_grad[i]
+            );
+        }
+        assert!(fake_grad.iter().any(|g| g.abs() > 1e-6), "a gradient to ascend");
+    }
 
     /// PyTorch's BatchNorm2d in training mode, written as loops: normalise with the biased
     /// variance, move the running variance towards the unbiased one.

@@ -6,6 +6,7 @@
 //! float formatting, rows and series in the order the parameters list sources and datasets.
 
 mod data;
+mod figure1;
 mod figure9;
 mod figures;
 mod index;
@@ -13,6 +14,7 @@ pub mod influence;
 pub mod nodes;
 mod paper;
 mod plot;
+mod raster;
 mod setup;
 mod svg;
 mod table3;
@@ -51,6 +53,8 @@ pub enum Report {
     Table4,
     /// `figure9.svg`: the fine-tuning set-ups, drawn from the network definition.
     Figure9,
+    /// `figure1.svg`: feature visualisation, robust against natural, from the same seeds.
+    Figure1,
     /// `figure6.svg`: each class's test image and its most helpful training image per model.
     Figure6,
     /// `figure7.svg`: the influence matrices as heat maps.
@@ -170,6 +174,7 @@ impl Report {
             Report::Table2 => "table2",
             Report::Table4 => "table4",
             Report::Figure9 => "figure9",
+            Report::Figure1 => "figure1",
             Report::Figure6 => "figure6",
             Report::Figure7 => "figure7",
             Report::Figure8 => "figure8",
@@ -192,6 +197,7 @@ impl Report {
             Report::Table2 => &["table2.md"],
             Report::Table4 => &["table4.md"],
             Report::Figure9 => &["figure9.svg"],
+            Report::Figure1 => &["figure1.svg"],
             Report::Figure6 => &["figure6.svg"],
             Report::Figure7 => &["figure7.svg"],
             Report::Figure8 => &["figure8.svg"],
@@ -274,7 +280,9 @@ pub const CODE: Code = Code {
         "render/influence/figure7.rs",
         "render/influence/mod.rs",
         "render/influence/ranks.rs",
-        "render/influence/raster.rs",
+        "render/raster.rs",
+        "render/figure1.rs",
+        "visualise/artifact.rs",
     ],
 };
 
@@ -310,6 +318,17 @@ impl Stage for Render {
             Report::Table1 => write(out, Report::Table1.files()[0], &setup::table1(&params)?),
             Report::Table2 => write(out, Report::Table2.files()[0], &setup::table2(&params)?),
             Report::Figure9 => write(out, Report::Figure9.files()[0], &figure9::render(&params)?),
+            Report::Figure1 => {
+                let dirs: Vec<(&str, &Path)> = params
+                    .sources
+                    .iter()
+                    .filter_map(|s| {
+                        let dir = ctx.input(&format!("visualise:{}", s.name)).ok()?;
+                        Some((s.name.as_str(), dir))
+                    })
+                    .collect();
+                write(out, Report::Figure1.files()[0], &figure1::render(&params, &dirs)?)
+            }
             Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
                 let pair = influence::Pair::load(ctx.input("natural")?, ctx.input("robust")?)?;
                 let text = match params.report {

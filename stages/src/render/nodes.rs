@@ -7,6 +7,7 @@ use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
 use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
 use crate::study::expand::{grid_datasets, grid_sources, node};
+use crate::visualise::settings::Figure1Settings;
 use crate::{aggregate, influence, prepare};
 use pipeline_engine::{Input, Node, Publish};
 
@@ -25,6 +26,19 @@ pub const REPORTS: [(Report, &str); 11] = [
     (Report::Figure9, "The fine-tuning set-ups: which blocks of the network train at each depth."),
 ];
 
+/// Figure 1, for a profile with a `figure1:` block.
+pub const FIGURE1_REPORT: (Report, &str) = (
+    Report::Figure1,
+    "Feature visualisation: images that maximise coordinates of each model's representation, from the same seeds.",
+);
+
+/// The studies beside the grid that a profile may have, each with reports of its own.
+#[derive(Clone, Copy)]
+pub struct Studies<'a> {
+    pub influence: Option<&'a InfluenceSettings>,
+    pub figure1: Option<&'a Figure1Settings>,
+}
+
 /// The influence study's reports, for a profile with an `influence:` block.
 pub const INFLUENCE_REPORTS: [(Report, &str); 4] = [
     (Report::Figure6, "One test image per class and the training image each model ranks most helpful to it."),
@@ -35,11 +49,11 @@ pub const INFLUENCE_REPORTS: [(Report, &str); 4] = [
 
 /// The render nodes of profile `name`, publishing into the folder `reports` (relative to the
 /// project root); `pretrained` lists the `pretrain` node of each source trained here. With an
-/// influence study, its reports too.
+/// influence study or a Figure 1, their reports too.
 pub fn nodes(
     name: &str,
     profile: &Profile,
-    influence: Option<&InfluenceSettings>,
+    studies: Studies,
     reports: &str,
     pretrained: &[&Node],
 ) -> Vec<Node> {
@@ -75,8 +89,10 @@ pub fn nodes(
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
+    let Studies { influence, figure1 } = studies;
     let studied = influence.map_or(&[][..], |_| &INFLUENCE_REPORTS[..]);
-    for &(report, description) in REPORTS.iter().chain(studied) {
+    let figure1_report = figure1.map(|_| FIGURE1_REPORT);
+    for &(report, description) in REPORTS.iter().chain(studied).chain(figure1_report.iter()) {
         let files = report.files();
         let mut params = RenderParams { report, ..base.clone() };
         let inputs = match report {
@@ -102,6 +118,15 @@ pub fn nodes(
                 }
                 params.influence = Some(influence_labels(profile, s));
                 inputs
+            }
+            Report::Figure1 => {
+                let settings = figure1.expect("Figure 1 only with a figure1 block");
+                let id = |s: &String| crate::visualise::nodes::id(s);
+                settings
+                    .sources
+                    .iter()
+                    .map(|s| Input::new(format!("visualise:{s}"), id(s)))
+                    .collect()
             }
             Report::Table4 => grid_datasets(profile)
                 .map(|d| {

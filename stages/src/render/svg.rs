@@ -1,6 +1,6 @@
-//! Pieces of the hand-drawn SVG figures (Figures 6, 7 and 9; the charts use plotters): the
+//! Pieces of the hand-drawn SVG figures (Figures 1, 6, 7 and 9; the charts use plotters): the
 //! opening (document element with its size, the sans-serif family — no system fonts are read —
-//! and a white background) and a grey caption of several lines.
+//! and a white background), a grey caption of several lines, and its wrapping.
 
 /// `<svg …>` and the white background; the caller closes it with `</svg>`.
 pub fn open(width: f64, height: f64) -> String {
@@ -23,4 +23,20 @@ pub fn caption(lines: &[String], first_baseline: f64) -> String {
             )
         })
         .collect()
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole):
+/// the hand-drawn figures' captions (SVG text does not wrap).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }

@@ -593,3 +593,54 @@ fn the_influence_reports_count_ranks_show_the_paper_where_comparable_and_parse()
     let f8 = figure8();
     assert!(f8.contains("class 0.0% / 100.0% (paper 55.1 / 78.6)"), "{f8}");
 }
+
+/// A hand-made `visualise` artifact: 2 seeds of 2×2 pixels, 2 coordinates; the kept images are
+/// the seeds brightened by `lift`, and the values are start 1.5 → best 2.25·(1 + i).
+fn visualise_artifact(dir: &Path, source: &str, lift: f32, coordinates: Vec<usize>) {
+    use crate::npy::Array;
+    use crate::visualise::artifact::{Summary, IMAGES, SEEDS, SUMMARY};
+    std::fs::create_dir_all(dir).unwrap();
+    let seeds: Vec<f32> = (0..2 * 12).map(|i| i as f32 / 24.0).collect();
+    let images: Vec<f32> =
+        seeds.chunks(12).flat_map(|s| [s, s]).flatten().map(|v| (v + lift).min(1.0)).collect();
+    Array::new(vec![2, 3, 2, 2], seeds).unwrap().write(&dir.join(SEEDS)).unwrap();
+    Array::new(vec![2, 2, 3, 2, 2], images).unwrap().write(&dir.join(IMAGES)).unwrap();
+    let summary = Summary {
+        source: source.into(),
+        seeds: vec!["rings".into(), "noise 1".into()],
+        coordinates,
+        resolution: 2,
+        step: 0.5,
+        iterations: 7,
+        start: vec![1.5; 4],
+        best: (0..4).map(|i| 2.25 * (1 + i) as f32).collect(),
+        best_iteration: vec![7; 4],
+    };
+    std::fs::write(dir.join(SUMMARY), serde_json::to_string(&summary).unwrap()).unwrap();
+}
+
+#[test]
+fn figure1_shows_every_seed_coordinate_and_source_with_its_values() {
+    let root = tempfile::tempdir().unwrap();
+    let (natural, robust) = (root.path().join("natural"), root.path().join("robust"));
+    visualise_artifact(&natural, "natural", 0.0, vec![3, 40]);
+    visualise_artifact(&robust, "l2_eps3", 0.25, vec![3, 40]);
+    let p = params(Report::Figure1, "mini");
+    let dirs = [("natural", natural.as_path()), ("l2_eps3", robust.as_path())];
+    let svg = super::figure1::render(&p, &dirs).unwrap();
+    let t = texts(&svg);
+    for want in ["coordinate 3", "coordinate 40", "rings", "noise 1", "seed", "1.50 → 9.00"] {
+        assert!(t.iter().any(|s| s == want), "{want} in {t:?}");
+    }
+    let label = |name: &str| p.source_label(name).to_string();
+    assert_eq!(t.iter().filter(|s| **s == label("l2_eps3")).count(), 2, "{t:?}");
+    assert!(t.iter().any(|s| s.contains("7 L2-normalised steps of")), "{t:?}");
+    // A seed column and 2 coordinates × 2 sources per seed row.
+    assert_eq!(svg.matches("<image ").count(), 2 * (1 + 2 * 2));
+    assert_eq!(svg, super::figure1::render(&p, &dirs).unwrap(), "same bytes on a rerun");
+    let other = root.path().join("other");
+    visualise_artifact(&other, "l2_eps3", 0.25, vec![3, 41]);
+    let err =
+        super::figure1::render(&p, &[("natural", natural.as_path()), ("l2_eps3", other.as_path())]);
+    assert!(format!("{:#}", err.unwrap_err()).contains("differ in their settings"));
+}

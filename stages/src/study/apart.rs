@@ -1,8 +1,8 @@
 //! Blocks of a profile that are read apart from the rest of it: `slurm:` (the engine's
-//! [`pipeline_engine::SlurmSettings`]: how the cluster runs the study, never what it computes) and
-//! `influence:` (`influence/settings.rs`: owned by the stage kinds of the influence study, so
-//! that adding or editing it never changes the schema file every other stage's fingerprint
-//! covers). A block's lines are blanked out of the text the study schema reads, and parsed on
+//! [`pipeline_engine::SlurmSettings`]: how the cluster runs the study, never what it computes),
+//! `influence:` (`influence/settings.rs`) and `figure1:` (`visualise/settings.rs`), owned by the
+//! stage kinds they configure, so that adding or editing them never changes the schema file
+//! every other stage's fingerprint covers. A block's lines are blanked out of the text the study schema reads, and parsed on
 //! their own from a text where every other line is blank — both keep the file's line numbers, so
 //! errors still point at `pipeline.yaml:line:column`. Anchors and aliases do not cross the
 //! block's edge.
@@ -13,6 +13,12 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
+
+/// A field of a block that does not fit its profile, and why (from a block's `check`).
+pub struct Problem {
+    pub field: &'static str,
+    pub message: String,
+}
 
 /// Each profile's block under one key (`None` when the key has no value), and the text without
 /// them (for the study schema or the next block).

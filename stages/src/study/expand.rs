@@ -9,7 +9,8 @@ use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
 use crate::influence::settings::InfluenceSettings;
 use crate::prepare::params::PrepareParams;
-use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset};
+use crate::visualise::settings::Figure1Settings;
+use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset, visualise};
 use pipeline_engine::{Input, Node};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,13 +36,14 @@ pub fn grid_sources(profile: &Profile) -> impl Iterator<Item = &Source> {
     profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name))
 }
 
-/// Every node of profile `name` (assumed valid) and of its influence study if it has one, its
-/// reports publishing into `reports`. `local` holds the `prepare` parameters of the profile's
+/// Every node of profile `name` (assumed valid), of its influence study and its Figure 1 if it
+/// has them, its reports publishing into `reports`. `local` holds the `prepare` parameters of the profile's
 /// local datasets by name.
 pub fn nodes(
     name: &str,
     profile: &Profile,
     influence: Option<&InfluenceSettings>,
+    figure1: Option<&Figure1Settings>,
     local: &BTreeMap<String, PrepareParams>,
     reports: &str,
 ) -> Vec<Node> {
@@ -76,7 +78,11 @@ pub fn nodes(
     if let Some(settings) = influence {
         nodes.extend(influence::nodes::nodes(profile, settings));
     }
+    if let Some(settings) = figure1 {
+        nodes.extend(visualise::nodes::nodes(profile, settings, &sources));
+    }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    nodes.extend(render::nodes::nodes(name, profile, influence, reports, &pretrained));
+    let studies = render::nodes::Studies { influence, figure1 };
+    nodes.extend(render::nodes::nodes(name, profile, studies, reports, &pretrained));
     nodes
 }

@@ -11,6 +11,7 @@ pub mod validate;
 
 use crate::fingerprint::Code;
 use crate::influence::settings::InfluenceSettings;
+use crate::visualise::settings::Figure1Settings;
 use anyhow::{anyhow, bail, Context, Result};
 use locate::Seg::Key;
 use pipeline_engine::{Node, Registry, Stage};
@@ -61,8 +62,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     let slurm = apart::split::<pipeline_engine::SlurmSettings>(config, &text, &tree, "slurm")?;
     let influence =
         apart::split::<InfluenceSettings>(config, &slurm.without_blocks, &tree, "influence")?;
-    let file: config::StudyFile =
-        yaml_serde::from_str(&influence.without_blocks).map_err(located)?;
+    let figure1 =
+        apart::split::<Figure1Settings>(config, &influence.without_blocks, &tree, "figure1")?;
+    let file: config::StudyFile = yaml_serde::from_str(&figure1.without_blocks).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -82,25 +84,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // and fail every node that reads them, long after loading: refuse them here.
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
-    let influence = match influence.blocks.get(name) {
-        None => None,
-        Some(None) => {
-            problems.push(validate::Problem {
-                path: vec![Key("profiles"), Key(name), Key("influence")],
-                message: "the block is empty; see the mini profile for its fields".into(),
-            });
-            None
-        }
-        Some(Some(settings)) => {
-            for p in settings.check(chosen) {
-                problems.push(validate::Problem {
-                    path: vec![Key("profiles"), Key(name), Key("influence"), Key(p.field)],
-                    message: p.message,
-                });
-            }
-            Some(settings)
-        }
-    };
+    let influence =
+        checked(name, "influence", &influence.blocks, &mut problems, |s| s.check(chosen));
+    let figure1 = checked(name, "figure1", &figure1.blocks, &mut problems, |s| s.check(chosen));
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -136,7 +122,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     } else {
         format!("reports/{name}")
     };
-    let nodes = expand::nodes(name, chosen, influence, &local, &reports_dir);
+    let nodes = expand::nodes(name, chosen, influence, figure1, &local, &reports_dir);
     let registry = registry();
     let slurm = slurm.blocks.get(name).cloned().flatten().unwrap_or_default();
     if let Some(kind) = slurm.resources.keys().find(|kind| registry.get(kind).is_none()) {
@@ -148,6 +134,35 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         );
     }
     Ok(Study { profile: name.to_string(), profiles, nodes, registry, reports_dir, slurm })
+}
+
+/// Profile `name`'s block under `key` (read apart), its problems added to `problems` located
+/// under `profiles.<name>.<key>`; `None` when the profile has no such block.
+fn checked<'a, T>(
+    name: &'a str,
+    key: &'static str,
+    blocks: &'a std::collections::BTreeMap<String, Option<T>>,
+    problems: &mut Vec<validate::Problem<'a>>,
+    check: impl Fn(&T) -> Vec<apart::Problem>,
+) -> Option<&'a T> {
+    match blocks.get(name)? {
+        None => {
+            problems.push(validate::Problem {
+                path: vec![Key("profiles"), Key(name), Key(key)],
+                message: "the block is empty; see the mini profile for its fields".into(),
+            });
+            None
+        }
+        Some(settings) => {
+            for p in check(settings) {
+                problems.push(validate::Problem {
+                    path: vec![Key("profiles"), Key(name), Key(key), Key(p.field)],
+                    message: p.message,
+                });
+            }
+            Some(settings)
+        }
+    }
 }
 
 /// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.
@@ -163,6 +178,7 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
     use crate::{
         aggregate, features, fetch, finetune, influence, prepare, pretrain, render, subset,
+        visualise,
     };
     vec![
         (Arc::new(fetch::Fetch), &fetch::CODE),
@@ -172,6 +188,7 @@ pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
         (Arc::new(finetune::Finetune), &finetune::CODE),
         (Arc::new(features::FeaturesStage), &features::CODE),
         (Arc::new(influence::InfluenceStage), &influence::CODE),
+        (Arc::new(visualise::VisualiseStage), &visualise::CODE),
         (Arc::new(aggregate::Aggregate), &aggregate::CODE),
         (Arc::new(render::Render), &render::CODE),
     ]
@@ -240,15 +257,20 @@ mod tests {
     /// The mini profile's `influence:` block with `from` replaced by `to`: the error, and the
     /// place it must name (the line of `to`, the column of its field).
     fn influence_error(from: &str, to: &str) -> (String, String) {
+        block_error("influence", from, to)
+    }
+
+    /// As [`influence_error`], for the mini profile's `block:` block.
+    fn block_error(block: &str, from: &str, to: &str) -> (String, String) {
         let text = std::fs::read_to_string(project_file()).unwrap();
-        let start = text.find("    influence:\n").unwrap();
+        let start = text.find(&format!("    {block}:\n")).unwrap();
         let at = start + text[start..].find(from).unwrap();
         let text = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
         let f = write_temp(&text);
         let line = text[..at].lines().count() + 1;
         let column = to.len() - to.trim_start().len() + 1;
         let err = format!("{:#}", load(f.path(), None).err().unwrap());
-        (err, format!("{}:{line}:{column}: profiles.mini.influence.", f.path().display()))
+        (err, format!("{}:{line}:{column}: profiles.mini.{block}.", f.path().display()))
     }
 
     #[test]
@@ -295,6 +317,43 @@ mod tests {
         assert!(err.contains(file_line) && err.contains("unknown field `figure6_sed`"), "{err}");
         let (err, _) = influence_error("{ method: damped }", "{ method: lu }");
         assert!(err.contains("unknown variant `lu`"), "{err}");
+    }
+
+    #[test]
+    fn a_figure1_block_that_does_not_fit_the_profile_is_refused_with_its_place() {
+        for (from, to, says) in [
+            (
+                "      sources: [natural, l2_eps3]",
+                "      sources: [natural, l2_eps9]",
+                "`l2_eps9` is not a source of the grid",
+            ),
+            (
+                "      sources: [natural, l2_eps3]",
+                "      sources: [l2_eps3, linf_eps8]",
+                "name the natural source and at least one robust one",
+            ),
+            (
+                "      coordinates: [16, 34, 65]",
+                "      coordinates: [16, 128]",
+                "128 is beyond the representation (32·width = 128 coordinates)",
+            ),
+            ("      step: 0.143", "      step: -1", "-1 is not a positive step"),
+            ("      iterations: 1000", "      iterations: 0", "at least one step"),
+        ] {
+            let (err, place) = block_error("figure1", from, to);
+            let field = to.trim_start().split(':').next().unwrap();
+            assert!(
+                err.contains(&format!("{place}{field}: {says}")),
+                "{err}\nwanted {place}{field}: {says}"
+            );
+        }
+        let (err, place) = block_error(
+            "figure1",
+            "      patterns: [rings, checker,",
+            "      patterns: [rings, chequer,",
+        );
+        let file_line = place.rsplitn(3, ':').nth(2).unwrap();
+        assert!(err.contains(file_line) && err.contains("unknown variant `chequer`"), "{err}");
     }
 
     #[test]

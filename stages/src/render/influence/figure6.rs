@@ -2,9 +2,10 @@
 //! image each model ranks most helpful to it, at native resolution scaled up without smoothing.
 
 use super::ranks::ranked;
-use super::raster::{self, Rgb};
-use super::{labels, wrap, Pair};
+use super::{labels, Pair};
 use crate::data::{derived_rng, Dataset};
+use crate::render::raster::{self, Rgb};
+use crate::render::svg::wrap;
 use crate::render::RenderParams;
 use anyhow::{ensure, Result};
 use rand::Rng;

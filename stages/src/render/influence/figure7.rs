@@ -5,9 +5,10 @@
 //! each panel's 99th percentile of |pixel|, printed under the panel; the authors clipped at
 //! ±1e-5, which saturates nearly every entry and shows little more than the sign.
 
-use super::raster::{self, Rgb};
-use super::{labels, wrap, Pair};
+use super::{labels, Pair};
 use crate::npy::Array;
+use crate::render::raster::{self, Rgb};
+use crate::render::svg::wrap;
 use crate::render::RenderParams;
 use anyhow::Result;
 use std::fmt::Write;

@@ -6,10 +6,10 @@
 mod figure6;
 mod figure7;
 mod ranks;
-mod raster;
 
 use super::figures::color;
 use super::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
+use super::svg::wrap;
 use super::RenderParams;
 use crate::influence::matrices::Influence;
 use anyhow::{Context, Result};
@@ -56,22 +56,6 @@ impl Pair {
     fn models(&self) -> [&Influence; 2] {
         [&self.natural, &self.robust]
     }
-}
-
-/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole):
-/// the hand-drawn figures' captions (SVG text does not wrap).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for word in text.split(' ') {
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
-                line.push(' ');
-                line.push_str(word);
-            }
-            _ => lines.push(word.to_string()),
-        }
-    }
-    lines
 }
 
 fn labels(p: &RenderParams) -> Result<&InfluenceLabels> {

@@ -1,0 +1,578 @@
+//! 2-D convolution (no dilation, one group) on the CPU as im2col + one GEMM, forward and both
+//! gradients, as a candle custom op; on other devices candle's own `conv2d`.
+//!
+//! candle's CPU backward of `conv2d` takes the input gradient through `conv_transpose2d`, a
+//! direct loop (one dot product per kernel tap, channel, image and pixel), and always computes
+//! it, even for an input nothing upstream trains. Here, with P = OH·OW output pixels per image
+//! and CKK = C·KH·KW:
+//!
+//! - forward: `col` [CKK, N·P] = im2col(x); `y` = W [K, CKK] · col, scattered to NCHW;
+//! - input gradient (only when `x` is on a path to a trained parameter or input): `dcol` =
+//!   Wᵀ · dyᵀ [K, N·P], then col2im;
+//! - weight gradient (only when `w` is tracked): dW = dyᵀ · colᵀ.
+//!
+//! The GEMMs are the `gemm` crate's (what candle's CPU matmul runs); it splits the output among
+//! threads, never a sum, and im2col / col2im give each thread whole rows or image planes, so the
+//! results do not depend on the thread count (tested).
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Floating-point operations the CPU kernels' GEMMs have done in this process (2 per
+/// multiply-add): what `pipeline bench` divides by time.
+static FLOPS: AtomicU64 = AtomicU64::new(0);
+
+/// The count behind [`FLOPS`] so far.
+pub fn flops() -> u64 {
+    FLOPS.load(Ordering::Relaxed)
+}
+
+/// `x` [N, C, H, W] convolved with `w` [K, C, KH, KW], zero padding `padding` on every side.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    if !x.device().is_cpu() || candle_oracle() {
+        return x.conv2d(w, padding, stride, 1, 1);
+    }
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv { stride, padding })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: run candle's own conv2d on this thread (the previous implementation, as oracle).
+    pub(crate) static CANDLE_ORACLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn candle_oracle() -> bool {
+    CANDLE_ORACLE.with(|c| c.get())
+}
+
+#[cfg(not(test))]
+fn candle_oracle() -> bool {
+    false
+}
+
+/// The sizes of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    padding: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(x: &[usize], w: &[usize], stride: usize, padding: usize) -> candle_core::Result<Self> {
+        let (&[n, c, h, wd], &[k, c2, kh, kw]) = (x, w) else {
+            candle_core::bail!("conv2d needs 4-d input and kernel, got {x:?} and {w:?}");
+        };
+        if c != c2 || h + 2 * padding < kh || wd + 2 * padding < kw || stride == 0 {
+            candle_core::bail!(
+                "conv2d: input {x:?} and kernel {w:?} (stride {stride}, padding {padding}) do not fit"
+            );
+        }
+        let (oh, ow) = ((h + 2 * padding - kh) / stride + 1, (wd + 2 * padding - kw) / stride + 1);
+        Ok(Geometry { n, c, h, w: wd, k, kh, kw, stride, padding, oh, ow })
+    }
+
+    /// Fails unless `dims` are those of this convolution's output.
+    fn check_output(&self, dims: &[usize]) -> candle_core::Result<()> {
+        if dims != [self.n, self.k, self.oh, self.ow] {
+            candle_core::bail!("conv2d gradient: {dims:?} is not the output shape of {self:?}");
+        }
+        Ok(())
+    }
+
+    fn pixels(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn columns(&self) -> usize {
+        self.n * self.pixels()
+    }
+    fn taps(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    /// The input row (or column) read by output row `o` at kernel tap `i`, if inside the image.
+    fn source(&self, o: usize, i: usize, size: usize) -> Option<usize> {
+        (o * self.stride + i).checked_sub(self.padding).filter(|&s| s < size)
+    }
+}
+
+/// The element types the kernels run in.
+trait Elem: Copy + Default + Send + Sync + 'static + std::ops::AddAssign {
+    const ONE: Self;
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    fn storage(v: Vec<Self>) -> CpuStorage;
+}
+
+impl Elem for f32 {
+    const ONE: Self = 1.0;
+    fn slice(s: &CpuStorage) -> Option<&[Self]> {
+        match s {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F32(v)
+    }
+}
+
+impl Elem for f64 {
+    const ONE: Self = 1.0;
+    fn slice(s: &CpuStorage) -> Option<&[Self]> {
+        match s {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F64(v)
+    }
+}
+
+/// The contiguous elements a layout views.
+fn elements<'a, T: Elem>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [T]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("conv2d: operands must be contiguous");
+    };
+    let Some(v) = T::slice(s) else {
+        candle_core::bail!("conv2d: f32 or f64 operands of one type")
+    };
+    Ok(&v[start..end])
+}
+
+/// dst [m, n] (row-major, contiguous) = lhs [m, k] · rhs [k, n], each operand given by its
+/// (row stride, column stride).
+fn matmul<T: Elem>(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [T],
+    (lhs, lhs_rs, lhs_cs): (&[T], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[T], usize, usize),
+) {
+    assert!(dst.len() == m * n && lhs.len() >= m * k && rhs.len() >= k * n);
+    FLOPS.fetch_add(2 * (m * n * k) as u64, Ordering::Relaxed);
+    let threads = rayon::current_num_threads();
+    let parallelism =
+        if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the pointers cover the m×k, k×n and m×n matrices at the given strides (asserted
+    // above for the contiguous layouts the callers pass), and `dst` is not aliased.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::default(),
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// [CKK, N·P]: row (c, i, j), column (n, oh, ow) holds x[n, c, oh·s − p + i, ow·s − p + j] or 0.
+fn im2col<T: Elem>(x: &[T], g: &Geometry) -> Vec<T> {
+    let (p, np) = (g.pixels(), g.columns());
+    let mut col = vec![T::default(); g.taps() * np];
+    col.par_chunks_mut(np).enumerate().for_each(|(row, out)| {
+        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        for n in 0..g.n {
+            let plane = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
+            for oh in 0..g.oh {
+                let Some(ih) = g.source(oh, i, g.h) else { continue };
+                let dst = &mut out[n * p + oh * g.ow..][..g.ow];
+                for (ow, d) in dst.iter_mut().enumerate() {
+                    if let Some(iw) = g.source(ow, j, g.w) {
+                        *d = plane[ih * g.w + iw];
+                    }
+                }
+            }
+        }
+    });
+    col
+}
+
+/// The adjoint of [`im2col`]: each column entry added back to the pixel it was read from.
+fn col2im<T: Elem>(col: &[T], g: &Geometry) -> Vec<T> {
+    let (p, np) = (g.pixels(), g.columns());
+    let mut x = vec![T::default(); g.n * g.c * g.h * g.w];
+    x.par_chunks_mut(g.h * g.w).enumerate().for_each(|(plane_index, plane)| {
+        let (n, c) = (plane_index / g.c, plane_index % g.c);
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &col[((c * g.kh + i) * g.kw + j) * np + n * p..][..p];
+                for oh in 0..g.oh {
+                    let Some(ih) = g.source(oh, i, g.h) else { continue };
+                    for ow in 0..g.ow {
+                        if let Some(iw) = g.source(ow, j, g.w) {
+                            plane[ih * g.w + iw] += row[oh * g.ow + ow];
+                        }
+                    }
+                }
+            }
+        }
+    });
+    x
+}
+
+/// NCHW [N, K, P] ↔ [K, N·P]: `to_rows` gathers an NCHW tensor into rows, else scatters back.
+fn transpose_images<T: Elem>(src: &[T], g: &Geometry, to_rows: bool) -> Vec<T> {
+    let (p, np) = (g.pixels(), g.columns());
+    let mut dst = vec![T::default(); g.k * np];
+    if to_rows {
+        dst.par_chunks_mut(np).enumerate().for_each(|(k, row)| {
+            for n in 0..g.n {
+                row[n * p..][..p].copy_from_slice(&src[(n * g.k + k) * p..][..p]);
+            }
+        });
+    } else {
+        dst.par_chunks_mut(p).enumerate().for_each(|(nk, out)| {
+            let (n, k) = (nk / g.k, nk % g.k);
+            out.copy_from_slice(&src[k * np + n * p..][..p]);
+        });
+    }
+    dst
+}
+
+struct Conv {
+    stride: usize,
+    padding: usize,
+}
+
+impl Conv {
+    fn forward<T: Elem>(&self, x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
+        let col = im2col(x, g);
+        let mut rows = vec![T::default(); g.k * g.columns()];
+        matmul((g.k, g.columns(), g.taps()), &mut rows, (w, g.taps(), 1), (&col, g.columns(), 1));
+        transpose_images(&rows, g, false)
+    }
+}
+
+impl CustomOp2 for Conv {
+    fn name(&self) -> &'static str {
+        "pipeline-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = Geometry::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
+        let out = match s1 {
+            CpuStorage::F32(_) => {
+                f32::storage(self.forward(elements(s1, l1)?, elements(s2, l2)?, &g))
+            }
+            _ => f64::storage(self.forward(elements(s1, l1)?, elements(s2, l2)?, &g)),
+        };
+        Ok((out, Shape::from((g.n, g.k, g.oh, g.ow))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let (stride, padding) = (self.stride, self.padding);
+        let dx = match x.track_op() {
+            true => {
+                Some(grad.apply_op2_no_bwd(w, &InputGrad { stride, padding, input: x.dims4()? })?)
+            }
+            false => None,
+        };
+        let dw = match w.track_op() {
+            true => Some(
+                x.apply_op2_no_bwd(&grad, &WeightGrad { stride, padding, kernel: w.dims4()? })?,
+            ),
+            false => None,
+        };
+        Ok((dx, dw))
+    }
+}
+
+/// ∂/∂x: operands (dy, w).
+struct InputGrad {
+    stride: usize,
+    padding: usize,
+    input: (usize, usize, usize, usize),
+}
+
+impl InputGrad {
+    fn run<T: Elem>(&self, dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
+        let rows = transpose_images(dy, g, true);
+        let mut dcol = vec![T::default(); g.taps() * g.columns()];
+        // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
+        matmul((g.taps(), g.columns(), g.k), &mut dcol, (w, 1, g.taps()), (&rows, g.columns(), 1));
+        col2im(&dcol, g)
+    }
+}
+
+impl CustomOp2 for InputGrad {
+    fn name(&self) -> &'static str {
+        "pipeline-conv2d-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = self.input;
+        let g = Geometry::new(&[n, c, h, w], l2.dims(), self.stride, self.padding)?;
+        g.check_output(l1.dims())?;
+        let out = match s1 {
+            CpuStorage::F32(_) => f32::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+            _ => f64::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+        };
+        Ok((out, Shape::from(self.input)))
+    }
+}
+
+/// ∂/∂w: operands (x, dy).
+struct WeightGrad {
+    stride: usize,
+    padding: usize,
+    kernel: (usize, usize, usize, usize),
+}
+
+impl WeightGrad {
+    fn run<T: Elem>(&self, x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+        let col = im2col(x, g);
+        let rows = transpose_images(dy, g, true);
+        let mut dw = vec![T::default(); g.k * g.taps()];
+        // colᵀ [N·P, CKK]: element (q, r) is col[r·N·P + q].
+        matmul(
+            (g.k, g.taps(), g.columns()),
+            &mut dw,
+            (&rows, g.columns(), 1),
+            (&col, 1, g.columns()),
+        );
+        dw
+    }
+}
+
+impl CustomOp2 for WeightGrad {
+    fn name(&self) -> &'static str {
+        "pipeline-conv2d-weight-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (k, c, kh, kw) = self.kernel;
+        let g = Geometry::new(l1.dims(), &[k, c, kh, kw], self.stride, self.padding)?;
+        g.check_output(l2.dims())?;
+        let out = match s1 {
+            CpuStorage::F32(_) => f32::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+            _ => f64::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+        };
+        Ok((out, Shape::from(self.kernel)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::rng;
+    use candle_core::{DType, Device, Var};
+
+    /// (n, c, h, w, k, kernel, stride, padding): what ResNet-50 uses (1×1, 3×3 at stride 1 and
+    /// 2 with padding, 7×7 stride 2, 1×1 stride-2 shortcuts), odd sizes, batch 1.
+    /// (n, c, h, w, k, kernel, stride, padding).
+    type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+    const CASES: [Case; 7] = [
+        (2, 3, 5, 6, 4, 1, 1, 0),
+        (2, 3, 7, 5, 2, 3, 1, 1),
+        (1, 2, 9, 7, 3, 3, 2, 1),
+        (2, 3, 11, 13, 2, 7, 2, 3),
+        (3, 4, 6, 6, 5, 1, 2, 0),
+        (1, 1, 4, 4, 1, 3, 1, 0),
+        (2, 5, 3, 3, 2, 3, 2, 1),
+    ];
+
+    fn tensor(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
+        let count = shape.0 * shape.1 * shape.2 * shape.3;
+        Tensor::from_vec(rng::normal(&mut rng::rng(seed), count, 1.0), shape, &Device::Cpu).unwrap()
+    }
+
+    fn flat(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// L = Σ y ⊙ r for a fixed random r, and its gradients to x and w, by `conv`.
+    fn loss_and_grads(
+        conv: &dyn Fn(&Tensor, &Tensor) -> Tensor,
+        x: &Tensor,
+        w: &Tensor,
+        seed: u64,
+    ) -> (Vec<f64>, f64, Vec<f64>, Vec<f64>) {
+        let (xv, wv) = (Var::from_tensor(x).unwrap(), Var::from_tensor(w).unwrap());
+        let y = conv(xv.as_tensor(), wv.as_tensor());
+        let r = tensor(y.dims4().unwrap(), seed).to_dtype(y.dtype()).unwrap();
+        let loss = (&y * &r).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let value = loss.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+        let g = |v: &Var| flat(grads.get(v.as_tensor()).unwrap());
+        (flat(&y), value, g(&xv), g(&wv))
+    }
+
+    fn close(a: &[f64], b: &[f64], tolerance: f64, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tolerance * scale, "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// Forward and both gradients against candle's own conv2d (the previous implementation)
+    /// in f64 and f32, and against central finite differences in f64.
+    #[test]
+    fn matches_candle_and_finite_differences() {
+        for (case, &(n, c, h, w, k, kernel, stride, padding)) in CASES.iter().enumerate() {
+            let what = format!("case {case}: {:?}", CASES[case]);
+            let x = tensor((n, c, h, w), 10 + case as u64);
+            let wt = tensor((k, c, kernel, kernel), 20 + case as u64);
+            let ours = |x: &Tensor, w: &Tensor| conv2d(x, w, stride, padding).unwrap();
+            let candle = |x: &Tensor, w: &Tensor| x.conv2d(w, padding, stride, 1, 1).unwrap();
+            let (y, loss, dx, dw) = loss_and_grads(&ours, &x, &wt, 30);
+            let (y0, loss0, dx0, dw0) = loss_and_grads(&candle, &x, &wt, 30);
+            close(&y, &y0, 1e-12, &format!("{what} forward"));
+            close(&dx, &dx0, 1e-12, &format!("{what} ∂x"));
+            close(&dw, &dw0, 1e-12, &format!("{what} ∂w"));
+            assert!((loss - loss0).abs() < 1e-10 * loss0.abs().max(1.0));
+            let f32s = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+            let (y32, _, dx32, dw32) = loss_and_grads(&ours, &f32s(&x), &f32s(&wt), 30);
+            close(&y32, &y0, 1e-5, &format!("{what} f32 forward"));
+            close(&dx32, &dx0, 1e-5, &format!("{what} f32 ∂x"));
+            close(&dw32, &dw0, 1e-5, &format!("{what} f32 ∂w"));
+
+            finite_differences(CASES[case], &x, &wt, &dx, &dw);
+        }
+    }
+
+    /// Central finite differences in f64 of L = Σ conv(x, w) ⊙ r on a sample of entries of x
+    /// and w, against the gradients `dx` and `dw`.
+    fn finite_differences(
+        (n, _, h, w, k, kernel, stride, padding): (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+        ),
+        x: &Tensor,
+        wt: &Tensor,
+        dx: &[f64],
+        dw: &[f64],
+    ) {
+        let side = |s: usize| (s + 2 * padding - kernel) / stride + 1;
+        let r = tensor((n, k, side(h), side(w)), 30);
+        let at = |x: &Tensor, w: &Tensor| -> f64 {
+            let y = conv2d(x, w, stride, padding).unwrap();
+            (y * &r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+        };
+        let eps = 1e-6;
+        for (grad, of, is_x) in [(dx, x, true), (dw, wt, false)] {
+            let base = flat(of);
+            for i in (0..base.len()).step_by(base.len() / 7 + 1) {
+                let shifted = |d: f64| {
+                    let mut v = base.clone();
+                    v[i] += d;
+                    let t = Tensor::from_vec(v, of.shape().clone(), &Device::Cpu).unwrap();
+                    if is_x {
+                        at(&t, wt)
+                    } else {
+                        at(x, &t)
+                    }
+                };
+                let fd = (shifted(eps) - shifted(-eps)) / (2.0 * eps);
+                let name = if is_x { "∂x" } else { "∂w" };
+                assert!(
+                    (grad[i] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "{name}[{i}]: {} vs {fd}",
+                    grad[i]
+                );
+            }
+        }
+    }
+
+    /// Height and width of different parity at stride 2, where candle's own backward fails
+    /// (its transposed convolution pads both sides alike): finite differences only.
+    #[test]
+    fn a_non_square_input_of_mixed_parity_gets_its_gradients() {
+        let case = (1, 2, 9, 8, 3, 3, 2, 1);
+        let (x, wt) = (tensor((1, 2, 9, 8), 41), tensor((3, 2, 3, 3), 42));
+        let ours = |x: &Tensor, w: &Tensor| conv2d(x, w, 2, 1).unwrap();
+        let (y, _, dx, dw) = loss_and_grads(&ours, &x, &wt, 30);
+        assert_eq!(y.len(), 3 * 5 * 4);
+        finite_differences(case, &x, &wt, &dx, &dw);
+    }
+
+    /// The same bytes on 1 thread and on 2: no sum is split between threads.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (x, w) = (tensor((4, 8, 12, 12), 1), tensor((16, 8, 3, 3), 2));
+        let x = x.to_dtype(DType::F32).unwrap();
+        let w = w.to_dtype(DType::F32).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let conv = |x: &Tensor, w: &Tensor| conv2d(x, w, 2, 1).unwrap();
+                loss_and_grads(&conv, &x, &w, 3)
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.0, two.0);
+        assert_eq!(one.2, two.2);
+        assert_eq!(one.3, two.3);
+    }
+
+    /// No input gradient is computed for an input that nothing upstream trains.
+    #[test]
+    fn an_untracked_input_gets_no_gradient() {
+        let (x, w) = (tensor((1, 2, 5, 5), 4), Var::from_tensor(&tensor((3, 2, 3, 3), 5)).unwrap());
+        let y = conv2d(&x, w.as_tensor(), 1, 1).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        assert!(grads.get(&x).is_none());
+        assert!(grads.get(w.as_tensor()).is_some());
+    }
+}

@@ -1,0 +1,97 @@
+//! The `visualise` stage (Figure 1): for one source network, each seed image ascended to
+//! maximise each chosen coordinate of the penultimate representation (`ascent.rs`); the seed
+//! images (`seeds.rs`), the kept images and the objective's course are the artifact.
+
+pub mod artifact;
+pub mod ascent;
+pub mod nodes;
+pub mod params;
+pub mod seeds;
+pub mod settings;
+
+use crate::fingerprint::{sources, Code};
+use crate::npy::Array;
+use anyhow::Result;
+use artifact::{Summary, IMAGES, SEEDS, SUMMARY, TRACE};
+use candle_core::{Device, Tensor};
+use params::VisualiseParams;
+use pipeline_engine::{Stage, StageContext};
+
+pub struct VisualiseStage;
+
+/// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
+pub const CODE: Code = Code {
+    root: "visualise/mod.rs",
+    sources: sources![
+        "visualise/mod.rs",
+        "checkpoint.rs",
+        "fetch/artifact.rs",
+        "finetune/params.rs",
+        "fingerprint/mod.rs",
+        "nn/device.rs",
+        "nn/layers.rs",
+        "nn/layout.rs",
+        "nn/maxpool.rs",
+        "nn/options.rs",
+        "nn/resnet.rs",
+        "nn/rng.rs",
+        "npy.rs",
+        "pretrain/model.rs",
+        "source_model.rs",
+        "study/config.rs",
+        "visualise/artifact.rs",
+        "visualise/ascent.rs",
+        "visualise/params.rs",
+        "visualise/seeds.rs",
+    ],
+};
+
+impl Stage for VisualiseStage {
+    fn kind(&self) -> &'static str {
+        "visualise"
+    }
+
+    fn fingerprint(&self) -> blake3::Hash {
+        CODE.fingerprint(self.kind())
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        let p: VisualiseParams = ctx.params_as()?;
+        let log = |line: &str| ctx.log(line);
+        let net =
+            crate::source_model::load(ctx.input("source")?, p.source_format, &p.network, &log)?;
+        ctx.log(&format!("device: {}", crate::nn::device::describe(net.device())));
+        let side = p.network.resolution;
+        let mut names: Vec<String> = p.patterns.iter().map(|s| s.name().to_string()).collect();
+        let mut images: Vec<Vec<f32>> = p.patterns.iter().map(|s| s.image(side)).collect();
+        names.extend((1..=p.noise).map(|i| format!("noise {i}")));
+        images.extend(seeds::noise(p.noise, side, p.noise_seed));
+        let (s, k) = (images.len(), p.coordinates.len());
+        // One batch: seed-major, each seed once per coordinate.
+        let batch: Vec<f32> =
+            images.iter().flat_map(|img| std::iter::repeat_n(img, k)).flatten().copied().collect();
+        let coordinates: Vec<usize> = (0..s).flat_map(|_| p.coordinates.iter().copied()).collect();
+        let x = Tensor::from_vec(batch, (s * k, 3, side, side), &Device::Cpu)?
+            .to_device(net.device())?;
+        let a = ascent::ascend(&net, &x, &coordinates, p.step, p.iterations, &|done, total| {
+            ctx.progress(done, total)
+        })?;
+        let out = ctx.out_dir();
+        Array::new(vec![s, 3, side, side], images.concat())?.write(&out.join(SEEDS))?;
+        Array::new(vec![s, k, 3, side, side], a.best)?.write(&out.join(IMAGES))?;
+        Array::new(vec![p.iterations + 1, s * k], a.trace)?.write(&out.join(TRACE))?;
+        let summary = Summary {
+            source: p.source,
+            seeds: names,
+            coordinates: p.coordinates,
+            resolution: side,
+            step: p.step,
+            iterations: p.iterations,
+            start: a.start,
+            best: a.best_value,
+            best_iteration: a.best_iteration,
+        };
+        std::fs::write(out.join(SUMMARY), serde_json::to_string_pretty(&summary)? + "\n")?;
+        Ok(())
+    }
+}
