@@ -29,6 +29,7 @@ pub const CODE: Code = Code {
         "features/arrays.rs",
         "features/params.rs",
         "fingerprint/mod.rs",
+        "nn/conv.rs",
         "nn/device.rs",
         "nn/layers.rs",
         "nn/layout.rs",

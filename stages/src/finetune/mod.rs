@@ -37,6 +37,7 @@ pub const CODE: Code = Code {
         "finetune/metrics.rs",
         "finetune/params.rs",
         "fingerprint/mod.rs",
+        "nn/conv.rs",
         "nn/device.rs",
         "nn/freeze.rs",
         "nn/layers.rs",

@@ -117,30 +117,45 @@ trait Elem: Copy + Default + Send + Sync + 'static + std::ops::AddAssign {
     fn storage(v: Vec<Self>) -> CpuStorage;
 }
 
-impl Elem for f32 {
-    const ONE: Self = 1.0;
-    fn slice(s: &CpuStorage) -> Option<&[Self]> {
-        match s {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
+macro_rules! elem {
+    ($t:ty, $variant:ident) => {
+        impl Elem for $t {
+            const ONE: Self = 1.0;
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn storage(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
         }
-    }
-    fn storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(v)
-    }
+    };
+}
+elem!(f32, F32);
+elem!(f64, F64);
+
+/// One of the three computations on two operands, run in the operands' element type.
+trait Kernel {
+    /// The convolution's sizes, from the operands' shapes.
+    fn geometry(&self, a: &[usize], b: &[usize]) -> candle_core::Result<Geometry>;
+    fn run<T: Elem>(&self, a: &[T], b: &[T], g: &Geometry) -> Vec<T>;
+    fn output(&self, g: &Geometry) -> Shape;
 }
 
-impl Elem for f64 {
-    const ONE: Self = 1.0;
-    fn slice(s: &CpuStorage) -> Option<&[Self]> {
-        match s {
-            CpuStorage::F64(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(v)
-    }
+/// `kernel` on two contiguous CPU operands of one float type.
+fn cpu<K: Kernel>(
+    kernel: &K,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let g = kernel.geometry(l1.dims(), l2.dims())?;
+    let out = match s1 {
+        CpuStorage::F32(_) => f32::storage(kernel.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+        _ => f64::storage(kernel.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
+    };
+    Ok((out, kernel.output(&g)))
 }
 
 /// The contiguous elements a layout views.
@@ -263,12 +278,20 @@ struct Conv {
     padding: usize,
 }
 
-impl Conv {
-    fn forward<T: Elem>(&self, x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
+impl Kernel for Conv {
+    fn geometry(&self, x: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
+        Geometry::new(x, w, self.stride, self.padding)
+    }
+
+    fn run<T: Elem>(&self, x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
         let col = im2col(x, g);
         let mut rows = vec![T::default(); g.k * g.columns()];
         matmul((g.k, g.columns(), g.taps()), &mut rows, (w, g.taps(), 1), (&col, g.columns(), 1));
         transpose_images(&rows, g, false)
+    }
+
+    fn output(&self, g: &Geometry) -> Shape {
+        Shape::from((g.n, g.k, g.oh, g.ow))
     }
 }
 
@@ -284,14 +307,7 @@ impl CustomOp2 for Conv {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let g = Geometry::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
-        let out = match s1 {
-            CpuStorage::F32(_) => {
-                f32::storage(self.forward(elements(s1, l1)?, elements(s2, l2)?, &g))
-            }
-            _ => f64::storage(self.forward(elements(s1, l1)?, elements(s2, l2)?, &g)),
-        };
-        Ok((out, Shape::from((g.n, g.k, g.oh, g.ow))))
+        cpu(self, (s1, l1), (s2, l2))
     }
 
     fn bwd(
@@ -326,13 +342,24 @@ struct InputGrad {
     input: (usize, usize, usize, usize),
 }
 
-impl InputGrad {
+impl Kernel for InputGrad {
+    fn geometry(&self, dy: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
+        let (n, c, h, wd) = self.input;
+        let g = Geometry::new(&[n, c, h, wd], w, self.stride, self.padding)?;
+        g.check_output(dy)?;
+        Ok(g)
+    }
+
     fn run<T: Elem>(&self, dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
         let rows = transpose_images(dy, g, true);
         let mut dcol = vec![T::default(); g.taps() * g.columns()];
         // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
         matmul((g.taps(), g.columns(), g.k), &mut dcol, (w, 1, g.taps()), (&rows, g.columns(), 1));
         col2im(&dcol, g)
+    }
+
+    fn output(&self, _: &Geometry) -> Shape {
+        Shape::from(self.input)
     }
 }
 
@@ -348,14 +375,7 @@ impl CustomOp2 for InputGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = self.input;
-        let g = Geometry::new(&[n, c, h, w], l2.dims(), self.stride, self.padding)?;
-        g.check_output(l1.dims())?;
-        let out = match s1 {
-            CpuStorage::F32(_) => f32::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-            _ => f64::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-        };
-        Ok((out, Shape::from(self.input)))
+        cpu(self, (s1, l1), (s2, l2))
     }
 }
 
@@ -366,7 +386,14 @@ struct WeightGrad {
     kernel: (usize, usize, usize, usize),
 }
 
-impl WeightGrad {
+impl Kernel for WeightGrad {
+    fn geometry(&self, x: &[usize], dy: &[usize]) -> candle_core::Result<Geometry> {
+        let (k, c, kh, kw) = self.kernel;
+        let g = Geometry::new(x, &[k, c, kh, kw], self.stride, self.padding)?;
+        g.check_output(dy)?;
+        Ok(g)
+    }
+
     fn run<T: Elem>(&self, x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
         let col = im2col(x, g);
         let rows = transpose_images(dy, g, true);
@@ -379,6 +406,10 @@ impl WeightGrad {
             (&col, 1, g.columns()),
         );
         dw
+    }
+
+    fn output(&self, _: &Geometry) -> Shape {
+        Shape::from(self.kernel)
     }
 }
 
@@ -394,14 +425,7 @@ impl CustomOp2 for WeightGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (k, c, kh, kw) = self.kernel;
-        let g = Geometry::new(l1.dims(), &[k, c, kh, kw], self.stride, self.padding)?;
-        g.check_output(l2.dims())?;
-        let out = match s1 {
-            CpuStorage::F32(_) => f32::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-            _ => f64::storage(self.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-        };
-        Ok((out, Shape::from(self.kernel)))
+        cpu(self, (s1, l1), (s2, l2))
     }
 }
 

@@ -73,6 +73,7 @@ pub const CODE: Code = Code {
         "data/subset.rs",
         "data/transform.rs",
         "fingerprint/mod.rs",
+        "nn/conv.rs",
         "nn/device.rs",
         "nn/freeze.rs",
         "nn/layers.rs",

@@ -248,6 +248,7 @@ pub const CODE: Code = Code {
         "../paper/sources.csv",
         "../paper/table5.csv",
         "fingerprint/mod.rs",
+        "nn/conv.rs",
         "nn/freeze.rs",
         "nn/layers.rs",
         "nn/layout.rs",

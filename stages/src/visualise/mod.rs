@@ -28,6 +28,7 @@ pub const CODE: Code = Code {
         "fetch/artifact.rs",
         "finetune/params.rs",
         "fingerprint/mod.rs",
+        "nn/conv.rs",
         "nn/device.rs",
         "nn/layers.rs",
         "nn/layout.rs",
