@@ -199,6 +199,20 @@ mod tests {
         );
     }
 
+    /// On a machine with a GPU and a CUDA build (`cargo test --release --features cuda --
+    /// --ignored gpu`): a ResNet-50 training step on cuda:0 agrees with the CPU's, as
+    /// `pipeline gpu-check` checks it.
+    #[cfg(feature = "cuda")]
+    #[test]
+    #[ignore = "needs a GPU"]
+    fn gpu_step_agrees_with_the_cpu() {
+        let gpu = Device::new_cuda(0).expect("a GPU");
+        for regime in [Regime::full(), Regime::fine_tune(3, FrozenBn::Train).unwrap()] {
+            let a = step_agreement(&gpu, NetConfig::resnet50(CLASSES), 224, 8, &regime).unwrap();
+            assert!(a.ok(), "{a:?}");
+        }
+    }
+
     /// A step that differs (another learning rate, standing in for a wrong kernel) is caught,
     /// and exactly the tensors that train are named.
     #[test]
