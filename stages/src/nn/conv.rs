@@ -19,6 +19,11 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::cpu::{apply, kernels_for, CpuKernel, Elem};
+
+/// The kernels' name in errors.
+const OP: &str = "conv2d";
+
 /// Floating-point operations the CPU kernels' GEMMs have done in this process (2 per
 /// multiply-add): what `pipeline bench` divides by time.
 static FLOPS: AtomicU64 = AtomicU64::new(0);
@@ -35,26 +40,10 @@ pub fn conv2d(
     stride: usize,
     padding: usize,
 ) -> candle_core::Result<Tensor> {
-    if !x.device().is_cpu() || candle_oracle() {
+    if !kernels_for(x) {
         return x.conv2d(w, padding, stride, 1, 1);
     }
     x.contiguous()?.apply_op2(&w.contiguous()?, Conv { stride, padding })
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Tests: run candle's own conv2d on this thread (the previous implementation, as oracle).
-    pub(crate) static CANDLE_ORACLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-#[cfg(test)]
-fn candle_oracle() -> bool {
-    CANDLE_ORACLE.with(|c| c.get())
-}
-
-#[cfg(not(test))]
-fn candle_oracle() -> bool {
-    false
 }
 
 /// The sizes of one convolution.
@@ -110,32 +99,6 @@ impl Geometry {
     }
 }
 
-/// The element types the kernels run in.
-trait Elem: Copy + Default + Send + Sync + 'static + std::ops::AddAssign {
-    const ONE: Self;
-    fn slice(s: &CpuStorage) -> Option<&[Self]>;
-    fn storage(v: Vec<Self>) -> CpuStorage;
-}
-
-macro_rules! elem {
-    ($t:ty, $variant:ident) => {
-        impl Elem for $t {
-            const ONE: Self = 1.0;
-            fn slice(s: &CpuStorage) -> Option<&[Self]> {
-                match s {
-                    CpuStorage::$variant(v) => Some(v),
-                    _ => None,
-                }
-            }
-            fn storage(v: Vec<Self>) -> CpuStorage {
-                CpuStorage::$variant(v)
-            }
-        }
-    };
-}
-elem!(f32, F32);
-elem!(f64, F64);
-
 /// One of the three computations on two operands, run in the operands' element type.
 trait Kernel {
     /// The convolution's sizes, from the operands' shapes.
@@ -151,22 +114,20 @@ fn cpu<K: Kernel>(
     (s2, l2): (&CpuStorage, &Layout),
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let g = kernel.geometry(l1.dims(), l2.dims())?;
-    let out = match s1 {
-        CpuStorage::F32(_) => f32::storage(kernel.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-        _ => f64::storage(kernel.run(elements(s1, l1)?, elements(s2, l2)?, &g)),
-    };
+    let out = apply(&AtSize { kernel, g }, OP, &[(s1, l1), (s2, l2)])?;
     Ok((out, kernel.output(&g)))
 }
 
-/// The contiguous elements a layout views.
-fn elements<'a, T: Elem>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [T]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("conv2d: operands must be contiguous");
-    };
-    let Some(v) = T::slice(s) else {
-        candle_core::bail!("conv2d: f32 or f64 operands of one type")
-    };
-    Ok(&v[start..end])
+/// A kernel with the sizes it runs at.
+struct AtSize<'a, K> {
+    kernel: &'a K,
+    g: Geometry,
+}
+
+impl<K: Kernel> CpuKernel for AtSize<'_, K> {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        self.kernel.run(operands[0], operands[1], &self.g)
+    }
 }
 
 /// dst [m, n] (row-major, contiguous) = lhs [m, k] · rhs [k, n], each operand given by its

@@ -4,10 +4,14 @@
 //! biased batch variance and moves the running variance towards the *unbiased* one
 //! (n/(n−1), n = N·H·W values per channel). candle-nn's `BatchNorm` does the same, but it would
 //! copy the running statistics out of any non-`Var` source, so the layer is written here with
-//! the running statistics held as `Var`s shared with the network's saved weights.
+//! the running statistics held as `Var`s shared with the network's saved weights. On the CPU
+//! it runs as fused kernels ([`super::batchnorm`]), elsewhere as candle's broadcast ops.
 
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
+
+use super::cpu::kernels_for;
+use super::{batchnorm, residual};
 
 /// BatchNorm epsilon (PyTorch default).
 pub const BN_EPS: f64 = 1e-5;
@@ -54,20 +58,49 @@ pub(super) struct BatchNorm {
 
 impl BatchNorm {
     pub(super) fn forward(&self, x: &Tensor, mode: BnMode, track: bool) -> Result<Tensor> {
-        let channels = x.dim(1)?;
-        let per_channel = (1, channels, 1, 1);
+        self.apply(x, mode, track, false)
+    }
+
+    /// ReLU(BatchNorm(x)), fused on the CPU.
+    pub(super) fn forward_relu(&self, x: &Tensor, mode: BnMode, track: bool) -> Result<Tensor> {
+        self.apply(x, mode, track, true)
+    }
+
+    fn apply(&self, x: &Tensor, mode: BnMode, track: bool, relu: bool) -> Result<Tensor> {
+        let (n, _, h, w) = x.dims4()?;
+        let count = n * h * w;
+        if mode == BnMode::Batch && count < 2 {
+            bail!(
+                "BatchNorm in training mode needs more than one value per channel, got input {:?}",
+                x.dims()
+            );
+        }
+        if !kernels_for(x) {
+            let y = self.candle_ops(x, mode, track, count)?;
+            return Ok(if relu { y.relu()? } else { y });
+        }
+        let affine = Tensor::stack(&[param(&self.weight, track), param(&self.bias, track)], 0)?;
+        let stats = match mode {
+            BnMode::Batch => {
+                let stats = batchnorm::channel_stats(x)?;
+                self.update_running(&stats.get(0)?, &stats.get(1)?, count)?;
+                stats
+            }
+            BnMode::Running => Tensor::stack(
+                &[self.running_mean.as_detached_tensor(), self.running_var.as_detached_tensor()],
+                0,
+            )?,
+        };
+        Ok(batchnorm::normalise(x, &stats, &affine, mode == BnMode::Batch, relu)?)
+    }
+
+    /// The same layer in candle's broadcast ops (other devices, and the tests' oracle).
+    fn candle_ops(&self, x: &Tensor, mode: BnMode, track: bool, count: usize) -> Result<Tensor> {
+        let per_channel = (1, x.dim(1)?, 1, 1);
         let weight = param(&self.weight, track).reshape(per_channel)?;
         let bias = param(&self.bias, track).reshape(per_channel)?;
         match mode {
             BnMode::Batch => {
-                let (n, _, h, w) = x.dims4()?;
-                let count = n * h * w;
-                if count < 2 {
-                    bail!(
-                        "BatchNorm in training mode needs more than one value per channel, got input {:?}",
-                        x.dims()
-                    );
-                }
                 let mean = channel_mean(x, count)?;
                 let centred = x.broadcast_sub(&mean)?;
                 let var = channel_mean(&centred.sqr()?, count)?; // biased, used to normalise
@@ -118,19 +151,26 @@ pub(super) struct Bottleneck {
 
 impl Bottleneck {
     pub(super) fn forward(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<Tensor> {
-        Ok(self.pre_activation(x, bn, track)?.relu()?)
+        let (main, shortcut) = self.paths(x, bn, track)?;
+        Ok(residual::add_relu(&main, &shortcut)?)
     }
 
     /// The block's output before its final ReLU: main path plus shortcut.
     pub(super) fn pre_activation(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<Tensor> {
-        let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
-        let h = self.bn2.forward(&self.conv2.forward(&h, track)?, bn, track)?.relu()?;
+        let (main, shortcut) = self.paths(x, bn, track)?;
+        Ok((main + shortcut)?)
+    }
+
+    /// The main path and the shortcut.
+    fn paths(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<(Tensor, Tensor)> {
+        let h = self.bn1.forward_relu(&self.conv1.forward(x, track)?, bn, track)?;
+        let h = self.bn2.forward_relu(&self.conv2.forward(&h, track)?, bn, track)?;
         let h = self.bn3.forward(&self.conv3.forward(&h, track)?, bn, track)?;
         let shortcut = match &self.downsample {
             Some((conv, norm)) => norm.forward(&conv.forward(x, track)?, bn, track)?,
             None => x.clone(),
         };
-        Ok((h + shortcut)?)
+        Ok((h, shortcut))
     }
 }
 

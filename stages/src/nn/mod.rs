@@ -7,6 +7,8 @@
 //! * [`schedule`]: step learning-rate decay and evaluation epochs (Table 2).
 //! * [`pgd`]: ℓ2 / ℓ∞ PGD attacks.
 //! * [`train`]: training steps (natural and adversarial) and evaluation.
+//! * [`conv`], `batchnorm`, `residual`: the CPU kernels (convolution, BatchNorm + ReLU, the
+//!   blocks' add + ReLU) as candle custom ops; `cpu`: what they share.
 //! * [`maxpool`]: the stem's differentiable 3×3 stride-2 max-pool.
 //! * [`options`]: the stem, classifier initialisation and frozen-BatchNorm choices a profile names.
 //! * [`device`]: which device computes.
@@ -14,7 +16,9 @@
 //!
 //! Compute runs on [`device()`]; all tensor work goes through candle ops in these modules.
 
+mod batchnorm;
 pub mod conv;
+mod cpu;
 pub mod device;
 pub mod freeze;
 pub mod layers;
@@ -22,6 +26,7 @@ pub mod layout;
 pub mod maxpool;
 pub mod options;
 pub mod pgd;
+mod residual;
 pub mod resnet;
 pub mod rng;
 pub mod schedule;

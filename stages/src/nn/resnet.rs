@@ -256,7 +256,7 @@ impl Network {
     ) -> Result<Tensor> {
         let x = self.normalise(x)?;
         let mut h = run(mode(Part::Stem), &x, &|x, bn, track| {
-            let h = self.bn1.forward(&self.conv1.forward(x, track)?, bn, track)?.relu()?;
+            let h = self.bn1.forward_relu(&self.conv1.forward(x, track)?, bn, track)?;
             match self.config.stem {
                 Stem::ImageNet => Ok(max_pool_3x3_s2_p1(&h)?),
                 Stem::Small => Ok(h),

@@ -470,14 +470,16 @@ fn features_are_fcs_input_and_the_head_is_the_affine_map_on_them() {
 }
 
 /// A whole training step, pre-training (every parameter) and fine-tuning (3 blocks, frozen
-/// BatchNorm in train mode), with the project's convolution against candle's own (the previous
-/// implementation) on the same weights and batch, in f64: the loss and every parameter and
-/// running statistic after the SGD step agree to 1e-10 (relative to the tensor's largest value).
+/// BatchNorm in train and in eval mode), with the project's CPU kernels against candle's ops
+/// (the previous implementation) on the same weights and batch, in f64: the loss and every
+/// parameter and running statistic after the SGD step agree to 1e-10 (relative to the tensor's
+/// largest value).
 #[test]
 fn a_training_step_matches_the_candle_op_network() {
-    use crate::nn::conv::CANDLE_ORACLE;
+    use crate::nn::cpu::CANDLE_ORACLE;
     for stem in [Stem::Small, Stem::ImageNet] {
-        for regime in [Regime::full(), Regime::fine_tune(3, FrozenBn::Train).unwrap()] {
+        let fine_tune = |bn| Regime::fine_tune(3, bn).unwrap();
+        for regime in [Regime::full(), fine_tune(FrozenBn::Train), fine_tune(FrozenBn::Eval)] {
             let step = |oracle: bool| {
                 CANDLE_ORACLE.with(|c| c.set(oracle));
                 let mut net =

@@ -1,0 +1,501 @@
+//! BatchNorm, optionally followed by ReLU, on the CPU as fused per-channel kernels, forward and
+//! backward, as candle custom ops ([`super::layers::BatchNorm`] chooses them on the CPU and
+//! candle's broadcast ops elsewhere).
+//!
+//! With M = N·H·W values per channel, x̂ = (x − μ)/√(σ² + ε) and g the output gradient (zeroed
+//! where the fused ReLU's output is not positive, as PyTorch's `threshold_backward`):
+//!
+//! - forward: y = γ·x̂ + β, from statistics given as an operand: the batch's own (training
+//!   mode, [`channel_stats`]) or the running ones (evaluation mode);
+//! - ∂γ = Σ g·x̂ and ∂β = Σ g per channel;
+//! - ∂x = γ/√(σ² + ε) · (g − ∂β/M − x̂·∂γ/M) with batch statistics (the gradient through μ and
+//!   σ²), γ/√(σ² + ε) · g with running ones.
+//!
+//! Per-channel sums accumulate in f64 in a fixed order, one channel per thread, and element-wise
+//! work splits by whole image planes, so results do not depend on the thread count.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu::{apply, CpuKernel, Elem};
+use super::layers::BN_EPS;
+
+const OP: &str = "batchnorm";
+
+/// Per-channel mean and biased variance of `x` [N, C, H, W], as [2, C]; no gradient.
+pub(super) fn channel_stats(x: &Tensor) -> candle_core::Result<Tensor> {
+    let planes = Planes::of(x.dims())?;
+    if planes.count() == 0 {
+        candle_core::bail!("{OP}: no values to take statistics of in {:?}", x.dims());
+    }
+    x.contiguous()?.apply_op1_no_bwd(&Stats(planes))
+}
+
+/// γ·(x − μ)/√(σ² + ε) + β per channel, then ReLU if `relu`. `stats` [2, C] holds (μ, σ²)
+/// without gradient, `affine` [2, C] holds (γ, β). `batch`: the statistics are `x`'s own, so
+/// the input gradient includes the path through them.
+pub(super) fn normalise(
+    x: &Tensor,
+    stats: &Tensor,
+    affine: &Tensor,
+    batch: bool,
+    relu: bool,
+) -> candle_core::Result<Tensor> {
+    let op = Normalise { planes: Planes::of(x.dims())?, batch, relu };
+    x.contiguous()?.apply_op3(&stats.detach().contiguous()?, &affine.contiguous()?, op)
+}
+
+/// An NCHW tensor's sizes: images, channels, values per plane.
+#[derive(Debug, Clone, Copy)]
+struct Planes {
+    n: usize,
+    c: usize,
+    hw: usize,
+}
+
+impl Planes {
+    fn of(dims: &[usize]) -> candle_core::Result<Self> {
+        let &[n, c, h, w] = dims else { candle_core::bail!("{OP}: expected NCHW, got {dims:?}") };
+        Ok(Planes { n, c, hw: h * w })
+    }
+    /// Values per channel.
+    fn count(&self) -> usize {
+        self.n * self.hw
+    }
+    fn check_input(&self, dims: &[usize]) -> candle_core::Result<()> {
+        match Planes::of(dims)? {
+            p if (p.n, p.c, p.hw) == (self.n, self.c, self.hw) => Ok(()),
+            _ => candle_core::bail!("{OP}: operand {dims:?} is not the input's shape"),
+        }
+    }
+    fn check_params(&self, dims: &[usize], rows: usize) -> candle_core::Result<()> {
+        if dims != [rows, self.c] {
+            candle_core::bail!("{OP}: parameters {dims:?}, expected [{rows}, {}]", self.c);
+        }
+        Ok(())
+    }
+    /// Channel `c`'s plane of image `n` in `v`.
+    fn plane<'a, T>(&self, v: &'a [T], n: usize, c: usize) -> &'a [T] {
+        &v[(n * self.c + c) * self.hw..][..self.hw]
+    }
+}
+
+/// One channel's normalisation, in f64.
+#[derive(Clone, Copy)]
+struct Channel {
+    mean: f64,
+    inv_std: f64,
+    gamma: f64,
+    beta: f64,
+}
+
+impl Channel {
+    /// Channel `c` of parameter rows (μ, σ², γ, β, …) [rows, C].
+    fn of<T: Elem>(params: &[T], channels: usize, c: usize) -> Self {
+        let row = |r: usize| params[r * channels + c].to_f64();
+        Channel {
+            mean: row(0),
+            inv_std: 1.0 / (row(1) + BN_EPS).sqrt(),
+            gamma: row(2),
+            beta: row(3),
+        }
+    }
+    /// y for input `x`, in the element type (the forward pass's exact arithmetic, so the
+    /// backward pass's ReLU mask is the forward pass's).
+    fn output<T: Elem>(&self, x: T) -> T {
+        let (shift, scale) = (T::from_f64(-self.mean), T::from_f64(self.gamma * self.inv_std));
+        (x + shift) * scale + T::from_f64(self.beta)
+    }
+}
+
+/// The ReLU's gradient mask: PyTorch passes the gradient where the output is positive.
+fn passes<T: Elem>(y: T, relu: bool) -> bool {
+    !relu || y > T::default()
+}
+
+struct Stats(Planes);
+
+impl CpuKernel for Stats {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let (x, p) = (operands[0], self.0);
+        let stats: Vec<(f64, f64)> = (0..p.c)
+            .into_par_iter()
+            .map(|c| {
+                let values = || (0..p.n).flat_map(|n| p.plane(x, n, c)).map(|v| v.to_f64());
+                let mean = values().sum::<f64>() / p.count() as f64;
+                let var = values().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+                (mean, var / p.count() as f64)
+            })
+            .collect();
+        let means = stats.iter().map(|s| T::from_f64(s.0));
+        means.chain(stats.iter().map(|s| T::from_f64(s.1))).collect()
+    }
+}
+
+impl CustomOp1 for Stats {
+    fn name(&self) -> &'static str {
+        "pipeline-batchnorm-stats"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.0.check_input(l.dims())?;
+        Ok((apply(self, OP, &[(s, l)])?, Shape::from((2, self.0.c))))
+    }
+}
+
+struct Normalise {
+    planes: Planes,
+    batch: bool,
+    relu: bool,
+}
+
+impl CpuKernel for Normalise {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let (&[x, stats, affine], p) = (operands, self.planes) else { unreachable!() };
+        let params: Vec<T> = stats.iter().chain(affine).copied().collect();
+        let channels: Vec<Channel> = (0..p.c).map(|c| Channel::of(&params, p.c, c)).collect();
+        let mut y = vec![T::default(); x.len()];
+        y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(plane, (out, x))| {
+            let ch = channels[plane % p.c];
+            for (o, &v) in out.iter_mut().zip(x) {
+                let y = ch.output(v);
+                *o = if passes(y, self.relu) { y } else { T::default() };
+            }
+        });
+        y
+    }
+}
+
+impl CustomOp3 for Normalise {
+    fn name(&self) -> &'static str {
+        "pipeline-batchnorm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = self.planes;
+        p.check_input(l1.dims())?;
+        p.check_params(l2.dims(), 2)?;
+        p.check_params(l3.dims(), 2)?;
+        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        stats: &Tensor,
+        affine: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (planes, relu) = (self.planes, self.relu);
+        let grad = grad.contiguous()?;
+        let params = Tensor::cat(&[stats, &affine.detach()], 0)?;
+        let sums = x.apply_op3_no_bwd(&grad, &params, &GradSums { planes, relu })?;
+        let dx = match x.track_op() {
+            true => {
+                let params = Tensor::cat(&[&params, &sums], 0)?;
+                let op = InputGrad { planes, batch: self.batch, relu };
+                Some(x.apply_op3_no_bwd(&grad, &params, &op)?)
+            }
+            false => None,
+        };
+        Ok((dx, None, affine.track_op().then_some(sums)))
+    }
+}
+
+/// (∂γ, ∂β) [2, C] from operands (x, g, [μ; σ²; γ; β]).
+struct GradSums {
+    planes: Planes,
+    relu: bool,
+}
+
+impl CpuKernel for GradSums {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let (&[x, g, params], p) = (operands, self.planes) else { unreachable!() };
+        let sums: Vec<(f64, f64)> = (0..p.c)
+            .into_par_iter()
+            .map(|c| {
+                let ch = Channel::of(params, p.c, c);
+                let (mut dgamma, mut dbeta) = (0.0, 0.0);
+                for n in 0..p.n {
+                    for (&v, &d) in p.plane(x, n, c).iter().zip(p.plane(g, n, c)) {
+                        if passes(ch.output(v), self.relu) {
+                            let d = d.to_f64();
+                            dgamma += d * (v.to_f64() - ch.mean) * ch.inv_std;
+                            dbeta += d;
+                        }
+                    }
+                }
+                (dgamma, dbeta)
+            })
+            .collect();
+        let dgamma = sums.iter().map(|s| T::from_f64(s.0));
+        dgamma.chain(sums.iter().map(|s| T::from_f64(s.1))).collect()
+    }
+}
+
+impl CustomOp3 for GradSums {
+    fn name(&self) -> &'static str {
+        "pipeline-batchnorm-grad-sums"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = self.planes;
+        p.check_input(l1.dims())?;
+        p.check_input(l2.dims())?;
+        p.check_params(l3.dims(), 4)?;
+        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from((2, p.c))))
+    }
+}
+
+/// ∂x from operands (x, g, [μ; σ²; γ; β; ∂γ; ∂β]).
+struct InputGrad {
+    planes: Planes,
+    batch: bool,
+    relu: bool,
+}
+
+impl CpuKernel for InputGrad {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let (&[x, g, params], p) = (operands, self.planes) else { unreachable!() };
+        // ∂x = a·g + b·(x − μ) + d, with g zero where the ReLU stopped it.
+        let m = p.count() as f64;
+        let coefficients: Vec<(Channel, T, T, T)> = (0..p.c)
+            .map(|c| {
+                let ch = Channel::of(params, p.c, c);
+                let row = |r: usize| params[r * p.c + c].to_f64();
+                let (dgamma, dbeta) = (row(4), row(5));
+                let a = ch.gamma * ch.inv_std;
+                let (b, d) = match self.batch {
+                    true => (-a * ch.inv_std * dgamma / m, -a * dbeta / m),
+                    false => (0.0, 0.0),
+                };
+                (ch, T::from_f64(a), T::from_f64(b), T::from_f64(d))
+            })
+            .collect();
+        let mut dx = vec![T::default(); x.len()];
+        dx.par_chunks_mut(p.hw).enumerate().for_each(|(plane, out)| {
+            let (ch, a, b, d) = coefficients[plane % p.c];
+            let (x, g) = (&x[plane * p.hw..][..p.hw], &g[plane * p.hw..][..p.hw]);
+            let centre = T::from_f64(-ch.mean);
+            for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
+                let g = if passes(ch.output(v), self.relu) { gv } else { T::default() };
+                *o = a * g + b * (v + centre) + d;
+            }
+        });
+        dx
+    }
+}
+
+impl CustomOp3 for InputGrad {
+    fn name(&self) -> &'static str {
+        "pipeline-batchnorm-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = self.planes;
+        p.check_input(l1.dims())?;
+        p.check_input(l2.dims())?;
+        p.check_params(l3.dims(), 6)?;
+        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::rng;
+    use candle_core::{DType, Device, Var};
+
+    /// (n, c, h, w): batch 1, odd sizes, a 1×1 plane.
+    const SHAPES: [(usize, usize, usize, usize); 4] =
+        [(2, 3, 5, 4), (1, 2, 3, 3), (5, 4, 1, 1), (3, 1, 7, 5)];
+
+    fn tensor(dims: &[usize], seed: u64, scale: f64) -> Tensor {
+        let count = dims.iter().product();
+        let v = rng::normal(&mut rng::rng(seed), count, scale);
+        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    }
+
+    fn flat(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// y by the formula, in loops: batch statistics (biased variance) or the given running ones.
+    fn formula(x: &[f64], dims: (usize, usize, usize, usize), p: &[f64], batch: bool) -> Vec<f64> {
+        let (n, c, h, w) = dims;
+        let hw = h * w;
+        let mut y = vec![0.0; x.len()];
+        for ch in 0..c {
+            let idx = || (0..n).flat_map(move |i| (0..hw).map(move |j| (i * c + ch) * hw + j));
+            let m = (n * hw) as f64;
+            let (mean, var) = match batch {
+                true => {
+                    let mean = idx().map(|i| x[i]).sum::<f64>() / m;
+                    (mean, idx().map(|i| (x[i] - mean).powi(2)).sum::<f64>() / m)
+                }
+                false => (p[ch], p[c + ch]),
+            };
+            for i in idx() {
+                y[i] = p[2 * c + ch] * (x[i] - mean) / (var + BN_EPS).sqrt() + p[3 * c + ch];
+            }
+        }
+        y
+    }
+
+    /// The op under test, with running statistics `running` [2, C] or the batch's own.
+    fn layer(x: &Tensor, affine: &Tensor, running: &Tensor, batch: bool, relu: bool) -> Tensor {
+        let stats = if batch { channel_stats(x).unwrap() } else { running.clone() };
+        normalise(x, &stats, affine, batch, relu).unwrap()
+    }
+
+    fn params(c: usize, seed: u64) -> (Tensor, Tensor) {
+        let running = Tensor::cat(
+            &[tensor(&[1, c], seed, 0.5), tensor(&[1, c], seed + 1, 1.0).abs().unwrap()],
+            0,
+        )
+        .unwrap();
+        (tensor(&[2, c], seed + 2, 1.0), running)
+    }
+
+    #[test]
+    fn forward_matches_the_formula_in_both_regimes() {
+        for (i, &dims) in SHAPES.iter().enumerate() {
+            let (n, c, h, w) = dims;
+            let x = (tensor(&[n, c, h, w], i as u64, 2.0) + 0.7).unwrap();
+            let (affine, running) = params(c, 10 + i as u64);
+            for batch in [true, false] {
+                if batch && n * h * w < 2 {
+                    continue;
+                }
+                let p: Vec<f64> = flat(&running).into_iter().chain(flat(&affine)).collect();
+                let expected = formula(&flat(&x), dims, &p, batch);
+                for relu in [false, true] {
+                    let y = flat(&layer(&x, &affine, &running, batch, relu));
+                    for (a, e) in y.iter().zip(&expected) {
+                        let e = if relu { e.max(0.0) } else { *e };
+                        assert!(
+                            (a - e).abs() < 1e-12 * (1.0 + e.abs()),
+                            "{dims:?} {batch}: {a} vs {e}"
+                        );
+                    }
+                    let x32 = x.to_dtype(DType::F32).unwrap();
+                    let (a32, r32) = (
+                        affine.to_dtype(DType::F32).unwrap(),
+                        running.to_dtype(DType::F32).unwrap(),
+                    );
+                    let y32 = flat(&layer(&x32, &a32, &r32, batch, relu));
+                    for (a, e) in y32.iter().zip(&y) {
+                        assert!((a - e).abs() < 1e-5 * (1.0 + e.abs()), "f32 {dims:?}: {a} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// ∂x, ∂γ, ∂β of L = Σ y ⊙ r against central finite differences in f64, with the batch
+    /// statistics recomputed from the perturbed input (their gradient path included).
+    #[test]
+    fn gradients_match_finite_differences_in_both_regimes() {
+        for (i, &(n, c, h, w)) in SHAPES.iter().enumerate() {
+            let x = tensor(&[n, c, h, w], 20 + i as u64, 1.5);
+            let (affine, running) = params(c, 30 + i as u64);
+            let r = tensor(&[n, c, h, w], 40 + i as u64, 1.0);
+            for batch in [true, false] {
+                if batch && n * h * w < 2 {
+                    continue;
+                }
+                for relu in [false, true] {
+                    let loss = |x: &Tensor, a: &Tensor| {
+                        let y = layer(x, a, &running, batch, relu);
+                        (y * &r).unwrap().sum_all().unwrap()
+                    };
+                    let (xv, av) =
+                        (Var::from_tensor(&x).unwrap(), Var::from_tensor(&affine).unwrap());
+                    let grads = loss(xv.as_tensor(), av.as_tensor()).backward().unwrap();
+                    let dx = flat(grads.get(xv.as_tensor()).unwrap());
+                    let da = flat(grads.get(av.as_tensor()).unwrap());
+                    let eps = 1e-6;
+                    for (grad, of, is_x) in [(&dx, &x, true), (&da, &affine, false)] {
+                        let base = flat(of);
+                        for k in 0..base.len() {
+                            let at = |d: f64| {
+                                let mut v = base.clone();
+                                v[k] += d;
+                                let t =
+                                    Tensor::from_vec(v, of.shape().clone(), &Device::Cpu).unwrap();
+                                let l = if is_x { loss(&t, &affine) } else { loss(&x, &t) };
+                                l.to_scalar::<f64>().unwrap()
+                            };
+                            let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+                            assert!(
+                                (grad[k] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                                "{:?} batch {batch} relu {relu} {}[{k}]: {} vs {fd}",
+                                SHAPES[i],
+                                if is_x { "∂x" } else { "∂(γ, β)" },
+                                grad[k]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// PyTorch's ReLU passes no gradient where the output is exactly 0 (here γ = β = 0, as a
+    /// zero-initialised residual branch starts): nothing reaches x, γ or β.
+    #[test]
+    fn the_fused_relu_stops_the_gradient_at_zero() {
+        let x = Var::from_tensor(&tensor(&[2, 3, 4, 4], 1, 1.0)).unwrap();
+        let affine =
+            Var::from_tensor(&Tensor::zeros((2, 3), DType::F64, &Device::Cpu).unwrap()).unwrap();
+        let stats = channel_stats(x.as_tensor()).unwrap();
+        let y = normalise(x.as_tensor(), &stats, affine.as_tensor(), true, true).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        assert!(flat(grads.get(x.as_tensor()).unwrap()).iter().all(|&g| g == 0.0));
+        assert!(flat(grads.get(affine.as_tensor()).unwrap()).iter().all(|&g| g == 0.0));
+    }
+
+    /// The same bytes on 1 thread and on 2.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let x = tensor(&[8, 6, 9, 9], 3, 1.0).to_dtype(DType::F32).unwrap();
+        let (affine, _) = params(6, 4);
+        let affine = affine.to_dtype(DType::F32).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let (xv, av) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&affine).unwrap());
+                let y = layer(xv.as_tensor(), av.as_tensor(), &affine, true, true);
+                let grads = (&y * &x).unwrap().sum_all().unwrap().backward().unwrap();
+                let g = |v: &Var| flat(grads.get(v.as_tensor()).unwrap());
+                (flat(&y), g(&xv), g(&av))
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+}

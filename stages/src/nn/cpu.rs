@@ -1,0 +1,105 @@
+//! What the project's CPU kernels ([`super::conv`], [`super::batchnorm`], [`super::residual`])
+//! share: the element types they run in, reading a candle operand as a slice, and the choice
+//! between them and candle's own ops.
+//!
+//! The kernels run on the CPU; on other devices (CUDA) the network uses candle's ops, and tests
+//! can ask for candle's ops on the CPU too, as the oracle the kernels are checked against.
+
+use candle_core::{CpuStorage, Layout, Tensor};
+
+/// Whether `t`'s computation runs in the project's CPU kernels (else in candle's own ops).
+pub(super) fn kernels_for(t: &Tensor) -> bool {
+    t.device().is_cpu() && !candle_oracle()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: run candle's own ops on this thread (the previous implementation, as oracle).
+    pub(crate) static CANDLE_ORACLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn candle_oracle() -> bool {
+    CANDLE_ORACLE.with(|c| c.get())
+}
+
+#[cfg(not(test))]
+fn candle_oracle() -> bool {
+    false
+}
+
+/// The element types the kernels run in.
+pub(super) trait Elem:
+    Copy
+    + Default
+    + Send
+    + Sync
+    + 'static
+    + PartialOrd
+    + std::ops::AddAssign
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    const ONE: Self;
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    fn storage(v: Vec<Self>) -> CpuStorage;
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! elem {
+    ($t:ty, $variant:ident) => {
+        impl Elem for $t {
+            const ONE: Self = 1.0;
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn storage(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+elem!(f32, F32);
+elem!(f64, F64);
+
+/// The contiguous elements a layout views; `op` names the kernel in errors.
+fn elements<'a, T: Elem>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: operands must be contiguous");
+    };
+    let Some(v) = T::slice(s) else { candle_core::bail!("{op}: f32 or f64 operands of one type") };
+    Ok(&v[start..end])
+}
+
+/// A kernel over same-typed operand slices, producing its output's elements.
+pub(super) trait CpuKernel {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T>;
+}
+
+/// `kernel` on contiguous CPU operands of one float type (the first operand's), in that type.
+pub(super) fn apply<K: CpuKernel>(
+    kernel: &K,
+    op: &str,
+    operands: &[(&CpuStorage, &Layout)],
+) -> candle_core::Result<CpuStorage> {
+    fn slices<'a, T: Elem>(
+        operands: &[(&'a CpuStorage, &Layout)],
+        op: &str,
+    ) -> candle_core::Result<Vec<&'a [T]>> {
+        operands.iter().map(|(s, l)| elements(s, l, op)).collect()
+    }
+    Ok(match operands.first().is_some_and(|(s, _)| matches!(s, CpuStorage::F32(_))) {
+        true => f32::storage(kernel.run(&slices::<f32>(operands, op)?)),
+        false => f64::storage(kernel.run(&slices::<f64>(operands, op)?)),
+    })
+}

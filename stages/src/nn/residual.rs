@@ -1,0 +1,155 @@
+//! A bottleneck block's output, ReLU(main path + shortcut), as one CPU kernel forward and one
+//! backward; on other devices candle's `add` and `relu`.
+//!
+//! The gradient passes where the output is positive, as PyTorch's `threshold_backward` (candle's
+//! own `relu` also passes it where the input is exactly 0, which zero-initialised residual
+//! branches make common at the start of pre-training).
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu::{apply, kernels_for, CpuKernel, Elem};
+
+const OP: &str = "residual";
+/// Elements per parallel task.
+const CHUNK: usize = 1 << 14;
+
+/// ReLU(a + b) for `a` and `b` of one shape.
+pub(super) fn add_relu(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if !kernels_for(a) {
+        return (a + b)?.relu();
+    }
+    a.contiguous()?.apply_op2(&b.contiguous()?, AddRelu)
+}
+
+struct AddRelu;
+
+impl CpuKernel for AddRelu {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let &[a, b] = operands else { unreachable!() };
+        let mut y = vec![T::default(); a.len()];
+        y.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+            let (a, b) = (&a[i * CHUNK..], &b[i * CHUNK..]);
+            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                let s = a + b;
+                *o = if s > T::default() { s } else { T::default() };
+            }
+        });
+        y
+    }
+}
+
+impl CustomOp2 for AddRelu {
+    fn name(&self) -> &'static str {
+        "pipeline-add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("{OP}: shapes {:?} and {:?} differ", l1.dims(), l2.dims());
+        }
+        Ok((apply(self, OP, &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let masked = grad.contiguous()?.apply_op2_no_bwd(y, &Mask)?;
+        Ok((a.track_op().then(|| masked.clone()), b.track_op().then_some(masked)))
+    }
+}
+
+/// The gradient where the output is positive, else 0: operands (g, y).
+struct Mask;
+
+impl CpuKernel for Mask {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        let &[g, y] = operands else { unreachable!() };
+        let mut out = vec![T::default(); g.len()];
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+            for ((o, &g), &y) in out.iter_mut().zip(&g[i * CHUNK..]).zip(&y[i * CHUNK..]) {
+                if y > T::default() {
+                    *o = g;
+                }
+            }
+        });
+        out
+    }
+}
+
+impl CustomOp2 for Mask {
+    fn name(&self) -> &'static str {
+        "pipeline-relu-mask"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("{OP}: gradient {:?} for output {:?}", l1.dims(), l2.dims());
+        }
+        Ok((apply(self, OP, &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, Var};
+
+    fn flat(t: &Tensor) -> Vec<f64> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    /// Forward against the formula; both gradients are the output gradient where a + b > 0,
+    /// including 0 where a + b is exactly 0 (PyTorch's `threshold_backward`).
+    #[test]
+    fn add_relu_and_its_gradient_follow_pytorch() {
+        let a = [1.5, -2.0, 0.0, 0.25, -0.5, 3.0];
+        let b = [-0.5, 1.0, 0.0, -0.25, 1.0, 2.0];
+        let t = |v: &[f64]| {
+            Var::from_tensor(&Tensor::new(v, &Device::Cpu).unwrap().reshape((1, 2, 3, 1)).unwrap())
+                .unwrap()
+        };
+        let (av, bv) = (t(&a), t(&b));
+        let y = add_relu(av.as_tensor(), bv.as_tensor()).unwrap();
+        let expected: Vec<f64> = a.iter().zip(&b).map(|(a, b)| (a + b).max(0.0)).collect();
+        assert_eq!(flat(&y), expected);
+        let r = Tensor::new(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &Device::Cpu)
+            .unwrap()
+            .reshape((1, 2, 3, 1))
+            .unwrap();
+        let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g: Vec<f64> =
+            expected.iter().zip(flat(&r)).map(|(y, r)| if *y > 0.0 { r } else { 0.0 }).collect();
+        assert_eq!(flat(grads.get(av.as_tensor()).unwrap()), g);
+        assert_eq!(flat(grads.get(bv.as_tensor()).unwrap()), g);
+        let f32s = add_relu(
+            &av.as_tensor().to_dtype(DType::F32).unwrap(),
+            &bv.as_tensor().to_dtype(DType::F32).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(flat(&f32s.to_dtype(DType::F64).unwrap()), expected);
+    }
+
+    #[test]
+    fn shapes_must_agree() {
+        let a = Tensor::zeros((1, 2, 2, 2), DType::F32, &Device::Cpu).unwrap();
+        let b = Tensor::zeros((1, 2, 2, 1), DType::F32, &Device::Cpu).unwrap();
+        assert!(add_relu(&a, &b).unwrap_err().to_string().contains("differ"));
+    }
+}
