@@ -207,6 +207,10 @@ struct BenchArgs {
     /// Timed steps (after a warm-up step).
     #[arg(long, default_value_t = 20)]
     iterations: usize,
+    /// After each training-step row, where the step's time goes: each CPU kernel's calls and
+    /// milliseconds per step, and the rest (candle's own ops, autograd, the SGD update).
+    #[arg(long)]
+    ops: bool,
 }
 
 fn main() -> ExitCode {
@@ -316,6 +320,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 network: args.network.clone(),
                 batch: args.batch,
                 iterations: args.iterations,
+                ops: args.ops,
             })?;
             Ok(ExitCode::SUCCESS)
         }

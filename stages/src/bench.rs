@@ -23,6 +23,8 @@ pub struct BenchOptions {
     pub network: String,
     pub batch: usize,
     pub iterations: usize,
+    /// Print each training step's time per CPU kernel.
+    pub ops: bool,
 }
 
 /// The full ResNet-50 at 224×224 runs at most this batch and this many iterations.
@@ -112,8 +114,50 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
                 step.images_per_second,
                 gflops
             );
+            if opts.ops {
+                kernel_profile(&net, regime, &x, &y, case.iterations)?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Where `iterations` training steps spend their time: each CPU kernel, then the rest.
+fn kernel_profile(
+    net: &Network,
+    regime: &Regime,
+    x: &Tensor,
+    y: &Tensor,
+    iterations: usize,
+) -> Result<()> {
+    let config = SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 };
+    let mut opt = Sgd::new(regime.trainable_vars(net), config);
+    nn::train_step(net, &mut opt, regime, x, y)?;
+    nn::cpu::start_profile();
+    let start = Instant::now();
+    for _ in 0..iterations {
+        nn::train_step(net, &mut opt, regime, x, y)?;
+    }
+    let step = start.elapsed().as_secs_f64() / iterations as f64;
+    let kernels = nn::cpu::take_profile();
+    let per_step = |seconds: f64| 1e3 * seconds / iterations as f64;
+    let mut rows: Vec<_> = kernels.iter().collect();
+    rows.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
+    for (name, t) in rows {
+        let ms = per_step(t.seconds);
+        let calls = t.calls as f64 / iterations as f64;
+        println!(
+            "    {name:<36} {calls:>6.0} calls {ms:>9.2} ms {:>5.1}%",
+            100.0 * ms / (1e3 * step)
+        );
+    }
+    let rest = 1e3 * step - per_step(kernels.values().map(|t| t.seconds).sum());
+    println!(
+        "    {:<36} {:>12} {rest:>9.2} ms {:>5.1}%",
+        "other (candle ops, autograd, SGD)",
+        "",
+        100.0 * rest / (1e3 * step)
+    );
     Ok(())
 }
 

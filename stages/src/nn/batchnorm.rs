@@ -113,6 +113,12 @@ fn passes<T: Elem>(y: T, relu: bool) -> bool {
     !relu || y > T::default()
 }
 
+/// `g` where `pass`, else 0, as a product with 1 or 0: branch-free (about half the values do
+/// not pass, and a branch would mispredict on most of them).
+fn masked<T: Elem>(g: T, pass: bool) -> T {
+    g * if pass { T::ONE } else { T::default() }
+}
+
 struct Stats(Planes);
 
 impl CpuKernel for Stats {
@@ -121,15 +127,49 @@ impl CpuKernel for Stats {
         let stats: Vec<(f64, f64)> = (0..p.c)
             .into_par_iter()
             .map(|c| {
-                let values = || (0..p.n).flat_map(|n| p.plane(x, n, c)).map(|v| v.to_f64());
-                let mean = values().sum::<f64>() / p.count() as f64;
-                let var = values().map(|v| (v - mean) * (v - mean)).sum::<f64>();
-                (mean, var / p.count() as f64)
+                let planes = || (0..p.n).map(|n| (p.plane(x, n, c), p.plane(x, n, c)));
+                let (m, mut buffer) = (p.count() as f64, Vec::with_capacity(p.hw));
+                let mean = channel_sum(planes(), &mut buffer, |v, _| v.to_f64()) / m;
+                let square = |v: T, _| (v.to_f64() - mean) * (v.to_f64() - mean);
+                (mean, channel_sum(planes(), &mut buffer, square) / m)
             })
             .collect();
         let means = stats.iter().map(|s| T::from_f64(s.0));
         means.chain(stats.iter().map(|s| T::from_f64(s.1))).collect()
     }
+}
+
+/// Lanes of the per-channel sums: independent f64 accumulators the compiler can vectorise,
+/// added in a fixed order.
+const LANES: usize = 8;
+
+/// Σ `values` in [`LANES`] interleaved partial sums, added in a fixed order.
+fn lane_sum(values: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
+}
+
+/// Σ f(v) over one channel's values, plane by plane, through a reused f64 buffer (a loop the
+/// compiler vectorises, then [`lane_sum`]).
+fn channel_sum<'a, T: Elem>(
+    planes: impl Iterator<Item = (&'a [T], &'a [T])>,
+    buffer: &mut Vec<f64>,
+    f: impl Fn(T, T) -> f64,
+) -> f64 {
+    planes
+        .map(|(a, b)| {
+            buffer.clear();
+            buffer.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b)));
+            lane_sum(buffer)
+        })
+        .sum()
 }
 
 impl CustomOp1 for Stats {
@@ -139,7 +179,7 @@ impl CustomOp1 for Stats {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         self.0.check_input(l.dims())?;
-        Ok((apply(self, OP, &[(s, l)])?, Shape::from((2, self.0.c))))
+        Ok((apply(self, self.name(), &[(s, l)])?, Shape::from((2, self.0.c))))
     }
 }
 
@@ -184,7 +224,7 @@ impl CustomOp3 for Normalise {
         p.check_input(l1.dims())?;
         p.check_params(l2.dims(), 2)?;
         p.check_params(l3.dims(), 2)?;
-        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
     }
 
     fn bwd(
@@ -224,17 +264,28 @@ impl CpuKernel for GradSums {
             .into_par_iter()
             .map(|c| {
                 let ch = Channel::of(params, p.c, c);
-                let (mut dgamma, mut dbeta) = (0.0, 0.0);
+                // The gradient reaching γ and β: g where the ReLU passed it, else 0.
+                let passed = |v: T, d: T| masked(d, passes(ch.output(v), self.relu)).to_f64();
+                let (mut dbeta, mut dgamma) = ([0.0f64; LANES], [0.0f64; LANES]);
+                let mut add = |l: usize, v: T, d: T| {
+                    let d = passed(v, d);
+                    dbeta[l] += d;
+                    dgamma[l] += d * (v.to_f64() - ch.mean);
+                };
                 for n in 0..p.n {
-                    for (&v, &d) in p.plane(x, n, c).iter().zip(p.plane(g, n, c)) {
-                        if passes(ch.output(v), self.relu) {
-                            let d = d.to_f64();
-                            dgamma += d * (v.to_f64() - ch.mean) * ch.inv_std;
-                            dbeta += d;
+                    let (x, g) = (p.plane(x, n, c), p.plane(g, n, c));
+                    let (xs, gs) = (x.chunks_exact(LANES), g.chunks_exact(LANES));
+                    for (i, (&v, &d)) in xs.remainder().iter().zip(gs.remainder()).enumerate() {
+                        add(i, v, d);
+                    }
+                    for (xc, gc) in xs.zip(gs) {
+                        for l in 0..LANES {
+                            add(l, xc[l], gc[l]);
                         }
                     }
                 }
-                (dgamma, dbeta)
+                let (dgamma, dbeta) = (dgamma.iter().sum::<f64>(), dbeta.iter().sum::<f64>());
+                (dgamma * ch.inv_std, dbeta)
             })
             .collect();
         let dgamma = sums.iter().map(|s| T::from_f64(s.0));
@@ -260,7 +311,7 @@ impl CustomOp3 for GradSums {
         p.check_input(l1.dims())?;
         p.check_input(l2.dims())?;
         p.check_params(l3.dims(), 4)?;
-        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from((2, p.c))))
+        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from((2, p.c))))
     }
 }
 
@@ -295,7 +346,7 @@ impl CpuKernel for InputGrad {
             let (x, g) = (&x[plane * p.hw..][..p.hw], &g[plane * p.hw..][..p.hw]);
             let centre = T::from_f64(-ch.mean);
             for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
-                let g = if passes(ch.output(v), self.relu) { gv } else { T::default() };
+                let g = masked(gv, passes(ch.output(v), self.relu));
                 *o = a * g + b * (v + centre) + d;
             }
         });
@@ -321,7 +372,7 @@ impl CustomOp3 for InputGrad {
         p.check_input(l1.dims())?;
         p.check_input(l2.dims())?;
         p.check_params(l3.dims(), 6)?;
-        Ok((apply(self, OP, &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
     }
 }
 

@@ -1,28 +1,26 @@
-//! 2-D convolution (no dilation, one group) on the CPU as im2col + one GEMM, forward and both
-//! gradients, as a candle custom op; on other devices candle's own `conv2d`.
+//! 2-D convolution (no dilation, one group) on the CPU as im2col + GEMM per image, forward and
+//! both gradients, as a candle custom op; on other devices candle's own `conv2d`.
 //!
 //! candle's CPU backward of `conv2d` takes the input gradient through `conv_transpose2d`, a
 //! direct loop (one dot product per kernel tap, channel, image and pixel), and always computes
-//! it, even for an input nothing upstream trains. Here, with P = OH·OW output pixels per image
-//! and CKK = C·KH·KW:
+//! it, even for an input nothing upstream trains. Here, per image n, with P = OH·OW output
+//! pixels and CKK = C·KH·KW, and `col`ₙ [CKK, P] = im2col(xₙ) (xₙ itself for a 1×1 stride-1
+//! convolution, which needs no copy):
 //!
-//! - forward: `col` [CKK, N·P] = im2col(x); `y` = W [K, CKK] · col, scattered to NCHW;
-//! - input gradient (only when `x` is on a path to a trained parameter or input): `dcol` =
-//!   Wᵀ · dyᵀ [K, N·P], then col2im;
-//! - weight gradient (only when `w` is tracked): dW = dyᵀ · colᵀ.
+//! - forward: yₙ [K, P] = W [K, CKK] · colₙ, written in place in the NCHW output;
+//! - input gradient (only when `x` is on a path to a trained parameter or input): ∂colₙ =
+//!   Wᵀ · ∂yₙ, then col2im into ∂xₙ (1×1 stride 1: ∂xₙ = Wᵀ · ∂yₙ directly);
+//! - weight gradient (only when `w` is tracked): ∂W = Σₙ ∂yₙ · colₙᵀ.
 //!
-//! The GEMMs are the `gemm` crate's (what candle's CPU matmul runs); it splits the output among
-//! threads, never a sum, and im2col / col2im give each thread whole rows or image planes, so the
-//! results do not depend on the thread count (tested).
+//! The GEMMs are the `gemm` crate's (what candle's CPU matmul runs). Images are spread over
+//! threads; the weight gradient's sum over images runs in [`WEIGHT_GRAD_GROUPS`] fixed groups
+//! added in a fixed order, so the results do not depend on the thread count (tested).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cpu::{apply, kernels_for, CpuKernel, Elem};
-
-/// The kernels' name in errors.
-const OP: &str = "conv2d";
 
 /// Floating-point operations the CPU kernels' GEMMs have done in this process (2 per
 /// multiply-add): what `pipeline bench` divides by time.
@@ -87,8 +85,22 @@ impl Geometry {
     fn pixels(&self) -> usize {
         self.oh * self.ow
     }
-    fn columns(&self) -> usize {
-        self.n * self.pixels()
+    /// Whether colₙ is xₙ itself (a 1×1 convolution at stride 1 without padding).
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.padding == 0
+    }
+    fn image_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn output_len(&self) -> usize {
+        self.k * self.pixels()
+    }
+    /// colₙ [CKK, P] of image `x` (one image's C·H·W values).
+    fn columns<'a, T: Elem>(&self, x: &'a [T]) -> std::borrow::Cow<'a, [T]> {
+        if self.pointwise() {
+            return std::borrow::Cow::Borrowed(x);
+        }
+        std::borrow::Cow::Owned(im2col(x, self))
     }
     fn taps(&self) -> usize {
         self.c * self.kh * self.kw
@@ -108,13 +120,13 @@ trait Kernel {
 }
 
 /// `kernel` on two contiguous CPU operands of one float type.
-fn cpu<K: Kernel>(
+fn cpu<K: Kernel + CustomOp2>(
     kernel: &K,
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let g = kernel.geometry(l1.dims(), l2.dims())?;
-    let out = apply(&AtSize { kernel, g }, OP, &[(s1, l1), (s2, l2)])?;
+    let out = apply(&AtSize { kernel, g }, kernel.name(), &[(s1, l1), (s2, l2)])?;
     Ok((out, kernel.output(&g)))
 }
 
@@ -130,19 +142,25 @@ impl<K: Kernel> CpuKernel for AtSize<'_, K> {
     }
 }
 
-/// dst [m, n] (row-major, contiguous) = lhs [m, k] · rhs [k, n], each operand given by its
-/// (row stride, column stride).
+/// Images are split into this many groups (fewer for smaller batches) for the weight gradient's
+/// sum: a constant, not the thread count, so the sum's order never depends on the machine.
+const WEIGHT_GRAD_GROUPS: usize = 8;
+
+/// dst [m, n] (row-major, contiguous) = lhs [m, k] · rhs [k, n] (+ dst if `accumulate`), each
+/// operand given by its (row stride, column stride). Single-threaded unless `threads` > 1.
 fn matmul<T: Elem>(
     (m, n, k): (usize, usize, usize),
     dst: &mut [T],
     (lhs, lhs_rs, lhs_cs): (&[T], usize, usize),
     (rhs, rhs_rs, rhs_cs): (&[T], usize, usize),
+    accumulate: bool,
+    threads: usize,
 ) {
     assert!(dst.len() == m * n && lhs.len() >= m * k && rhs.len() >= k * n);
     FLOPS.fetch_add(2 * (m * n * k) as u64, Ordering::Relaxed);
-    let threads = rayon::current_num_threads();
     let parallelism =
         if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let alpha = if accumulate { T::ONE } else { T::default() };
     // SAFETY: the pointers cover the m×k, k×n and m×n matrices at the given strides (asserted
     // above for the contiguous layouts the callers pass), and `dst` is not aliased.
     unsafe {
@@ -153,14 +171,14 @@ fn matmul<T: Elem>(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             lhs.as_ptr(),
             lhs_cs as isize,
             lhs_rs as isize,
             rhs.as_ptr(),
             rhs_cs as isize,
             rhs_rs as isize,
-            T::default(),
+            alpha,
             T::ONE,
             false,
             false,
@@ -170,37 +188,46 @@ fn matmul<T: Elem>(
     }
 }
 
-/// [CKK, N·P]: row (c, i, j), column (n, oh, ow) holds x[n, c, oh·s − p + i, ow·s − p + j] or 0.
+/// Threads each GEMM may use: all of them when there are fewer images than threads to spread
+/// (the GEMM splits its output, never a sum), else one, the images being spread instead.
+fn gemm_threads(images: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if images < threads {
+        threads
+    } else {
+        1
+    }
+}
+
+/// [CKK, P] of one image: row (c, i, j), column (oh, ow) holds x[c, oh·s − p + i, ow·s − p + j]
+/// or 0.
 fn im2col<T: Elem>(x: &[T], g: &Geometry) -> Vec<T> {
-    let (p, np) = (g.pixels(), g.columns());
-    let mut col = vec![T::default(); g.taps() * np];
-    col.par_chunks_mut(np).enumerate().for_each(|(row, out)| {
+    let p = g.pixels();
+    let mut col = vec![T::default(); g.taps() * p];
+    for (row, out) in col.chunks_exact_mut(p).enumerate() {
         let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
-        for n in 0..g.n {
-            let plane = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
-            for oh in 0..g.oh {
-                let Some(ih) = g.source(oh, i, g.h) else { continue };
-                let dst = &mut out[n * p + oh * g.ow..][..g.ow];
-                for (ow, d) in dst.iter_mut().enumerate() {
-                    if let Some(iw) = g.source(ow, j, g.w) {
-                        *d = plane[ih * g.w + iw];
-                    }
+        let plane = &x[c * g.h * g.w..][..g.h * g.w];
+        for oh in 0..g.oh {
+            let Some(ih) = g.source(oh, i, g.h) else { continue };
+            let dst = &mut out[oh * g.ow..][..g.ow];
+            for (ow, d) in dst.iter_mut().enumerate() {
+                if let Some(iw) = g.source(ow, j, g.w) {
+                    *d = plane[ih * g.w + iw];
                 }
             }
         }
-    });
+    }
     col
 }
 
-/// The adjoint of [`im2col`]: each column entry added back to the pixel it was read from.
-fn col2im<T: Elem>(col: &[T], g: &Geometry) -> Vec<T> {
-    let (p, np) = (g.pixels(), g.columns());
-    let mut x = vec![T::default(); g.n * g.c * g.h * g.w];
-    x.par_chunks_mut(g.h * g.w).enumerate().for_each(|(plane_index, plane)| {
-        let (n, c) = (plane_index / g.c, plane_index % g.c);
+/// The adjoint of [`im2col`]: each column entry of one image added back to the pixel of `x`
+/// (zeroed first) it was read from.
+fn col2im<T: Elem>(col: &[T], g: &Geometry, x: &mut [T]) {
+    let p = g.pixels();
+    for (c, plane) in x.chunks_exact_mut(g.h * g.w).enumerate() {
         for i in 0..g.kh {
             for j in 0..g.kw {
-                let row = &col[((c * g.kh + i) * g.kw + j) * np + n * p..][..p];
+                let row = &col[((c * g.kh + i) * g.kw + j) * p..][..p];
                 for oh in 0..g.oh {
                     let Some(ih) = g.source(oh, i, g.h) else { continue };
                     for ow in 0..g.ow {
@@ -211,27 +238,7 @@ fn col2im<T: Elem>(col: &[T], g: &Geometry) -> Vec<T> {
                 }
             }
         }
-    });
-    x
-}
-
-/// NCHW [N, K, P] ↔ [K, N·P]: `to_rows` gathers an NCHW tensor into rows, else scatters back.
-fn transpose_images<T: Elem>(src: &[T], g: &Geometry, to_rows: bool) -> Vec<T> {
-    let (p, np) = (g.pixels(), g.columns());
-    let mut dst = vec![T::default(); g.k * np];
-    if to_rows {
-        dst.par_chunks_mut(np).enumerate().for_each(|(k, row)| {
-            for n in 0..g.n {
-                row[n * p..][..p].copy_from_slice(&src[(n * g.k + k) * p..][..p]);
-            }
-        });
-    } else {
-        dst.par_chunks_mut(p).enumerate().for_each(|(nk, out)| {
-            let (n, k) = (nk / g.k, nk % g.k);
-            out.copy_from_slice(&src[k * np + n * p..][..p]);
-        });
     }
-    dst
 }
 
 struct Conv {
@@ -245,10 +252,13 @@ impl Kernel for Conv {
     }
 
     fn run<T: Elem>(&self, x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-        let col = im2col(x, g);
-        let mut rows = vec![T::default(); g.k * g.columns()];
-        matmul((g.k, g.columns(), g.taps()), &mut rows, (w, g.taps(), 1), (&col, g.columns(), 1));
-        transpose_images(&rows, g, false)
+        let (p, threads) = (g.pixels(), gemm_threads(g.n));
+        let mut y = vec![T::default(); g.n * g.output_len()];
+        y.par_chunks_mut(g.output_len()).enumerate().for_each(|(n, y)| {
+            let col = g.columns(&x[n * g.image_len()..][..g.image_len()]);
+            matmul((g.k, p, g.taps()), y, (w, g.taps(), 1), (&col, p, 1), false, threads);
+        });
+        y
     }
 
     fn output(&self, g: &Geometry) -> Shape {
@@ -312,11 +322,21 @@ impl Kernel for InputGrad {
     }
 
     fn run<T: Elem>(&self, dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-        let rows = transpose_images(dy, g, true);
-        let mut dcol = vec![T::default(); g.taps() * g.columns()];
-        // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
-        matmul((g.taps(), g.columns(), g.k), &mut dcol, (w, 1, g.taps()), (&rows, g.columns(), 1));
-        col2im(&dcol, g)
+        let (p, threads) = (g.pixels(), gemm_threads(g.n));
+        let mut dx = vec![T::default(); g.n * g.image_len()];
+        dx.par_chunks_mut(g.image_len()).enumerate().for_each(|(n, dx)| {
+            let dy = &dy[n * g.output_len()..][..g.output_len()];
+            // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
+            let wt = (w, 1, g.taps());
+            if g.pointwise() {
+                matmul((g.taps(), p, g.k), dx, wt, (dy, p, 1), false, threads);
+            } else {
+                let mut dcol = vec![T::default(); g.taps() * p];
+                matmul((g.taps(), p, g.k), &mut dcol, wt, (dy, p, 1), false, threads);
+                col2im(&dcol, g, dx);
+            }
+        });
+        dx
     }
 
     fn output(&self, _: &Geometry) -> Shape {
@@ -356,16 +376,28 @@ impl Kernel for WeightGrad {
     }
 
     fn run<T: Elem>(&self, x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
-        let col = im2col(x, g);
-        let rows = transpose_images(dy, g, true);
-        let mut dw = vec![T::default(); g.k * g.taps()];
-        // colᵀ [N·P, CKK]: element (q, r) is col[r·N·P + q].
-        matmul(
-            (g.k, g.taps(), g.columns()),
-            &mut dw,
-            (&rows, g.columns(), 1),
-            (&col, 1, g.columns()),
-        );
+        let (p, len) = (g.pixels(), g.k * g.taps());
+        let groups = g.n.min(WEIGHT_GRAD_GROUPS);
+        let threads = gemm_threads(groups);
+        // Group i sums images i, i + groups, …; the groups' sums are added in order.
+        let partial = |group: usize| {
+            let mut dw = vec![T::default(); len];
+            for n in (group..g.n).step_by(groups) {
+                let col = g.columns(&x[n * g.image_len()..][..g.image_len()]);
+                let dy = &dy[n * g.output_len()..][..g.output_len()];
+                // colₙᵀ [P, CKK]: element (q, r) is col[r·P + q].
+                let first = n == group;
+                matmul((g.k, g.taps(), p), &mut dw, (dy, p, 1), (&col, 1, p), !first, threads);
+            }
+            dw
+        };
+        let partials: Vec<Vec<T>> = (0..groups).into_par_iter().map(partial).collect();
+        let mut dw = vec![T::default(); len];
+        for part in partials {
+            for (d, v) in dw.iter_mut().zip(part) {
+                *d += v;
+            }
+        }
         dw
     }
 

@@ -5,6 +5,10 @@
 //! The kernels run on the CPU; on other devices (CUDA) the network uses candle's ops, and tests
 //! can ask for candle's ops on the CPU too, as the oracle the kernels are checked against.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
 use candle_core::{CpuStorage, Layout, Tensor};
 
 /// Whether `t`'s computation runs in the project's CPU kernels (else in candle's own ops).
@@ -86,20 +90,53 @@ pub(super) trait CpuKernel {
     fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T>;
 }
 
-/// `kernel` on contiguous CPU operands of one float type (the first operand's), in that type.
+/// `kernel` (named `op`) on contiguous CPU operands of one float type (the first operand's), in
+/// that type.
 pub(super) fn apply<K: CpuKernel>(
     kernel: &K,
-    op: &str,
+    op: &'static str,
     operands: &[(&CpuStorage, &Layout)],
 ) -> candle_core::Result<CpuStorage> {
+    let start = profiling().then(Instant::now);
     fn slices<'a, T: Elem>(
         operands: &[(&'a CpuStorage, &Layout)],
         op: &str,
     ) -> candle_core::Result<Vec<&'a [T]>> {
         operands.iter().map(|(s, l)| elements(s, l, op)).collect()
     }
-    Ok(match operands.first().is_some_and(|(s, _)| matches!(s, CpuStorage::F32(_))) {
+    let out = match operands.first().is_some_and(|(s, _)| matches!(s, CpuStorage::F32(_))) {
         true => f32::storage(kernel.run(&slices::<f32>(operands, op)?)),
         false => f64::storage(kernel.run(&slices::<f64>(operands, op)?)),
-    })
+    };
+    if let Some(start) = start {
+        let mut profile = PROFILE.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = profile.get_or_insert_with(BTreeMap::new).entry(op).or_default();
+        entry.calls += 1;
+        entry.seconds += start.elapsed().as_secs_f64();
+    }
+    Ok(out)
+}
+
+/// One kernel's share of a profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelTime {
+    pub calls: u64,
+    pub seconds: f64,
+}
+
+/// Time per kernel since [`start_profile`]; `None` when not profiling.
+static PROFILE: Mutex<Option<BTreeMap<&'static str, KernelTime>>> = Mutex::new(None);
+
+fn profiling() -> bool {
+    PROFILE.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+}
+
+/// Starts (or restarts) timing every CPU kernel call in this process (`pipeline bench --ops`).
+pub fn start_profile() {
+    *PROFILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(BTreeMap::new());
+}
+
+/// The kernels' times since [`start_profile`], by kernel name; profiling stops.
+pub fn take_profile() -> BTreeMap<&'static str, KernelTime> {
+    PROFILE.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default()
 }

@@ -18,7 +18,7 @@
 
 mod batchnorm;
 pub mod conv;
-mod cpu;
+pub mod cpu;
 pub mod device;
 pub mod freeze;
 pub mod layers;

@@ -54,7 +54,7 @@ impl CustomOp2 for AddRelu {
         if l1.dims() != l2.dims() {
             candle_core::bail!("{OP}: shapes {:?} and {:?} differ", l1.dims(), l2.dims());
         }
-        Ok((apply(self, OP, &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
+        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
     }
 
     fn bwd(
@@ -78,9 +78,8 @@ impl CpuKernel for Mask {
         let mut out = vec![T::default(); g.len()];
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
             for ((o, &g), &y) in out.iter_mut().zip(&g[i * CHUNK..]).zip(&y[i * CHUNK..]) {
-                if y > T::default() {
-                    *o = g;
-                }
+                // A select, not a branch: half the values are 0, a branch would mispredict.
+                *o = if y > T::default() { g } else { T::default() };
             }
         });
         out
@@ -102,7 +101,7 @@ impl CustomOp2 for Mask {
         if l1.dims() != l2.dims() {
             candle_core::bail!("{OP}: gradient {:?} for output {:?}", l1.dims(), l2.dims());
         }
-        Ok((apply(self, OP, &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
+        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
     }
 }
 

@@ -1,0 +1,136 @@
+"""The rows of `pipeline bench` in PyTorch on the CPU: the same networks, regimes and batches.
+
+    python3 benches/pytorch_reference.py [--threads N] [--iterations N] [--batch N]
+
+A reference outside the Rust build, for the ratio in `pipeline bench`'s goal (issue #12): run it
+and `pipeline bench --network all` on the same machine, one after the other, with the same thread
+count. It needs only `torch` (`pip install torch`). The network is written out here rather than
+taken from torchvision so that the width multiplier and the small stem match the project's
+(`stages/src/nn/layout.rs`): torchvision's ResNet-50 layout ([3, 4, 6, 3] bottlenecks, expansion
+4, stride on conv2, 1×1 downsample on each layer's first block), planes width·(1, 2, 4, 8); the
+small stem is a 3×3 stride-1 convolution without max-pool, the ImageNet stem torchvision's 7×7
+stride 2 with max-pool. "3 blocks" trains `layer4` and `fc` with every frozen BatchNorm in
+training mode (the authors' code); "all" trains everything. SGD with momentum 0.9, weight decay
+5e-4, cross-entropy, random [0, 1] inputs; one warm-up step is not timed.
+"""
+
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CLASSES = 10
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        out = planes * 4
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inplanes != out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out)
+            )
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = F.relu(self.bn2(self.conv2(h)))
+        h = self.bn3(self.conv3(h))
+        return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet50(nn.Module):
+    def __init__(self, width, small_stem):
+        super().__init__()
+        if small_stem:
+            self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.small_stem = small_stem
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, inplanes = [], width
+        for i, blocks in enumerate([3, 4, 6, 3]):
+            planes = width * 2**i
+            layer = []
+            for b in range(blocks):
+                layer.append(Bottleneck(inplanes, planes, 2 if (b == 0 and i > 0) else 1))
+                inplanes = planes * 4
+            layers.append(nn.Sequential(*layer))
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.fc = nn.Linear(inplanes, CLASSES)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        if not self.small_stem:
+            h = F.max_pool2d(h, 3, 2, 1)
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            h = layer(h)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
+def images_per_second(batch, iterations, step):
+    step()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    return batch * iterations / (time.perf_counter() - start)
+
+
+def row(name, width, small_stem, side, trains, batch, iterations):
+    torch.manual_seed(1)
+    net = ResNet50(width, small_stem)
+    net.train()  # every BatchNorm in training mode, frozen ones included
+    for p in net.parameters():
+        p.requires_grad = trains == "all"
+    for p in list(net.layer4.parameters()) + list(net.fc.parameters()):
+        p.requires_grad = True
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(batch, 3, side, side)
+    y = torch.arange(batch) % CLASSES
+
+    def forward():
+        with torch.no_grad():
+            net(x)
+
+    def train():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    fwd = images_per_second(batch, iterations, forward)
+    step = images_per_second(batch, iterations, train)
+    print(
+        f"{name:<10} {f'{side}x{side}':>7} {trains:>9} {batch:>5} {iterations:>5}"
+        f" {fwd:>15.1f} {step:>18.1f}"
+    )
+
+
+def main():
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args.add_argument("--iterations", type=int, default=20)
+    args.add_argument("--batch", type=int, default=32)
+    a = args.parse_args()
+    torch.set_num_threads(a.threads)
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(
+        f"{'network':<10} {'input':>7} {'trains':>9} {'batch':>5} {'iters':>5}"
+        f" {'forward img/s':>15} {'train step img/s':>18}"
+    )
+    for name, width, side in [("mini w8", 8, 32), ("mini w4", 4, 16)]:
+        for trains in ["3 blocks", "all"]:
+            row(name, width, True, side, trains, a.batch, a.iterations)
+    row("resnet50", 64, False, 224, "3 blocks", min(a.batch, 16), min(a.iterations, 3))
+
+
+if __name__ == "__main__":
+    main()
