@@ -1,7 +1,7 @@
 //! Paired differences A − B over seeds (subsets are shared across sources, so the same seed is
 //! the same training subset): robust − natural, ℓ∞ small − large ε, ℓ2 − ℓ∞, 3 − 1 blocks.
 
-use super::frames::cols;
+use super::frames::{cols, BEST, EPOCH};
 use super::stats::with_ci95;
 use super::{AggregateParams, SourceSpec};
 use crate::study::config::Constraint;
@@ -53,56 +53,13 @@ pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
     out
 }
 
-/// Paired differences of accuracy for every comparison, summarised over seeds.
+/// Paired differences of accuracy for every comparison, summarised over seeds: at every
+/// evaluation epoch (`statistic` "epoch") and between the two cells' best evaluations ("best").
 pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame> {
     let mut paired = Vec::new();
     for (i, cmp) in comparisons(&params.sources).into_iter().enumerate() {
-        let (left, right, on) = match &cmp {
-            Comparison::Sources { a, b } => (
-                cells.clone().filter(col("source").eq(lit(a.as_str()))),
-                cells.clone().filter(col("source").eq(lit(b.as_str()))),
-                vec!["dataset", "size_label", "blocks", "seed", "epoch"],
-            ),
-            Comparison::Blocks { a, b } => (
-                cells.clone().filter(col("blocks").eq(lit(*a))),
-                cells.clone().filter(col("blocks").eq(lit(*b))),
-                vec!["source", "dataset", "size_label", "seed", "epoch"],
-            ),
-        };
-        let (a_source, b_source, a_blocks, b_blocks) = match &cmp {
-            Comparison::Sources { a, b } => {
-                (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
-            }
-            Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
-        };
-        let mut right_cols = on.clone();
-        right_cols.push("accuracy");
-        let joined = left
-            .join(
-                right.select(cols(&right_cols)),
-                cols(&on),
-                cols(&on),
-                JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())),
-            )
-            .select([
-                lit(i as u32).alias("comparison_rank"),
-                lit(cmp.label()).alias("comparison"),
-                a_source.alias("a_source"),
-                b_source.alias("b_source"),
-                a_blocks.cast(DataType::UInt32).alias("a_blocks"),
-                b_blocks.cast(DataType::UInt32).alias("b_blocks"),
-                col("source_rank"),
-                col("dataset"),
-                col("dataset_rank"),
-                col("size"),
-                col("size_label"),
-                col("size_order"),
-                col("seed"),
-                col("epoch"),
-                col("final"),
-                (col("accuracy") - col("accuracy_b")).alias("diff"),
-            ]);
-        paired.push(joined);
+        paired.push(pairs(i, &cmp, cells.clone(), EPOCH));
+        paired.push(pairs(i, &cmp, cells.clone().filter(col("best")), BEST));
     }
     let keys = [
         "comparison_rank",
@@ -117,6 +74,7 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
         "size",
         "size_label",
         "size_order",
+        "statistic",
         "epoch",
         "final",
     ];
@@ -129,10 +87,11 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
                 "dataset_rank",
                 "size_order",
                 "a_blocks",
+                "statistic",
                 "epoch",
                 "seed",
             ],
-            SortMultipleOptions::default(),
+            SortMultipleOptions::default().with_nulls_last(true),
         )
         .collect()?
         .lazy()
@@ -146,7 +105,7 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
     Ok(with_ci95(grouped)?
         .sort(
             ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
-            SortMultipleOptions::default(),
+            SortMultipleOptions::default().with_nulls_last(true),
         )
         .select(cols(&[
             "comparison",
@@ -157,6 +116,7 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
             "dataset",
             "size",
             "size_label",
+            "statistic",
             "epoch",
             "final",
             "n",
@@ -166,4 +126,63 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
         ]))
         .rename(["n"], ["n_pairs"], true)
         .collect()?)
+}
+
+/// The paired differences of comparison `cmp` (number `rank`) among `cells`: matched by seed,
+/// and by epoch for `statistic` "epoch"; "best" rows have no epoch.
+fn pairs(rank: usize, cmp: &Comparison, cells: LazyFrame, statistic: &str) -> LazyFrame {
+    let mut on = match cmp {
+        Comparison::Sources { .. } => vec!["dataset", "size_label", "blocks", "seed"],
+        Comparison::Blocks { .. } => vec!["source", "dataset", "size_label", "seed"],
+    };
+    if statistic == EPOCH {
+        on.push("epoch");
+    }
+    let (left, right) = match cmp {
+        Comparison::Sources { a, b } => (
+            cells.clone().filter(col("source").eq(lit(a.as_str()))),
+            cells.filter(col("source").eq(lit(b.as_str()))),
+        ),
+        Comparison::Blocks { a, b } => (
+            cells.clone().filter(col("blocks").eq(lit(*a))),
+            cells.filter(col("blocks").eq(lit(*b))),
+        ),
+    };
+    let (a_source, b_source, a_blocks, b_blocks) = match cmp {
+        Comparison::Sources { a, b } => {
+            (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
+        }
+        Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
+    };
+    let (epoch, last) = match statistic == EPOCH {
+        true => (col("epoch"), col("final")),
+        false => (lit(NULL).cast(DataType::UInt32), lit(false)),
+    };
+    let mut right_cols = on.clone();
+    right_cols.push("accuracy");
+    left.join(
+        right.select(cols(&right_cols)),
+        cols(&on),
+        cols(&on),
+        JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())),
+    )
+    .select([
+        lit(rank as u32).alias("comparison_rank"),
+        lit(cmp.label()).alias("comparison"),
+        a_source.alias("a_source"),
+        b_source.alias("b_source"),
+        a_blocks.cast(DataType::UInt32).alias("a_blocks"),
+        b_blocks.cast(DataType::UInt32).alias("b_blocks"),
+        col("source_rank"),
+        col("dataset"),
+        col("dataset_rank"),
+        col("size"),
+        col("size_label"),
+        col("size_order"),
+        col("seed"),
+        lit(statistic).alias("statistic"),
+        epoch.alias("epoch"),
+        last.alias("final"),
+        (col("accuracy") - col("accuracy_b")).alias("diff"),
+    ])
 }

@@ -69,52 +69,86 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
         .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
         .collect()?;
 
-    let mut group: Vec<&str> = GROUP.to_vec();
-    group.extend(["dataset_rank", "size_order"]);
-    let summary = with_ci95(
-        cells
-            .clone()
-            .group_by(cols(&group))
-            .agg([
-                len().cast(DataType::UInt32).alias("n"),
-                col("accuracy").mean().alias("mean"),
-                col("accuracy").std(1).alias("std"),
-            ])
-            .collect()?,
-    )?
-    .join(
-        coverage.clone().lazy().select(cols(&[
-            "source",
-            "dataset",
-            "size_label",
-            "blocks",
-            "expected_seeds",
-        ])),
-        cols(&["source", "dataset", "size_label", "blocks"]),
-        cols(&["source", "dataset", "size_label", "blocks"]),
-        JoinArgs::new(JoinType::Left),
-    )
-    .sort(ORDER, SortMultipleOptions::default())
-    .select(cols(&[
-        "source",
-        "dataset",
-        "size",
-        "size_label",
-        "blocks",
-        "epoch",
-        "final",
-        "n",
-        "expected_seeds",
-        "mean",
-        "std",
-        "ci95",
-    ]))
-    .rename(["n"], ["n_seeds"], true)
-    .collect()?;
-
+    let summary = summary_frame(&cells, &coverage)?;
     let deltas = deltas_frame(params, &cells)?;
     Ok(Tables { cells: cells_out, summary, deltas, coverage, missing })
 }
+
+/// Per grid point: the mean over seeds at every evaluation epoch (`statistic` "epoch"; `final`
+/// marks the last) and of each cell's best evaluation (`statistic` "best", no epoch).
+fn summary_frame(cells: &LazyFrame, coverage: &DataFrame) -> Result<DataFrame> {
+    let stats = || {
+        [
+            len().cast(DataType::UInt32).alias("n"),
+            col("accuracy").mean().alias("mean"),
+            col("accuracy").std(1).alias("std"),
+        ]
+    };
+    let mut group: Vec<&str> = GROUP.to_vec();
+    group.extend(["dataset_rank", "size_order"]);
+    let per_epoch = cells
+        .clone()
+        .group_by(cols(&group))
+        .agg(stats())
+        .with_column(lit(EPOCH).alias("statistic"));
+    let point: Vec<&str> =
+        group.iter().copied().filter(|c| !["epoch", "final"].contains(c)).collect();
+    let best =
+        cells.clone().filter(col("best")).group_by(cols(&point)).agg(stats()).with_columns([
+            lit(NULL).cast(DataType::UInt32).alias("epoch"),
+            lit(false).alias("final"),
+            lit(BEST).alias("statistic"),
+        ]);
+    let grouped =
+        concat([per_epoch, best.select(per_epoch_columns(&group))], UnionArgs::default())?
+            .collect()?;
+    Ok(with_ci95(grouped)?
+        .join(
+            coverage.clone().lazy().select(cols(&[
+                "source",
+                "dataset",
+                "size_label",
+                "blocks",
+                "expected_seeds",
+            ])),
+            cols(&["source", "dataset", "size_label", "blocks"]),
+            cols(&["source", "dataset", "size_label", "blocks"]),
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(ORDER, SortMultipleOptions::default().with_nulls_last(true))
+        .select(cols(&[
+            "source",
+            "dataset",
+            "size",
+            "size_label",
+            "blocks",
+            "statistic",
+            "epoch",
+            "final",
+            "n",
+            "expected_seeds",
+            "mean",
+            "std",
+            "ci95",
+        ]))
+        .rename(["n"], ["n_seeds"], true)
+        .collect()?)
+}
+
+/// The grouped per-epoch frame's columns, in its order (`group`, the statistics, `statistic`),
+/// so the best rows can be stacked under it.
+fn per_epoch_columns(group: &[&str]) -> Vec<Expr> {
+    let mut names: Vec<&str> = group.to_vec();
+    names.extend(["n", "mean", "std", "statistic"]);
+    cols(&names)
+}
+
+/// `statistic` of the summary and delta rows at one evaluation epoch.
+pub(super) const EPOCH: &str = "epoch";
+/// `statistic` of the rows over each cell's best evaluation (the highest test accuracy; the
+/// earliest epoch among equals), the authors' notebooks' choice for their depth and constraint
+/// figures.
+pub(super) const BEST: &str = "best";
 
 pub(super) fn cols(names: &[&str]) -> Vec<Expr> {
     names.iter().map(|n| col(*n)).collect()
@@ -144,7 +178,8 @@ fn expected_frame(params: &AggregateParams, source_names: &[String]) -> Result<L
     Ok(df.lazy())
 }
 
-/// The built cells, one row per cell × evaluation epoch, with sort ranks and the `final` flag.
+/// The built cells, one row per cell × evaluation epoch, with sort ranks, the `final` flag (the
+/// cell's last evaluation) and the `best` flag (its best: see [`BEST`]).
 fn cells_frame(
     params: &AggregateParams,
     source_names: &[String],
@@ -201,7 +236,13 @@ fn cells_frame(
             ["source_rank", "dataset_rank", "size_order", "blocks", "seed", "epoch"],
             SortMultipleOptions::default(),
         )
-        .with_column(col("epoch").eq(col("epoch").max().over(cell)?).alias("final"))
+        .with_column(col("epoch").eq(col("epoch").max().over(cell.clone())?).alias("final"))
+        .with_column(col("accuracy").eq(col("accuracy").max().over(cell.clone())?).alias("top"))
+        .with_column(
+            col("top")
+                .and(col("epoch").eq(col("epoch").filter(col("top")).min().over(cell)?))
+                .alias("best"),
+        )
         .collect()?
         .lazy())
 }

@@ -201,6 +201,16 @@ mod tests {
         df.column(name).unwrap().u32().unwrap().iter().collect()
     }
 
+    fn strs(df: &DataFrame, name: &str) -> Vec<String> {
+        df.column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect()
+    }
+
     fn close(a: Option<f64>, b: f64, tol: f64) -> bool {
         a.is_some_and(|a| (a - b).abs() < tol)
     }
@@ -223,15 +233,18 @@ mod tests {
         let t = aggregate(&params(expect(&["natural"], &[3], &[1, 2, 3])), &cells).unwrap();
         assert_eq!(t.cells.height(), 6);
         let s = &t.summary;
-        assert_eq!(s.height(), 2);
-        // Row 1 is epoch 21 (rows sorted by epoch), the final one.
-        assert_eq!(u32s(s, "epoch"), vec![Some(1), Some(21)]);
+        assert_eq!(s.height(), 3);
+        // Row 1 is epoch 21 (rows sorted by epoch), the final one; row 2 the best evaluations
+        // (here the final ones too).
+        assert_eq!(u32s(s, "epoch"), vec![Some(1), Some(21), None]);
         assert_eq!(
             s.column("final").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
-            vec![Some(false), Some(true)]
+            vec![Some(false), Some(true), Some(false)]
         );
-        assert_eq!(u32s(s, "n_seeds"), vec![Some(3), Some(3)]);
-        assert_eq!(u32s(s, "expected_seeds"), vec![Some(3), Some(3)]);
+        assert_eq!(strs(s, "statistic"), ["epoch", "epoch", "best"]);
+        assert_eq!(f64s(s, "mean")[2], f64s(s, "mean")[1]);
+        assert_eq!(u32s(s, "n_seeds"), vec![Some(3); 3]);
+        assert_eq!(u32s(s, "expected_seeds"), vec![Some(3); 3]);
         assert!(close(f64s(s, "mean")[1], 72.0, 1e-12));
         assert!(close(f64s(s, "std")[1], 2.0, 1e-12));
         assert!(close(f64s(s, "ci95")[1], 4.302653 * 2.0 / 3f64.sqrt(), 1e-5));
@@ -240,14 +253,47 @@ mod tests {
         assert!(close(f64s(s, "std")[0], 10.0, 1e-12));
     }
 
+    /// Each cell's best evaluation (ties: the earliest epoch), then the mean over seeds; and the
+    /// paired difference of two sources' best evaluations, whatever their epochs.
+    #[test]
+    fn best_evaluations_are_each_cells_highest_accuracy() {
+        let cells = [
+            cell("natural", "cifar10", "100", 3, 1, &[(1, 50.0), (6, 60.0), (10, 55.0)]),
+            cell("natural", "cifar10", "100", 3, 2, &[(1, 40.0), (6, 45.0), (10, 45.0)]),
+            cell("l2_eps3", "cifar10", "100", 3, 1, &[(1, 70.0), (6, 65.0), (10, 66.0)]),
+            cell("l2_eps3", "cifar10", "100", 3, 2, &[(1, 30.0), (6, 35.0), (10, 52.0)]),
+        ];
+        let t = aggregate(&params(expect(&["natural", "l2_eps3"], &[3], &[1, 2])), &cells).unwrap();
+        let best =
+            t.summary.clone().lazy().filter(col("statistic").eq(lit("best"))).collect().unwrap();
+        assert_eq!(strs(&best, "source"), ["natural", "l2_eps3"]);
+        // natural: 60 (epoch 6) and 45 (epoch 6, not 10); l2: 70 (epoch 1) and 52 (epoch 10).
+        assert!(close(f64s(&best, "mean")[0], 52.5, 1e-12));
+        assert!(close(f64s(&best, "mean")[1], 61.0, 1e-12));
+        assert!(close(f64s(&best, "std")[1], (2.0f64 * 81.0).sqrt(), 1e-12));
+        let delta = t
+            .deltas
+            .clone()
+            .lazy()
+            .filter(col("statistic").eq(lit("best")).and(col("a_source").eq(lit("l2_eps3"))))
+            .collect()
+            .unwrap();
+        // Pairs by seed: 70 − 60 = 10 and 52 − 45 = 7.
+        assert_eq!(delta.height(), 1);
+        assert!(close(f64s(&delta, "mean")[0], 8.5, 1e-12));
+        assert_eq!(u32s(&delta, "n_pairs"), [Some(2)]);
+        assert_eq!(u32s(&delta, "epoch"), [None]);
+    }
+
     #[test]
     fn one_seed_has_no_interval() {
         let cells = [cell("natural", "cifar10", "100", 3, 1, &[(5, 61.5)])];
         let t = aggregate(&params(expect(&["natural"], &[3], &[1])), &cells).unwrap();
-        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(1)]);
-        assert_eq!(f64s(&t.summary, "mean"), vec![Some(61.5)]);
-        assert_eq!(f64s(&t.summary, "std"), vec![None]);
-        assert_eq!(f64s(&t.summary, "ci95"), vec![None]);
+        // The epoch-5 row and the best row.
+        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(1); 2]);
+        assert_eq!(f64s(&t.summary, "mean"), vec![Some(61.5); 2]);
+        assert_eq!(f64s(&t.summary, "std"), vec![None; 2]);
+        assert_eq!(f64s(&t.summary, "ci95"), vec![None; 2]);
     }
 
     #[test]
@@ -266,8 +312,8 @@ mod tests {
         );
         assert_eq!(u32s(c, "expected_seeds"), vec![Some(3), Some(3)]);
         assert_eq!(u32s(c, "built_seeds"), vec![Some(2), Some(0)]);
-        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(2)]);
-        assert_eq!(u32s(&t.summary, "expected_seeds"), vec![Some(3)]);
+        assert_eq!(u32s(&t.summary, "n_seeds"), vec![Some(2); 2]);
+        assert_eq!(u32s(&t.summary, "expected_seeds"), vec![Some(3); 2]);
         let m = &t.missing;
         assert_eq!(m.height(), 4);
         let seeds: Vec<_> = m.column("seed").unwrap().u64().unwrap().iter().flatten().collect();
@@ -307,7 +353,17 @@ mod tests {
         exp.extend(expect(&["l2_eps3"], &[1], &[1, 2, 3]));
         exp.extend(expect(&["natural"], &[3], &[4]));
         let t = aggregate(&params(exp), &cells).unwrap();
-        let d = &t.deltas;
+        // One evaluation per cell: the best rows repeat the epoch rows (checked, then left out).
+        let of = |statistic: &str| {
+            let rows = t.deltas.clone().lazy().filter(col("statistic").eq(lit(statistic)));
+            let mut df = rows.collect().unwrap();
+            let _ = df.drop_in_place("statistic").unwrap();
+            let _ = df.drop_in_place("epoch").unwrap();
+            let _ = df.drop_in_place("final").unwrap();
+            df
+        };
+        assert_eq!(of("epoch"), of("best"));
+        let d = &of("epoch");
         let labels: Vec<_> =
             d.column("comparison").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(labels, vec!["l2_eps3 - natural", "blocks 3 - blocks 1"]);
@@ -423,11 +479,11 @@ mod tests {
         let mut lines = csv.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "source,dataset,size,size_label,blocks,epoch,final,n_seeds,expected_seeds,mean,std,ci95"
+            "source,dataset,size,size_label,blocks,statistic,epoch,final,n_seeds,expected_seeds,mean,std,ci95"
         );
         // Sources in parameter order, cifar10 before svhn, 4-decimal floats.
         assert!(
-            lines.next().unwrap().starts_with("natural,cifar10,200,200,3,1,false,3,3,"),
+            lines.next().unwrap().starts_with("natural,cifar10,200,200,3,epoch,1,false,3,3,"),
             "{csv}"
         );
         assert!(csv.contains(",1.3700,"), "{csv}");

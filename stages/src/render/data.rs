@@ -5,6 +5,8 @@ use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, Expr, IntoLazy, ParquetReader, SerReader};
 use std::path::Path;
 
+use crate::study::config::Statistic;
+
 /// A mean over seeds (or seed pairs) with its spread.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stat {
@@ -66,7 +68,8 @@ fn scan(dir: &Path, table: &str, filter: Expr) -> Result<DataFrame> {
     Context::with_context(read, || format!("reading {}", path.display()))
 }
 
-/// Rows of the aggregate's `summary` matching `filter` (e.g. `final_epoch()`), in file order.
+/// Rows of the aggregate's `summary` matching `filter` (e.g. `at(Statistic::Last)`), in file
+/// order.
 pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
     let df = scan(dir, "summary", filter)?;
     let (source, dataset, size_label) = (
@@ -159,9 +162,17 @@ pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
         .collect())
 }
 
-/// Rows at each cell's last evaluation.
-pub fn final_epoch() -> Expr {
-    col("final")
+/// Rows of `statistic`: the means of each cell's last evaluation, or of each cell's best.
+pub fn at(statistic: Statistic) -> Expr {
+    match statistic {
+        Statistic::Last => col("final"),
+        Statistic::Best => col("statistic").eq(lit("best")),
+    }
+}
+
+/// Rows at one evaluation epoch (not the best-evaluation rows).
+pub fn per_epoch() -> Expr {
+    col("statistic").eq(lit("epoch"))
 }
 
 /// Rows fine-tuned with `blocks` blocks.

@@ -1,9 +1,10 @@
 //! The paper's figures as data: which rows of the aggregate each panel shows. Drawing is
 //! [`super::plot`]'s; every figure is one grid of per-dataset cells.
 //!
-//! All figures use the last evaluation epoch (the paper's Figure 2 does; its blocks and
-//! constraint figures used the best epoch) and 95% Student-t intervals over seeds (the paper used
-//! seaborn's bootstrap intervals).
+//! Figures 2, 4, 5 and 10 use the report's statistic (each run's last or best evaluation; by
+//! default the paper's: last for Figure 2, best for the blocks and constraint figures); Figure 3
+//! every evaluation. Intervals are 95% Student-t over seeds (the paper used seaborn's bootstrap
+//! intervals).
 
 use super::data::{self, DeltaRow, Stat, SummaryRow};
 use super::plot::{
@@ -151,16 +152,18 @@ fn accuracy_and_delta_cells(
 
 /// Figure 2: accuracy against subset size, and robust − natural.
 fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    let statistic = params.statistic()?;
     Ok(Figure {
         title: "Figure 2: accuracy against training-set size".into(),
         subtitle: format!(
-            "{BLOCKS} fine-tuned blocks, last epoch. Upper: mean over seeds; lower: paired difference from the natural \
-             source. Bands: 95% t-interval. Profile {}.",
+            "{BLOCKS} fine-tuned blocks, {}. Upper: mean over seeds; lower: paired difference from \
+             the natural source. Bands: 95% t-interval. Profile {}.",
+            statistic.phrase(),
             params.profile
         ),
         legend: source_legend(params),
         columns: 3,
-        cells: accuracy_and_delta_cells(params, aggregate, data::final_epoch(), XAxis::Log)?,
+        cells: accuracy_and_delta_cells(params, aggregate, data::at(statistic), XAxis::Log)?,
     })
 }
 
@@ -178,7 +181,12 @@ fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
         ),
         legend: source_legend(params),
         columns: 3,
-        cells: accuracy_and_delta_cells(params, aggregate, col("size_label").eq(lit(size.as_str())), XAxis::Linear)?,
+        cells: accuracy_and_delta_cells(
+            params,
+            aggregate,
+            data::per_epoch().and(col("size_label").eq(lit(size.as_str()))),
+            XAxis::Linear,
+        )?,
     })
 }
 
@@ -191,6 +199,7 @@ fn blocks_figure(
     sources: &[&SourceLabel],
 ) -> Result<Figure> {
     let natural = params.natural()?;
+    let statistic = params.statistic()?;
     let all_blocks = data::coverage(aggregate, col("source").eq(lit(natural.name.as_str())))?;
     let mut blocks: Vec<u32> = all_blocks.iter().map(|c| c.blocks).collect();
     blocks.sort_unstable();
@@ -200,7 +209,7 @@ fn blocks_figure(
     let mut cells = Vec::new();
     for s in sources {
         for d in &params.datasets {
-            let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(data::final_epoch());
+            let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(data::at(statistic));
             // What the paper draws: the robust source's accuracy at each depth.
             let mut accuracy = Vec::new();
             for (i, &k) in blocks.iter().enumerate() {
@@ -273,8 +282,10 @@ fn blocks_figure(
     Ok(Figure {
         title: format!("{title}: fine-tuned blocks, {} against {}", names.join(", "), natural.label),
         subtitle: format!(
-            "Last epoch. Top: the robust source's accuracy per number of fine-tuned blocks (the paper's panels); middle: \
-             paired difference from the natural source;\nbottom: 3 minus 1 blocks. Bands: 95% t-interval. Profile {}.",
+            "Accuracy {}. Top: the robust source's accuracy per number of fine-tuned blocks (the \
+             paper's panels); middle: paired difference from the natural source;\nbottom: 3 minus 1 \
+             blocks. Bands: 95% t-interval. Profile {}.",
+            statistic.phrase(),
             params.profile
         ),
         legend,
@@ -288,9 +299,10 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let robust = |name: &str| {
         params.sources.iter().any(|s| s.name == name && s.constraint != Constraint::None)
     };
+    let statistic = params.statistic()?;
     let all = data::deltas(
         aggregate,
-        data::final_epoch()
+        data::at(statistic)
             .and(col("a_blocks").eq(lit(BLOCKS)))
             .and(col("b_blocks").eq(lit(BLOCKS))),
     )?;
@@ -311,7 +323,7 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
         for s in params.sources.iter().filter(|s| robust(&s.name)) {
             let rows = data::summary(
                 aggregate,
-                data::final_epoch()
+                data::at(statistic)
                     .and(col("dataset").eq(lit(d.name.as_str())))
                     .and(col("source").eq(lit(s.name.as_str())))
                     .and(data::blocks(BLOCKS)),
@@ -355,8 +367,10 @@ fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     Ok(Figure {
         title: "Figure 5: adversarial constraints compared".into(),
         subtitle: format!(
-            "{BLOCKS} fine-tuned blocks, last epoch. Upper: each robust source's accuracy (the paper's panels); lower: paired \
-             difference between robust sources.\nBands: 95% t-interval. Profile {}.",
+            "{BLOCKS} fine-tuned blocks, accuracy {}. Upper: each robust source's accuracy (the \
+             paper's panels); lower: paired difference between robust sources.\nBands: 95% \
+             t-interval. Profile {}.",
+            statistic.phrase(),
             params.profile
         ),
         legend,

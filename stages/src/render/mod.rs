@@ -21,7 +21,7 @@ mod table3;
 pub mod table5;
 
 use crate::fingerprint::{sources, Code};
-use crate::study::config::{Constraint, FinetuneSettings};
+use crate::study::config::{Constraint, FinetuneSettings, Statistic};
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,9 @@ pub struct RenderParams {
     /// Figure 3: the subset-size label whose training curves are drawn.
     #[serde(default)]
     pub subset_size: Option<String>,
+    /// Table 5 and Figures 2, 4, 5 and 10: which evaluation of each cell they report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<Statistic>,
     /// Index: the reports to list.
     #[serde(default)]
     pub reports: Vec<IndexEntry>,
@@ -208,6 +211,13 @@ impl Report {
 }
 
 impl RenderParams {
+    /// The evaluation this report uses (set for Table 5 and Figures 2, 4, 5 and 10).
+    fn statistic(&self) -> Result<Statistic> {
+        match self.statistic {
+            Some(s) => Ok(s),
+            None => bail!("{:?} needs `statistic` (last or best)", self.report),
+        }
+    }
     fn natural(&self) -> Result<&SourceLabel> {
         match self.sources.iter().find(|s| s.constraint == Constraint::None) {
             Some(s) => Ok(s),

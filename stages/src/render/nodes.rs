@@ -80,6 +80,7 @@ pub fn nodes(
             })
             .collect(),
         subset_size: None,
+        statistic: None,
         reports: vec![],
         origins: origins(profile),
         finetune: None,
@@ -155,6 +156,15 @@ pub fn nodes(
             }
             _ => {}
         }
+        let statistic = &profile.reports.statistic;
+        params.statistic = match report {
+            Report::Table5 => Some(statistic.table5),
+            Report::Figure2 => Some(statistic.figure2),
+            Report::Figure4 => Some(statistic.figure4),
+            Report::Figure5 => Some(statistic.figure5),
+            Report::Figure10 => Some(statistic.figure10),
+            _ => None,
+        };
         if report == Report::Figure3 {
             params.subset_size =
                 profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());

@@ -23,7 +23,8 @@ struct Entry<'a> {
 /// `table5.md` and `table5.csv` from the aggregate in `aggregate`.
 pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String)> {
     let coverage = data::coverage(aggregate, data::blocks(BLOCKS))?;
-    let summary = data::summary(aggregate, data::final_epoch().and(data::blocks(BLOCKS)))?;
+    let statistic = params.statistic()?;
+    let summary = data::summary(aggregate, data::at(statistic).and(data::blocks(BLOCKS)))?;
     let paper = if params.comparable_to_paper { Some(paper::Table5::load()?) } else { None };
 
     // Rows in the order of `datasets`, then subset size.
@@ -42,9 +43,10 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     writeln!(md, "{}\n", params.provenance())?;
     writeln!(
         md,
-        "Mean test accuracy (%) over seeds at the last evaluation epoch, ± the half-width of the 95% \
-         Student-t interval of the mean (none with one seed). **Bold**: the best mean of the row. \
-         \"—\": no cell built; \"(k/n seeds)\": k of the n expected seeds built."
+        "Mean test accuracy (%) over seeds {}, ± the half-width of the 95% Student-t interval of \
+         the mean (none with one seed). **Bold**: the best mean of the row. \"—\": no cell built; \
+         \"(k/n seeds)\": k of the n expected seeds built.",
+        statistic.phrase()
     )?;
     if paper.is_some() {
         writeln!(md, "Beside each value: the paper's Table 5 value and our difference from it.")?;

@@ -137,6 +137,7 @@ fn params(report: Report, profile: &str) -> RenderParams {
             .map(|d| DatasetLabel { name: d.0.into(), label: d.1.into(), paper: Some(d.2.into()) })
             .collect(),
         subset_size: (report == Report::Figure3).then(|| "400".to_string()),
+        statistic: default_statistic(report),
         reports: Vec::new(),
         origins: vec![
             "data from CIFAR-10: hub dataset `org/cifar10` at 0123456789ab".into(),
@@ -148,6 +149,56 @@ fn params(report: Report, profile: &str) -> RenderParams {
         blocks: vec![],
         influence: None,
     }
+}
+
+/// The statistic the mini and paper profiles give `report` by default.
+fn default_statistic(report: Report) -> Option<Statistic> {
+    let s = crate::study::config::Statistics::default();
+    match report {
+        Report::Table5 => Some(s.table5),
+        Report::Figure2 => Some(s.figure2),
+        Report::Figure4 => Some(s.figure4),
+        Report::Figure5 => Some(s.figure5),
+        Report::Figure10 => Some(s.figure10),
+        _ => None,
+    }
+}
+
+/// Table 5 at `statistic` when natural's CIFAR-10 cells at 100 images peak 10 points above their
+/// last evaluation at epoch 21: the best statistic reports the peak, the last one the end, and
+/// the caption says which.
+#[test]
+fn the_statistic_chooses_each_cells_last_or_best_evaluation() {
+    let (p, mut cells) = study();
+    let peaked = |c: &CellMetrics| {
+        c.cell.source == "natural"
+            && c.cell.dataset == "cifar10"
+            && c.cell.size_label == "100"
+            && c.cell.blocks == 3
+    };
+    let mut peaks = Vec::new();
+    for c in cells.iter_mut().filter(|c| peaked(c)) {
+        let peak = c.evals.last().unwrap().accuracy + 10.0;
+        c.evals.iter_mut().find(|e| e.epoch == 21).unwrap().accuracy = peak;
+        peaks.push(peak);
+    }
+    let peak = peaks.iter().sum::<f64>() / peaks.len() as f64;
+    let dir = tempfile::tempdir().unwrap();
+    aggregate::aggregate(&p, &cells).unwrap().write(dir.path()).unwrap();
+    let table = |statistic| {
+        let params = RenderParams { statistic: Some(statistic), ..params(Report::Table5, "mini") };
+        table5::render(&params, dir.path()).unwrap().0
+    };
+    let (last, best) = (table(Statistic::Last), table(Statistic::Best));
+    let row =
+        |md: &str| md.lines().find(|l| l.starts_with("| CIFAR-10 | 100 |")).unwrap().to_string();
+    assert!(row(&best).contains(&format!("{peak:.2}")), "{}", row(&best));
+    assert!(!row(&last).contains(&format!("{peak:.2}")), "{}", row(&last));
+    assert!(last.contains("at each run's last evaluation epoch"), "{last}");
+    assert!(best.contains("at each run's best evaluation epoch"), "{best}");
+    // Elsewhere the curves rise to their end: best and last agree.
+    let svhn = |md: &str| md.lines().find(|l| l.starts_with("| SVHN | 100 |")).unwrap().to_string();
+    assert_eq!(svhn(&last), svhn(&best));
 }
 
 #[test]

@@ -248,10 +248,10 @@ mod tests {
     fn mini_has_one_finetune_node_per_cell_of_the_grid() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
-        // 4 sources × 6 datasets × 4 depths × (3 + 2 + 1) seeds over the three sizes.
-        assert_eq!(finetune, 4 * 6 * 4 * 6);
+        // 4 sources × 6 datasets × 4 depths × 5 seeds at each of the three sizes.
+        assert_eq!(finetune, 4 * 6 * 4 * 15);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
-        assert_eq!(subsets, 6 * 6, "subsets are shared by sources and depths");
+        assert_eq!(subsets, 6 * 15, "subsets are shared by sources and depths");
     }
 
     /// The mini profile's `influence:` block with `from` replaced by `to`: the error, and the
@@ -300,8 +300,8 @@ mod tests {
             ("      blocks: 3", "      blocks: 2", "2 is not a depth of the grid"),
             (
                 "      seed: 20000000",
-                "      seed: 20100000",
-                "size 400 has seeds 20000000, not 20100000",
+                "      seed: 20500000",
+                "size 400 has seeds 20000000, 20100000, 20200000, 20300000, 20400000, not 20500000",
             ),
         ] {
             let (err, place) = influence_error(from, to);
@@ -374,6 +374,27 @@ mod tests {
         );
     }
 
+    /// A report statistic that is neither last nor best, or one for a report that has none, is
+    /// refused at its place in the file.
+    #[test]
+    fn a_bad_report_statistic_is_refused_with_its_place() {
+        for (bad, says) in [
+            ("statistic: { figure4: median }", "unknown variant `median`, expected `last` or `best`"),
+            ("statistic: { figure7: best }", "unknown field `figure7`"),
+        ] {
+            let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+                "reports: { figure3_size: 3200 }",
+                &format!("reports: {{ figure3_size: 3200, {bad} }}"),
+                1,
+            );
+            let f = write_temp(&text);
+            let line = text.lines().position(|l| l.contains(bad)).unwrap() + 1;
+            let err = format!("{:#}", load(f.path(), Some("paper")).err().unwrap());
+            let want = format!("{}:{line}:", f.path().display());
+            assert!(err.contains(&want) && err.contains(says), "{err}");
+        }
+    }
+
     #[test]
     fn the_influence_block_keeps_the_networks_of_exactly_its_two_cells() {
         let study = load(&project_file(), Some("mini")).unwrap();
@@ -423,8 +444,8 @@ mod tests {
     #[test]
     fn a_subset_smaller_than_a_datasets_class_count_is_refused_where_it_is_written() {
         let text = std::fs::read_to_string(project_file()).unwrap().replacen(
-            "- { size: 100, epochs: 10, seeds: 3",
-            "- { size: 50, epochs: 10, seeds: 3",
+            "- { size: 100, epochs: 10, seeds: 5",
+            "- { size: 50, epochs: 10, seeds: 5",
             1,
         );
         let f = write_temp(&text);
