@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, Expr, IntoLazy, ParquetReader, SerReader};
 use std::path::Path;
 
-use crate::study::config::Statistic;
+use super::Statistic;
 
 /// A mean over seeds (or seed pairs) with its spread.
 #[derive(Debug, Clone, Copy, PartialEq)]

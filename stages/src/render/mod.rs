@@ -15,16 +15,18 @@ pub mod nodes;
 mod paper;
 mod plot;
 mod raster;
+mod settings;
 mod setup;
 mod svg;
 mod table3;
 pub mod table5;
 
 use crate::fingerprint::{sources, Code};
-use crate::study::config::{Constraint, FinetuneSettings, Statistic};
+use crate::study::config::{Constraint, FinetuneSettings};
 use anyhow::{bail, Context, Result};
 use pipeline_engine::{Stage, StageContext};
 use serde::{Deserialize, Serialize};
+pub use settings::{Statistic, Statistics};
 use std::path::Path;
 
 /// Which report a render node draws.
@@ -295,6 +297,7 @@ pub const CODE: Code = Code {
         "render/influence/mod.rs",
         "render/influence/ranks.rs",
         "render/raster.rs",
+        "render/settings.rs",
         "render/figure1.rs",
         "visualise/artifact.rs",
     ],

@@ -2,7 +2,9 @@
 //! folder, and the index.
 
 use super::influence::InfluenceLabels;
-use super::{DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel};
+use super::{
+    DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel, Statistics,
+};
 use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
 use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
@@ -54,6 +56,7 @@ pub fn nodes(
     name: &str,
     profile: &Profile,
     studies: Studies,
+    statistics: &Statistics,
     reports: &str,
     pretrained: &[&Node],
 ) -> Vec<Node> {
@@ -156,13 +159,12 @@ pub fn nodes(
             }
             _ => {}
         }
-        let statistic = &profile.reports.statistic;
         params.statistic = match report {
-            Report::Table5 => Some(statistic.table5),
-            Report::Figure2 => Some(statistic.figure2),
-            Report::Figure4 => Some(statistic.figure4),
-            Report::Figure5 => Some(statistic.figure5),
-            Report::Figure10 => Some(statistic.figure10),
+            Report::Table5 => Some(statistics.table5),
+            Report::Figure2 => Some(statistics.figure2),
+            Report::Figure4 => Some(statistics.figure4),
+            Report::Figure5 => Some(statistics.figure5),
+            Report::Figure10 => Some(statistics.figure10),
             _ => None,
         };
         if report == Report::Figure3 {

@@ -153,7 +153,7 @@ fn params(report: Report, profile: &str) -> RenderParams {
 
 /// The statistic the mini and paper profiles give `report` by default.
 fn default_statistic(report: Report) -> Option<Statistic> {
-    let s = crate::study::config::Statistics::default();
+    let s = Statistics::default();
     match report {
         Report::Table5 => Some(s.table5),
         Report::Figure2 => Some(s.figure2),

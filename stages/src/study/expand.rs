@@ -9,6 +9,7 @@ use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
 use crate::influence::settings::InfluenceSettings;
 use crate::prepare::params::PrepareParams;
+use crate::render::Statistics;
 use crate::visualise::settings::Figure1Settings;
 use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset, visualise};
 use pipeline_engine::{Input, Node};
@@ -44,6 +45,7 @@ pub fn nodes(
     profile: &Profile,
     influence: Option<&InfluenceSettings>,
     figure1: Option<&Figure1Settings>,
+    statistics: &Statistics,
     local: &BTreeMap<String, PrepareParams>,
     reports: &str,
 ) -> Vec<Node> {
@@ -83,6 +85,6 @@ pub fn nodes(
     }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
     let studies = render::nodes::Studies { influence, figure1 };
-    nodes.extend(render::nodes::nodes(name, profile, studies, reports, &pretrained));
+    nodes.extend(render::nodes::nodes(name, profile, studies, statistics, reports, &pretrained));
     nodes
 }

@@ -11,6 +11,7 @@ pub mod validate;
 
 use crate::fingerprint::Code;
 use crate::influence::settings::InfluenceSettings;
+use crate::render::Statistics;
 use crate::visualise::settings::Figure1Settings;
 use anyhow::{anyhow, bail, Context, Result};
 use locate::Seg::Key;
@@ -64,7 +65,10 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         apart::split::<InfluenceSettings>(config, &slurm.without_blocks, &tree, "influence")?;
     let figure1 =
         apart::split::<Figure1Settings>(config, &influence.without_blocks, &tree, "figure1")?;
-    let file: config::StudyFile = yaml_serde::from_str(&figure1.without_blocks).map_err(located)?;
+    let statistics =
+        apart::split::<Statistics>(config, &figure1.without_blocks, &tree, "statistics")?;
+    let file: config::StudyFile =
+        yaml_serde::from_str(&statistics.without_blocks).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -87,6 +91,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     let influence =
         checked(name, "influence", &influence.blocks, &mut problems, |s| s.check(chosen));
     let figure1 = checked(name, "figure1", &figure1.blocks, &mut problems, |s| s.check(chosen));
+    let statistics = checked(name, "statistics", &statistics.blocks, &mut problems, |_| vec![])
+        .copied()
+        .unwrap_or_default();
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -122,7 +129,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     } else {
         format!("reports/{name}")
     };
-    let nodes = expand::nodes(name, chosen, influence, figure1, &local, &reports_dir);
+    let nodes = expand::nodes(name, chosen, influence, figure1, &statistics, &local, &reports_dir);
     let registry = registry();
     let slurm = slurm.blocks.get(name).cloned().flatten().unwrap_or_default();
     if let Some(kind) = slurm.resources.keys().find(|kind| registry.get(kind).is_none()) {
@@ -375,16 +382,16 @@ mod tests {
     }
 
     /// A report statistic that is neither last nor best, or one for a report that has none, is
-    /// refused at its place in the file.
+    /// refused at its place in the file; a valid block reaches the render nodes.
     #[test]
     fn a_bad_report_statistic_is_refused_with_its_place() {
         for (bad, says) in [
-            ("statistic: { figure4: median }", "unknown variant `median`, expected `last` or `best`"),
-            ("statistic: { figure7: best }", "unknown field `figure7`"),
+            ("figure4: median", "unknown variant `median`, expected `last` or `best`"),
+            ("figure7: best", "unknown field `figure7`"),
         ] {
             let text = std::fs::read_to_string(project_file()).unwrap().replacen(
-                "reports: { figure3_size: 3200 }",
-                &format!("reports: {{ figure3_size: 3200, {bad} }}"),
+                "    reports: { figure3_size: 3200 }\n",
+                &format!("    reports: {{ figure3_size: 3200 }}\n    statistics:\n      {bad}\n"),
                 1,
             );
             let f = write_temp(&text);
@@ -393,6 +400,19 @@ mod tests {
             let want = format!("{}:{line}:", f.path().display());
             assert!(err.contains(&want) && err.contains(says), "{err}");
         }
+        let statistic = |block: &str, report: &str| {
+            let text = std::fs::read_to_string(project_file()).unwrap().replacen(
+                "    reports: { figure3_size: 3200 }\n",
+                &format!("    reports: {{ figure3_size: 3200 }}\n{block}"),
+                1,
+            );
+            let study = load(write_temp(&text).path(), Some("paper")).unwrap();
+            let node = study.nodes.iter().find(|n| n.id == format!("render/{report}")).unwrap();
+            node.params["statistic"].as_str().unwrap().to_string()
+        };
+        assert_eq!(statistic("    statistics:\n      table5: best\n", "table5"), "best");
+        assert_eq!(statistic("", "table5"), "last");
+        assert_eq!(statistic("", "figure4"), "best");
     }
 
     #[test]
