@@ -9,6 +9,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::svg::wrap;
+
 /// Width in pixels: what GitHub shows an SVG at without scaling.
 const WIDTH: u32 = 900;
 /// Height of the first panel of a cell and of each panel stacked below it.
@@ -151,8 +153,11 @@ pub fn svg(fig: &Figure) -> Result<String> {
         rows.iter().map(|r| r.iter().map(|c| cell_height(c)).max().unwrap_or(0)).collect();
     let legend = legend_layout(&fig.legend);
     let legend_height = legend.last().map_or(0, |&(_, y, _)| y + 26) as u32;
-    // Subtitle lines after the first push the legend and the grid down.
-    let extra = 18 * (fig.subtitle.lines().count().max(1) as u32 - 1);
+    // The subtitle wrapped to the width (about 7.2 px per character of 13 px sans-serif); lines
+    // after the first push the legend and the grid down.
+    let chars = ((WIDTH - 32) as f64 / 7.2) as usize;
+    let subtitle: Vec<String> = fig.subtitle.lines().flat_map(|l| wrap(l, chars)).collect();
+    let extra = 18 * (subtitle.len().max(1) as u32 - 1);
     let header = 62 + extra + legend_height;
     let height = header + row_heights.iter().sum::<u32>() + 8;
 
@@ -166,9 +171,9 @@ pub fn svg(fig: &Figure) -> Result<String> {
             (FONT, 20).into_font().style(FontStyle::Bold),
         ))
         .map_err(plot_err)?;
-        for (i, line) in fig.subtitle.lines().enumerate() {
+        for (i, line) in subtitle.iter().enumerate() {
             root.draw(&Text::new(
-                line.to_string(),
+                line.clone(),
                 (16, 38 + 18 * i as i32),
                 (FONT, 13).into_font().color(&RGBColor(80, 80, 80)),
             ))
