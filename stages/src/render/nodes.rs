@@ -15,7 +15,7 @@ use pipeline_engine::{Input, Node, Publish};
 
 /// The reports: `(name, description)`; each is one `render` node.
 pub const REPORTS: [(Report, &str); 11] = [
-    (Report::Table5, "Final test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds)."),
+    (Report::Table5, "Test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds; each run's last or best evaluation, as the caption says)."),
     (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
     (Report::Figure2, "Accuracy against training-subset size per dataset (3 blocks), and robust − natural with its 95% CI."),
     (Report::Figure3, "Accuracy against fine-tuning epoch at one subset size (3 blocks)."),
