@@ -3,10 +3,13 @@
 //!
 //! Outputs (each as `.parquet` and `.csv` with 4-decimal floats; rows in a fixed order):
 //! - `cells`: one row per cell × evaluation epoch.
-//! - `summary`: per (source, dataset, subset size, blocks, epoch): seeds, mean, sample std and the
-//!   half-width of the 95% Student-t interval of the mean (null for one seed).
+//! - `summary`: per (source, dataset, subset size, blocks) and `statistic`: at each evaluation
+//!   epoch (`epoch`; `final` marks the last) and over each cell's best evaluation (`best`, no
+//!   epoch): seeds, mean, sample std and the half-width of the 95% Student-t interval of the mean
+//!   (null for one seed).
 //! - `deltas`: paired differences A − B over seeds (subsets are shared across sources, so the
-//!   same seed is the same training subset), summarised the same way.
+//!   same seed is the same training subset), at each epoch and between best evaluations,
+//!   summarised the same way.
 //! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds; and
 //!   `missing.csv`: every expected cell that was not built.
 //!
