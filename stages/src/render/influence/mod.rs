@@ -9,7 +9,6 @@ mod ranks;
 
 use super::figures::color;
 use super::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
-use super::svg::wrap;
 use super::RenderParams;
 use crate::influence::matrices::Influence;
 use anyhow::{Context, Result};
@@ -99,7 +98,7 @@ pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
             l.dataset,
             l.cell,
             headline(p, &natural.1, &robust.1),
-            wrap(&p.provenance(), 140).join("\n")
+            p.provenance()
         ),
         legend: vec![
             (p.source_label(&l.natural).to_string(), color(p, &l.natural)),
