@@ -172,10 +172,21 @@ fn submissions(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The node ids of every task submitted from `dir`, in submission order.
-fn submitted_nodes(dir: &Path) -> Vec<String> {
+/// The node ids of every task Slurm accepted from `dir`, in submission order. A submission
+/// counts when its `job_id` is written (sbatch returned) or when Slurm lists its job name (an
+/// sbatch still running when its driver was killed); a directory with neither is one a killed
+/// driver prepared and never submitted.
+fn submitted_nodes(cluster: &Cluster, dir: &Path) -> Vec<String> {
+    let names: BTreeSet<String> = queue_of(cluster, dir)
+        .iter()
+        .filter_map(|l| l.split('|').nth(2).map(str::to_string))
+        .collect();
     let mut nodes = Vec::new();
     for s in submissions(dir) {
+        let name = format!("pipeline:{}", s.file_name().unwrap().to_string_lossy());
+        if !s.join("job_id").exists() && !names.contains(&name) {
+            continue;
+        }
         let jobs: serde_json::Value =
             serde_json::from_slice(&std::fs::read(s.join("jobs.json")).unwrap()).unwrap();
         for job in jobs.as_array().unwrap() {
@@ -185,8 +196,8 @@ fn submitted_nodes(dir: &Path) -> Vec<String> {
     nodes
 }
 
-fn assert_no_node_twice(dir: &Path) {
-    let nodes = submitted_nodes(dir);
+fn assert_no_node_twice(cluster: &Cluster, dir: &Path) {
+    let nodes = submitted_nodes(cluster, dir);
     let unique: BTreeSet<&String> = nodes.iter().collect();
     assert_eq!(unique.len(), nodes.len(), "a node was submitted twice: {nodes:?}");
 }
@@ -202,9 +213,9 @@ fn smoke_through_slurm_matches_a_local_run_byte_for_byte(cluster: &Cluster) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(reports(on_slurm.path()), reports(local.path()), "reports differ");
     // Every node went through Slurm exactly once, in arrays (far fewer than the nodes).
-    let nodes = submitted_nodes(on_slurm.path());
+    let nodes = submitted_nodes(cluster, on_slurm.path());
     assert_eq!(nodes.len(), by["ran"].len());
-    assert_no_node_twice(on_slurm.path());
+    assert_no_node_twice(cluster, on_slurm.path());
     // How ready nodes batch into arrays depends on when each poll sees them finish; a third of
     // the nodes is well above what batching by kind gives.
     let arrays = submissions(on_slurm.path()).len();
@@ -286,8 +297,8 @@ fn a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice(cluster: &Clus
     let out = srun(cluster, p.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("adopting"), "{}", text(&out));
-    assert_no_node_twice(p.path());
-    assert_eq!(node_count(p.path()), submitted_nodes(p.path()).len());
+    assert_no_node_twice(cluster, p.path());
+    assert_eq!(node_count(p.path()), submitted_nodes(cluster, p.path()).len());
 }
 
 fn ctrl_c_cancels_what_the_driver_submitted_unless_detached(cluster: &Cluster) {
@@ -315,11 +326,15 @@ fn ctrl_c_cancels_what_the_driver_submitted_unless_detached(cluster: &Cluster) {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(text(&out).contains("interrupted; 4 task(s) left in Slurm (jobs "), "{}", text(&out));
     assert!(!live_tasks(cluster, p.path()).is_empty(), "--detach cancelled the tasks");
-    let submitted = submitted_nodes(p.path()).len();
+    let submitted = submitted_nodes(cluster, p.path()).len();
     let out = srun(cluster, p.path(), &["pretrain"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("adopting 4 task(s)"), "{}", text(&out));
-    assert_eq!(submitted_nodes(p.path()).len(), submitted, "the adopting run submitted again");
+    assert_eq!(
+        submitted_nodes(cluster, p.path()).len(),
+        submitted,
+        "the adopting run submitted again"
+    );
 }
 
 fn a_throttle_of_two_never_runs_more_than_two_tasks(cluster: &Cluster) {

@@ -4,8 +4,11 @@
 //! `slurm/<profile>/<submission>/` (`jobs.json`, `submit.sh`, `job_id`, each task's `<i>.log`
 //! and `<i>.result.json`), and the array's job name is `pipeline:<submission>`: so a driver
 //! started again finds its queued and running tasks with one `squeue` and adopts them instead
-//! of submitting them twice. The driver looks at the queue with one `squeue` per poll, and asks
-//! `sacct` only about tasks that left the queue without a result.
+//! of submitting them twice. `job_id` is written once `sbatch` has accepted the array: a
+//! directory without it was prepared by a driver killed before (or while) it submitted, and a
+//! later driver submits its jobs again unless `squeue` lists its name. The driver looks at the
+//! queue with one `squeue` per poll, and asks `sacct` only about tasks that left the queue
+//! without a result.
 
 pub mod queue;
 pub mod script;
