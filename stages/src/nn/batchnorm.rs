@@ -103,8 +103,12 @@ impl Channel {
     /// y for input `x`, in the element type (the forward pass's exact arithmetic, so the
     /// backward pass's ReLU mask is the forward pass's).
     fn output<T: Elem>(&self, x: T) -> T {
-        let (shift, scale) = (T::from_f64(-self.mean), T::from_f64(self.gamma * self.inv_std));
-        (x + shift) * scale + T::from_f64(self.beta)
+        let (shift, scale, beta) = self.affine();
+        (x + shift) * scale + beta
+    }
+    /// (−μ, γ/√(σ² + ε), β) in the element type: y = (x + shift)·scale + β.
+    fn affine<T: Elem>(&self) -> (T, T, T) {
+        (T::from_f64(-self.mean), T::from_f64(self.gamma * self.inv_std), T::from_f64(self.beta))
     }
 }
 
@@ -113,10 +117,15 @@ fn passes<T: Elem>(y: T, relu: bool) -> bool {
     !relu || y > T::default()
 }
 
-/// `g` where `pass`, else 0, as a product with 1 or 0: branch-free (about half the values do
-/// not pass, and a branch would mispredict on most of them).
+/// `g` where `pass`, else 0: a select, not a branch (about half the values do not pass, and a
+/// branch would mispredict on most of them), and not a product with 0, which would keep an
+/// infinite or NaN gradient where PyTorch stops it.
 fn masked<T: Elem>(g: T, pass: bool) -> T {
-    g * if pass { T::ONE } else { T::default() }
+    if pass {
+        g
+    } else {
+        T::default()
+    }
 }
 
 struct Stats(Planes);
@@ -127,11 +136,12 @@ impl CpuKernel for Stats {
         let stats: Vec<(f64, f64)> = (0..p.c)
             .into_par_iter()
             .map(|c| {
-                let planes = || (0..p.n).map(|n| (p.plane(x, n, c), p.plane(x, n, c)));
-                let (m, mut buffer) = (p.count() as f64, Vec::with_capacity(p.hw));
-                let mean = channel_sum(planes(), &mut buffer, |v, _| v.to_f64()) / m;
-                let square = |v: T, _| (v.to_f64() - mean) * (v.to_f64() - mean);
-                (mean, channel_sum(planes(), &mut buffer, square) / m)
+                let m = p.count() as f64;
+                let planes = || (0..p.n).map(|n| p.plane(x, n, c));
+                let mean = planes().map(|x| lane_sums(x, x, |v, _| [v.to_f64(), 0.0])[0]);
+                let mean = mean.sum::<f64>() / m;
+                let square = |v: T, _| [(v.to_f64() - mean) * (v.to_f64() - mean), 0.0];
+                (mean, planes().map(|x| lane_sums(x, x, square)[0]).sum::<f64>() / m)
             })
             .collect();
         let means = stats.iter().map(|s| T::from_f64(s.0));
@@ -143,33 +153,24 @@ impl CpuKernel for Stats {
 /// added in a fixed order.
 const LANES: usize = 8;
 
-/// Σ `values` in [`LANES`] interleaved partial sums, added in a fixed order.
-fn lane_sum(values: &[f64]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail: f64 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
+/// Two sums over paired values of one plane, Σ f(a, b), in [`LANES`] interleaved f64 partial
+/// sums each, added in a fixed order. (A sum over one operand passes it as both.)
+fn lane_sums<T: Elem>(a: &[T], b: &[T], f: impl Fn(T, T) -> [f64; 2]) -> [f64; 2] {
+    let mut lanes = [[0.0f64; LANES]; 2];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (i, (&a, &b)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
+        let [s, t] = f(a, b);
+        lanes[0][i] += s;
+        lanes[1][i] += t;
+    }
+    for (a, b) in ac.zip(bc) {
+        for l in 0..LANES {
+            let [s, t] = f(a[l], b[l]);
+            lanes[0][l] += s;
+            lanes[1][l] += t;
         }
     }
-    lanes.iter().sum::<f64>() + tail
-}
-
-/// Σ f(v) over one channel's values, plane by plane, through a reused f64 buffer (a loop the
-/// compiler vectorises, then [`lane_sum`]).
-fn channel_sum<'a, T: Elem>(
-    planes: impl Iterator<Item = (&'a [T], &'a [T])>,
-    buffer: &mut Vec<f64>,
-    f: impl Fn(T, T) -> f64,
-) -> f64 {
-    planes
-        .map(|(a, b)| {
-            buffer.clear();
-            buffer.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b)));
-            lane_sum(buffer)
-        })
-        .sum()
+    lanes.map(|sums| sums.iter().sum())
 }
 
 impl CustomOp1 for Stats {
@@ -238,7 +239,12 @@ impl CustomOp3 for Normalise {
         let (planes, relu) = (self.planes, self.relu);
         let grad = grad.contiguous()?;
         let params = Tensor::cat(&[stats, &affine.detach()], 0)?;
-        let sums = x.apply_op3_no_bwd(&grad, &params, &GradSums { planes, relu })?;
+        // (∂γ, ∂β): for γ and β when they train, and for ∂x through batch statistics; an
+        // attack on a network in evaluation mode needs neither.
+        let sums = match affine.track_op() || (self.batch && x.track_op()) {
+            true => x.apply_op3_no_bwd(&grad, &params, &GradSums { planes, relu })?,
+            false => Tensor::zeros((2, planes.c), x.dtype(), x.device())?,
+        };
         let dx = match x.track_op() {
             true => {
                 let params = Tensor::cat(&[&params, &sums], 0)?;
@@ -265,26 +271,22 @@ impl CpuKernel for GradSums {
             .map(|c| {
                 let ch = Channel::of(params, p.c, c);
                 // The gradient reaching γ and β: g where the ReLU passed it, else 0.
-                let passed = |v: T, d: T| masked(d, passes(ch.output(v), self.relu)).to_f64();
-                let (mut dbeta, mut dgamma) = ([0.0f64; LANES], [0.0f64; LANES]);
-                let mut add = |l: usize, v: T, d: T| {
-                    let d = passed(v, d);
-                    dbeta[l] += d;
-                    dgamma[l] += d * (v.to_f64() - ch.mean);
+                let (shift, scale, beta) = ch.affine::<T>();
+                // Products in the element type, sums in f64.
+                let sums = |x: &[T], g: &[T]| match self.relu {
+                    true => lane_sums(x, g, |v, d| {
+                        let centred = v + shift;
+                        let d = masked(d, centred * scale + beta > T::default());
+                        [(d * centred).to_f64(), d.to_f64()]
+                    }),
+                    false => lane_sums(x, g, |v, d| [(d * (v + shift)).to_f64(), d.to_f64()]),
                 };
+                let (mut dgamma, mut dbeta) = (0.0, 0.0);
                 for n in 0..p.n {
-                    let (x, g) = (p.plane(x, n, c), p.plane(g, n, c));
-                    let (xs, gs) = (x.chunks_exact(LANES), g.chunks_exact(LANES));
-                    for (i, (&v, &d)) in xs.remainder().iter().zip(gs.remainder()).enumerate() {
-                        add(i, v, d);
-                    }
-                    for (xc, gc) in xs.zip(gs) {
-                        for l in 0..LANES {
-                            add(l, xc[l], gc[l]);
-                        }
-                    }
+                    let [dg, db] = sums(p.plane(x, n, c), p.plane(g, n, c));
+                    dgamma += dg;
+                    dbeta += db;
                 }
-                let (dgamma, dbeta) = (dgamma.iter().sum::<f64>(), dbeta.iter().sum::<f64>());
                 (dgamma * ch.inv_std, dbeta)
             })
             .collect();
@@ -490,6 +492,10 @@ mod tests {
                     let grads = loss(xv.as_tensor(), av.as_tensor()).backward().unwrap();
                     let dx = flat(grads.get(xv.as_tensor()).unwrap());
                     let da = flat(grads.get(av.as_tensor()).unwrap());
+                    // With γ and β untracked (an attack on a network in evaluation mode, which
+                    // skips the (∂γ, ∂β) sums), the same ∂x.
+                    let alone = loss(xv.as_tensor(), &affine).backward().unwrap();
+                    assert_eq!(flat(alone.get(xv.as_tensor()).unwrap()), dx, "∂x alone");
                     let eps = 1e-6;
                     for (grad, of, is_x) in [(&dx, &x, true), (&da, &affine, false)] {
                         let base = flat(of);

@@ -3,21 +3,25 @@
 //!
 //! candle's CPU backward of `conv2d` takes the input gradient through `conv_transpose2d`, a
 //! direct loop (one dot product per kernel tap, channel, image and pixel), and always computes
-//! it, even for an input nothing upstream trains. Here, per image n, with P = OH·OW output
-//! pixels and CKK = C·KH·KW, and `col`ₙ [CKK, P] = im2col(xₙ) (xₙ itself for a 1×1 stride-1
-//! convolution, which needs no copy):
+//! it, even for an input nothing upstream trains. Here images are taken in tiles of B
+//! consecutive images (B·P ≥ [`TILE_PIXELS`] where the batch allows, P = OH·OW output pixels,
+//! so that the deep layers' small planes still make wide GEMMs), and with CKK = C·KH·KW and
+//! `col` [CKK, B·P] = im2col of the tile's images side by side:
 //!
-//! - forward: yₙ [K, P] = W [K, CKK] · colₙ, written in place in the NCHW output;
-//! - input gradient (only when `x` is on a path to a trained parameter or input): ∂colₙ =
-//!   Wᵀ · ∂yₙ, then col2im into ∂xₙ (1×1 stride 1: ∂xₙ = Wᵀ · ∂yₙ directly);
-//! - weight gradient (only when `w` is tracked): ∂W = Σₙ ∂yₙ · colₙᵀ.
+//! - forward: Y [K, B·P] = W [K, CKK] · col, copied into the NCHW output (a single image's
+//!   GEMM writes there directly, and a 1×1 stride-1 convolution of one image reads xₙ itself);
+//! - input gradient (only when `x` is on a path to a trained parameter or input): ∂col =
+//!   Wᵀ · ∂Y, then col2im into each image's ∂xₙ;
+//! - weight gradient (only when `w` is tracked): ∂W = Σ_tiles ∂Y · colᵀ.
 //!
-//! The GEMMs are the `gemm` crate's (what candle's CPU matmul runs). Images are spread over
-//! threads; the weight gradient's sum over images runs in [`WEIGHT_GRAD_GROUPS`] fixed groups
-//! added in a fixed order, so the results do not depend on the thread count (tested).
+//! The GEMMs are the `gemm` crate's (what candle's CPU matmul runs). Tiles are spread over
+//! threads; the weight gradient's sum over tiles runs in [`WEIGHT_GRAD_GROUPS`] fixed groups
+//! added in a fixed order, and the tile size depends on the shapes alone, so the results do not
+//! depend on the thread count (tested).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cpu::{apply, kernels_for, CpuKernel, Elem};
@@ -95,19 +99,102 @@ impl Geometry {
     fn output_len(&self) -> usize {
         self.k * self.pixels()
     }
-    /// colₙ [CKK, P] of image `x` (one image's C·H·W values).
-    fn columns<'a, T: Elem>(&self, x: &'a [T]) -> std::borrow::Cow<'a, [T]> {
-        if self.pointwise() {
-            return std::borrow::Cow::Borrowed(x);
-        }
-        std::borrow::Cow::Owned(im2col(x, self))
-    }
     fn taps(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    /// The input row (or column) read by output row `o` at kernel tap `i`, if inside the image.
-    fn source(&self, o: usize, i: usize, size: usize) -> Option<usize> {
-        (o * self.stride + i).checked_sub(self.padding).filter(|&s| s < size)
+    /// Images per tile: the fewest whose output pixels reach [`TILE_PIXELS`], at most the batch.
+    fn tile(&self) -> usize {
+        TILE_PIXELS.div_ceil(self.pixels()).clamp(1, self.n.max(1))
+    }
+    /// The tiles: (first image, images).
+    fn tiles(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let b = self.tile();
+        (0..self.n).step_by(b).map(move |first| (first, b.min(self.n - first)))
+    }
+    /// `col` [CKK, B·P] of the `images` consecutive images in `x`: row (c, i, j), column
+    /// (b, oh, ow) holds x[b, c, oh·s − p + i, ow·s − p + j], or 0 in the padding. Borrows `x`
+    /// where that is already the matrix (one image, 1×1 at stride 1).
+    fn columns<'a, T: Elem>(&self, x: &'a [T], images: usize) -> Cow<'a, [T]> {
+        if images == 1 && self.pointwise() {
+            return Cow::Borrowed(x);
+        }
+        let width = images * self.pixels();
+        let mut col = Vec::with_capacity(self.taps() * width);
+        for row in 0..self.taps() {
+            let (c, i, j) = (row / (self.kh * self.kw), row / self.kw % self.kh, row % self.kw);
+            let (rows, cols) = (self.span(i, self.h, self.oh), self.span(j, self.w, self.ow));
+            for b in 0..images {
+                let plane = &x[(b * self.c + c) * self.h * self.w..][..self.h * self.w];
+                for oh in 0..self.oh {
+                    if !rows.contains(&oh) {
+                        col.extend(std::iter::repeat_n(T::default(), self.ow));
+                        continue;
+                    }
+                    if cols.is_empty() {
+                        col.extend(std::iter::repeat_n(T::default(), self.ow));
+                        continue;
+                    }
+                    let line = &plane[(oh * self.stride + i - self.padding) * self.w..][..self.w];
+                    col.extend(std::iter::repeat_n(T::default(), cols.start));
+                    let first = cols.start * self.stride + j - self.padding;
+                    match self.stride {
+                        1 => col.extend_from_slice(&line[first..][..cols.len()]),
+                        s => col.extend(line[first..].iter().step_by(s).take(cols.len())),
+                    }
+                    col.extend(std::iter::repeat_n(T::default(), self.ow - cols.end));
+                }
+            }
+            debug_assert_eq!(col.len(), (row + 1) * width);
+        }
+        Cow::Owned(col)
+    }
+    /// The adjoint of [`Geometry::columns`] for one image: row r of its columns is
+    /// `col[r·row_len..][..P]`; each entry is added to the pixel of `x` it was read from.
+    fn add_columns<T: Elem>(&self, col: &[T], row_len: usize, x: &mut [T]) {
+        let p = self.pixels();
+        for row in 0..self.taps() {
+            let (c, i, j) = (row / (self.kh * self.kw), row / self.kw % self.kh, row % self.kw);
+            let (rows, cols) = (self.span(i, self.h, self.oh), self.span(j, self.w, self.ow));
+            let plane = &mut x[c * self.h * self.w..][..self.h * self.w];
+            let from = &col[row * row_len..][..p];
+            if cols.is_empty() {
+                continue;
+            }
+            for oh in rows {
+                let line = &mut plane[(oh * self.stride + i - self.padding) * self.w..][..self.w];
+                let first = cols.start * self.stride + j - self.padding;
+                let values = &from[oh * self.ow + cols.start..oh * self.ow + cols.end];
+                for (d, v) in line[first..].iter_mut().step_by(self.stride).zip(values) {
+                    *d += *v;
+                }
+            }
+        }
+    }
+    /// The output gradient of `images` images from `first` as one [K, B·P] matrix (borrowed
+    /// for one image).
+    fn gathered<'a, T: Elem>(&self, dy: &'a [T], first: usize, images: usize) -> Cow<'a, [T]> {
+        let (p, len) = (self.pixels(), self.output_len());
+        let dy = &dy[first * len..][..images * len];
+        if images == 1 {
+            return Cow::Borrowed(dy);
+        }
+        let mut tile = Vec::with_capacity(dy.len());
+        for k in 0..self.k {
+            for b in 0..images {
+                tile.extend_from_slice(&dy[b * len + k * p..][..p]);
+            }
+        }
+        Cow::Owned(tile)
+    }
+    /// The outputs (of `out`) whose kernel tap `i` reads inside an axis of `size` inputs: those
+    /// o with 0 ≤ o·stride + i − padding < size.
+    fn span(&self, i: usize, size: usize, out: usize) -> std::ops::Range<usize> {
+        let lo = self.padding.saturating_sub(i).div_ceil(self.stride);
+        let hi = match (size + self.padding).checked_sub(i + 1) {
+            Some(last) => (last / self.stride + 1).min(out),
+            None => 0,
+        };
+        lo.min(hi)..hi
     }
 }
 
@@ -142,7 +229,11 @@ impl<K: Kernel> CpuKernel for AtSize<'_, K> {
     }
 }
 
-/// Images are split into this many groups (fewer for smaller batches) for the weight gradient's
+/// Output pixels a tile of images should reach: below this, the GEMMs of the deep layers'
+/// small planes (down to 2×2 at the mini network's last stage) are too narrow to run well.
+const TILE_PIXELS: usize = 256;
+
+/// Tiles are split into this many groups (fewer for smaller batches) for the weight gradient's
 /// sum: a constant, not the thread count, so the sum's order never depends on the machine.
 const WEIGHT_GRAD_GROUPS: usize = 8;
 
@@ -199,48 +290,6 @@ fn gemm_threads(images: usize) -> usize {
     }
 }
 
-/// [CKK, P] of one image: row (c, i, j), column (oh, ow) holds x[c, oh·s − p + i, ow·s − p + j]
-/// or 0.
-fn im2col<T: Elem>(x: &[T], g: &Geometry) -> Vec<T> {
-    let p = g.pixels();
-    let mut col = vec![T::default(); g.taps() * p];
-    for (row, out) in col.chunks_exact_mut(p).enumerate() {
-        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
-        let plane = &x[c * g.h * g.w..][..g.h * g.w];
-        for oh in 0..g.oh {
-            let Some(ih) = g.source(oh, i, g.h) else { continue };
-            let dst = &mut out[oh * g.ow..][..g.ow];
-            for (ow, d) in dst.iter_mut().enumerate() {
-                if let Some(iw) = g.source(ow, j, g.w) {
-                    *d = plane[ih * g.w + iw];
-                }
-            }
-        }
-    }
-    col
-}
-
-/// The adjoint of [`im2col`]: each column entry of one image added back to the pixel of `x`
-/// (zeroed first) it was read from.
-fn col2im<T: Elem>(col: &[T], g: &Geometry, x: &mut [T]) {
-    let p = g.pixels();
-    for (c, plane) in x.chunks_exact_mut(g.h * g.w).enumerate() {
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = &col[((c * g.kh + i) * g.kw + j) * p..][..p];
-                for oh in 0..g.oh {
-                    let Some(ih) = g.source(oh, i, g.h) else { continue };
-                    for ow in 0..g.ow {
-                        if let Some(iw) = g.source(ow, j, g.w) {
-                            plane[ih * g.w + iw] += row[oh * g.ow + ow];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 struct Conv {
     stride: usize,
     padding: usize,
@@ -252,12 +301,29 @@ impl Kernel for Conv {
     }
 
     fn run<T: Elem>(&self, x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-        let (p, threads) = (g.pixels(), gemm_threads(g.n));
-        let mut y = vec![T::default(); g.n * g.output_len()];
-        y.par_chunks_mut(g.output_len()).enumerate().for_each(|(n, y)| {
-            let col = g.columns(&x[n * g.image_len()..][..g.image_len()]);
-            matmul((g.k, p, g.taps()), y, (w, g.taps(), 1), (&col, p, 1), false, threads);
-        });
+        let (p, len, tile) = (g.pixels(), g.output_len(), g.tile());
+        let threads = gemm_threads(g.n.div_ceil(tile));
+        let mut y = vec![T::default(); g.n * len];
+        y.par_chunks_mut(tile * len).zip(g.tiles().collect::<Vec<_>>()).for_each(
+            |(y, (first, images))| {
+                let col = g.columns(&x[first * g.image_len()..][..images * g.image_len()], images);
+                let product = |dst: &mut [T]| {
+                    let shape = (g.k, images * p, g.taps());
+                    matmul(shape, dst, (w, g.taps(), 1), (&col, images * p, 1), false, threads);
+                };
+                if images == 1 {
+                    return product(y);
+                }
+                // Y [K, B·P] → the B images' [K, P] blocks.
+                let mut tile_y = vec![T::default(); g.k * images * p];
+                product(&mut tile_y);
+                for (b, y) in y.chunks_exact_mut(len).enumerate() {
+                    for (k, y) in y.chunks_exact_mut(p).enumerate() {
+                        y.copy_from_slice(&tile_y[(k * images + b) * p..][..p]);
+                    }
+                }
+            },
+        );
         y
     }
 
@@ -322,20 +388,24 @@ impl Kernel for InputGrad {
     }
 
     fn run<T: Elem>(&self, dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-        let (p, threads) = (g.pixels(), gemm_threads(g.n));
+        let (p, tile) = (g.pixels(), g.tile());
+        let threads = gemm_threads(g.n.div_ceil(tile));
         let mut dx = vec![T::default(); g.n * g.image_len()];
-        dx.par_chunks_mut(g.image_len()).enumerate().for_each(|(n, dx)| {
-            let dy = &dy[n * g.output_len()..][..g.output_len()];
-            // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
-            let wt = (w, 1, g.taps());
-            if g.pointwise() {
-                matmul((g.taps(), p, g.k), dx, wt, (dy, p, 1), false, threads);
-            } else {
-                let mut dcol = vec![T::default(); g.taps() * p];
-                matmul((g.taps(), p, g.k), &mut dcol, wt, (dy, p, 1), false, threads);
-                col2im(&dcol, g, dx);
-            }
-        });
+        dx.par_chunks_mut(tile * g.image_len()).zip(g.tiles().collect::<Vec<_>>()).for_each(
+            |(dx, (first, images))| {
+                let dy = g.gathered(dy, first, images);
+                // Wᵀ [CKK, K]: element (r, k) is w[k·CKK + r].
+                let (wt, width) = ((w, 1, g.taps()), images * p);
+                if images == 1 && g.pointwise() {
+                    return matmul((g.taps(), p, g.k), dx, wt, (&dy, p, 1), false, threads);
+                }
+                let mut dcol = vec![T::default(); g.taps() * width];
+                matmul((g.taps(), width, g.k), &mut dcol, wt, (&dy, width, 1), false, threads);
+                for (b, dx) in dx.chunks_exact_mut(g.image_len()).enumerate() {
+                    g.add_columns(&dcol[b * p..], width, dx);
+                }
+            },
+        );
         dx
     }
 
@@ -377,22 +447,24 @@ impl Kernel for WeightGrad {
 
     fn run<T: Elem>(&self, x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
         let (p, len) = (g.pixels(), g.k * g.taps());
-        let groups = g.n.min(WEIGHT_GRAD_GROUPS);
+        let tiles: Vec<(usize, usize)> = g.tiles().collect();
+        let groups = tiles.len().min(WEIGHT_GRAD_GROUPS);
         let threads = gemm_threads(groups);
-        // Group i sums images i, i + groups, …; the groups' sums are added in order.
+        // Group i sums tiles i, i + groups, …; the groups' sums are added in order.
         let partial = |group: usize| {
             let mut dw = vec![T::default(); len];
-            for n in (group..g.n).step_by(groups) {
-                let col = g.columns(&x[n * g.image_len()..][..g.image_len()]);
-                let dy = &dy[n * g.output_len()..][..g.output_len()];
-                // colₙᵀ [P, CKK]: element (q, r) is col[r·P + q].
-                let first = n == group;
-                matmul((g.k, g.taps(), p), &mut dw, (dy, p, 1), (&col, 1, p), !first, threads);
+            for (t, &(first, images)) in tiles.iter().enumerate().skip(group).step_by(groups) {
+                let col = g.columns(&x[first * g.image_len()..][..images * g.image_len()], images);
+                let dy = g.gathered(dy, first, images);
+                // colᵀ [B·P, CKK]: element (q, r) is col[r·B·P + q].
+                let width = images * p;
+                let shape = (g.k, g.taps(), width);
+                matmul(shape, &mut dw, (&dy, width, 1), (&col, 1, width), t != group, threads);
             }
             dw
         };
-        let partials: Vec<Vec<T>> = (0..groups).into_par_iter().map(partial).collect();
-        let mut dw = vec![T::default(); len];
+        let mut partials = (0..groups).into_par_iter().map(partial).collect::<Vec<_>>().into_iter();
+        let mut dw = partials.next().unwrap_or_else(|| vec![T::default(); len]);
         for part in partials {
             for (d, v) in dw.iter_mut().zip(part) {
                 *d += v;
@@ -430,10 +502,11 @@ mod tests {
 
     /// (n, c, h, w, k, kernel, stride, padding): what ResNet-50 uses (1×1, 3×3 at stride 1 and
     /// 2 with padding, 7×7 stride 2, 1×1 stride-2 shortcuts), odd sizes, batch 1.
-    /// (n, c, h, w, k, kernel, stride, padding).
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-    const CASES: [Case; 7] = [
+    /// The last three are batches of several tiles (the last one short): 64, 36 and 4 output
+    /// pixels per image make tiles of 4, 8 and 64 images.
+    const CASES: [Case; 10] = [
         (2, 3, 5, 6, 4, 1, 1, 0),
         (2, 3, 7, 5, 2, 3, 1, 1),
         (1, 2, 9, 7, 3, 3, 2, 1),
@@ -441,6 +514,9 @@ mod tests {
         (3, 4, 6, 6, 5, 1, 2, 0),
         (1, 1, 4, 4, 1, 3, 1, 0),
         (2, 5, 3, 3, 2, 3, 2, 1),
+        (10, 2, 8, 8, 3, 3, 1, 1),
+        (19, 3, 6, 6, 2, 1, 1, 0),
+        (70, 2, 4, 4, 3, 3, 2, 1),
     ];
 
     fn tensor(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
@@ -567,7 +643,8 @@ mod tests {
     /// The same bytes on 1 thread and on 2: no sum is split between threads.
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
-        let (x, w) = (tensor((4, 8, 12, 12), 1), tensor((16, 8, 3, 3), 2));
+        // 36 output pixels per image: tiles of 8 images, 3 of them.
+        let (x, w) = (tensor((20, 8, 12, 12), 1), tensor((16, 8, 3, 3), 2));
         let x = x.to_dtype(DType::F32).unwrap();
         let w = w.to_dtype(DType::F32).unwrap();
         let run = |threads: usize| {
