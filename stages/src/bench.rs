@@ -122,7 +122,8 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
     Ok(())
 }
 
-/// Where `iterations` training steps spend their time: each CPU kernel, then the rest.
+/// Where `iterations` training steps, then as many evaluation-mode forward passes (what
+/// evaluating a test set runs), spend their time: each CPU kernel, then the rest.
 fn kernel_profile(
     net: &Network,
     regime: &Regime,
@@ -133,30 +134,38 @@ fn kernel_profile(
     let config = SgdConfig { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 };
     let mut opt = Sgd::new(regime.trainable_vars(net), config);
     nn::train_step(net, &mut opt, regime, x, y)?;
+    profile("training step", iterations, || nn::train_step(net, &mut opt, regime, x, y).map(drop))?;
+    profile("evaluation forward", iterations, || net.forward_eval(x).map(drop))
+}
+
+/// `iterations` runs of `f` (after one untimed), and each CPU kernel's share of them.
+fn profile(what: &str, iterations: usize, mut f: impl FnMut() -> Result<()>) -> Result<()> {
+    f()?;
     nn::cpu::start_profile();
     let start = Instant::now();
     for _ in 0..iterations {
-        nn::train_step(net, &mut opt, regime, x, y)?;
+        f()?;
     }
-    let step = start.elapsed().as_secs_f64() / iterations as f64;
+    let run = start.elapsed().as_secs_f64() / iterations as f64;
     let kernels = nn::cpu::take_profile();
-    let per_step = |seconds: f64| 1e3 * seconds / iterations as f64;
+    let per_run = |seconds: f64| 1e3 * seconds / iterations as f64;
+    println!("  {what}: {:.2} ms", 1e3 * run);
     let mut rows: Vec<_> = kernels.iter().collect();
     rows.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
     for (name, t) in rows {
-        let ms = per_step(t.seconds);
+        let ms = per_run(t.seconds);
         let calls = t.calls as f64 / iterations as f64;
         println!(
             "    {name:<36} {calls:>6.0} calls {ms:>9.2} ms {:>5.1}%",
-            100.0 * ms / (1e3 * step)
+            100.0 * ms / (1e3 * run)
         );
     }
-    let rest = 1e3 * step - per_step(kernels.values().map(|t| t.seconds).sum());
+    let rest = 1e3 * run - per_run(kernels.values().map(|t| t.seconds).sum());
     println!(
         "    {:<36} {:>12} {rest:>9.2} ms {:>5.1}%",
         "other (candle ops, autograd, SGD)",
         "",
-        100.0 * rest / (1e3 * step)
+        100.0 * rest / (1e3 * run)
     );
     Ok(())
 }

@@ -14,10 +14,10 @@
 //! Per-channel sums accumulate in f64 in a fixed order, one channel per thread, and element-wise
 //! work splits by whole image planes, so results do not depend on the thread count.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu::{apply, CpuKernel, Elem};
+use super::cpu::{custom_op, CpuKernel, CpuOp, Elem};
 use super::layers::BN_EPS;
 
 const OP: &str = "batchnorm";
@@ -173,16 +173,14 @@ fn lane_sums<T: Elem>(a: &[T], b: &[T], f: impl Fn(T, T) -> [f64; 2]) -> [f64; 2
     lanes.map(|sums| sums.iter().sum())
 }
 
-impl CustomOp1 for Stats {
-    fn name(&self) -> &'static str {
-        "pipeline-batchnorm-stats"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.0.check_input(l.dims())?;
-        Ok((apply(self, self.name(), &[(s, l)])?, Shape::from((2, self.0.c))))
+impl CpuOp for Stats {
+    const NAME: &'static str = "pipeline-batchnorm-stats";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
+        self.0.check_input(dims[0])?;
+        Ok((self, Shape::from((2, self.0.c))))
     }
 }
+custom_op!(CustomOp1 for Stats {});
 
 struct Normalise {
     planes: Planes,
@@ -207,27 +205,18 @@ impl CpuKernel for Normalise {
     }
 }
 
-impl CustomOp3 for Normalise {
-    fn name(&self) -> &'static str {
-        "pipeline-batchnorm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+impl CpuOp for Normalise {
+    const NAME: &'static str = "pipeline-batchnorm";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
         let p = self.planes;
-        p.check_input(l1.dims())?;
-        p.check_params(l2.dims(), 2)?;
-        p.check_params(l3.dims(), 2)?;
-        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+        p.check_input(dims[0])?;
+        p.check_params(dims[1], 2)?;
+        p.check_params(dims[2], 2)?;
+        Ok((self, Shape::from(dims[0])))
     }
+}
 
+custom_op!(CustomOp3 for Normalise {
     fn bwd(
         &self,
         x: &Tensor,
@@ -255,7 +244,7 @@ impl CustomOp3 for Normalise {
         };
         Ok((dx, None, affine.track_op().then_some(sums)))
     }
-}
+});
 
 /// (∂γ, ∂β) [2, C] from operands (x, g, [μ; σ²; γ; β]).
 struct GradSums {
@@ -295,27 +284,17 @@ impl CpuKernel for GradSums {
     }
 }
 
-impl CustomOp3 for GradSums {
-    fn name(&self) -> &'static str {
-        "pipeline-batchnorm-grad-sums"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+impl CpuOp for GradSums {
+    const NAME: &'static str = "pipeline-batchnorm-grad-sums";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
         let p = self.planes;
-        p.check_input(l1.dims())?;
-        p.check_input(l2.dims())?;
-        p.check_params(l3.dims(), 4)?;
-        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from((2, p.c))))
+        p.check_input(dims[0])?;
+        p.check_input(dims[1])?;
+        p.check_params(dims[2], 4)?;
+        Ok((self, Shape::from((2, p.c))))
     }
 }
+custom_op!(CustomOp3 for GradSums {});
 
 /// ∂x from operands (x, g, [μ; σ²; γ; β; ∂γ; ∂β]).
 struct InputGrad {
@@ -356,27 +335,17 @@ impl CpuKernel for InputGrad {
     }
 }
 
-impl CustomOp3 for InputGrad {
-    fn name(&self) -> &'static str {
-        "pipeline-batchnorm-input-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+impl CpuOp for InputGrad {
+    const NAME: &'static str = "pipeline-batchnorm-input-grad";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
         let p = self.planes;
-        p.check_input(l1.dims())?;
-        p.check_input(l2.dims())?;
-        p.check_params(l3.dims(), 6)?;
-        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2), (s3, l3)])?, Shape::from(l1.dims())))
+        p.check_input(dims[0])?;
+        p.check_input(dims[1])?;
+        p.check_params(dims[2], 6)?;
+        Ok((self, Shape::from(dims[0])))
     }
 }
+custom_op!(CustomOp3 for InputGrad {});
 
 #[cfg(test)]
 mod tests {

@@ -19,12 +19,12 @@
 //! added in a fixed order, and the tile size depends on the shapes alone, so the results do not
 //! depend on the thread count (tested).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::cpu::{apply, kernels_for, CpuKernel, Elem};
+use super::cpu::{custom_op, kernels_for, CpuKernel, CpuOp, Elem};
 
 /// Floating-point operations the CPU kernels' GEMMs have done in this process (2 per
 /// multiply-add): what `pipeline bench` divides by time.
@@ -164,8 +164,10 @@ impl Geometry {
                 let line = &mut plane[(oh * self.stride + i - self.padding) * self.w..][..self.w];
                 let first = cols.start * self.stride + j - self.padding;
                 let values = &from[oh * self.ow + cols.start..oh * self.ow + cols.end];
-                for (d, v) in line[first..].iter_mut().step_by(self.stride).zip(values) {
-                    *d += *v;
+                let add = |(d, v): (&mut T, &T)| *d += *v;
+                match self.stride {
+                    1 => line[first..].iter_mut().zip(values).for_each(add),
+                    s => line[first..].iter_mut().step_by(s).zip(values).for_each(add),
                 }
             }
         }
@@ -200,21 +202,19 @@ impl Geometry {
 
 /// One of the three computations on two operands, run in the operands' element type.
 trait Kernel {
+    const NAME: &'static str;
     /// The convolution's sizes, from the operands' shapes.
     fn geometry(&self, a: &[usize], b: &[usize]) -> candle_core::Result<Geometry>;
     fn run<T: Elem>(&self, a: &[T], b: &[T], g: &Geometry) -> Vec<T>;
     fn output(&self, g: &Geometry) -> Shape;
 }
 
-/// `kernel` on two contiguous CPU operands of one float type.
-fn cpu<K: Kernel + CustomOp2>(
-    kernel: &K,
-    (s1, l1): (&CpuStorage, &Layout),
-    (s2, l2): (&CpuStorage, &Layout),
-) -> candle_core::Result<(CpuStorage, Shape)> {
-    let g = kernel.geometry(l1.dims(), l2.dims())?;
-    let out = apply(&AtSize { kernel, g }, kernel.name(), &[(s1, l1), (s2, l2)])?;
-    Ok((out, kernel.output(&g)))
+impl<K: Kernel> CpuOp for K {
+    const NAME: &'static str = K::NAME;
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
+        let g = self.geometry(dims[0], dims[1])?;
+        Ok((AtSize { kernel: self, g }, self.output(&g)))
+    }
 }
 
 /// A kernel with the sizes it runs at.
@@ -296,6 +296,8 @@ struct Conv {
 }
 
 impl Kernel for Conv {
+    const NAME: &'static str = "pipeline-conv2d";
+
     fn geometry(&self, x: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
         Geometry::new(x, w, self.stride, self.padding)
     }
@@ -332,21 +334,7 @@ impl Kernel for Conv {
     }
 }
 
-impl CustomOp2 for Conv {
-    fn name(&self) -> &'static str {
-        "pipeline-conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        cpu(self, (s1, l1), (s2, l2))
-    }
-
+custom_op!(CustomOp2 for Conv {
     fn bwd(
         &self,
         x: &Tensor,
@@ -370,7 +358,7 @@ impl CustomOp2 for Conv {
         };
         Ok((dx, dw))
     }
-}
+});
 
 /// ∂/∂x: operands (dy, w).
 struct InputGrad {
@@ -380,6 +368,8 @@ struct InputGrad {
 }
 
 impl Kernel for InputGrad {
+    const NAME: &'static str = "pipeline-conv2d-input-grad";
+
     fn geometry(&self, dy: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
         let (n, c, h, wd) = self.input;
         let g = Geometry::new(&[n, c, h, wd], w, self.stride, self.padding)?;
@@ -414,21 +404,7 @@ impl Kernel for InputGrad {
     }
 }
 
-impl CustomOp2 for InputGrad {
-    fn name(&self) -> &'static str {
-        "pipeline-conv2d-input-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        cpu(self, (s1, l1), (s2, l2))
-    }
-}
+custom_op!(CustomOp2 for InputGrad {});
 
 /// ∂/∂w: operands (x, dy).
 struct WeightGrad {
@@ -438,6 +414,8 @@ struct WeightGrad {
 }
 
 impl Kernel for WeightGrad {
+    const NAME: &'static str = "pipeline-conv2d-weight-grad";
+
     fn geometry(&self, x: &[usize], dy: &[usize]) -> candle_core::Result<Geometry> {
         let (k, c, kh, kw) = self.kernel;
         let g = Geometry::new(x, &[k, c, kh, kw], self.stride, self.padding)?;
@@ -478,21 +456,7 @@ impl Kernel for WeightGrad {
     }
 }
 
-impl CustomOp2 for WeightGrad {
-    fn name(&self) -> &'static str {
-        "pipeline-conv2d-weight-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        cpu(self, (s1, l1), (s2, l2))
-    }
-}
+custom_op!(CustomOp2 for WeightGrad {});
 
 #[cfg(test)]
 mod tests {

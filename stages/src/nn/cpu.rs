@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use candle_core::{CpuStorage, Layout, Tensor};
+use candle_core::{CpuStorage, Layout, Shape, Tensor};
 
 /// Whether `t`'s computation runs in the project's CPU kernels (else in candle's own ops).
 pub(super) fn kernels_for(t: &Tensor) -> bool {
@@ -90,9 +90,65 @@ pub(super) trait CpuKernel {
     fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T>;
 }
 
+impl<K: CpuKernel> CpuKernel for &K {
+    fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
+        (*self).run(operands)
+    }
+}
+
+/// A CPU kernel as a candle custom op: its name, and what it runs for operands of given
+/// dimensions.
+pub(super) trait CpuOp {
+    const NAME: &'static str;
+    /// The kernel for operands of these dimensions and its output's shape, or an error where
+    /// the operands do not fit.
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)>;
+}
+
+/// `op` on its CPU operands: their shapes checked, then its kernel.
+pub(super) fn forward<K: CpuOp>(
+    op: &K,
+    operands: &[(&CpuStorage, &Layout)],
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let dims: Vec<&[usize]> = operands.iter().map(|(_, l)| l.dims()).collect();
+    let (kernel, shape) = op.at(&dims)?;
+    Ok((apply(&kernel, K::NAME, operands)?, shape))
+}
+
+/// `impl candle_core::CustomOpN for T` from `T`'s [`CpuOp`] (its name and `cpu_fwd`), with
+/// the items given (a `bwd`): `custom_op!(CustomOp2 for T { fn bwd(…) {…} })`.
+macro_rules! custom_op {
+    (@impl $op:ident for $t:ty, ($($s:ident, $l:ident),+) { $($items:tt)* }) => {
+        impl candle_core::$op for $t {
+            fn name(&self) -> &'static str {
+                <$t as super::cpu::CpuOp>::NAME
+            }
+
+            fn cpu_fwd(
+                &self,
+                $($s: &candle_core::CpuStorage, $l: &candle_core::Layout),+
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+                super::cpu::forward(self, &[$(($s, $l)),+])
+            }
+
+            $($items)*
+        }
+    };
+    (CustomOp1 for $t:ty { $($items:tt)* }) => {
+        super::cpu::custom_op!(@impl CustomOp1 for $t, (s1, l1) { $($items)* });
+    };
+    (CustomOp2 for $t:ty { $($items:tt)* }) => {
+        super::cpu::custom_op!(@impl CustomOp2 for $t, (s1, l1, s2, l2) { $($items)* });
+    };
+    (CustomOp3 for $t:ty { $($items:tt)* }) => {
+        super::cpu::custom_op!(@impl CustomOp3 for $t, (s1, l1, s2, l2, s3, l3) { $($items)* });
+    };
+}
+pub(super) use custom_op;
+
 /// `kernel` (named `op`) on contiguous CPU operands of one float type (the first operand's), in
 /// that type.
-pub(super) fn apply<K: CpuKernel>(
+fn apply<K: CpuKernel>(
     kernel: &K,
     op: &'static str,
     operands: &[(&CpuStorage, &Layout)],

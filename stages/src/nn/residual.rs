@@ -5,10 +5,10 @@
 //! own `relu` also passes it where the input is exactly 0, which zero-initialised residual
 //! branches make common at the start of pre-training).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu::{apply, kernels_for, CpuKernel, Elem};
+use super::cpu::{custom_op, kernels_for, CpuKernel, CpuOp, Elem};
 
 const OP: &str = "residual";
 /// Elements per parallel task.
@@ -20,6 +20,14 @@ pub(super) fn add_relu(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
         return (a + b)?.relu();
     }
     a.contiguous()?.apply_op2(&b.contiguous()?, AddRelu)
+}
+
+/// The shape of two operands that must share it; `what` they are, in the error.
+fn one_shape(dims: &[&[usize]], what: &str) -> candle_core::Result<Shape> {
+    if dims[0] != dims[1] {
+        candle_core::bail!("{OP}: {what} {:?} and {:?} differ", dims[0], dims[1]);
+    }
+    Ok(Shape::from(dims[0]))
 }
 
 struct AddRelu;
@@ -39,24 +47,14 @@ impl CpuKernel for AddRelu {
     }
 }
 
-impl CustomOp2 for AddRelu {
-    fn name(&self) -> &'static str {
-        "pipeline-add-relu"
+impl CpuOp for AddRelu {
+    const NAME: &'static str = "pipeline-add-relu";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
+        Ok((self, one_shape(dims, "shapes")?))
     }
+}
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        if l1.dims() != l2.dims() {
-            candle_core::bail!("{OP}: shapes {:?} and {:?} differ", l1.dims(), l2.dims());
-        }
-        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
-    }
-
+custom_op!(CustomOp2 for AddRelu {
     fn bwd(
         &self,
         a: &Tensor,
@@ -67,7 +65,7 @@ impl CustomOp2 for AddRelu {
         let masked = grad.contiguous()?.apply_op2_no_bwd(y, &Mask)?;
         Ok((a.track_op().then(|| masked.clone()), b.track_op().then_some(masked)))
     }
-}
+});
 
 /// The gradient where the output is positive, else 0: operands (g, y).
 struct Mask;
@@ -86,24 +84,13 @@ impl CpuKernel for Mask {
     }
 }
 
-impl CustomOp2 for Mask {
-    fn name(&self) -> &'static str {
-        "pipeline-relu-mask"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        if l1.dims() != l2.dims() {
-            candle_core::bail!("{OP}: gradient {:?} for output {:?}", l1.dims(), l2.dims());
-        }
-        Ok((apply(self, self.name(), &[(s1, l1), (s2, l2)])?, Shape::from(l1.dims())))
+impl CpuOp for Mask {
+    const NAME: &'static str = "pipeline-relu-mask";
+    fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
+        Ok((self, one_shape(dims, "gradient and output shapes")?))
     }
 }
+custom_op!(CustomOp2 for Mask {});
 
 #[cfg(test)]
 mod tests {
