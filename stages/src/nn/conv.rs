@@ -1,5 +1,5 @@
-//! 2-D convolution (no dilation, one group) on the CPU as im2col + GEMM per image, forward and
-//! both gradients, as a candle custom op; on other devices candle's own `conv2d`.
+//! 2-D convolution (no dilation, one group) on the CPU as im2col + GEMM over tiles of images,
+//! forward and both gradients, as a candle custom op; on other devices candle's own `conv2d`.
 //!
 //! candle's CPU backward of `conv2d` takes the input gradient through `conv_transpose2d`, a
 //! direct loop (one dot product per kernel tap, channel, image and pixel), and always computes
@@ -9,7 +9,8 @@
 //! `col` [CKK, B·P] = im2col of the tile's images side by side:
 //!
 //! - forward: Y [K, B·P] = W [K, CKK] · col, copied into the NCHW output (a single image's
-//!   GEMM writes there directly, and a 1×1 stride-1 convolution of one image reads xₙ itself);
+//!   GEMM writes there directly; a 1×1 stride-1 convolution goes image by image, reading xₙ
+//!   itself as its matrix);
 //! - input gradient (only when `x` is on a path to a trained parameter or input): ∂col =
 //!   Wᵀ · ∂Y, then col2im into each image's ∂xₙ;
 //! - weight gradient (only when `w` is tracked): ∂W = Σ_tiles ∂Y · colᵀ.
@@ -102,9 +103,14 @@ impl Geometry {
     fn taps(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    /// Images per tile: the fewest whose output pixels reach [`TILE_PIXELS`], at most the batch.
+    /// Images per tile: the fewest whose output pixels reach [`TILE_PIXELS`], at most the
+    /// batch; one for a 1×1 stride-1 convolution, whose GEMMs read and write the images in
+    /// place (a tile would copy both, which costs more than the narrow GEMMs it widens).
     fn tile(&self) -> usize {
-        TILE_PIXELS.div_ceil(self.pixels()).clamp(1, self.n.max(1))
+        match self.pointwise() {
+            true => 1,
+            false => TILE_PIXELS.div_ceil(self.pixels()).clamp(1, self.n.max(1)),
+        }
     }
     /// The tiles: (first image, images).
     fn tiles(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -468,8 +474,8 @@ mod tests {
     /// 2 with padding, 7×7 stride 2, 1×1 stride-2 shortcuts), odd sizes, batch 1.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-    /// The last three are batches of several tiles (the last one short): 64, 36 and 4 output
-    /// pixels per image make tiles of 4, 8 and 64 images.
+    /// The last three are batches of several tiles (the last one short): 64, 9 and 4 output
+    /// pixels per image make tiles of 4, 29 and 64 images.
     const CASES: [Case; 10] = [
         (2, 3, 5, 6, 4, 1, 1, 0),
         (2, 3, 7, 5, 2, 3, 1, 1),
@@ -479,7 +485,7 @@ mod tests {
         (1, 1, 4, 4, 1, 3, 1, 0),
         (2, 5, 3, 3, 2, 3, 2, 1),
         (10, 2, 8, 8, 3, 3, 1, 1),
-        (19, 3, 6, 6, 2, 1, 1, 0),
+        (40, 3, 6, 6, 2, 1, 2, 0),
         (70, 2, 4, 4, 3, 3, 2, 1),
     ];
 
