@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use pipeline_engine::executor::slurm::queue::JOB_NAME_PREFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -183,7 +184,7 @@ fn submitted_nodes(cluster: &Cluster, dir: &Path) -> Vec<String> {
         .collect();
     let mut nodes = Vec::new();
     for s in submissions(dir) {
-        let name = format!("pipeline:{}", s.file_name().unwrap().to_string_lossy());
+        let name = format!("{JOB_NAME_PREFIX}{}", s.file_name().unwrap().to_string_lossy());
         if !s.join("job_id").exists() && !names.contains(&name) {
             continue;
         }
