@@ -17,7 +17,9 @@
 use candle_core::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu::{custom_op, CpuKernel, CpuOp, Elem};
+use std::mem::MaybeUninit;
+
+use super::cpu::{custom_op, par_uninit, CpuKernel, CpuOp, Elem};
 use super::layers::BN_EPS;
 
 const OP: &str = "batchnorm";
@@ -43,6 +45,27 @@ pub(super) fn normalise(
 ) -> candle_core::Result<Tensor> {
     let op = Normalise { planes: Planes::of(x.dims())?, batch, relu };
     x.contiguous()?.apply_op3(&stats.detach().contiguous()?, &affine.contiguous()?, op)
+}
+
+/// Evaluation-mode BatchNorm (then ReLU if `relu`) applied in place to output planes, with
+/// the arithmetic of [`normalise`]: what a convolution fused with it runs on each plane it
+/// writes ([`super::conv::conv2d_normalised`]).
+pub(super) struct PlaneNorm {
+    channels: Vec<Channel>,
+    relu: bool,
+}
+
+impl PlaneNorm {
+    /// From `params` [4, C]: rows μ, σ², γ, β.
+    pub(super) fn new<T: Elem>(params: &[T], relu: bool) -> Self {
+        let c = params.len() / 4;
+        PlaneNorm { channels: (0..c).map(|k| Channel::of(params, c, k)).collect(), relu }
+    }
+    /// Channel `c`'s plane, normalised in place.
+    pub(super) fn apply<T: Elem>(&self, c: usize, plane: &mut [T]) {
+        let ch = self.channels[c];
+        plane.iter_mut().for_each(|v| *v = ch.finish(*v, self.relu));
+    }
 }
 
 /// An NCHW tensor's sizes: images, channels, values per plane.
@@ -105,6 +128,15 @@ impl Channel {
     fn output<T: Elem>(&self, x: T) -> T {
         let (shift, scale, beta) = self.affine();
         (x + shift) * scale + beta
+    }
+    /// y, then the ReLU if `relu`.
+    fn finish<T: Elem>(&self, x: T, relu: bool) -> T {
+        let y = self.output(x);
+        if passes(y, relu) {
+            y
+        } else {
+            T::default()
+        }
     }
     /// (−μ, γ/√(σ² + ε), β) in the element type: y = (x + shift)·scale + β.
     fn affine<T: Elem>(&self) -> (T, T, T) {
@@ -193,15 +225,14 @@ impl CpuKernel for Normalise {
         let (&[x, stats, affine], p) = (operands, self.planes) else { unreachable!() };
         let params: Vec<T> = stats.iter().chain(affine).copied().collect();
         let channels: Vec<Channel> = (0..p.c).map(|c| Channel::of(&params, p.c, c)).collect();
-        let mut y = vec![T::default(); x.len()];
-        y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(plane, (out, x))| {
+        let fill = |plane: usize, out: &mut [MaybeUninit<T>]| {
             let ch = channels[plane % p.c];
-            for (o, &v) in out.iter_mut().zip(x) {
-                let y = ch.output(v);
-                *o = if passes(y, self.relu) { y } else { T::default() };
+            for (o, &v) in out.iter_mut().zip(p.plane(x, plane / p.c, plane % p.c)) {
+                o.write(ch.finish(v, self.relu));
             }
-        });
-        y
+        };
+        // SAFETY: each plane of the output is written from the same plane of x.
+        unsafe { par_uninit(x.len(), p.hw, fill) }
     }
 }
 
@@ -321,17 +352,17 @@ impl CpuKernel for InputGrad {
                 (ch, T::from_f64(a), T::from_f64(b), T::from_f64(d))
             })
             .collect();
-        let mut dx = vec![T::default(); x.len()];
-        dx.par_chunks_mut(p.hw).enumerate().for_each(|(plane, out)| {
+        let fill = |plane: usize, out: &mut [MaybeUninit<T>]| {
             let (ch, a, b, d) = coefficients[plane % p.c];
             let (x, g) = (&x[plane * p.hw..][..p.hw], &g[plane * p.hw..][..p.hw]);
             let centre = T::from_f64(-ch.mean);
             for ((o, &v), &gv) in out.iter_mut().zip(x).zip(g) {
                 let g = masked(gv, passes(ch.output(v), self.relu));
-                *o = a * g + b * (v + centre) + d;
+                o.write(a * g + b * (v + centre) + d);
             }
-        });
-        dx
+        };
+        // SAFETY: each plane of ∂x is written from the same planes of x and g.
+        unsafe { par_uninit(x.len(), p.hw, fill) }
     }
 }
 

@@ -6,10 +6,12 @@
 //! can ask for candle's ops on the CPU too, as the oracle the kernels are checked against.
 
 use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use candle_core::{CpuStorage, Layout, Shape, Tensor};
+use rayon::prelude::*;
 
 /// Whether `t`'s computation runs in the project's CPU kernels (else in candle's own ops).
 pub(super) fn kernels_for(t: &Tensor) -> bool {
@@ -75,6 +77,27 @@ macro_rules! elem {
 }
 elem!(f32, F32);
 elem!(f64, F64);
+
+/// A kernel's output of `len` elements, written by `fill` in parallel chunks of `chunk` (the
+/// last one short; `fill` gets the chunk's index) without being zeroed first: on the mini
+/// network's evaluation batches, zeroing every fresh output cost as much as writing it.
+///
+/// # Safety
+/// `fill` must initialise every element of each chunk it is given.
+pub(super) unsafe fn par_uninit<T: Send>(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    v.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, c)| fill(i, c));
+    // SAFETY: `fill` initialised the `len` elements (the caller's promise).
+    unsafe { v.set_len(len) };
+    v
+}
 
 /// The contiguous elements a layout views; `op` names the kernel in errors.
 fn elements<'a, T: Elem>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle_core::Result<&'a [T]> {

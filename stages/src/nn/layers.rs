@@ -10,6 +10,7 @@
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
 
+use super::conv::conv2d_normalised;
 use super::cpu::kernels_for;
 use super::{batchnorm, residual};
 
@@ -57,16 +58,41 @@ pub(super) struct BatchNorm {
 }
 
 impl BatchNorm {
-    pub(super) fn forward(&self, x: &Tensor, mode: BnMode, track: bool) -> Result<Tensor> {
-        self.apply(x, mode, track, false)
+    /// This layer on `conv`'s output of `x`, then ReLU if `relu` (fused with the layer on the
+    /// CPU). For inference (running statistics, and nothing needing a gradient) on the CPU, the
+    /// convolution, the layer and the ReLU run as one kernel.
+    pub(super) fn of_conv(
+        &self,
+        conv: &Conv,
+        x: &Tensor,
+        mode: BnMode,
+        track: bool,
+        relu: bool,
+    ) -> Result<Tensor> {
+        if mode == BnMode::Running && !track && !x.track_op() && kernels_for(x) {
+            let params = Tensor::stack(
+                &[
+                    self.running_mean.as_detached_tensor(),
+                    self.running_var.as_detached_tensor(),
+                    self.weight.detach(),
+                    self.bias.detach(),
+                ],
+                0,
+            )?;
+            let w = conv.weight.detach();
+            return Ok(conv2d_normalised(x, &w, conv.stride, conv.padding, &params, relu)?);
+        }
+        self.forward(&conv.forward(x, track)?, mode, track, relu)
     }
 
-    /// ReLU(BatchNorm(x)), fused on the CPU.
-    pub(super) fn forward_relu(&self, x: &Tensor, mode: BnMode, track: bool) -> Result<Tensor> {
-        self.apply(x, mode, track, true)
-    }
-
-    fn apply(&self, x: &Tensor, mode: BnMode, track: bool, relu: bool) -> Result<Tensor> {
+    /// This layer on `x`, then ReLU if `relu` (fused on the CPU).
+    pub(super) fn forward(
+        &self,
+        x: &Tensor,
+        mode: BnMode,
+        track: bool,
+        relu: bool,
+    ) -> Result<Tensor> {
         let (n, _, h, w) = x.dims4()?;
         let count = n * h * w;
         if mode == BnMode::Batch && count < 2 {
@@ -163,11 +189,11 @@ impl Bottleneck {
 
     /// The main path and the shortcut.
     fn paths(&self, x: &Tensor, bn: BnMode, track: bool) -> Result<(Tensor, Tensor)> {
-        let h = self.bn1.forward_relu(&self.conv1.forward(x, track)?, bn, track)?;
-        let h = self.bn2.forward_relu(&self.conv2.forward(&h, track)?, bn, track)?;
-        let h = self.bn3.forward(&self.conv3.forward(&h, track)?, bn, track)?;
+        let h = self.bn1.of_conv(&self.conv1, x, bn, track, true)?;
+        let h = self.bn2.of_conv(&self.conv2, &h, bn, track, true)?;
+        let h = self.bn3.of_conv(&self.conv3, &h, bn, track, false)?;
         let shortcut = match &self.downsample {
-            Some((conv, norm)) => norm.forward(&conv.forward(x, track)?, bn, track)?,
+            Some((conv, norm)) => norm.of_conv(conv, x, bn, track, false)?,
             None => x.clone(),
         };
         Ok((h, shortcut))

@@ -6,9 +6,10 @@
 //! branches make common at the start of pre-training).
 
 use candle_core::{Shape, Tensor};
-use rayon::prelude::*;
 
-use super::cpu::{custom_op, kernels_for, CpuKernel, CpuOp, Elem};
+use std::mem::MaybeUninit;
+
+use super::cpu::{custom_op, kernels_for, par_uninit, CpuKernel, CpuOp, Elem};
 
 const OP: &str = "residual";
 /// Elements per parallel task.
@@ -35,15 +36,15 @@ struct AddRelu;
 impl CpuKernel for AddRelu {
     fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
         let &[a, b] = operands else { unreachable!() };
-        let mut y = vec![T::default(); a.len()];
-        y.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+        let fill = |i: usize, out: &mut [MaybeUninit<T>]| {
             let (a, b) = (&a[i * CHUNK..], &b[i * CHUNK..]);
             for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
                 let s = a + b;
-                *o = if s > T::default() { s } else { T::default() };
+                o.write(if s > T::default() { s } else { T::default() });
             }
-        });
-        y
+        };
+        // SAFETY: chunk i of the output is written from chunk i of a and b, as long as it.
+        unsafe { par_uninit(a.len(), CHUNK, fill) }
     }
 }
 
@@ -73,14 +74,14 @@ struct Mask;
 impl CpuKernel for Mask {
     fn run<T: Elem>(&self, operands: &[&[T]]) -> Vec<T> {
         let &[g, y] = operands else { unreachable!() };
-        let mut out = vec![T::default(); g.len()];
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+        let fill = |i: usize, out: &mut [MaybeUninit<T>]| {
             for ((o, &g), &y) in out.iter_mut().zip(&g[i * CHUNK..]).zip(&y[i * CHUNK..]) {
                 // A select, not a branch: half the values are 0, a branch would mispredict.
-                *o = if y > T::default() { g } else { T::default() };
+                o.write(if y > T::default() { g } else { T::default() });
             }
-        });
-        out
+        };
+        // SAFETY: chunk i of the output is written from chunk i of g and y, as long as it.
+        unsafe { par_uninit(g.len(), CHUNK, fill) }
     }
 }
 

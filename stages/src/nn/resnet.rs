@@ -256,7 +256,7 @@ impl Network {
     ) -> Result<Tensor> {
         let x = self.normalise(x)?;
         let mut h = run(mode(Part::Stem), &x, &|x, bn, track| {
-            let h = self.bn1.forward_relu(&self.conv1.forward(x, track)?, bn, track)?;
+            let h = self.bn1.of_conv(&self.conv1, x, bn, track, true)?;
             match self.config.stem {
                 Stem::ImageNet => Ok(max_pool_3x3_s2_p1(&h)?),
                 Stem::Small => Ok(h),
@@ -322,7 +322,7 @@ mod tests {
     fn pooled_pre_activation(net: &Network, x: &Tensor) -> Tensor {
         let x = net.normalise(x).unwrap();
         let stem = net.conv1.forward(&x, false).unwrap();
-        let mut h = net.bn1.forward(&stem, BnMode::Running, false).unwrap().relu().unwrap();
+        let mut h = net.bn1.forward(&stem, BnMode::Running, false, false).unwrap().relu().unwrap();
         let (last, rest) = net.blocks.split_last().unwrap();
         for block in rest {
             h = block.forward(&h, BnMode::Running, false).unwrap();
@@ -400,7 +400,7 @@ mod tests {
         let at = |b: usize, ch: usize, i: usize| x[(b * c + ch) * h * w + i];
 
         // Evaluation mode first (running statistics as given).
-        let eval = bn.forward(&xt, BnMode::Running, false).unwrap();
+        let eval = bn.forward(&xt, BnMode::Running, false, false).unwrap();
         let eval = eval.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         for b in 0..n {
             for ch in 0..c {
@@ -413,7 +413,7 @@ mod tests {
         }
 
         let out = bn
-            .forward(&xt, BnMode::Batch, false)
+            .forward(&xt, BnMode::Batch, false, false)
             .unwrap()
             .flatten_all()
             .unwrap()
@@ -441,6 +441,6 @@ mod tests {
             }
         }
         let single = Tensor::zeros((1, c, 1, 1), DType::F64, &Device::Cpu).unwrap();
-        assert!(bn.forward(&single, BnMode::Batch, false).is_err(), "one value per channel");
+        assert!(bn.forward(&single, BnMode::Batch, false, false).is_err(), "one value per channel");
     }
 }

@@ -473,7 +473,8 @@ fn features_are_fcs_input_and_the_head_is_the_affine_map_on_them() {
 /// BatchNorm in train and in eval mode), with the project's CPU kernels against candle's ops
 /// (the previous implementation) on the same weights and batch, in f64: the loss and every
 /// parameter and running statistic after the SGD step agree to 1e-10 (relative to the tensor's
-/// largest value).
+/// largest value), and so do the evaluation-mode logits after it (fused convolution and
+/// BatchNorm against candle's ops).
 #[test]
 fn a_training_step_matches_the_candle_op_network() {
     use crate::nn::cpu::CANDLE_ORACLE;
@@ -490,11 +491,16 @@ fn a_training_step_matches_the_candle_op_network() {
                 let config = SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 5e-4 };
                 let mut opt = Sgd::new(regime.trainable_vars(&net), config);
                 let loss = train_step(&net, &mut opt, &regime, &x, &y).unwrap();
+                let logits = values(&net.forward_eval(&x).unwrap());
                 CANDLE_ORACLE.with(|c| c.set(false));
-                (loss, snapshot(&net))
+                (loss, snapshot(&net), logits)
             };
-            let ((loss, ours), (loss0, oracle)) = (step(false), step(true));
+            let ((loss, ours, logits), (loss0, oracle, logits0)) = (step(false), step(true));
             assert!((loss - loss0).abs() < 1e-12 * loss0.abs(), "{loss} vs {loss0}");
+            let scale = logits0.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+            for (a, b) in logits.iter().zip(&logits0) {
+                assert!((a - b).abs() <= 1e-10 * scale, "{stem:?} logits: {a} vs {b}");
+            }
             for ((name, _, _, a), (_, _, _, b)) in ours.iter().zip(&oracle) {
                 let scale = b.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
                 let worst = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
