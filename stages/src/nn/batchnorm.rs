@@ -168,12 +168,21 @@ impl CpuKernel for Stats {
         let stats: Vec<(f64, f64)> = (0..p.c)
             .into_par_iter()
             .map(|c| {
-                let m = p.count() as f64;
-                let planes = || (0..p.n).map(|n| p.plane(x, n, c));
-                let mean = planes().map(|x| lane_sums(x, x, |v, _| [v.to_f64(), 0.0])[0]);
-                let mean = mean.sum::<f64>() / m;
-                let square = |v: T, _| [(v.to_f64() - mean) * (v.to_f64() - mean), 0.0];
-                (mean, planes().map(|x| lane_sums(x, x, square)[0]).sum::<f64>() / m)
+                // One pass: the sums of d = x − x₀ and of d² in f64, x₀ the channel's first
+                // value, which keeps Σd²/M − (Σd/M)² from cancelling where the mean is large
+                // against the spread.
+                let shift = p.plane(x, 0, c)[0].to_f64();
+                let (mut sum, mut squares) = (0.0, 0.0);
+                for plane in (0..p.n).map(|n| p.plane(x, n, c)) {
+                    let [s, q] = lane_sums(plane, plane, |v, _| {
+                        let d = v.to_f64() - shift;
+                        [d, d * d]
+                    });
+                    sum += s;
+                    squares += q;
+                }
+                let (m, mean) = (p.count() as f64, sum / p.count() as f64);
+                (shift + mean, (squares / m - mean * mean).max(0.0))
             })
             .collect();
         let means = stats.iter().map(|s| T::from_f64(s.0));
@@ -433,6 +442,25 @@ mod tests {
         )
         .unwrap();
         (tensor(&[2, c], seed + 2, 1.0), running)
+    }
+
+    /// The one-pass statistics against the two-pass formula in f64, on f32 values whose mean is
+    /// 10⁶ times their spread (where Σx²/M − μ² computed without a shift would cancel).
+    #[test]
+    fn batch_statistics_hold_where_the_mean_dwarfs_the_spread() {
+        let dims = [3, 2, 5, 7];
+        let x = (tensor(&dims, 7, 1.0) + 1e6).unwrap().to_dtype(DType::F32).unwrap();
+        let stats = flat(&channel_stats(&x).unwrap());
+        let (v, c, hw) = (flat(&x), dims[1], dims[2] * dims[3]);
+        for ch in 0..c {
+            let values: Vec<f64> =
+                (0..dims[0]).flat_map(|n| v[(n * c + ch) * hw..][..hw].to_vec()).collect();
+            let m = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / m;
+            let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / m;
+            assert!((stats[ch] - mean).abs() < 1e-7 * mean, "mean {} vs {mean}", stats[ch]);
+            assert!((stats[c + ch] - var).abs() < 1e-5 * var, "var {} vs {var}", stats[c + ch]);
+        }
     }
 
     #[test]
