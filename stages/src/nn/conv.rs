@@ -146,13 +146,31 @@ impl Geometry {
         // Zeroed once (one memset): only the spans inside the input are written below.
         let mut col = vec![T::default(); self.taps() * width];
         for (row, col) in col.chunks_exact_mut(width).enumerate() {
+            let images = x.chunks_exact(self.image_len()).zip(col.chunks_exact_mut(p));
+            if let Some(s) = self.shifted(row) {
+                for (image, col) in images {
+                    col[s.to..][..s.len].copy_from_slice(&image[s.from..][..s.len]);
+                    // Down the wrapped columns: a short fill per line would be a memset call.
+                    for k in s.wrapped.clone() {
+                        let column = col[s.rows.start * self.ow + k..].iter_mut().step_by(self.ow);
+                        column.take(s.rows.len()).for_each(|v| *v = T::default());
+                    }
+                }
+                continue;
+            }
             let spans = self.spans(row);
-            for (image, col) in x.chunks_exact(self.image_len()).zip(col.chunks_exact_mut(p)) {
+            for (image, col) in images {
                 for (from, to, len) in spans.clone() {
                     let to = &mut col[to..][..len];
                     match self.stride {
                         1 => to.copy_from_slice(&image[from..][..len]),
-                        s => to.iter_mut().enumerate().for_each(|(t, d)| *d = image[from + t * s]),
+                        s => {
+                            // Whole strides but the last value's (the image may end there).
+                            let (last, to) = to.split_last_mut().expect("spans are not empty");
+                            let strides = image[from..].chunks_exact(s);
+                            to.iter_mut().zip(strides).for_each(|(d, v)| *d = v[0]);
+                            *last = image[from + to.len() * s];
+                        }
                     }
                 }
             }
@@ -190,6 +208,27 @@ impl Geometry {
             (line + cols.start * stride + j - padding, oh * ow + cols.start, cols.len())
         })
     }
+    /// Column row `row` (c, i, j) of one image as one block copy, where the convolution keeps
+    /// the plane's size at stride 1 (OW = W): then the row is the plane shifted by
+    /// (i − p)·W + (j − p), except in the padding. `None` for other convolutions.
+    fn shifted(&self, row: usize) -> Option<Shifted> {
+        if self.stride != 1 || self.ow != self.w {
+            return None;
+        }
+        let (c, i, j) = (row / (self.kh * self.kw), row / self.kw % self.kh, row % self.kw);
+        let (rows, cols) = (self.span(i, self.h, self.oh), self.span(j, self.w, self.ow));
+        if rows.is_empty() || cols.is_empty() {
+            return Some(Shifted { from: 0, to: 0, len: 0, rows: 0..0, wrapped: 0..0 });
+        }
+        // From the first pixel inside the input to the last, lines included whole: the
+        // columns a tap off the centre reads past a line's end (into the next line) are zeroed.
+        let to = rows.start * self.ow + cols.start;
+        let len = (rows.end - 1) * self.ow + cols.end - to;
+        let from =
+            (c * self.h + rows.start + i - self.padding) * self.w + cols.start + j - self.padding;
+        let wrapped = if j < self.padding { 0..cols.start } else { cols.end..self.ow };
+        Some(Shifted { from, to, len, rows, wrapped })
+    }
     /// The output gradient of `images` images from `first` as one [K, B·P] matrix (borrowed
     /// for one image).
     fn gathered<'a, T: Elem>(&self, dy: &'a [T], first: usize, images: usize) -> Cow<'a, [T]> {
@@ -216,6 +255,17 @@ impl Geometry {
         };
         lo.min(hi)..hi
     }
+}
+
+/// A column row of one image as a block copy ([`Geometry::shifted`]): `len` values from
+/// offset `from` of the image to offset `to` of the row, then in each output line of `rows`
+/// the columns `wrapped` set to 0.
+struct Shifted {
+    from: usize,
+    to: usize,
+    len: usize,
+    rows: std::ops::Range<usize>,
+    wrapped: std::ops::Range<usize>,
 }
 
 /// One of the three computations on two operands, run in the operands' element type.
@@ -568,9 +618,10 @@ mod tests {
     /// 2 with padding, 7×7 stride 2, 1×1 stride-2 shortcuts), odd sizes, batch 1.
     type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-    /// The last three are batches of several tiles (the last one short): 64, 9 and 4 output
-    /// pixels per image make tiles of 4, 29 and 64 images.
-    const CASES: [Case; 10] = [
+    /// Cases 7–9 are batches of several tiles (the last one short): 64, 9 and 4 output pixels
+    /// per image make tiles of 4, 29 and 64 images. The last is a 5×5 "same" convolution,
+    /// whose columns are block copies with two wrapped columns on each side.
+    const CASES: [Case; 11] = [
         (2, 3, 5, 6, 4, 1, 1, 0),
         (2, 3, 7, 5, 2, 3, 1, 1),
         (1, 2, 9, 7, 3, 3, 2, 1),
@@ -581,6 +632,7 @@ mod tests {
         (10, 2, 8, 8, 3, 3, 1, 1),
         (40, 3, 6, 6, 2, 1, 2, 0),
         (70, 2, 4, 4, 3, 3, 2, 1),
+        (3, 2, 6, 7, 3, 5, 1, 2),
     ];
 
     fn tensor(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
