@@ -150,11 +150,7 @@ impl Geometry {
             if let Some(s) = self.shifted(row) {
                 for (image, col) in images {
                     col[s.to..][..s.len].copy_from_slice(&image[s.from..][..s.len]);
-                    // Down the wrapped columns: a short fill per line would be a memset call.
-                    for k in s.wrapped.clone() {
-                        let column = col[s.rows.start * self.ow + k..].iter_mut().step_by(self.ow);
-                        column.take(s.rows.len()).for_each(|v| *v = T::default());
-                    }
+                    s.clear_wrapped(col, self.ow);
                 }
                 continue;
             }
@@ -179,12 +175,22 @@ impl Geometry {
     }
     /// The adjoint of [`Geometry::columns`]: each entry of `col` [CKK, B·P] is added to the
     /// pixel of the images `x` it was read from.
-    fn add_columns<T: Elem>(&self, col: &[T], x: &mut [T]) {
+    /// `col`'s entries that read the padding may be overwritten.
+    fn add_columns<T: Elem>(&self, col: &mut [T], x: &mut [T]) {
         let (p, len) = (self.pixels(), self.image_len());
         let add = |(d, v): (&mut T, &T)| *d += *v;
-        for (row, col) in col.chunks_exact(x.len() / len * p).enumerate() {
+        for (row, col) in col.chunks_exact_mut(x.len() / len * p).enumerate() {
+            let images = x.chunks_exact_mut(len).zip(col.chunks_exact_mut(p));
+            if let Some(s) = self.shifted(row) {
+                // One block add, the wrapped columns (which read the padding) made 0 first.
+                for (image, col) in images {
+                    s.clear_wrapped(col, self.ow);
+                    image[s.from..][..s.len].iter_mut().zip(&col[s.to..][..s.len]).for_each(add);
+                }
+                continue;
+            }
             let spans = self.spans(row);
-            for (image, col) in x.chunks_exact_mut(len).zip(col.chunks_exact(p)) {
+            for (image, col) in images {
                 for (from, to, n) in spans.clone() {
                     let col = &col[to..][..n];
                     match self.stride {
@@ -266,6 +272,17 @@ struct Shifted {
     len: usize,
     rows: std::ops::Range<usize>,
     wrapped: std::ops::Range<usize>,
+}
+
+impl Shifted {
+    /// Sets the wrapped columns of one image's column row (lines `ow` long) to 0, down each
+    /// column: a short fill per line would be a call to memset.
+    fn clear_wrapped<T: Elem>(&self, col: &mut [T], ow: usize) {
+        for k in self.wrapped.clone() {
+            let column = col[self.rows.start * ow + k..].iter_mut().step_by(ow);
+            column.take(self.rows.len()).for_each(|v| *v = T::default());
+        }
+    }
 }
 
 /// One of the three computations on two operands, run in the operands' element type.
@@ -544,7 +561,7 @@ impl Kernel for InputGrad {
             }
             let mut dcol = vec![T::default(); g.taps() * width];
             matmul((g.taps(), width, g.k), &mut dcol, wt, (&dy, width, 1), false, threads);
-            g.add_columns(&dcol, dx);
+            g.add_columns(&mut dcol, dx);
         });
         dx
     }
