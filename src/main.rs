@@ -4,13 +4,10 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline_engine::executor::{self, slurm};
-use pipeline_engine::key::node_key;
 use pipeline_engine::{
     Builder, Dag, ExecutorChoice, Force, LockSettings, ProgressMode, RunOptions, RunSummary,
     SlurmRun, Store,
 };
-use pipeline_stages::fetch::params::FetchParams;
-use pipeline_stages::fetch::{self, PinRecord};
 use pipeline_stages::nn::device::{self as compute, DeviceChoice};
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
@@ -19,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 mod diff;
 mod gpu_check;
+mod pin;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -80,6 +78,16 @@ enum Command {
     /// moved, 1 when something did, 2 on an error (not a git repository, unknown revision,
     /// reports of another profile).
     Diff(DiffArgs),
+    /// Write the commit and blake3 of every fetched `unpinned` hub file into the study file.
+    ///
+    /// Hub files written `unpinned` in pipeline.yaml are fetched from the repository's `main`
+    /// and verified against nothing; their fetch artifacts record what they resolved to. This
+    /// replaces each such `unpinned` of the profile by that commit or hash, in place: comments,
+    /// layout and every other byte are kept, and the file is replaced atomically. It prints each
+    /// change (file:line: field: unpinned → value). Fetch first (`pipeline --profile paper run
+    /// fetch`). Exit code 0 when nothing is left unpinned, 1 when some files are not fetched yet
+    /// (or could not be written), 2 on an error.
+    Pin,
     /// Check a GPU machine: ResNet-50 throughput on the GPU, one training step on the GPU
     /// against the same step on the CPU, and a tiny study at the paper's network size built end
     /// to end on the GPU.
@@ -301,6 +309,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             code
         }
         Command::List(args) => list(&Project::load(cli)?, args),
+        Command::Pin => {
+            let p = Project::load(cli)?;
+            let files = pin::unpinned(&p.dag, &p.study.registry, &p.store);
+            Ok(exit(pin::pin(&cli.config, &p.study.profile, &files)?))
+        }
         Command::Diff(args) => {
             let p = Project::load(cli)?;
             let moved =
@@ -335,37 +348,9 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
-/// Warns (on stderr) about files the profile leaves `unpinned`, with the `pipeline.yaml` values
-/// of those already fetched (read from their artifacts' pin records).
+/// Warns (on stderr) about the profile's hub files left `unpinned`.
 fn warn_unpinned(p: &Project) {
-    let Some(fetch) = p.study.registry.get("fetch") else {
-        return;
-    };
-    let fingerprint = fetch.fingerprint();
-    let mut lines = Vec::new();
-    for (i, node) in p.dag.nodes().iter().enumerate() {
-        if node.kind != "fetch" {
-            continue;
-        }
-        let Ok(params) = serde_json::from_value::<FetchParams>(node.params.clone()) else {
-            continue;
-        };
-        if params.is_unpinned() {
-            let key = node_key("fetch", &fingerprint, p.dag.canonical_params(i), &[]);
-            let pin = PinRecord::read(&p.store.object_dir(&key));
-            lines.push(fetch::unpinned_advice(&node.id, &params, pin.as_ref()));
-        }
-    }
-    if !lines.is_empty() {
-        eprintln!(
-            "warning: profile `{0}` leaves {1} file(s) `unpinned`: they are fetched from `main` and \
-             verified against nothing. Pin them in the profile's `hub:` settings (`pipeline \
-             --profile {0} run fetch` fetches them all; this warning then shows the values):\n{2}\n",
-            p.study.profile,
-            lines.len(),
-            lines.join("\n")
-        );
-    }
+    pin::warn(&p.study.profile, &pin::unpinned(&p.dag, &p.study.registry, &p.store));
 }
 
 /// The process ends after this: let the OS reclaim the study at once instead of freeing the

@@ -581,3 +581,99 @@ fn the_gpu_check_study_plans_every_stage_of_the_grid() {
     }
     assert!(ids.contains(&"finetune/l2_eps3/cifar10/n32/b9/s20000000"), "{ids:?}");
 }
+
+/// A study with one hub source (block style) and one hub dataset (flow style), all unpinned.
+const HUB_STUDY: &str = "\
+default_profile: hub
+profiles:
+  hub:
+    description: Two hub repositories, unpinned.
+    network: { width: 2, stem: small, resolution: 8 }
+    sources:
+      - name: natural   # its hub block in block style
+        label: Natural
+        constraint: none
+        origin: hub
+        hub:
+          repo: org/model
+          revision: unpinned    # a comment that stays
+          file: model.safetensors
+          blake3: unpinned
+          format: torchvision
+    datasets:
+      - { name: digits, label: Digits, hub: { repo: org/digits, revision: unpinned, train_file: d/train.parquet, train_blake3: unpinned, test_file: d/test.parquet, test_blake3: unpinned, image_column: image, label_column: label, classes: 10 } }
+    finetune: { lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4, batch: 16, eval_batch: 100, augment: { pad: 1, flip: false, jitter: 0.0, rotation: 0.0 } }
+    grid:
+      sources: [natural]
+      datasets: [digits]
+      blocks: [3]
+      schedule:
+        - { size: 20, epochs: 1, seeds: 1, eval_every: 1, lr_decay: [] }
+";
+
+#[test]
+fn pin_writes_the_fetched_commits_and_hashes_over_exactly_the_unpinned_words() {
+    let p = tempfile::tempdir().unwrap();
+    let config = p.path().join("pipeline.yaml");
+    std::fs::write(&config, HUB_STUDY).unwrap();
+    // A Hugging Face cache holding both repositories at `main` (read offline: no network).
+    let cache = p.path().join("hf");
+    let (model_commit, data_commit) = ("a".repeat(40), "b".repeat(40));
+    let files = [
+        ("models--org--model", &model_commit, "model.safetensors", b"model bytes".to_vec()),
+        ("datasets--org--digits", &data_commit, "d/train.parquet", b"train bytes".to_vec()),
+        ("datasets--org--digits", &data_commit, "d/test.parquet", b"test bytes".to_vec()),
+    ];
+    for (repo, commit, file, bytes) in &files {
+        let snapshot = cache.join(repo).join("snapshots").join(commit.as_str()).join(file);
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, bytes).unwrap();
+        std::fs::create_dir_all(cache.join(repo).join("refs")).unwrap();
+        std::fs::write(cache.join(repo).join("refs/main"), commit.as_bytes()).unwrap();
+    }
+    let hub = |args: &[&str]| {
+        let mut c = command(p.path(), &[&["--profile", "hub"], args].concat());
+        c.env("HF_HUB_CACHE", &cache).env("HF_HUB_OFFLINE", "1");
+        c.output().unwrap()
+    };
+
+    // Nothing fetched: said, nothing changed, exit 1 (work remains).
+    let out = hub(&["pin"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nothing pinned: 3 file(s) are `unpinned` and 0 of them fetched"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), HUB_STUDY);
+
+    let out = hub(&["run", "fetch"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = hub(&["pin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
+    let want = HUB_STUDY
+        .replacen("revision: unpinned", &format!("revision: {model_commit}"), 1)
+        .replacen("blake3: unpinned", &format!("blake3: {}", hash(b"model bytes")), 1)
+        .replacen("revision: unpinned", &format!("revision: {data_commit}"), 1)
+        .replacen("train_blake3: unpinned", &format!("train_blake3: {}", hash(b"train bytes")), 1)
+        .replacen("test_blake3: unpinned", &format!("test_blake3: {}", hash(b"test bytes")), 1);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), want, "only the unpinned words change");
+    let printed = text(&out);
+    assert!(
+        printed.contains(&format!(
+            "pipeline.yaml:13: profiles.hub.sources[0].hub.revision: unpinned → {model_commit}"
+        )) && printed.contains("pinned 5 value(s)"),
+        "{printed}"
+    );
+    assert!(
+        !p.path()
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().contains(".pin-") }),
+        "no temporary file is left"
+    );
+
+    // Pinned now: the files are served from the cache at their commits and verified; nothing
+    // is left to pin, and nothing warns.
+    let out = hub(&["run", "fetch"]);
+    assert!(out.status.success() && !text(&out).contains("unpinned"), "{}", text(&out));
+    let out = hub(&["pin"]);
+    assert!(out.status.success() && text(&out).contains("nothing to do"), "{}", text(&out));
+}

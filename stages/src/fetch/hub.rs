@@ -17,7 +17,7 @@
 //! used from there, and the log says so. Timeouts: `HF_HUB_ETAG_TIMEOUT` (metadata, default 10 s)
 //! and `HF_HUB_DOWNLOAD_TIMEOUT` (each read of a download, default 10 s), as the Python client.
 
-use super::params::{FetchParams, RepoType};
+use super::params::{HubFile, RepoType};
 use crate::study::config::Pin;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest;
@@ -88,7 +88,7 @@ impl Hub {
     }
 
     /// `<cache>/datasets--org--name` (or `models--…`).
-    fn folder(&self, p: &FetchParams) -> PathBuf {
+    fn folder(&self, p: &HubFile) -> PathBuf {
         let kind = match p.repo_type {
             RepoType::Model => "models",
             RepoType::Dataset => "datasets",
@@ -97,18 +97,18 @@ impl Hub {
     }
 
     /// Where the file of `commit` lives in the cache (`snapshots/<commit>/<file>`).
-    pub fn snapshot_path(&self, p: &FetchParams, commit: &str) -> PathBuf {
+    pub fn snapshot_path(&self, p: &HubFile, commit: &str) -> PathBuf {
         self.folder(p).join("snapshots").join(commit).join(&p.file)
     }
 
     /// The commit `refs/main` records in the cache, if any.
-    fn cached_main(&self, p: &FetchParams) -> Option<String> {
+    fn cached_main(&self, p: &HubFile) -> Option<String> {
         let commit = fs::read_to_string(self.folder(p).join("refs/main")).ok()?;
         Some(commit.trim().to_string()).filter(|c| !c.is_empty())
     }
 
     /// `d/train.parquet of dataset repository org/set at <revision>` — how errors name a file.
-    fn describe(&self, p: &FetchParams) -> String {
+    fn describe(&self, p: &HubFile) -> String {
         let kind = match p.repo_type {
             RepoType::Model => "model",
             RepoType::Dataset => "dataset",
@@ -119,7 +119,7 @@ impl Hub {
     /// The local path of the file and the commit it is at; `log` hears what was done. A pinned
     /// file in the cache is used without a request; otherwise the hub is asked (an unpinned file
     /// always asks what `main` is now, falling back to the cache when the hub cannot be reached).
-    pub fn locate(&self, p: &FetchParams, log: &dyn Fn(&str)) -> Result<(PathBuf, String)> {
+    pub fn locate(&self, p: &HubFile, log: &dyn Fn(&str)) -> Result<(PathBuf, String)> {
         if let Pin::Hex(commit) = &p.revision {
             let cached = self.snapshot_path(p, commit);
             if cached.exists() {
@@ -186,7 +186,7 @@ impl Hub {
     }
 
     /// The cached file and its commit, for the pinned revision or `refs/main`.
-    fn cached(&self, p: &FetchParams) -> Option<(PathBuf, String)> {
+    fn cached(&self, p: &HubFile) -> Option<(PathBuf, String)> {
         let commit = match &p.revision {
             Pin::Hex(commit) => commit.clone(),
             Pin::Unpinned => self.cached_main(p)?,
@@ -196,7 +196,7 @@ impl Hub {
     }
 
     /// Where a user should place the file to work offline.
-    fn expected_path(&self, p: &FetchParams) -> String {
+    fn expected_path(&self, p: &HubFile) -> String {
         match &p.revision {
             Pin::Hex(commit) => self.snapshot_path(p, commit).display().to_string(),
             Pin::Unpinned => format!(
@@ -207,7 +207,7 @@ impl Hub {
         }
     }
 
-    fn url(&self, p: &FetchParams) -> String {
+    fn url(&self, p: &HubFile) -> String {
         let prefix = match p.repo_type {
             RepoType::Model => String::new(),
             RepoType::Dataset => "datasets/".into(),
@@ -233,7 +233,7 @@ impl Hub {
     }
 
     /// The commit and content hash of the file, with retries.
-    fn metadata(&self, p: &FetchParams) -> Result<Metadata, Failure> {
+    fn metadata(&self, p: &HubFile) -> Result<Metadata, Failure> {
         let agent = self.agent(self.etag_timeout, 0);
         let url = self.url(p);
         let response = retry(|| self.request(&agent, "HEAD", &url).call().map_err(classify))?;
@@ -254,7 +254,7 @@ impl Hub {
     }
 
     /// Download the file into `blob`, resuming a partial `.incomplete`, checking the bytes.
-    fn download(&self, p: &FetchParams, meta: &Metadata, blob: &Path) -> Result<()> {
+    fn download(&self, p: &HubFile, meta: &Metadata, blob: &Path) -> Result<()> {
         let partial = blob.with_extension("incomplete");
         fs::create_dir_all(blob.parent().expect("blobs/ has a parent"))?;
         let agent = self.agent(self.download_timeout, 5);
@@ -316,7 +316,7 @@ impl Hub {
 }
 
 /// The revision a request names: the pinned commit, or `main`.
-fn revision(p: &FetchParams) -> &str {
+fn revision(p: &HubFile) -> &str {
     match &p.revision {
         Pin::Hex(commit) => commit,
         Pin::Unpinned => "main",

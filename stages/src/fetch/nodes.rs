@@ -1,6 +1,7 @@
-//! The `fetch` nodes a profile needs: one per file of a hub dataset, one per hub checkpoint.
+//! The `fetch` nodes a profile needs: one per file of a hub dataset, one per hub or local
+//! checkpoint.
 
-use super::params::{FetchParams, RepoType};
+use super::params::{FetchParams, HubFile, LocalFile, RepoType};
 use crate::study::config::{FileHash, HubCheckpoint, HubDataset, Source};
 use crate::study::expand::node;
 use pipeline_engine::Node;
@@ -13,24 +14,33 @@ pub fn dataset_file(
     file: &str,
     blake3: &FileHash,
 ) -> Node {
-    let params = FetchParams {
+    let params = FetchParams::Hub(HubFile {
         repo: hub.repo.clone(),
         repo_type: RepoType::Dataset,
         revision: hub.revision.clone(),
         file: file.to_string(),
         blake3: blake3.clone(),
-    };
+    });
     node(format!("fetch/{dataset}/{split}"), "fetch", &params, vec![])
 }
 
 /// `fetch/source/<source>`: a source model's checkpoint.
 pub fn checkpoint(source: &Source, hub: &HubCheckpoint) -> Node {
-    let params = FetchParams {
+    let params = FetchParams::Hub(HubFile {
         repo: hub.repo.clone(),
         repo_type: RepoType::Model,
         revision: hub.revision.clone(),
         file: hub.file.clone(),
         blake3: hub.blake3.clone(),
-    };
-    node(format!("fetch/source/{}", source.name), "fetch", &params, vec![])
+    });
+    node(checkpoint_id(source), "fetch", &params, vec![])
+}
+
+/// `fetch/source/<source>`: a source model's checkpoint from a local file (hashed on loading).
+pub fn local_checkpoint(source: &Source, file: &LocalFile) -> Node {
+    node(checkpoint_id(source), "fetch", &FetchParams::Local(file.clone()), vec![])
+}
+
+fn checkpoint_id(source: &Source) -> String {
+    format!("fetch/source/{}", source.name)
 }

@@ -5,10 +5,18 @@
 use crate::study::config::{FileHash, Revision};
 use serde::{Deserialize, Serialize};
 
-/// `fetch`: one file of a hub repository at a pinned revision (or, unpinned, at `main`).
+/// `fetch`: one file, from the hub or from this machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FetchParams {
+    Hub(HubFile),
+    Local(LocalFile),
+}
+
+/// One file of a hub repository at a pinned revision (or, unpinned, at `main`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FetchParams {
+pub struct HubFile {
     pub repo: String,
     pub repo_type: RepoType,
     pub revision: Revision,
@@ -16,7 +24,16 @@ pub struct FetchParams {
     pub blake3: FileHash,
 }
 
-impl FetchParams {
+/// A file on this machine (a local source checkpoint): its absolute path, and the blake3 of its
+/// content taken when the study was loaded (what makes an edited file change the node's key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFile {
+    pub path: std::path::PathBuf,
+    pub blake3: String,
+}
+
+impl HubFile {
     /// Whether the revision or the content hash is not pinned yet.
     pub fn is_unpinned(&self) -> bool {
         self.revision.is_unpinned() || self.blake3.is_unpinned()

@@ -27,7 +27,9 @@ pub const CODE: Code = Code {
     root: "finetune/mod.rs",
     sources: sources![
         "finetune/mod.rs",
-        "checkpoint.rs",
+        "checkpoint/legacy.rs",
+        "checkpoint/mod.rs",
+        "checkpoint/pickle.rs",
         "data/dataset.rs",
         "data/rng.rs",
         "data/subset.rs",

@@ -1,5 +1,9 @@
 //! Datasets in local files, as an alternative to the hub for any target: MNIST-style IDX,
 //! CIFAR binary batches, or a folder of class folders of PNG images (see [`LocalFormat`]).
+//! IDX and CIFAR files are also read as they are distributed, `*-idx3-ubyte.gz` and
+//! `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`: gzip and tar are streamed from the file,
+//! nothing is unpacked to disk, and the key holds the hash of the files as given. Compression is
+//! told by the gzip magic bytes, never by the file name.
 //!
 //! Keys: the files' content must be part of the `prepare` node's key, or an edited file would
 //! be served from a stale artifact. [`resolve`] runs when the study is loaded: it makes the
@@ -11,11 +15,15 @@
 //! cached (early cutoff).
 
 use super::params::{LocalFiles, PrepareParams};
-use crate::data::Dataset;
+use crate::data::{Dataset, Split};
 use crate::file_hash::blake3_of_file;
 use crate::study::config::{LocalDataset, LocalFormat};
 use anyhow::{bail, ensure, Context, Result};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The `prepare` parameters of a local dataset, paths relative to `root` (the folder of
 /// `pipeline.yaml`), with their content hashed.
@@ -75,6 +83,7 @@ fn digest(paths: &[PathBuf]) -> Result<String> {
 pub fn read(
     format: LocalFormat,
     files: &LocalFiles,
+    split: Split,
     name: &str,
     classes: usize,
 ) -> Result<Dataset> {
@@ -93,7 +102,15 @@ pub fn read(
                 for file in files_under(path)?.into_iter().filter(|f| {
                     f.is_file() && (f == path || f.extension().is_some_and(|e| e == "bin"))
                 }) {
-                    read_cifar(&file, &mut out)?;
+                    let bytes = contents(&file)?;
+                    if bytes.starts_with(&GZIP_MAGIC) {
+                        for (member, records) in cifar_archive(&file, &bytes, split)? {
+                            read_cifar(&records, &mut out)
+                                .with_context(|| format!("{} member {member}", file.display()))?;
+                        }
+                    } else {
+                        read_cifar(&bytes, &mut out).with_context(|| file.display().to_string())?;
+                    }
                 }
             }
         }
@@ -121,9 +138,74 @@ fn show(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// An IDX file's dimensions and data; `magic` is 0x801 (labels) or 0x803 (images).
+/// A file's bytes.
+fn contents(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The bytes a gzip stream holds, decompressed in memory.
+fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .with_context(|| format!("{}: not a valid gzip stream", path.display()))?;
+    Ok(out)
+}
+
+/// Whether `path` is named like a gzip file (for the error when it is not one).
+fn named_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz" || e == "tgz")
+}
+
+/// The members of a CIFAR `.tar.gz` that hold `split`, sorted by name: `data_batch_*.bin` or
+/// `train.bin` for the training split, `test_batch.bin` or `test.bin` for the test split (the
+/// names of the CIFAR-10 and CIFAR-100 binary distributions).
+fn cifar_archive(path: &Path, bytes: &[u8], split: Split) -> Result<Vec<(String, Vec<u8>)>> {
+    let wanted = |name: &str| match split {
+        Split::Train => {
+            name == "train.bin" || (name.starts_with("data_batch_") && name.ends_with(".bin"))
+        }
+        Split::Test => name == "test.bin" || name == "test_batch.bin",
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let (mut members, mut seen) = (Vec::new(), Vec::new());
+    let entries =
+        archive.entries().with_context(|| format!("{}: not a tar archive", path.display()))?;
+    for entry in entries {
+        let mut entry =
+            entry.with_context(|| format!("{}: a corrupt tar archive", path.display()))?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        let base = name.rsplit('/').next().unwrap_or(&name).to_string();
+        if entry.header().entry_type().is_file() && wanted(&base) {
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .with_context(|| format!("{}: reading {name}", path.display()))?;
+            members.push((name, data));
+        } else {
+            seen.push(name);
+        }
+    }
+    ensure!(
+        !members.is_empty(),
+        "{}: the archive holds no {} members ({}); its members are: {}",
+        path.display(),
+        split.name(),
+        match split {
+            Split::Train => "data_batch_*.bin or train.bin",
+            Split::Test => "test_batch.bin or test.bin",
+        },
+        seen.join(", ")
+    );
+    members.sort();
+    Ok(members)
+}
+
+/// An IDX file's dimensions and data; `magic` is 0x801 (labels) or 0x803 (images). A gzip file
+/// is decompressed first.
 fn idx(path: &Path) -> Result<(u32, Vec<usize>, Vec<u8>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw = contents(path)?;
+    let bytes = if raw.starts_with(&GZIP_MAGIC) { gunzip(path, &raw)? } else { raw };
     let word = |i: usize| -> Option<u32> {
         Some(u32::from_be_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?))
     };
@@ -132,9 +214,14 @@ fn idx(path: &Path) -> Result<(u32, Vec<usize>, Vec<u8>)> {
     let rank = (magic & 0xff) as usize;
     ensure!(
         magic >> 8 == 0x08 && (1..=3).contains(&rank),
-        "{}: magic {magic:#010x} is not an unsigned-byte IDX file (0x00000801 labels, 0x00000803 images); \
-         gzip-compressed files must be unpacked first",
-        path.display()
+        "{}: magic {magic:#010x} is not an unsigned-byte IDX file (0x00000801 labels, 0x00000803 \
+         images){}",
+        path.display(),
+        if named_gz(path) {
+            ", and the file is not gzip-compressed although its name says so"
+        } else {
+            ""
+        }
     );
     let dims: Vec<usize> = (1..=rank)
         .map(|i| word(i).map(|d| d as usize))
@@ -183,15 +270,13 @@ fn read_idx(paths: &[PathBuf], out: &mut Dataset) -> Result<()> {
 
 /// CIFAR's record: label byte(s), then 3×32×32 planar RGB. CIFAR-100 files (`classes` 100)
 /// carry a coarse and a fine label.
-fn read_cifar(path: &Path, out: &mut Dataset) -> Result<()> {
+fn read_cifar(bytes: &[u8], out: &mut Dataset) -> Result<()> {
     const PIXELS: usize = 3 * 32 * 32;
     let label_bytes = if out.classes == 100 { 2 } else { 1 };
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let record = label_bytes + PIXELS;
     ensure!(
-        !bytes.is_empty() && bytes.len() % record == 0,
-        "{}: {} bytes is not a whole number of {record}-byte CIFAR records",
-        path.display(),
+        !bytes.is_empty() && bytes.len().is_multiple_of(record),
+        "{} bytes is not a whole number of {record}-byte CIFAR records",
         bytes.len()
     );
     (out.channels, out.height, out.width) = (3, 32, 32);
@@ -247,7 +332,7 @@ mod tests {
         let PrepareParams::Local { format, train, classes, .. } = resolve(root, d)? else {
             unreachable!()
         };
-        read(format, &train, "t", classes)
+        read(format, &train, Split::Train, "t", classes)
     }
 
     fn idx_file(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -318,6 +403,115 @@ mod tests {
         assert!(err.contains("label 7 is outside 0..5"), "{err}");
     }
 
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Both splits' datasets of `d`.
+    fn both(root: &Path, d: &LocalDataset) -> Result<(Dataset, Dataset)> {
+        let PrepareParams::Local { format, train, test, classes } = resolve(root, d)? else {
+            unreachable!()
+        };
+        Ok((
+            read(format, &train, Split::Train, "t", classes)?,
+            read(format, &test, Split::Test, "t", classes)?,
+        ))
+    }
+
+    #[test]
+    fn gzip_compressed_idx_files_read_to_the_same_dataset_as_the_unpacked_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let pixels: Vec<u8> = (0..5 * 3 * 3).map(|i| (i * 7) as u8).collect();
+        let labels = idx_file(0x801, &[5], &[4, 1, 0, 3, 2]);
+        let images = idx_file(0x803, &[5, 3, 3], &pixels);
+        for (name, bytes) in [("l-idx1-ubyte", &labels), ("i-idx3-ubyte", &images)] {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.gz")), gzip(bytes)).unwrap();
+        }
+        let plain = local(LocalFormat::Idx, vec!["i-idx3-ubyte".into(), "l-idx1-ubyte".into()], 5);
+        let gz =
+            local(LocalFormat::Idx, vec!["i-idx3-ubyte.gz".into(), "l-idx1-ubyte.gz".into()], 5);
+        let (a, b) = (load(dir.path(), &plain).unwrap(), load(dir.path(), &gz).unwrap());
+        assert_eq!((a.images, a.labels), (b.images.clone(), b.labels.clone()));
+        assert_eq!(b.labels, vec![4, 1, 0, 3, 2]);
+        // The key holds the hash of the files as given, not of what they decompress to.
+        assert_ne!(resolve(dir.path(), &plain).unwrap(), resolve(dir.path(), &gz).unwrap());
+
+        // Named .gz, but not gzip (nor IDX); gzip magic, then garbage.
+        std::fs::write(dir.path().join("i-idx3-ubyte.gz"), b"<html>not found</html>").unwrap();
+        let err = format!("{:#}", load(dir.path(), &gz).unwrap_err());
+        assert!(err.contains("i-idx3-ubyte.gz") && err.contains("not gzip-compressed"), "{err}");
+        std::fs::write(dir.path().join("i-idx3-ubyte.gz"), b"\x1f\x8b\x08garbage").unwrap();
+        let err = format!("{:#}", load(dir.path(), &gz).unwrap_err());
+        assert!(err.contains("i-idx3-ubyte.gz: not a valid gzip stream"), "{err}");
+    }
+
+    #[test]
+    fn a_cifar_tar_gz_reads_each_split_from_its_members_as_the_unpacked_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = |labels: &[u8]| -> Vec<u8> {
+            labels
+                .iter()
+                .flat_map(|&l| std::iter::once(l).chain((0..3072).map(move |i| (i as u8) ^ l)))
+                .collect()
+        };
+        let members = [
+            ("cifar-10-batches-bin/batches.meta.txt", b"airplane\n".to_vec()),
+            ("cifar-10-batches-bin/data_batch_2.bin", batch(&[5, 6])),
+            ("cifar-10-batches-bin/test_batch.bin", batch(&[9])),
+            ("cifar-10-batches-bin/data_batch_1.bin", batch(&[1, 2, 3])),
+        ];
+        let mut tar = tar::Builder::new(Vec::new());
+        std::fs::create_dir(dir.path().join("cifar-10-batches-bin")).unwrap();
+        for (name, bytes) in &members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, &bytes[..]).unwrap();
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        std::fs::write(dir.path().join("cifar-10-binary.tar.gz"), gzip(&tar.into_inner().unwrap()))
+            .unwrap();
+        let archive = LocalDataset {
+            format: LocalFormat::Cifar,
+            train: vec!["cifar-10-binary.tar.gz".into()],
+            test: vec!["cifar-10-binary.tar.gz".into()],
+            classes: 10,
+        };
+        let unpacked = LocalDataset {
+            format: LocalFormat::Cifar,
+            train: vec![
+                "cifar-10-batches-bin/data_batch_1.bin".into(),
+                "cifar-10-batches-bin/data_batch_2.bin".into(),
+            ],
+            test: vec!["cifar-10-batches-bin/test_batch.bin".into()],
+            classes: 10,
+        };
+        let (train, test) = both(dir.path(), &archive).unwrap();
+        let (train2, test2) = both(dir.path(), &unpacked).unwrap();
+        assert_eq!(train.labels, vec![1, 2, 3, 5, 6], "members in name order, train ones only");
+        assert_eq!(test.labels, vec![9]);
+        assert_eq!((train.images, test.images), (train2.images, test2.images));
+
+        // An archive without the split's members names what it holds.
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3);
+        header.set_cksum();
+        tar.append_data(&mut header, "cifar/readme.html", &b"hi!"[..]).unwrap();
+        std::fs::write(dir.path().join("cifar-10-binary.tar.gz"), gzip(&tar.into_inner().unwrap()))
+            .unwrap();
+        let err = format!("{:#}", both(dir.path(), &archive).unwrap_err());
+        assert!(
+            err.contains("holds no train members") && err.contains("cifar/readme.html"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_folder_of_class_folders_of_pngs() {
         let dir = tempfile::tempdir().unwrap();
@@ -351,7 +545,7 @@ mod tests {
         let after = resolve(dir.path(), &d).unwrap();
         assert_ne!(before, after, "an edited file changes the node's parameters, so its key");
         let PrepareParams::Local { format, train, classes, .. } = before else { unreachable!() };
-        let err = format!("{:#}", read(format, &train, "t", classes).unwrap_err());
+        let err = format!("{:#}", read(format, &train, Split::Train, "t", classes).unwrap_err());
         assert!(err.contains("changed since the study was loaded"), "{err}");
         let err = format!(
             "{:#}",

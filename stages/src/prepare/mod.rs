@@ -62,7 +62,7 @@ impl Stage for Prepare {
                 }
                 PrepareParams::Local { format, train, test, classes } => {
                     let files = if which == Split::Train { train } else { test };
-                    local::read(*format, files, &name, *classes)?
+                    local::read(*format, files, which, &name, *classes)?
                 }
                 PrepareParams::Parquet { image_column, label_column, classes } => {
                     let file = crate::fetch::fetched_file(ctx.input(split)?)?;

@@ -240,6 +240,10 @@ fn origins(profile: &Profile) -> Vec<String> {
                     .unwrap_or_default();
                 format!("{}: hub model `{}` {}{stand_in}", s.label, h.repo, at(&h.revision))
             }
+            (SourceOrigin::Local, _) => {
+                let file = s.local.as_ref().map(|c| c.path.display().to_string());
+                format!("{}: local checkpoint `{}`", s.label, file.unwrap_or_default())
+            }
             _ => "pre-trained here".to_string(),
         })
         .collect();

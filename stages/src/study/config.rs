@@ -63,6 +63,9 @@ pub struct Source {
     /// Required when `origin: hub`: the pinned checkpoint.
     #[serde(default)]
     pub hub: Option<HubCheckpoint>,
+    /// Required when `origin: local`: a checkpoint file on this machine.
+    #[serde(default)]
+    pub local: Option<LocalCheckpoint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +136,18 @@ pub enum SourceOrigin {
     Pretrain,
     /// A checkpoint on the Hugging Face hub (the source's `hub` settings).
     Hub,
+    /// A checkpoint file on this machine (the source's `local` settings).
+    Local,
+}
+
+/// A source checkpoint in a local file, its path relative to `pipeline.yaml`'s folder (or
+/// absolute). Its content is hashed when the study is loaded and enters the keys, as a local
+/// dataset's does: an edited file makes everything built from it stale.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalCheckpoint {
+    pub path: std::path::PathBuf,
+    pub format: CheckpointFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,7 +233,7 @@ impl<'de, const LEN: usize> Deserialize<'de> for Pin<LEN> {
 pub enum CheckpointFormat {
     /// MadryLab `robustness` checkpoint: `{"model": state dict with `module.model.` prefixes}`.
     Madrylab,
-    /// torchvision-layout weights (safetensors or a zip `.pth`).
+    /// torchvision-layout weights (safetensors or a `.pth`).
     Torchvision,
 }
 
@@ -283,11 +298,12 @@ pub struct LocalDataset {
 #[serde(rename_all = "lowercase")]
 pub enum LocalFormat {
     /// MNIST-style IDX: an images file (`idx3-ubyte`, magic 0x803) and a labels file
-    /// (`idx1-ubyte`, magic 0x801), told apart by their headers; uncompressed.
+    /// (`idx1-ubyte`, magic 0x801), told apart by their headers; plain or gzip-compressed
+    /// (`*-idx3-ubyte.gz`, as MNIST, Fashion-MNIST and KMNIST are distributed).
     Idx,
-    /// CIFAR binary batches (files, or folders of `.bin` files): records of a label byte and
-    /// 3072 planar RGB bytes; with `classes: 100`, CIFAR-100's coarse and fine label bytes
-    /// (the fine label is used).
+    /// CIFAR binary batches (files, folders of `.bin` files, or the `.tar.gz` archives they are
+    /// distributed in): records of a label byte and 3072 planar RGB bytes; with `classes: 100`,
+    /// CIFAR-100's coarse and fine label bytes (the fine label is used).
     Cifar,
     /// A folder of class folders of PNG images; classes in sorted folder-name order.
     Folder,

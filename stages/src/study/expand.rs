@@ -5,6 +5,7 @@
 //! fingerprint: what it decides reaches the keys through the nodes' parameters.
 
 use super::config::{DatasetSettings, Profile, Source, SourceOrigin};
+use crate::fetch::params::LocalFile;
 use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
 use crate::influence::settings::InfluenceSettings;
@@ -37,19 +38,28 @@ pub fn grid_sources(profile: &Profile) -> impl Iterator<Item = &Source> {
     profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name))
 }
 
+/// The profile's local files, hashed when the study was loaded (so that their content is part
+/// of the keys), by dataset or source name.
+#[derive(Debug, Default)]
+pub struct LocalFiles {
+    /// The `prepare` parameters of each local dataset of the grid.
+    pub datasets: BTreeMap<String, PrepareParams>,
+    /// The `fetch` parameters of each local source checkpoint of the grid.
+    pub sources: BTreeMap<String, LocalFile>,
+}
+
 /// Every node of profile `name` (assumed valid), of its influence study and its Figure 1 if it
-/// has them, its reports publishing into `reports`. `local` holds the `prepare` parameters of the profile's
-/// local datasets by name.
+/// has them, its reports publishing into `reports`.
 pub fn nodes(
     name: &str,
     profile: &Profile,
     influence: Option<&InfluenceSettings>,
     figure1: Option<&Figure1Settings>,
     statistics: &Statistics,
-    local: &BTreeMap<String, PrepareParams>,
+    local: &LocalFiles,
     reports: &str,
 ) -> Vec<Node> {
-    let mut nodes = prepare::nodes::targets(profile, local);
+    let mut nodes = prepare::nodes::targets(profile, &local.datasets);
     let mut sources = Vec::new();
     let mut pretrained = Vec::new();
     for s in grid_sources(profile) {
@@ -66,6 +76,11 @@ pub fn nodes(
             SourceOrigin::Hub => {
                 let h = s.hub.as_ref().expect("validated: hub settings exist");
                 (fetch::nodes::checkpoint(s, h), SourceFormat::Checkpoint(h.format))
+            }
+            SourceOrigin::Local => {
+                let c = s.local.as_ref().expect("validated: local settings exist");
+                let file = local.sources.get(&s.name).expect("resolved: every local source");
+                (fetch::nodes::local_checkpoint(s, file), SourceFormat::Checkpoint(c.format))
             }
         };
         sources.push(SourceModel { name: s.name.clone(), node: model.id.clone(), format });

@@ -82,6 +82,12 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
         inline = match seg {
             Seg::Key(k) => {
                 let value = line.text[k.len() + 1..].trim_start();
+                // An anchor (`schedule: &rows`) names the value that follows it, on this line
+                // or in the block below.
+                let value = match value.strip_prefix('&') {
+                    Some(anchored) => anchored.split_once(' ').map_or("", |(_, v)| v.trim_start()),
+                    None => value,
+                };
                 let col = line.indent + line.text.len() - value.len() + 1;
                 (!value.is_empty()).then_some((line.number, value, col))
             }
@@ -173,6 +179,11 @@ profiles:
             locate(DOC, &[Key("profiles"), Key("mini"), Key("sources"), Index(5)]),
             Some((4, 5))
         );
+        // A block behind an anchor, and a flow sequence behind one.
+        let anchored =
+            "grid:\n  schedule: &rows\n    - { size: 1 }\n    - { size: 2 }\n  blocks: &b [0, 3]\n";
+        assert_eq!(locate(anchored, &[Key("grid"), Key("schedule"), Index(1)]), Some((4, 5)));
+        assert_eq!(locate(anchored, &[Key("grid"), Key("blocks"), Index(1)]), Some((5, 18)));
         // Into a flow mapping on an item's line: that line.
         assert_eq!(
             locate(

@@ -113,15 +113,24 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             lines.join("\n")
         );
     }
-    // Local datasets: hash their files now, so that their content is part of the keys.
+    // Local datasets and sources: hash their files now, so that their content is part of the
+    // keys.
     let root = config.parent().unwrap_or(Path::new(""));
-    let mut local = std::collections::BTreeMap::new();
-    for d in chosen.datasets.iter().filter(|d| chosen.grid.datasets.contains(&d.name)) {
+    let mut local = expand::LocalFiles::default();
+    for d in expand::grid_datasets(chosen) {
         if let Some(config::DataOrigin::Local(l)) = d.origin() {
             let params = crate::prepare::local::resolve(root, l).with_context(|| {
                 format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name)
             })?;
-            local.insert(d.name.clone(), params);
+            local.datasets.insert(d.name.clone(), params);
+        }
+    }
+    for s in expand::grid_sources(chosen) {
+        if let Some(c) = &s.local {
+            let file = crate::fetch::local::resolve(root, c).with_context(|| {
+                format!("{}: local source `{}` of profile `{name}`", config.display(), s.name)
+            })?;
+            local.sources.insert(s.name.clone(), file);
         }
     }
     let reports_dir = if name == file.default_profile {
@@ -513,7 +522,7 @@ mod tests {
     fn a_branch_name_as_revision_is_an_error_at_its_line_and_column() {
         let text = std::fs::read_to_string(project_file()).unwrap();
         let bad = text.replacen(
-            "repo: timm/resnet50.tv_in1k, revision: unpinned",
+            "repo: timm/resnet50.tv_in1k, revision: aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8",
             "repo: timm/resnet50.tv_in1k, revision: main",
             1,
         );
@@ -533,11 +542,10 @@ mod tests {
         let err = format!("{:#}", load(write_temp(&bad).path(), Some("paper")).err().unwrap());
         assert!(err.contains("`abc123`") && err.contains("64 lower-case hex digits"), "{err}");
 
-        let commit = "0123456789abcdef0123456789abcdef01234567";
-        let pinned = text.replacen("revision: unpinned", &format!("revision: {commit}"), 1);
-        let study = load(write_temp(&pinned).path(), Some("paper")).unwrap();
+        // The paper's natural source: its revision pinned, its blake3 not seen yet.
+        let study = load(&project_file(), Some("paper")).unwrap();
         let fetch = study.nodes.iter().find(|n| n.id == "fetch/source/natural").unwrap();
-        assert_eq!(fetch.params["revision"], commit);
+        assert_eq!(fetch.params["revision"], "aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8");
         assert_eq!(fetch.params["blake3"], "unpinned");
     }
 }

@@ -121,6 +121,26 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
                 "epsilon must be 0 exactly when the constraint is `none`".into(),
             );
         }
+        for (origin, field, given) in [
+            (SourceOrigin::Hub, "hub", s.hub.is_some()),
+            (SourceOrigin::Local, "local", s.local.is_some()),
+        ] {
+            if given && s.origin != origin {
+                problem(
+                    at(&[Key("sources"), Index(i), Key(field)]),
+                    format!(
+                        "source `{}` has `{field}` settings, but its origin is not `{field}`",
+                        s.name
+                    ),
+                );
+            }
+        }
+        if s.origin == SourceOrigin::Local && s.local.is_none() {
+            problem(
+                at(&[Key("sources"), Index(i), Key("origin")]),
+                format!("source `{}` comes from a local file, but has no `local` settings (path, format)", s.name),
+            );
+        }
         if s.origin == SourceOrigin::Hub && s.hub.is_none() {
             problem(
                 at(&[Key("sources"), Index(i), Key("origin")]),

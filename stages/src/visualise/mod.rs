@@ -24,7 +24,9 @@ pub const CODE: Code = Code {
     root: "visualise/mod.rs",
     sources: sources![
         "visualise/mod.rs",
-        "checkpoint.rs",
+        "checkpoint/legacy.rs",
+        "checkpoint/mod.rs",
+        "checkpoint/pickle.rs",
         "fetch/artifact.rs",
         "finetune/params.rs",
         "fingerprint/mod.rs",

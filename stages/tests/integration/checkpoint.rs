@@ -1,6 +1,8 @@
-//! The checkpoint loader on real-format fixtures (`fixtures/make_checkpoint.py` wrote them): a
-//! MadryLab-layout zip checkpoint and a bare torchvision one of a width-2 ResNet-50 layout, and
-//! logits of fixed inputs computed by the script's own numpy forward pass.
+//! The checkpoint loader on real-format fixtures: a MadryLab-layout zip checkpoint and a bare
+//! torchvision one of a width-2 ResNet-50 layout with logits of fixed inputs computed by an
+//! independent numpy forward pass (`fixtures/make_checkpoint.py`), and the same weights saved by
+//! PyTorch itself in the legacy (non-zip) format, MadryLab's with dill, with PyTorch's own
+//! logits (`fixtures/make_legacy_checkpoint.py`).
 
 use candle_core::{Device, Tensor};
 use pipeline_stages::checkpoint::load;
@@ -147,4 +149,68 @@ fn a_missing_or_misshapen_tensor_is_an_error_naming_it() {
         &Device::Cpu,
     ));
     assert!(err.contains("state dict `model`"), "{err}");
+}
+
+/// Every tensor of a loaded network, by name, as bits.
+fn bits(net: &Network) -> Vec<(String, Vec<u32>)> {
+    net.named_vars()
+        .map(|(spec, var)| {
+            let t = var.as_detached_tensor().flatten_all().unwrap();
+            (spec.name.clone(), t.to_vec1::<f32>().unwrap().iter().map(|v| v.to_bits()).collect())
+        })
+        .collect()
+}
+
+/// The largest |logit − PyTorch's| on the legacy fixtures' own input.
+fn max_error_against_pytorch(net: &Network) -> f32 {
+    let t =
+        candle_core::safetensors::load(fixture("torch_logits.safetensors"), &Device::Cpu).unwrap();
+    let want = t["logits"].to_vec2::<f32>().unwrap();
+    let got = net.forward_eval(&t["input"]).unwrap().to_vec2::<f32>().unwrap();
+    got.iter().flatten().zip(want.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn legacy_checkpoints_written_by_pytorch_load_bit_for_bit_as_the_zip_ones() {
+    for (legacy, zip, format) in [
+        ("madrylab_w2_legacy.ckpt", "madrylab_w2.ckpt", CheckpointFormat::Madrylab),
+        ("torchvision_w2_legacy.pth", "torchvision_w2.pth", CheckpointFormat::Torchvision),
+    ] {
+        let (old, old_report) =
+            load(&fixture(legacy), format, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+        let (new, new_report) =
+            load(&fixture(zip), format, 2, Stem::ImageNet, &Device::Cpu).unwrap();
+        // The same keys accounted for in the same way (the MadryLab one reads past an optimizer,
+        // a dill-pickled lambda and argparse Namespaces).
+        assert_eq!(old_report, new_report, "{legacy}");
+        // Every tensor bit for bit, the views (fc.weight non-contiguous, fc.bias at an offset,
+        // bn1's statistics sharing one storage) included.
+        assert_eq!(bits(&old), bits(&new), "{legacy}");
+        let err = max_error_against_pytorch(&old);
+        println!("{legacy}: max |logit − PyTorch| = {err:e}");
+        assert!(err < TOLERANCE, "{legacy}: logits differ from PyTorch's by {err}");
+    }
+}
+
+#[test]
+fn a_damaged_legacy_checkpoint_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(fixture("madrylab_w2_legacy.ckpt")).unwrap();
+    let path = dir.path().join("damaged.ckpt");
+    let load_error = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        error(load(&path, CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu))
+    };
+    // Cut inside the object pickle, and inside the storages' data.
+    let err = load_error(&whole[..whole.len() / 10]);
+    assert!(err.contains("damaged.ckpt") && err.contains("truncated"), "{err}");
+    let err = load_error(&whole[..whole.len() - 100]);
+    assert!(err.contains("damaged.ckpt") && err.contains("truncated"), "{err}");
+    // An opcode no pickle has, where the object pickle starts (after magic, version and system
+    // information: the third STOP).
+    let object = whole.iter().enumerate().filter(|(_, &b)| b == b'.').nth(2).unwrap().0 + 1;
+    let mut bad = whole.clone();
+    bad[object + 2] = 0xff;
+    let err = load_error(&bad);
+    assert!(err.contains("opcode 0xff") && err.contains("saved object"), "{err}");
 }

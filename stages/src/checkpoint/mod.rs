@@ -1,18 +1,26 @@
-//! Loading a fetched source checkpoint into the ResNet-50-layout [`Network`].
+//! Loading a source checkpoint into the ResNet-50-layout [`Network`].
 //!
 //! Two layouts ([`CheckpointFormat`]):
-//! * `madrylab`: a zip-format `torch.save` of `{"model": state dict, …}` as MadryLab's
-//!   `robustness` library writes it. The network's tensors are `module.model.<torchvision name>`;
-//!   the input normaliser is `module.normalizer.new_mean` / `new_std` (shape [3, 1, 1]);
+//! * `madrylab`: a `torch.save` of `{"model": state dict, …}` as MadryLab's `robustness`
+//!   library writes it. The network's tensors are `module.model.<torchvision name>`; the input
+//!   normaliser is `module.normalizer.new_mean` / `new_std` (shape [3, 1, 1]);
 //!   `module.attacker.model.*` repeats the model for the library's attacker and is ignored
-//!   knowingly (each must repeat a `module.model.` key).
-//! * `torchvision`: bare torchvision names, in safetensors or a zip-format `.pth`; the inputs
-//!   are normalised with ImageNet's mean and std, as torchvision's models expect.
+//!   knowingly (each must repeat a `module.model.` key). The rest of the object (optimizer,
+//!   schedule, arguments) is never interpreted.
+//! * `torchvision`: bare torchvision names, in safetensors or a `.pth`; the inputs are
+//!   normalised with ImageNet's mean and std, as torchvision's models expect.
+//!
+//! Either layout may be in either of `torch.save`'s containers, told apart by the file's first
+//! bytes, never its name ([`Container`]): the zip format (torch ≥ 1.6, read by candle) or the
+//! legacy one (`legacy.rs`, on the project's own pickle reader `pickle.rs`).
 //!
 //! Every key is accounted for: network tensors are copied (through
 //! [`Network::from_varbuilder`]), BatchNorm `num_batches_tracked` counters and the attacker's
 //! duplicates are ignored, and anything else is listed as unused in the [`LoadReport`]. A
 //! network tensor the checkpoint lacks, or one of another shape, is an error naming it.
+
+mod legacy;
+mod pickle;
 
 use crate::nn::resnet::tensor_specs;
 use crate::nn::{NetConfig, Network, Normalizer, Stem};
@@ -77,12 +85,30 @@ struct Contents {
     vb: VarBuilder<'static>,
 }
 
-/// Whether `path` is a zip archive (a PyTorch checkpoint) rather than safetensors.
-fn is_zip(path: &Path) -> Result<bool> {
-    let mut magic = [0u8; 4];
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let n = f.read(&mut magic).with_context(|| format!("reading {}", path.display()))?;
-    Ok(n == 4 && magic == *b"PK\x03\x04")
+/// The container a checkpoint file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    /// `torch.save`'s zip format (torch ≥ 1.6).
+    Zip,
+    /// `torch.save`'s legacy format: pickles, then raw storages.
+    Legacy,
+    /// A safetensors file (or anything else: the safetensors reader says what is wrong).
+    Other,
+}
+
+impl Container {
+    /// Told from the file's first bytes.
+    fn of(path: &Path) -> Result<Container> {
+        let mut first = [0u8; 4];
+        let mut f =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let n = f.read(&mut first).with_context(|| format!("reading {}", path.display()))?;
+        Ok(match &first[..n] {
+            b"PK\x03\x04" => Container::Zip,
+            b if legacy::looks_legacy(b) => Container::Legacy,
+            _ => Container::Other,
+        })
+    }
 }
 
 impl Contents {
@@ -104,6 +130,41 @@ impl Contents {
             shapes,
             vb: VarBuilder::from_backend(Box::new(pth), DType::F32, device.clone()),
         })
+    }
+
+    /// A legacy-format PyTorch checkpoint; `key` selects the state dict inside a top-level dict.
+    fn legacy(path: &Path, key: Option<&str>, device: &Device) -> Result<Contents> {
+        let context = || {
+            format!(
+                "reading the legacy PyTorch checkpoint {}{}",
+                path.display(),
+                key.map(|k| format!(" (state dict `{k}`)")).unwrap_or_default()
+            )
+        };
+        let raw = legacy::read(path).and_then(|l| l.state_dict(key)).with_context(context)?;
+        let mut shapes = BTreeMap::new();
+        let mut tensors = std::collections::HashMap::new();
+        for (name, t) in raw {
+            // Integer and boolean tensors other than i64 and u8 are never network tensors: only
+            // their shapes are needed, to account for them.
+            let dtype = match t.dtype {
+                legacy::Dtype::F64 => Some(DType::F64),
+                legacy::Dtype::F32 => Some(DType::F32),
+                legacy::Dtype::F16 => Some(DType::F16),
+                legacy::Dtype::BF16 => Some(DType::BF16),
+                legacy::Dtype::I64 => Some(DType::I64),
+                legacy::Dtype::U8 => Some(DType::U8),
+                _ => None,
+            };
+            if let Some(dtype) = dtype {
+                let tensor = candle_core::Tensor::from_raw_buffer(&t.data, dtype, &t.shape, device)
+                    .with_context(|| format!("`{name}` as a tensor"))
+                    .with_context(context)?;
+                tensors.insert(name.clone(), tensor);
+            }
+            shapes.insert(name, t.shape);
+        }
+        Ok(Contents { shapes, vb: VarBuilder::from_tensors(tensors, DType::F32, device) })
     }
 
     fn safetensors(path: &Path, device: &Device) -> Result<Contents> {
@@ -137,20 +198,20 @@ pub fn load(
     stem: Stem,
     device: &Device,
 ) -> Result<(Network, LoadReport)> {
-    let zip = is_zip(path)?;
-    let (contents, prefix) = match format {
-        CheckpointFormat::Madrylab => {
-            ensure!(
-                zip,
-                "{} is not a zip-format PyTorch checkpoint. MadryLab checkpoints must be saved by \
-                 torch ≥ 1.6 (legacy pickles cannot be read here); re-save it with \
-                 torch.save(torch.load(old), new)",
-                path.display()
-            );
-            (Contents::pth(path, Some("model"), device)?, format!("{MADRYLAB_MODEL}."))
-        }
-        CheckpointFormat::Torchvision if zip => (Contents::pth(path, None, device)?, String::new()),
-        CheckpointFormat::Torchvision => (Contents::safetensors(path, device)?, String::new()),
+    let container = Container::of(path)?;
+    let (key, prefix) = match format {
+        CheckpointFormat::Madrylab => (Some("model"), format!("{MADRYLAB_MODEL}.")),
+        CheckpointFormat::Torchvision => (None, String::new()),
+    };
+    let contents = match (container, format) {
+        (Container::Zip, _) => Contents::pth(path, key, device)?,
+        (Container::Legacy, _) => Contents::legacy(path, key, device)?,
+        (Container::Other, CheckpointFormat::Torchvision) => Contents::safetensors(path, device)?,
+        (Container::Other, CheckpointFormat::Madrylab) => bail!(
+            "{} is not a PyTorch checkpoint: its first bytes are neither a zip archive's \
+             (torch ≥ 1.6) nor a pickle's (the legacy format)",
+            path.display()
+        ),
     };
     let context = || format!("loading {} as a {format:?} checkpoint", path.display());
     let classes =
@@ -242,19 +303,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_that_is_neither_zip_nor_safetensors_is_a_clear_error() {
+    fn the_container_is_told_by_the_first_bytes_and_unknown_ones_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("legacy.ckpt");
-        std::fs::write(&p, b"\x80\x02legacy pickle").unwrap();
-        let err = format!(
-            "{:#}",
-            load(&p, CheckpointFormat::Madrylab, 2, Stem::ImageNet, &Device::Cpu).err().unwrap()
-        );
-        assert!(err.contains("not a zip-format PyTorch checkpoint"), "{err}");
-        let err = format!(
-            "{:#}",
-            load(&p, CheckpointFormat::Torchvision, 2, Stem::ImageNet, &Device::Cpu).err().unwrap()
-        );
-        assert!(err.contains("reading safetensors file"), "{err}");
+        let p = dir.path().join("model.pth");
+        let err = |format| {
+            format!("{:#}", load(&p, format, 2, Stem::ImageNet, &Device::Cpu).err().unwrap())
+        };
+        std::fs::write(&p, b"\x00\x01not a checkpoint").unwrap();
+        assert_eq!(Container::of(&p).unwrap(), Container::Other);
+        assert!(err(CheckpointFormat::Madrylab).contains("is not a PyTorch checkpoint"));
+        assert!(err(CheckpointFormat::Torchvision).contains("reading safetensors file"));
+        // A pickle, but not torch's: the magic number is missing.
+        std::fs::write(&p, b"\x80\x02K\x05.").unwrap();
+        assert_eq!(Container::of(&p).unwrap(), Container::Legacy);
+        let e = err(CheckpointFormat::Madrylab);
+        assert!(e.contains("legacy PyTorch checkpoint") && e.contains("magic number"), "{e}");
+        std::fs::write(&p, b"PK\x03\x04").unwrap();
+        assert_eq!(Container::of(&p).unwrap(), Container::Zip);
     }
 }
