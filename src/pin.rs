@@ -171,6 +171,23 @@ pub fn rewrite(text: &str, profile: &str, files: &[Unpinned]) -> Result<Rewrite>
         }
     }
     spans.sort_by_key(|(span, ..)| std::cmp::Reverse(span.start));
+    // Two fields found at one place would write one value over the other: neither is written.
+    let overlap =
+        |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| a.start < b.end && b.start < a.end;
+    let clashes: Vec<bool> = (0..spans.len())
+        .map(|i| (0..spans.len()).any(|j| j != i && overlap(&spans[i].0, &spans[j].0)))
+        .collect();
+    let mut kept = Vec::new();
+    for ((span, line, dotted, value), clash) in spans.into_iter().zip(clashes) {
+        if clash {
+            problems.push(format!(
+                "{dotted}: found where another field was; write {value} there by hand"
+            ));
+        } else {
+            kept.push((span, line, dotted, value));
+        }
+    }
+    let spans = kept;
     let mut out = text.to_string();
     let mut changes = Vec::new();
     for (span, line, field, value) in spans {
@@ -181,14 +198,18 @@ pub fn rewrite(text: &str, profile: &str, files: &[Unpinned]) -> Result<Rewrite>
     Ok(Rewrite { text: out, changes, problems })
 }
 
-/// The 1-based line and byte range of the `unpinned` value of `field` at `path`: on the line
-/// where `locate` finds the key (block style) or the flow mapping that holds it (`hub: { … }`).
+/// The 1-based line and byte range of the `unpinned` value of `field` at `path`: after the
+/// column where `locate` finds the key (block style) or the key of the flow mapping that holds
+/// it (`hub: { … }`), and before that mapping's `}` or the line's comment.
 fn value_span(text: &str, path: &[Seg], field: &str) -> Option<(usize, std::ops::Range<usize>)> {
-    let (line, _) = locate(text, path)?;
+    let (line, column) = locate(text, path)?;
     let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let start = start + column - 1;
     let body = text[start..].split('\n').next()?;
     let body = &body[..body.find(" #").unwrap_or(body.len())];
-    let delimiter = |c: Option<char>| c.is_none_or(|c| matches!(c, ' ' | '{' | ',' | '}' | '\t'));
+    let body = &body[..body.find('}').unwrap_or(body.len())];
+    let delimiter =
+        |c: Option<char>| c.is_none_or(|c| matches!(c, ' ' | '{' | ',' | '}' | '\t' | '\r'));
     let needle = format!("{field}:");
     let mut from = 0;
     while let Some(at) = body[from..].find(&needle).map(|i| from + i) {
@@ -354,6 +375,22 @@ profiles:
                 (15, "profiles.paper.datasets[0].hub.test_blake3"),
             ]
         );
+    }
+
+    #[test]
+    fn crlf_line_ends_are_kept() {
+        let crlf = STUDY.replace('\n', "\r\n");
+        let files = vec![fetched("fetch/source/robust", &"b".repeat(40), &"2".repeat(64))];
+        let r = rewrite(&crlf, "paper", &files).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let want = crlf
+            .replacen(
+                "revision: unpinned       #",
+                &format!("revision: {}       #", "b".repeat(40)),
+                1,
+            )
+            .replacen("blake3: unpinned\r", &format!("blake3: {}\r", "2".repeat(64)), 1);
+        assert_eq!(r.text, want);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! bytes, never on timings.
 
 mod common;
+// The stages' loopback Hugging Face hub, for `pipeline pin`.
+#[path = "../stages/tests/integration/hub_server.rs"]
+mod hub_server;
 
 use common::*;
 use std::collections::BTreeMap;
@@ -512,7 +515,8 @@ fn a_worker_builds_a_job_only_when_it_computes_the_same_key() {
     let jobs = p.path().join("jobs.json");
 
     // A key the study does not give (another binary or pipeline.yaml submitted it): refused.
-    let other = format!("{}0", &key[..63]);
+    // (Its last digit changed: to `1` where the real key ends in `0`.)
+    let other = format!("{}{}", &key[..63], if key.ends_with('0') { '1' } else { '0' });
     std::fs::write(&jobs, job(&other).to_string()).unwrap();
     let out = pipeline(p.path(), &["worker", "jobs.json", "--index", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -616,24 +620,24 @@ fn pin_writes_the_fetched_commits_and_hashes_over_exactly_the_unpinned_words() {
     let p = tempfile::tempdir().unwrap();
     let config = p.path().join("pipeline.yaml");
     std::fs::write(&config, HUB_STUDY).unwrap();
-    // A Hugging Face cache holding both repositories at `main` (read offline: no network).
-    let cache = p.path().join("hf");
-    let (model_commit, data_commit) = ("a".repeat(40), "b".repeat(40));
+    // The project's loopback hub serving both repositories, at `main` and at their commit.
+    let server = hub_server::Server::start();
+    let commit = hub_server::REVISION;
     let files = [
-        ("models--org--model", &model_commit, "model.safetensors", b"model bytes".to_vec()),
-        ("datasets--org--digits", &data_commit, "d/train.parquet", b"train bytes".to_vec()),
-        ("datasets--org--digits", &data_commit, "d/test.parquet", b"test bytes".to_vec()),
+        ("org/model", "model.safetensors", b"model bytes".to_vec()),
+        ("datasets/org/digits", "d/train.parquet", b"train bytes".to_vec()),
+        ("datasets/org/digits", "d/test.parquet", b"test bytes".to_vec()),
     ];
-    for (repo, commit, file, bytes) in &files {
-        let snapshot = cache.join(repo).join("snapshots").join(commit.as_str()).join(file);
-        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
-        std::fs::write(&snapshot, bytes).unwrap();
-        std::fs::create_dir_all(cache.join(repo).join("refs")).unwrap();
-        std::fs::write(cache.join(repo).join("refs/main"), commit.as_bytes()).unwrap();
+    for (repo, file, bytes) in &files {
+        for revision in ["main", commit] {
+            server.put(&format!("/{repo}/resolve/{revision}/{file}"), bytes.clone());
+        }
     }
+    let cache = p.path().join("hf");
     let hub = |args: &[&str]| {
         let mut c = command(p.path(), &[&["--profile", "hub"], args].concat());
-        c.env("HF_HUB_CACHE", &cache).env("HF_HUB_OFFLINE", "1");
+        c.env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &server.endpoint);
+        c.env_remove("HF_HUB_OFFLINE").env_remove("HF_TOKEN").env_remove("HF_HOME");
         c.output().unwrap()
     };
 
@@ -649,16 +653,16 @@ fn pin_writes_the_fetched_commits_and_hashes_over_exactly_the_unpinned_words() {
     assert!(out.status.success(), "{}", text(&out));
     let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
     let want = HUB_STUDY
-        .replacen("revision: unpinned", &format!("revision: {model_commit}"), 1)
+        .replacen("revision: unpinned", &format!("revision: {commit}"), 1)
         .replacen("blake3: unpinned", &format!("blake3: {}", hash(b"model bytes")), 1)
-        .replacen("revision: unpinned", &format!("revision: {data_commit}"), 1)
+        .replacen("revision: unpinned", &format!("revision: {commit}"), 1)
         .replacen("train_blake3: unpinned", &format!("train_blake3: {}", hash(b"train bytes")), 1)
         .replacen("test_blake3: unpinned", &format!("test_blake3: {}", hash(b"test bytes")), 1);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), want, "only the unpinned words change");
     let printed = text(&out);
     assert!(
         printed.contains(&format!(
-            "pipeline.yaml:13: profiles.hub.sources[0].hub.revision: unpinned → {model_commit}"
+            "pipeline.yaml:13: profiles.hub.sources[0].hub.revision: unpinned → {commit}"
         )) && printed.contains("pinned 5 value(s)"),
         "{printed}"
     );
@@ -670,10 +674,12 @@ fn pin_writes_the_fetched_commits_and_hashes_over_exactly_the_unpinned_words() {
         "no temporary file is left"
     );
 
-    // Pinned now: the files are served from the cache at their commits and verified; nothing
-    // is left to pin, and nothing warns.
+    // Pinned now: the files are fetched again at their commits (the fetch nodes' keys moved)
+    // and verified; nothing is left to pin, and nothing warns.
+    let requests = server.requests();
     let out = hub(&["run", "fetch"]);
     assert!(out.status.success() && !text(&out).contains("unpinned"), "{}", text(&out));
+    assert_eq!(server.requests(), requests, "served from the cache at the pinned commit");
     let out = hub(&["pin"]);
     assert!(out.status.success() && text(&out).contains("nothing to do"), "{}", text(&out));
 }

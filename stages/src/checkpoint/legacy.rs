@@ -23,7 +23,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// 0x1950a86a20f9469cfc6c, as the little-endian bytes of the first pickle's `LONG1`.
-const MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+pub const MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 /// The legacy format's own protocol version.
 const PROTOCOL: i64 = 1001;
 
@@ -92,11 +92,20 @@ pub struct Legacy {
     object: Pickle,
     /// Storage bytes by key.
     storages: HashMap<String, (Dtype, Vec<u8>)>,
+    /// Why the storages after the last one read were not read, if they were not: an error only
+    /// for a tensor that needs one of them.
+    unread: Option<String>,
 }
 
-/// Whether the file's first bytes start a pickle (a legacy checkpoint, if anything torch wrote).
+/// How many of a file's first bytes [`looks_legacy`] needs.
+pub const PREFIX_LEN: usize = 4 + MAGIC.len();
+
+/// Whether a file's first [`PREFIX_LEN`] bytes are those `torch.save` writes in the legacy
+/// format: a pickle's `PROTO` (protocols 2 to 5), then `LONG1` of the 10-byte magic number. The
+/// whole prefix is compared, not just the pickle's first byte: a safetensors file starts with
+/// its header's length, whose first byte is 0x80 in one file of 256.
 pub fn looks_legacy(first: &[u8]) -> bool {
-    first.first() == Some(&0x80)
+    matches!(first, [0x80, 2..=5, 0x8a, 0x0a, magic @ ..] if magic == MAGIC)
 }
 
 /// Reads the legacy checkpoint `path`.
@@ -129,19 +138,36 @@ pub fn read(path: &Path) -> Result<Legacy> {
         .map(|&k| keys.str(k).map(str::to_string).context("a storage key that is not a string"))
         .collect::<Result<_>>()?;
 
-    // Each storage's type and size, from the persistent ids that name it.
-    let mut named: HashMap<String, (Dtype, usize)> = HashMap::new();
+    // Each storage's type and size, from the first persistent id that names it (as torch
+    // takes it). Ids that are not storages', and storages of a type this reader does not know,
+    // are errors only for a tensor that needs them: they may sit in the optimizer's state.
+    let mut named: HashMap<String, Result<(Dtype, usize), String>> = HashMap::new();
     for id in object.ids() {
         if let Value::Persistent(pid) = object.get(id) {
-            let (r, numel) = storage_ref(&object, *pid)?;
-            named.insert(r.key, (r.dtype, numel));
+            if let Some(key) = storage_key(&object, *pid) {
+                named.entry(key).or_insert_with(|| {
+                    storage_ref(&object, *pid)
+                        .map(|(r, numel)| (r.dtype, numel))
+                        .map_err(|e| format!("{e:#}"))
+                });
+            }
         }
     }
     let mut storages = HashMap::new();
+    let mut unread = None;
     for key in listed {
-        let (dtype, numel) = *named.get(&key).with_context(|| {
-            format!("storage `{key}` is listed, but nothing in the file uses it")
-        })?;
+        // The data are back to back: a storage whose size is unknown ends the reading.
+        let (dtype, numel) = match named.get(&key) {
+            Some(Ok(known)) => *known,
+            Some(Err(e)) => {
+                unread = Some(format!("storage `{key}` could not be read past: {e}"));
+                break;
+            }
+            None => {
+                unread = Some(format!("storage `{key}` is listed, but no id in the file names it"));
+                break;
+            }
+        };
         let mut count = [0u8; 8];
         r.read_exact(&mut count).with_context(|| {
             format!("storage `{key}`: the file ends before its size (truncated)")
@@ -161,7 +187,15 @@ pub fn read(path: &Path) -> Result<Legacy> {
         );
         storages.insert(key, (dtype, bytes));
     }
-    Ok(Legacy { object, storages })
+    Ok(Legacy { object, storages, unread })
+}
+
+/// The key of a storage's persistent id `("storage", type, key, …)`, if `pid` is one.
+fn storage_key(p: &Pickle, pid: Id) -> Option<String> {
+    match p.tuple(pid)? {
+        [tag, _, key, ..] if p.str(*tag) == Some("storage") => p.str(*key).map(str::to_string),
+        _ => None,
+    }
 }
 
 /// The storage a persistent id names, and the element count the id gives it.
@@ -250,16 +284,29 @@ impl Legacy {
             bail!("a tensor whose storage is {}", p.describe(args[0]));
         };
         let (storage, _) = storage_ref(p, *pid)?;
-        let offset = storage.base + count(p, args[1]).context("the storage offset")?;
+        let offset = storage
+            .base
+            .checked_add(count(p, args[1]).context("the storage offset")?)
+            .context("a storage offset that overflows")?;
         let shape = counts(p, args[2]).context("the tensor's size")?;
         let stride = counts(p, args[3]).context("the tensor's stride")?;
         ensure!(shape.len() == stride.len(), "size {shape:?} and stride {stride:?} differ in rank");
-        let (dtype, bytes) = &self.storages[&storage.key];
+        let (dtype, bytes) =
+            self.storages.get(&storage.key).with_context(|| match &self.unread {
+                Some(why) => format!("its storage `{}` was not read: {why}", storage.key),
+                None => format!("its storage `{}` is not in the file's storage list", storage.key),
+            })?;
         let size = dtype.size();
         let held = bytes.len() / size;
-        let numel: usize = shape.iter().product();
+        let overflow = || format!("a tensor of size {shape:?} and stride {stride:?} overflows");
+        let numel =
+            shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n)).with_context(overflow)?;
         if numel > 0 {
-            let last = offset + shape.iter().zip(&stride).map(|(n, s)| (n - 1) * s).sum::<usize>();
+            let last = shape
+                .iter()
+                .zip(&stride)
+                .try_fold(offset, |a, (n, s)| (n - 1).checked_mul(*s)?.checked_add(a))
+                .with_context(overflow)?;
             ensure!(
                 last < held,
                 "the tensor (size {shape:?}, stride {stride:?}, offset {offset}) reaches element \
@@ -319,36 +366,69 @@ mod tests {
         assert_eq!(gather(&bytes, 1, 2, &[3], &[0]), vec![2, 2, 2]);
     }
 
-    /// A legacy file written opcode by opcode: `{"w": value}` (`value` as pickle bytes), then
-    /// storage "0" of `numel` floats 1.0, 2.0, … (none when `numel` is `None`).
-    fn legacy_file(value: &[u8], numel: Option<u64>) -> tempfile::NamedTempFile {
+    /// A legacy file written opcode by opcode: the saved object `object` (one pickled value,
+    /// without `PROTO` and `STOP`), then each storage `(key, element count, data)` in order.
+    fn legacy_file_of(object: &[u8], storages: &[(&str, u64, Vec<u8>)]) -> tempfile::NamedTempFile {
         let mut b = vec![0x80, 0x02, 0x8a, 0x0a];
         b.extend(MAGIC);
         b.extend(b".\x80\x02M\xe9\x03.");
         b.extend(b"\x80\x02}(X\x0d\x00\x00\x00little_endian\x88u.");
-        b.extend(b"\x80\x02}(X\x01\x00\x00\x00w");
-        b.extend(value);
-        match numel {
-            None => b.extend(b"u.\x80\x02]."),
-            Some(numel) => {
-                b.extend(b"u.\x80\x02](X\x01\x00\x00\x000e.");
-                b.extend(numel.to_le_bytes());
-                for i in 0..numel {
-                    b.extend((i as f32 + 1.0).to_le_bytes());
-                }
-            }
+        b.extend(b"\x80\x02");
+        b.extend(object);
+        b.extend(b".\x80\x02](");
+        for (key, _, _) in storages {
+            b.extend(string(key));
+        }
+        b.extend(b"e.");
+        for (_, count, data) in storages {
+            b.extend(count.to_le_bytes());
+            b.extend(data);
         }
         let f = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(f.path(), b).unwrap();
         f
     }
 
+    /// `BINUNICODE` of `s`.
+    fn string(s: &str) -> Vec<u8> {
+        let mut b = vec![b'X'];
+        b.extend((s.len() as u32).to_le_bytes());
+        b.extend(s.as_bytes());
+        b
+    }
+
+    /// `{"w": value}`, then storage "0" of `numel` floats 1.0, 2.0, … (none when `None`).
+    fn legacy_file(value: &[u8], numel: Option<u64>) -> tempfile::NamedTempFile {
+        let mut object = b"}(".to_vec();
+        object.extend(string("w"));
+        object.extend(value);
+        object.push(b'u');
+        let storages = match numel {
+            None => vec![],
+            Some(numel) => vec![("0", numel, floats(numel))],
+        };
+        legacy_file_of(&object, &storages)
+    }
+
+    fn floats(n: u64) -> Vec<u8> {
+        (0..n).flat_map(|i| (i as f32 + 1.0).to_le_bytes()).collect()
+    }
+
     /// `_rebuild_tensor_v2(storage "0" of `numel` floats, offset, (size,), (stride,), …)`.
     fn rebuild(numel: u8, offset: u8, size: u8, stride: u8) -> Vec<u8> {
-        let mut b = b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage\
-ctorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK"
-            .to_vec();
-        b.extend([numel, b'N', b't', b'Q', b'K', offset, b'K', size, 0x85, b'K', stride, 0x85]);
+        rebuild_of("FloatStorage", "0", numel, offset, size, stride)
+    }
+
+    /// `_rebuild_tensor_v2(storage `key` of type `torch.<class>`, …)`.
+    fn rebuild_of(class: &str, key: &str, numel: u8, offset: u8, size: u8, stride: u8) -> Vec<u8> {
+        let mut b = b"ctorch._utils\n_rebuild_tensor_v2\n((".to_vec();
+        b.extend(string("storage"));
+        b.extend(format!("ctorch\n{class}\n").as_bytes());
+        b.extend(string(key));
+        b.extend(string("cpu"));
+        b.extend([
+            b'K', numel, b'N', b't', b'Q', b'K', offset, b'K', size, 0x85, b'K', stride, 0x85,
+        ]);
         b.extend(b"\x89ccollections\nOrderedDict\n)Rt\x52");
         b
     }
@@ -385,6 +465,58 @@ ctorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK"
         std::fs::write(f.path(), &bytes[..bytes.len() - 3]).unwrap();
         let err = format!("{:#}", tensors(&f).unwrap_err());
         assert!(err.contains("ends after 17 of its 20 bytes (truncated)"), "{err}");
+    }
+
+    #[test]
+    fn storages_the_state_dict_does_not_need_are_errors_only_when_needed() {
+        // {"model": {"w": storage "0"}, "opt": {"x": storage "1" of an unknown type, "y":
+        //  storage "0" named again with another size}, "late": {"v": storage "2", after "1"},
+        //  "z": an id that is not a storage's}
+        let mut object = b"}(".to_vec();
+        let mut entry = |key: &str, value: &[u8]| {
+            object.extend(string(key));
+            object.extend(value);
+        };
+        entry("model", &[b"}(", &string("w")[..], &rebuild(5, 0, 5, 1), b"u"].concat());
+        let x = rebuild_of("WeirdStorage", "1", 3, 0, 3, 1);
+        let y = rebuild(99, 0, 5, 1);
+        entry("opt", &[b"}(", &string("x")[..], &x, &string("y"), &y, b"u"].concat());
+        let v = rebuild_of("FloatStorage", "2", 2, 0, 2, 1);
+        entry("late", &[b"}(", &string("v")[..], &v, b"u"].concat());
+        entry("z", &[b"(", &string("other")[..], b"K\x01tQ"].concat());
+        object.push(b'u');
+        let storages = [("0", 5, floats(5)), ("1", 3, vec![0; 7]), ("2", 2, floats(2))];
+        let legacy = read(legacy_file_of(&object, &storages).path()).unwrap();
+        // The first id of storage "0" gives its size; the later one does not matter.
+        let model = legacy.state_dict(Some("model")).unwrap();
+        assert_eq!(model["w"].data, floats(5));
+        let unknown = "storage type torch.WeirdStorage is not one of torch's storages";
+        let err = format!("{:#}", legacy.state_dict(Some("opt")).unwrap_err());
+        assert!(err.contains("`x`") && err.contains(unknown), "{err}");
+        // Storage "2" comes after the one of unknown size: it could not be found.
+        let err = format!("{:#}", legacy.state_dict(Some("late")).unwrap_err());
+        assert!(
+            err.contains("`v`")
+                && err.contains("its storage `2` was not read: storage `1` could not be read past")
+                && err.contains(unknown),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_legacy_prefix_is_told_whole() {
+        let mut prefix = vec![0x80, 0x02, 0x8a, 0x0a];
+        prefix.extend(MAGIC);
+        assert_eq!(prefix.len(), PREFIX_LEN);
+        assert!(looks_legacy(&prefix));
+        // Protocol 1 (no PROTO in torch's files), a shorter read, one magic byte off.
+        assert!(!looks_legacy(&[&[0x80, 0x01][..], &prefix[2..]].concat()));
+        assert!(!looks_legacy(&prefix[..PREFIX_LEN - 1]));
+        let mut off = prefix.clone();
+        off[PREFIX_LEN - 1] ^= 1;
+        assert!(!looks_legacy(&off));
+        // A safetensors header of 128 + 256k bytes starts with 0x80.
+        assert!(!looks_legacy(&384u64.to_le_bytes()));
     }
 
     #[test]

@@ -99,12 +99,13 @@ enum Container {
 impl Container {
     /// Told from the file's first bytes.
     fn of(path: &Path) -> Result<Container> {
-        let mut first = [0u8; 4];
-        let mut f =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let n = f.read(&mut first).with_context(|| format!("reading {}", path.display()))?;
-        Ok(match &first[..n] {
-            b"PK\x03\x04" => Container::Zip,
+        let mut first = Vec::with_capacity(legacy::PREFIX_LEN);
+        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        f.take(legacy::PREFIX_LEN as u64)
+            .read_to_end(&mut first)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(match first.as_slice() {
+            [b'P', b'K', 3, 4, ..] => Container::Zip,
             b if legacy::looks_legacy(b) => Container::Legacy,
             _ => Container::Other,
         })
@@ -209,7 +210,7 @@ pub fn load(
         (Container::Other, CheckpointFormat::Torchvision) => Contents::safetensors(path, device)?,
         (Container::Other, CheckpointFormat::Madrylab) => bail!(
             "{} is not a PyTorch checkpoint: its first bytes are neither a zip archive's \
-             (torch ≥ 1.6) nor a pickle's (the legacy format)",
+             (torch ≥ 1.6) nor the legacy format's (a pickle of torch's magic number)",
             path.display()
         ),
     };
@@ -315,10 +316,31 @@ mod tests {
         assert!(err(CheckpointFormat::Torchvision).contains("reading safetensors file"));
         // A pickle, but not torch's: the magic number is missing.
         std::fs::write(&p, b"\x80\x02K\x05.").unwrap();
-        assert_eq!(Container::of(&p).unwrap(), Container::Legacy);
+        assert_eq!(Container::of(&p).unwrap(), Container::Other);
         let e = err(CheckpointFormat::Madrylab);
-        assert!(e.contains("legacy PyTorch checkpoint") && e.contains("magic number"), "{e}");
+        assert!(e.contains("is not a PyTorch checkpoint") && e.contains("magic number"), "{e}");
+        // torch's prefix: PROTO 2, LONG1 of 10 bytes, the magic number.
+        let mut prefix = vec![0x80, 0x02, 0x8a, 0x0a];
+        prefix.extend(legacy::MAGIC);
+        std::fs::write(&p, &prefix).unwrap();
+        assert_eq!(Container::of(&p).unwrap(), Container::Legacy);
         std::fs::write(&p, b"PK\x03\x04").unwrap();
         assert_eq!(Container::of(&p).unwrap(), Container::Zip);
+    }
+
+    #[test]
+    fn a_safetensors_file_whose_header_length_starts_like_a_pickle_is_read_as_safetensors() {
+        // A header of 128 bytes: the file's first byte is 0x80, as a pickle's is.
+        let header = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        let mut bytes = 128u64.to_le_bytes().to_vec();
+        bytes.extend(format!("{header:<128}").as_bytes());
+        bytes.extend(2.5f32.to_le_bytes());
+        assert_eq!(bytes[0], 0x80);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.safetensors");
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(Container::of(&p).unwrap(), Container::Other);
+        let contents = Contents::safetensors(&p, &Device::Cpu).unwrap();
+        assert_eq!(contents.shape("w").unwrap(), &[1]);
     }
 }

@@ -4,9 +4,10 @@
 //! classes and functions no reader could import (dill pickles lambdas and `argparse.Namespace`s
 //! by value) is read past, and only the parts a caller interprets must make sense.
 //!
-//! It knows the binary opcodes of protocols 1–5 and the text ones Python's own pickler still
-//! writes at those protocols (`GLOBAL`, `INT`, `LONG`, `FLOAT`, `GET`, `PUT`); anything else is
-//! an error naming the opcode and its byte offset. Values live in one arena addressed by
+//! It knows the binary opcodes of protocols 1–5 but the extension registry's
+//! (`EXT1`, `EXT2`, `EXT4`, which torch never writes), and the text ones Python's own pickler
+//! still writes at those protocols (`GLOBAL`, `INT`, `LONG`, `FLOAT`, `GET`, `PUT`); anything
+//! else is an error naming the opcode and its byte offset. Values live in one arena addressed by
 //! [`Id`], so the memo and the stack share mutable containers exactly as Python's do (a dict is
 //! memoised empty, then filled by `SETITEMS`).
 
@@ -114,9 +115,26 @@ impl Pickle {
         }
     }
 
-    /// The value under string key `key` of a dict-like value.
+    /// The value under string key `key` of a dict-like value (the last, as Python keeps it).
     pub fn lookup(&self, id: Id, key: &str) -> Option<Id> {
-        self.dict_items(id)?.iter().find(|(k, _)| self.str(*k) == Some(key)).map(|(_, v)| *v)
+        self.dict_items(id)?.iter().rev().find(|(k, _)| self.str(*k) == Some(key)).map(|(_, v)| *v)
+    }
+
+    /// The items of `collections.OrderedDict(pairs)` when `args` is `(pairs,)`, a list of
+    /// two-element lists or tuples; none otherwise.
+    fn ordered_dict_pairs(&self, callable: Id, args: Id) -> Vec<(Id, Id)> {
+        if self.global(callable).as_deref() != Some("collections.OrderedDict") {
+            return vec![];
+        }
+        let Some([pairs]) = self.tuple(args) else { return vec![] };
+        let pairs = self.tuple(*pairs).unwrap_or_default();
+        pairs
+            .iter()
+            .map_while(|&pair| match self.tuple(pair)? {
+                [k, v] => Some((*k, *v)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A short description of a value for error messages: its kind, and a global's name.
@@ -257,7 +275,12 @@ fn step<R: Read>(
             return Ok(());
         }
         b'0' => {
-            pop(stack)?;
+            // With nothing pushed since the last mark, Python pops the mark.
+            if marks.last() == Some(&stack.len()) {
+                marks.pop();
+            } else {
+                pop(stack)?;
+            }
             return Ok(());
         }
         b'1' => {
@@ -399,7 +422,12 @@ fn step<R: Read>(
         b'R' | 0x81 => {
             let args = pop(stack)?;
             let callable = pop(stack)?;
-            object(callable, args)
+            let mut called = object(callable, args);
+            // Python 2 pickles an OrderedDict as a call on its `[key, value]` pairs.
+            if let Value::Object { items, .. } = &mut called {
+                *items = p.ordered_dict_pairs(callable, args);
+            }
+            called
         }
         0x92 => {
             let _kwargs = pop(stack)?;
@@ -519,6 +547,22 @@ s}q\x03X\t\x00\x00\x00_metadataq\x04}q\x05sb.";
         let bytes = b"\x80\x02cdill._dill\n_create_function\nq\x00K\x01\x85q\x01Rq\x02.";
         let p = read(&bytes[..]).unwrap();
         assert_eq!(p.describe(p.root()), "a call of dill._dill._create_function");
+    }
+
+    #[test]
+    fn python_2_ordered_dicts_duplicate_keys_and_pop_on_a_mark_read_as_python_reads_them() {
+        // OrderedDict([["w", 1]]) as Python 2 pickles it: REDUCE on ([["w", 1]],).
+        let p = read(&b"\x80\x02ccollections\nOrderedDict\n]](X\x01\x00\x00\x00wK\x01ea\x85R."[..])
+            .unwrap();
+        assert_eq!(p.int(p.lookup(p.root(), "w").unwrap()), Some(1));
+        // {"k": 1, "k": 2} by SETITEMS: the last value is the key's.
+        let p = read(&b"\x80\x02}(X\x01\x00\x00\x00kK\x01X\x01\x00\x00\x00kK\x02u."[..]).unwrap();
+        assert_eq!(p.int(p.lookup(p.root(), "k").unwrap()), Some(2));
+        // MARK, 1, POP, 2: POP takes the 1; MARK, POP pops the mark (CPython gives 2 for both).
+        let p = read(&b"\x80\x02(K\x010K\x02."[..]).unwrap();
+        assert_eq!(p.int(p.root()), Some(2));
+        let p = read(&b"\x80\x02K\x02(0."[..]).unwrap();
+        assert_eq!(p.int(p.root()), Some(2));
     }
 
     #[test]

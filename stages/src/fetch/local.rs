@@ -20,11 +20,12 @@ pub fn resolve(root: &Path, c: &LocalCheckpoint) -> Result<LocalFile> {
     Ok(LocalFile { path, blake3 })
 }
 
-/// Copies the file into `dir` under its own name, hashing what is copied; returns the copy.
+/// Copies the file into `dir` as `checkpoint` with the file's extension, hashing what is copied;
+/// returns the copy. Not under its own name: one such as `pin.json` or `.model.pt` would be
+/// taken for the artifact's own files.
 pub fn copy_into(f: &LocalFile, dir: &Path) -> Result<std::path::PathBuf> {
-    let name =
-        f.path.file_name().with_context(|| format!("{} has no file name", f.path.display()))?;
-    let dest = dir.join(name);
+    let dest =
+        dir.join(Path::new("checkpoint").with_extension(f.path.extension().unwrap_or_default()));
     let mut from = std::fs::File::open(&f.path)
         .with_context(|| format!("opening the local checkpoint {}", f.path.display()))?;
     let mut to = std::fs::File::create(&dest)?;
@@ -64,6 +65,7 @@ mod tests {
 
         let out = tempfile::tempdir().unwrap();
         let copy = copy_into(&before, out.path()).unwrap();
+        assert_eq!(copy, out.path().join("checkpoint.pt"));
         assert_eq!(std::fs::read(copy).unwrap(), b"weights, version 1");
 
         std::fs::write(dir.path().join("model.pt"), b"weights, version 2").unwrap();
@@ -71,6 +73,16 @@ mod tests {
         let err =
             format!("{:#}", copy_into(&before, tempfile::tempdir().unwrap().path()).unwrap_err());
         assert!(err.contains("changed since the study was loaded"), "{err}");
+
+        // A name the artifact's readers would skip is stored as the one fetched file.
+        std::fs::write(dir.path().join("pin.json"), b"weights").unwrap();
+        let c = LocalCheckpoint { path: "pin.json".into(), format: CheckpointFormat::Madrylab };
+        let out = tempfile::tempdir().unwrap();
+        copy_into(&resolve(dir.path(), &c).unwrap(), out.path()).unwrap();
+        assert_eq!(
+            crate::fetch::fetched_file(out.path()).unwrap(),
+            out.path().join("checkpoint.json")
+        );
 
         let missing =
             LocalCheckpoint { path: "nope.pt".into(), format: CheckpointFormat::Madrylab };

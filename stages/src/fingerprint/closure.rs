@@ -9,153 +9,14 @@
 //! neither are its other modules. Items
 //! under `#[cfg(test)]` are skipped. A module reached only through a trait impl or a macro
 //! defined elsewhere is not seen; the stages have none.
+//!
+//! It fails closed: a construct it does not follow in a reached file (a glob import of this
+//! crate's modules, `#[path]`, `include!`, an `include_str!` of anything but a literal) is an
+//! error naming the file and line, never skipped.
 
+use super::tokens::{outside_test_items, tokens, Tok};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Punct(char),
-    /// `::`
-    Path,
-}
-
-/// Tokens of Rust source without comments; string literals keep their text, char literals and
-/// lifetimes are dropped.
-fn tokens(src: &str) -> Vec<Tok> {
-    let c: Vec<char> = src.chars().collect();
-    let (mut out, mut i) = (Vec::new(), 0);
-    while i < c.len() {
-        let ch = c[i];
-        let next = c.get(i + 1).copied().unwrap_or('\0');
-        if ch == '/' && next == '/' {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-        } else if ch == '/' && next == '*' {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        } else if ch == '"' || (ch == 'b' && next == '"') {
-            i += if ch == 'b' { 2 } else { 1 };
-            let mut text = String::new();
-            while i < c.len() && c[i] != '"' {
-                if c[i] == '\\' {
-                    i += 1;
-                }
-                text.extend(c.get(i));
-                i += 1;
-            }
-            out.push(Tok::Str(text));
-            i += 1;
-        } else if (ch == 'r' || ch == 'b') && (next == '#' || (next == '"' && ch == 'r'))
-            || (ch == 'b' && next == 'r')
-        {
-            // Raw strings: r"…", r#"…"#, br"…".
-            let mut j = i + 1 + usize::from(ch == 'b' && next == 'r');
-            let mut hashes = 0;
-            while c.get(j) == Some(&'#') {
-                hashes += 1;
-                j += 1;
-            }
-            if c.get(j) != Some(&'"') {
-                out.push(Tok::Ident(ch.to_string()));
-                i += 1;
-                continue;
-            }
-            j += 1;
-            let start = j;
-            loop {
-                if j >= c.len() {
-                    break;
-                }
-                if c[j] == '"' && (0..hashes).all(|h| c.get(j + 1 + h) == Some(&'#')) {
-                    break;
-                }
-                j += 1;
-            }
-            out.push(Tok::Str(c[start..j.min(c.len())].iter().collect()));
-            i = j + 1 + hashes;
-        } else if ch == '\'' {
-            if next == '\\' {
-                i += 2;
-                while i < c.len() && c[i] != '\'' {
-                    i += 1;
-                }
-                i += 1;
-            } else if c.get(i + 2) == Some(&'\'') {
-                i += 3;
-            } else {
-                i += 1; // a lifetime's quote; its name follows as an identifier
-            }
-        } else if ch.is_alphabetic() || ch == '_' {
-            let start = i;
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
-                i += 1;
-            }
-            out.push(Tok::Ident(c[start..i].iter().collect()));
-        } else if ch == ':' && next == ':' {
-            out.push(Tok::Path);
-            i += 2;
-        } else {
-            if !ch.is_whitespace() {
-                out.push(Tok::Punct(ch));
-            }
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Tokens with every `#[cfg(test)]` item removed.
-fn without_test_items(toks: Vec<Tok>) -> Vec<Tok> {
-    let cfg_test: Vec<Tok> = tokens("#[cfg(test)]");
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        if toks[i..].starts_with(&cfg_test) {
-            i += cfg_test.len();
-            // Skip the item: to a `;` at depth 0, or to the end of its first `{ … }` block.
-            let mut depth = 0;
-            while i < toks.len() {
-                match toks[i] {
-                    Tok::Punct('{') => depth += 1,
-                    Tok::Punct('}') => {
-                        depth -= 1;
-                        if depth == 0 {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Tok::Punct(';') if depth == 0 => {
-                        i += 1;
-                        break;
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-        } else {
-            out.push(toks[i].clone());
-            i += 1;
-        }
-    }
-    out
-}
 
 /// One name a `use` brings into scope: its binding, the path it names, and whether it is a
 /// re-export (`pub use`).
@@ -164,6 +25,7 @@ struct Import {
     name: String,
     path: Vec<String>,
     public: bool,
+    line: usize,
 }
 
 /// What one source file declares and names.
@@ -176,6 +38,8 @@ struct FileInfo {
     /// Every identifier written in code (outside `use`).
     idents: BTreeSet<String>,
     includes: Vec<String>,
+    /// Constructs the reader does not follow, by line: the closure refuses the file.
+    unfollowed: Vec<(usize, String)>,
 }
 
 fn ident(t: Option<&Tok>) -> Option<&str> {
@@ -186,14 +50,21 @@ fn ident(t: Option<&Tok>) -> Option<&str> {
 }
 
 /// Expand a use-tree starting at `toks[*i]` under `prefix` into imports; stops after the tree.
-fn use_tree(toks: &[Tok], i: &mut usize, prefix: Vec<String>, public: bool, out: &mut Vec<Import>) {
+fn use_tree(
+    toks: &[Tok],
+    i: &mut usize,
+    prefix: Vec<String>,
+    public: bool,
+    line: usize,
+    out: &mut Vec<Import>,
+) {
     let mut path = prefix;
     loop {
         match toks.get(*i) {
             Some(Tok::Ident(s)) if s == "self" && !path.is_empty() => {
                 *i += 1;
                 let name = path.last().cloned().unwrap_or_default();
-                out.push(Import { name, path: path.clone(), public });
+                out.push(Import { name, path: path.clone(), public, line });
                 return;
             }
             Some(Tok::Ident(s)) => {
@@ -208,18 +79,18 @@ fn use_tree(toks: &[Tok], i: &mut usize, prefix: Vec<String>, public: bool, out:
                     name = ident(toks.get(*i + 1)).unwrap_or("_").to_string();
                     *i += 2;
                 }
-                out.push(Import { name, path, public });
+                out.push(Import { name, path, public, line });
                 return;
             }
             Some(Tok::Punct('*')) => {
                 *i += 1;
-                out.push(Import { name: "*".into(), path, public });
+                out.push(Import { name: "*".into(), path, public, line });
                 return;
             }
             Some(Tok::Punct('{')) => {
                 *i += 1;
                 while !matches!(toks.get(*i), Some(Tok::Punct('}')) | None) {
-                    use_tree(toks, i, path.clone(), public, out);
+                    use_tree(toks, i, path.clone(), public, line, out);
                     if toks.get(*i) == Some(&Tok::Punct(',')) {
                         *i += 1;
                     }
@@ -233,7 +104,10 @@ fn use_tree(toks: &[Tok], i: &mut usize, prefix: Vec<String>, public: bool, out:
 }
 
 fn scan(src: &str) -> FileInfo {
-    let toks = without_test_items(tokens(src));
+    let all = tokens(src);
+    let kept = outside_test_items(&all.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>());
+    let toks: Vec<Tok> = kept.iter().map(|&k| all[k].0.clone()).collect();
+    let lines: Vec<usize> = kept.iter().map(|&k| all[k].1).collect();
     let mut info = FileInfo::default();
     let mut i = 0;
     while i < toks.len() {
@@ -246,7 +120,8 @@ fn scan(src: &str) -> FileInfo {
             if toks.get(i) == Some(&Tok::Path) {
                 i += 1;
             }
-            use_tree(&toks, &mut i, Vec::new(), public, &mut info.imports);
+            let line = lines[i];
+            use_tree(&toks, &mut i, Vec::new(), public, line, &mut info.imports);
             continue;
         }
         if word == Some("mod") {
@@ -257,9 +132,34 @@ fn scan(src: &str) -> FileInfo {
             }
         }
         if matches!(word, Some("include_str" | "include_bytes")) {
-            if let Some(Tok::Str(path)) = toks.get(i + 3) {
-                info.includes.push(path.clone());
+            // `include_str!(concat!(env!("OUT_DIR"), …))`: what `build.rs` generated (the build
+            // record), data each fingerprint hashes itself; `env!("CARGO_MANIFEST_DIR")`: the
+            // `sources!` macro, whose files are the lists this reader checks.
+            let generated = ident(toks.get(i + 3)) == Some("concat")
+                && ident(toks.get(i + 6)) == Some("env")
+                && matches!(
+                    toks.get(i + 9).and_then(Tok::plain_str),
+                    Some("OUT_DIR" | "CARGO_MANIFEST_DIR")
+                );
+            match toks.get(i + 3).and_then(Tok::plain_str) {
+                _ if generated => {}
+                Some(path) if toks.get(i + 4) == Some(&Tok::Punct(')')) => {
+                    info.includes.push(path.to_string())
+                }
+                _ => info.unfollowed.push((
+                    lines[i],
+                    format!("{} of something but a plain string literal", word.unwrap_or("")),
+                )),
             }
+        }
+        if word == Some("include") && toks.get(i + 1) == Some(&Tok::Punct('!')) {
+            info.unfollowed.push((lines[i], "include! (the included code is not read)".into()));
+        }
+        if toks.get(i) == Some(&Tok::Punct('#'))
+            && toks.get(i + 1) == Some(&Tok::Punct('['))
+            && ident(toks.get(i + 2)) == Some("path")
+        {
+            info.unfollowed.push((lines[i], "a #[path] module (its file is not found)".into()));
         }
         if let Some(first) = word {
             info.idents.insert(first.to_string());
@@ -284,20 +184,31 @@ fn scan(src: &str) -> FileInfo {
     info
 }
 
-/// The source files (relative to `src`) that the code of `roots` reaches, roots included.
-pub fn closure(src: &Path, roots: &[&str]) -> BTreeSet<String> {
-    let mut walk =
-        Walk { src: src.to_path_buf(), files: BTreeMap::new(), reached: BTreeSet::new() };
+/// The source files (relative to `src`) that the code of `roots` reaches, roots included; or,
+/// failing closed, every construct in a reached file that the reader does not follow, as
+/// `file:line: what`.
+pub fn closure(src: &Path, roots: &[&str]) -> Result<BTreeSet<String>, Vec<String>> {
+    let mut walk = Walk {
+        src: src.to_path_buf(),
+        files: BTreeMap::new(),
+        reached: BTreeSet::new(),
+        unfollowed: Vec::new(),
+    };
     for root in roots {
         walk.reach(root.to_string());
     }
-    walk.reached
+    if walk.unfollowed.is_empty() {
+        Ok(walk.reached)
+    } else {
+        Err(walk.unfollowed)
+    }
 }
 
 struct Walk {
     src: PathBuf,
     files: BTreeMap<String, FileInfo>,
     reached: BTreeSet<String>,
+    unfollowed: Vec<String>,
 }
 
 /// The module path of a source file: `nn/sgd.rs` → `[nn, sgd]`, `nn/mod.rs` → `[nn]`.
@@ -363,6 +274,8 @@ impl Walk {
             .collect();
         let code_paths = info.code_paths.clone();
         let includes = info.includes.clone();
+        let mut unfollowed: Vec<String> =
+            info.unfollowed.iter().map(|(line, what)| format!("{file}:{line}: {what}")).collect();
         for include in includes {
             let path = match dir.as_deref() {
                 Some(d) if !d.is_empty() => format!("{d}/{include}"),
@@ -372,6 +285,15 @@ impl Walk {
         }
         for import in imports {
             if let Some(abs) = self.absolute(&file, &module, &import.path) {
+                if import.name == "*" {
+                    // Which of the module's names the file's code uses is not worked out.
+                    unfollowed.push(format!(
+                        "{file}:{}: a glob import of this crate's `{}::*` (import the names)",
+                        import.line,
+                        import.path.join("::")
+                    ));
+                    continue;
+                }
                 self.item(abs);
             }
         }
@@ -380,6 +302,7 @@ impl Walk {
                 self.item(abs);
             }
         }
+        self.unfollowed.extend(unfollowed);
     }
 
     /// `path` as written in `file` (module `module`) as an absolute path in this crate, or
@@ -491,7 +414,7 @@ mod tests {
             ("unused.rs", "pub fn f() {} pub fn g() {}"),
         ]);
         assert_eq!(
-            closure(dir.path(), &["stage.rs"]),
+            closure(dir.path(), &["stage.rs"]).unwrap(),
             set(&[
                 "stage.rs",
                 "nn/sgd.rs",
@@ -513,6 +436,38 @@ mod tests {
             ("b.rs", "pub struct B;\nimpl B { pub fn make() -> B { crate::helper::h(); B } }"),
             ("helper.rs", "pub fn h() {}"),
         ]);
-        assert_eq!(closure(dir.path(), &["a.rs"]), set(&["a.rs", "b.rs", "helper.rs"]));
+        assert_eq!(closure(dir.path(), &["a.rs"]).unwrap(), set(&["a.rs", "b.rs", "helper.rs"]));
+    }
+
+    #[test]
+    fn constructs_the_reader_does_not_follow_are_refused_with_their_line() {
+        let dir = tree(&[
+            ("lib.rs", "pub mod a; pub mod b; pub mod c;"),
+            (
+                "a.rs",
+                "use crate::b::*;\nuse polars::prelude::*;\n#[path = \"x.rs\"]\nmod x;\n\
+                 fn f() { include!(\"gen.rs\"); let _ = include_str!(concat!(\"t\", \".csv\")); }\n\
+                 fn g() { crate::c::h() }",
+            ),
+            ("b.rs", "pub fn b() {}"),
+            ("c.rs", "pub fn h() {}\n#[cfg(test)]\nmod tests { use crate::b::*; }"),
+        ]);
+        let refused = closure(dir.path(), &["a.rs"]).unwrap_err();
+        assert_eq!(
+            refused,
+            vec![
+                "a.rs:3: a #[path] module (its file is not found)",
+                "a.rs:5: include! (the included code is not read)",
+                "a.rs:5: include_str of something but a plain string literal",
+                "a.rs:1: a glob import of this crate's `crate::b::*` (import the names)",
+            ]
+        );
+        // Glob imports of other crates, and anything under #[cfg(test)], are fine.
+        let dir = tree(&[
+            ("lib.rs", "pub mod a; pub mod c;"),
+            ("a.rs", "use polars::prelude::*;\nfn g() { crate::c::h() }"),
+            ("c.rs", "pub fn h() {}\n#[cfg(test)]\nmod tests { use super::*; }"),
+        ]);
+        assert_eq!(closure(dir.path(), &["a.rs"]).unwrap(), set(&["a.rs", "c.rs"]));
     }
 }

@@ -28,7 +28,9 @@ pub const CODE: Code = Code {
     sources: sources![
         "influence/mod.rs",
         "features/arrays.rs",
+        "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
+        "fingerprint/tokens.rs",
         "influence/fc.rs",
         "influence/matrices.rs",
         "influence/params.rs",

@@ -1,8 +1,8 @@
 //! Datasets in local files, as an alternative to the hub for any target: MNIST-style IDX,
 //! CIFAR binary batches, or a folder of class folders of PNG images (see [`LocalFormat`]).
 //! IDX and CIFAR files are also read as they are distributed, `*-idx3-ubyte.gz` and
-//! `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`: gzip and tar are streamed from the file,
-//! nothing is unpacked to disk, and the key holds the hash of the files as given. Compression is
+//! `cifar-10-binary.tar.gz` / `cifar-100-binary.tar.gz`: gzip and tar are decoded as the file is
+//! read (only the decompressed images are held, as for any dataset), nothing is unpacked to disk, and the key holds the hash of the files as given. Compression is
 //! told by the gzip magic bytes, never by the file name.
 //!
 //! Keys: the files' content must be part of the `prepare` node's key, or an edited file would
@@ -19,7 +19,7 @@ use crate::data::{Dataset, Split};
 use crate::file_hash::blake3_of_file;
 use crate::study::config::{LocalDataset, LocalFormat};
 use anyhow::{bail, ensure, Context, Result};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// The first two bytes of every gzip stream.
@@ -102,14 +102,21 @@ pub fn read(
                 for file in files_under(path)?.into_iter().filter(|f| {
                     f.is_file() && (f == path || f.extension().is_some_and(|e| e == "bin"))
                 }) {
-                    let bytes = contents(&file)?;
-                    if bytes.starts_with(&GZIP_MAGIC) {
-                        for (member, records) in cifar_archive(&file, &bytes, split)? {
-                            read_cifar(&records, &mut out)
-                                .with_context(|| format!("{} member {member}", file.display()))?;
+                    match open(&file)? {
+                        Opened::Gzip(archive) => {
+                            for (member, records) in cifar_archive(&file, archive, split)? {
+                                read_cifar(&records, &mut out).with_context(|| {
+                                    format!("{} member {member}", file.display())
+                                })?;
+                            }
                         }
-                    } else {
-                        read_cifar(&bytes, &mut out).with_context(|| file.display().to_string())?;
+                        Opened::Plain(mut f) => {
+                            let mut bytes = Vec::new();
+                            f.read_to_end(&mut bytes)
+                                .with_context(|| format!("reading {}", file.display()))?;
+                            read_cifar(&bytes, &mut out)
+                                .with_context(|| file.display().to_string())?;
+                        }
                     }
                 }
             }
@@ -138,17 +145,35 @@ fn show(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// A file's bytes.
-fn contents(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+/// A file opened for reading, decompressing it as it is read if it is gzip.
+enum Opened {
+    Gzip(Box<flate2::bufread::MultiGzDecoder<BufReader<std::fs::File>>>),
+    Plain(BufReader<std::fs::File>),
 }
 
-/// The bytes a gzip stream holds, decompressed in memory.
-fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+/// Opens `path`; gzip is told by its magic bytes, never by the name.
+fn open(path: &Path) -> Result<Opened> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let first = reader.fill_buf().with_context(|| format!("reading {}", path.display()))?;
+    Ok(if first.starts_with(&GZIP_MAGIC) {
+        Opened::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    } else {
+        Opened::Plain(reader)
+    })
+}
+
+/// A file's bytes, decompressed if it is gzip.
+fn contents(path: &Path) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .with_context(|| format!("{}: not a valid gzip stream", path.display()))?;
+    match open(path)? {
+        Opened::Gzip(mut gz) => gz
+            .read_to_end(&mut out)
+            .with_context(|| format!("{}: not a valid gzip stream", path.display()))?,
+        Opened::Plain(mut f) => {
+            f.read_to_end(&mut out).with_context(|| format!("reading {}", path.display()))?
+        }
+    };
     Ok(out)
 }
 
@@ -160,14 +185,14 @@ fn named_gz(path: &Path) -> bool {
 /// The members of a CIFAR `.tar.gz` that hold `split`, sorted by name: `data_batch_*.bin` or
 /// `train.bin` for the training split, `test_batch.bin` or `test.bin` for the test split (the
 /// names of the CIFAR-10 and CIFAR-100 binary distributions).
-fn cifar_archive(path: &Path, bytes: &[u8], split: Split) -> Result<Vec<(String, Vec<u8>)>> {
+fn cifar_archive(path: &Path, gz: impl Read, split: Split) -> Result<Vec<(String, Vec<u8>)>> {
     let wanted = |name: &str| match split {
         Split::Train => {
             name == "train.bin" || (name.starts_with("data_batch_") && name.ends_with(".bin"))
         }
         Split::Test => name == "test.bin" || name == "test_batch.bin",
     };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut archive = tar::Archive::new(gz);
     let (mut members, mut seen) = (Vec::new(), Vec::new());
     let entries =
         archive.entries().with_context(|| format!("{}: not a tar archive", path.display()))?;
@@ -202,10 +227,9 @@ fn cifar_archive(path: &Path, bytes: &[u8], split: Split) -> Result<Vec<(String,
 }
 
 /// An IDX file's dimensions and data; `magic` is 0x801 (labels) or 0x803 (images). A gzip file
-/// is decompressed first.
+/// is decompressed as it is read.
 fn idx(path: &Path) -> Result<(u32, Vec<usize>, Vec<u8>)> {
-    let raw = contents(path)?;
-    let bytes = if raw.starts_with(&GZIP_MAGIC) { gunzip(path, &raw)? } else { raw };
+    let bytes = contents(path)?;
     let word = |i: usize| -> Option<u32> {
         Some(u32::from_be_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?))
     };

@@ -167,8 +167,7 @@ pub struct HubCheckpoint {
 
 /// A pinned identifier of `LEN` lower-case hex digits, or `unpinned`: not looked up yet. An
 /// unpinned file is fetched from the repository's `main` and verified against nothing; the
-/// `fetch` stage records what it resolved (`pin.json`) and `pipeline status` / `run` print
-/// what to paste here. Anything else (a branch or tag such as `main`, a short hash) is an error.
+/// `fetch` stage records what it resolved (`pin.json`) and `pipeline pin` writes it here. Anything else (a branch or tag such as `main`, a short hash) is an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pin<const LEN: usize> {
     Hex(String),
@@ -223,7 +222,7 @@ impl<'de, const LEN: usize> Deserialize<'de> for Pin<LEN> {
         };
         Err(serde::de::Error::custom(format!(
             "`{text}`: {what}. Write `{UNPINNED}` to fetch from `main` unverified; `pipeline \
-             status` then prints the values to paste here"
+             pin` then writes here what was fetched"
         )))
     }
 }

@@ -4,4 +4,5 @@
 
 mod checkpoint;
 mod hub;
+mod hub_server;
 mod influence;
