@@ -8,29 +8,9 @@
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
 
-use super::layout::{Part, BLOCKS};
+use super::layout::{Trainable, BLOCKS};
 pub use super::options::FrozenBn;
 use super::resnet::Network;
-
-/// The trainable part of the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trainable {
-    /// Every parameter (pre-training from scratch).
-    All,
-    /// `fc` and the last k of the 16 bottleneck blocks; the stem and earlier blocks are frozen.
-    LastBlocks(usize),
-}
-
-impl Trainable {
-    /// Whether the parameters of `part` train.
-    pub fn includes(self, part: Part) -> bool {
-        match (self, part) {
-            (Trainable::All, _) | (_, Part::Fc) => true,
-            (Trainable::LastBlocks(_), Part::Stem) => false,
-            (Trainable::LastBlocks(k), Part::Block(i)) => i + k >= BLOCKS,
-        }
-    }
-}
 
 /// What a training step trains: the trainable part and the frozen BatchNorm behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,6 +76,27 @@ pub enum Part {
     Fc,
 }
 
+/// The trainable part of the network (here, beside the parts, so that what draws it, Figure 9,
+/// reaches no kernel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trainable {
+    /// Every parameter (pre-training from scratch).
+    All,
+    /// `fc` and the last k of the 16 bottleneck blocks; the stem and earlier blocks are frozen.
+    LastBlocks(usize),
+}
+
+impl Trainable {
+    /// Whether the parameters of `part` train.
+    pub fn includes(self, part: Part) -> bool {
+        match (self, part) {
+            (Trainable::All, _) | (_, Part::Fc) => true,
+            (Trainable::LastBlocks(_), Part::Stem) => false,
+            (Trainable::LastBlocks(k), Part::Block(i)) => i + k >= BLOCKS,
+        }
+    }
+}
+
 /// Whether a tensor is trained or is a BatchNorm running statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -37,7 +37,8 @@ pub mod train;
 mod tests;
 
 pub use device::device;
-pub use freeze::{Regime, Trainable};
+pub use freeze::Regime;
+pub use layout::Trainable;
 pub use options::{FcInit, FrozenBn, Stem};
 pub use pgd::{Norm, Pgd, DEFAULT_STEP_FACTOR};
 pub use resnet::{NetConfig, Network, Normalizer};

@@ -1,12 +1,11 @@
 //! Figure 9: the fine-tuning set-ups, drawn from the network definition the code trains. Every
 //! box is a part of the network as `nn::layout` defines it (the stem, the 16 bottleneck blocks
 //! by their torchvision names, the new `fc`), and whether it trains at k blocks is decided by the
-//! same `nn::freeze::Trainable` that fine-tuning uses, so the figure cannot disagree with the
+//! same `nn::layout::Trainable` that fine-tuning uses, so the figure cannot disagree with the
 //! code.
 
 use super::RenderParams;
-use crate::nn::freeze::Trainable;
-use crate::nn::layout::{tensor_specs, NetConfig, Part, Role, LAYERS};
+use crate::nn::layout::{tensor_specs, NetConfig, Part, Role, Trainable, LAYERS};
 use anyhow::{ensure, Result};
 use std::fmt::Write;
 
