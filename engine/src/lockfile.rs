@@ -48,7 +48,8 @@ pub struct LockFile {
     /// publish path → (node id, key)
     pub reports: BTreeMap<String, (String, String)>,
     /// Every node the reports were built from. A partial run can leave two entries for one
-    /// id: the key one report was built from, and the newer key another was rebuilt from.
+    /// id: the key one report was built from, and the newer key another was rebuilt from; never
+    /// two for one key (the run's content replaces the old lock's).
     pub nodes: BTreeSet<LockedNode>,
 }
 
@@ -110,6 +111,10 @@ pub(crate) fn update(
         if seen.insert(j) {
             let node = dag.node(j);
             let fingerprint = fingerprints[&node.kind].to_hex();
+            // What this run holds under the key replaces what the old lock said it held: one
+            // node, one line per key (a fresh store can rebuild a key with other bytes).
+            let key_text = key.to_string();
+            new.nodes.retain(|n| n.id != node.id || n.key != key_text);
             new.nodes.insert(LockedNode {
                 id: node.id.clone(),
                 key: key.to_string(),

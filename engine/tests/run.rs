@@ -333,6 +333,26 @@ fn lock_file_is_sorted_deterministic_and_partial_runs_keep_other_reports() {
     assert_eq!(after.lines().filter(|l| l.starts_with("node train/a/s1 ")).count(), 2);
 }
 
+#[test]
+fn a_key_rebuilt_with_other_bytes_keeps_one_lock_line() {
+    // A lock written where `aggregate` held other bytes under the same key (another build),
+    // then a fresh store that builds only t1: t2 keeps its entry, `aggregate` gets one line.
+    let p = Project::new();
+    let nodes = study();
+    p.run(&nodes, &[]);
+    let lock = String::from_utf8(p.read("reports/pipeline.lock")).unwrap();
+    let line = lock.lines().find(|l| l.starts_with("node aggregate ")).unwrap().to_string();
+    let fields: Vec<&str> = line.split(' ').collect();
+    let other = line.replace(fields[3], &"0".repeat(fields[3].len()));
+    std::fs::write(p.path("reports/pipeline.lock"), lock.replace(&line, &other)).unwrap();
+    std::fs::remove_dir_all(p.path("artifacts")).unwrap();
+    p.run(&nodes, &["reports/t1"]);
+    let after = String::from_utf8(p.read("reports/pipeline.lock")).unwrap();
+    let lines: Vec<&str> = after.lines().filter(|l| l.starts_with("node aggregate ")).collect();
+    assert_eq!(lines, vec![line.as_str()], "{after}");
+    assert_eq!(after, lock, "the lock a full build writes");
+}
+
 fn key_of(s: &pipeline_engine::RunSummary, id: &str) -> Key {
     s.nodes.iter().find(|n| n.id == id).unwrap().key.unwrap()
 }
