@@ -113,11 +113,11 @@ pub(crate) fn update(
             let fingerprint = fingerprints[&node.kind].to_hex();
             // What this run holds under the key replaces what the old lock said it held: one
             // node, one line per key (a fresh store can rebuild a key with other bytes).
-            let key_text = key.to_string();
-            new.nodes.retain(|n| n.id != node.id || n.key != key_text);
+            let key = key.to_string();
+            new.nodes.retain(|n| n.id != node.id || n.key != key);
             new.nodes.insert(LockedNode {
                 id: node.id.clone(),
-                key: key.to_string(),
+                key,
                 content: hash.to_string(),
                 fingerprint: Some(fingerprint[..FINGERPRINT_DIGITS].to_string()),
             });
