@@ -112,6 +112,7 @@ fn build_all(config: &Path) -> Result<(bool, String)> {
         progress: ProgressMode::Hidden,
         project_root: p.root.clone(),
         lock: LockSettings { path: p.lock_path(), profile: p.study.profile.clone() },
+        remote: None,
     };
     let summary = pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options)?;
     let table5: PathBuf = p.root.join(&p.study.reports_dir).join("table5.md");

@@ -1,18 +1,20 @@
 //! The `pipeline` command: parses flags and wires the study (`pipeline_stages`) to the engine
 //! (`pipeline_engine`). Exit codes: 0 done / up to date, 1 work failed or remains, 2 error.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline_engine::executor::{self, slurm};
+use pipeline_engine::remote::commands::bytes;
 use pipeline_engine::{
-    Builder, Dag, ExecutorChoice, Force, LockSettings, ProgressMode, RunOptions, RunSummary,
-    SlurmRun, Store,
+    Builder, Dag, ExecutorChoice, Force, LockSettings, ProgressMode, Registry, Remote, RemoteUse,
+    RunOptions, RunSummary, SlurmRun, Store, TransferSummary,
 };
 use pipeline_stages::nn::device::{self as compute, DeviceChoice};
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 mod diff;
 mod gpu_check;
@@ -67,6 +69,24 @@ enum Command {
     Status(StatusArgs),
     /// List the targets: reports and the files they publish, stage kinds, and node ids.
     List(ListArgs),
+    /// Upload the targets' built artifacts to the remote cache (the study file's `remote:`).
+    ///
+    /// Every artifact of the targets' closure that is built here and that the remote lacks is
+    /// uploaded: its files as one pack named by its content (skipped when the remote has it),
+    /// then its record. A push cut short leaves nothing half-visible; run it again to resume.
+    /// A key the remote holds with other content (a nondeterministic stage) is reported, never
+    /// replaced. Credentials come from the AWS environment variables or profiles. Exit code 0
+    /// all pushed or already there, 1 some failed or conflict, 2 on an error (no remote, bad
+    /// credentials, missing bucket, remote unreachable, read-only remote).
+    Push(TransferArgs),
+    /// Download the targets' artifacts from the remote cache into the store.
+    ///
+    /// Keys every node of the targets' closure from its inputs' contents, local or on the
+    /// remote, as a run would, and fetches each the store lacks and the remote holds. Every
+    /// download is checked (sizes, each file's blake3, paths) before it enters the store; a
+    /// damaged one is discarded and counted. Nodes the remote lacks are left for `run`. Exit
+    /// code 0 nothing failed, 1 some download failed or conflicts, 2 on an error.
+    Pull(TransferArgs),
     /// Time fine-tuning throughput (forward + backward + SGD step) of the networks.
     Bench(BenchArgs),
     /// Compare the profile's reports with those committed at a git revision, as Markdown.
@@ -185,6 +205,12 @@ struct RunArgs {
     /// a cluster that is this one machine.
     #[arg(long)]
     allow_local_store: bool,
+    /// Use the remote cache (the study file's `remote:`): fetch a missing node from it before
+    /// building it, and push what this run built (`--remote pull`: fetch only). With Slurm the
+    /// driver does both, so tasks need no credentials. A remote that cannot be reached costs a
+    /// warning and a local build.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "sync", value_name = "MODE")]
+    remote: Option<RemoteMode>,
 }
 
 #[derive(Args)]
@@ -194,6 +220,30 @@ struct StatusArgs {
     /// Print the full report as JSON (every out-of-date node with its reasons).
     #[arg(long)]
     json: bool,
+    /// Do not ask the remote cache which missing nodes it holds.
+    #[arg(long)]
+    no_remote: bool,
+}
+
+#[derive(Args)]
+struct TransferArgs {
+    /// Reports, stage kinds or node ids (default: every report).
+    targets: Vec<String>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar or per-node lines; only the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// What `run --remote` does with the remote cache.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RemoteMode {
+    /// Pull a missing node before building it, and push what the run built.
+    Sync,
+    /// Pull only (what a `read_only: true` remote does anyway).
+    Pull,
 }
 
 #[derive(Args)]
@@ -286,6 +336,17 @@ impl Project {
         Ok(Project { root, study, dag, store })
     }
 
+    /// A client for the study file's `remote:` block.
+    fn remote(&self) -> Result<Remote> {
+        let Some(settings) = &self.study.remote else {
+            bail!(
+                "the study file has no `remote:` block; add one at its top level, e.g. `remote: \
+                 {{ url: s3://bucket/prefix, endpoint: https://s3.example.org }}`"
+            )
+        };
+        Remote::open(settings)
+    }
+
     /// The profile's lock file, relative to the project root.
     fn lock_path(&self) -> PathBuf {
         Path::new(&self.study.reports_dir).join(pipeline_engine::lockfile::LOCK_FILE)
@@ -309,6 +370,8 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             code
         }
         Command::List(args) => list(&Project::load(cli)?, args),
+        Command::Push(args) => transfer(&Project::load(cli)?, args, pipeline_engine::remote::push),
+        Command::Pull(args) => transfer(&Project::load(cli)?, args, pipeline_engine::remote::pull),
         Command::Pin => {
             let p = Project::load(cli)?;
             let files = pin::unpinned(&p.dag, &p.study.registry, &p.store);
@@ -403,6 +466,15 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
         Some(n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    // A remote that cannot even be configured (no credentials) costs a warning, as one that
+    // cannot be reached does.
+    let remote = args.remote.and_then(|mode| match p.remote() {
+        Ok(remote) => Some(RemoteUse { remote: Arc::new(remote), push: mode == RemoteMode::Sync }),
+        Err(e) => {
+            eprintln!("warning: not using the remote: {e:#}");
+            None
+        }
+    });
     let options = RunOptions {
         targets,
         jobs,
@@ -412,6 +484,7 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
         progress: if args.quiet { ProgressMode::Hidden } else { ProgressMode::Auto },
         project_root: p.root.clone(),
         lock: LockSettings { path: p.lock_path(), profile: p.study.profile.clone() },
+        remote,
     };
     let summary = match pipeline_engine::run(&p.dag, &p.study.registry, &p.store, &options) {
         Err(e) if INTERRUPTED.load(Ordering::Relaxed) => {
@@ -472,8 +545,13 @@ fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
 }
 
 fn print_summary(profile: &str, s: &RunSummary) {
+    let pulled = match s.pulled {
+        0 => String::new(),
+        n => format!(", {n} pulled ({})", bytes(s.pulled_bytes)),
+    };
     eprintln!(
-        "profile {profile}: {} node(s): {} ran, {} cached, {} failed, {} blocked, {} not started",
+        "profile {profile}: {} node(s): {} ran, {} cached{pulled}, {} failed, {} blocked, {} not \
+         started",
         s.nodes.len(),
         s.executed,
         s.cached,
@@ -481,6 +559,9 @@ fn print_summary(profile: &str, s: &RunSummary) {
         s.blocked,
         s.not_started
     );
+    if s.pushed > 0 {
+        eprintln!("pushed {} artifact(s) to the remote ({})", s.pushed, bytes(s.pushed_bytes));
+    }
     for file in &s.published {
         eprintln!("updated {}", file.display());
     }
@@ -505,7 +586,20 @@ fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
         eprintln!("warning: cannot read the Slurm queue: {e:#}");
         Default::default()
     });
-    let report = pipeline_engine::status(&p.dag, &p.study.registry, &p.store, &targets, &queue)?;
+    // Which missing nodes the remote holds: one listing, or a warning when it does not answer.
+    let remote = match (&p.study.remote, args.no_remote) {
+        (Some(_), false) => match p.remote().and_then(|r| Ok((r.block_on(r.index())?, r))) {
+            Ok((index, remote)) => Some((remote.url().to_string(), index)),
+            Err(e) => {
+                eprintln!("warning: cannot ask the remote what it holds: {e:#}");
+                None
+            }
+        },
+        _ => None,
+    };
+    let view = remote.as_ref().map(|(url, index)| (url.as_str(), index));
+    let report =
+        pipeline_engine::status(&p.dag, &p.study.registry, &p.store, &targets, &queue, view)?;
     if args.json {
         let json = serde_json::json!({ "profile": p.study.profile, "status": report });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -514,6 +608,24 @@ fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
         print!("{report}");
     }
     Ok(exit(report.up_to_date))
+}
+
+/// The signature of `pipeline_engine::remote::push` and `pull`.
+type Transfer =
+    fn(&Dag, &Registry, &Store, &Remote, &[usize], ProgressMode) -> Result<TransferSummary>;
+
+/// `push` or `pull` of the targets' closure; the summary on stderr (or as JSON on stdout).
+fn transfer(p: &Project, args: &TransferArgs, how: Transfer) -> Result<ExitCode> {
+    let targets = p.dag.resolve_targets(&args.targets)?;
+    let remote = p.remote()?;
+    let progress = if args.quiet { ProgressMode::Hidden } else { ProgressMode::Auto };
+    let summary = how(&p.dag, &p.study.registry, &p.store, &remote, &targets, progress)?;
+    eprint!("{}: {summary}", remote.url());
+    if args.json {
+        let json = serde_json::json!({ "profile": p.study.profile, "remote": remote.url(), "summary": summary });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(exit(summary.success()))
 }
 
 fn list(p: &Project, args: &ListArgs) -> Result<ExitCode> {

@@ -116,7 +116,7 @@ fn main() -> Result<()> {
     let targets = dag.resolve_targets(&[])?;
     let labelled = vec![("all reports".to_string(), targets.clone())];
     timed("status, nothing built", || {
-        status(&dag, &registry, &store, &labelled, &Default::default())
+        status(&dag, &registry, &store, &labelled, &Default::default(), None)
     })?;
     let opts = RunOptions {
         targets: targets.clone(),
@@ -127,6 +127,7 @@ fn main() -> Result<()> {
         progress: ProgressMode::Hidden,
         project_root: dir.path().to_path_buf(),
         lock: LockSettings { path: "reports/pipeline.lock".into(), profile: "test".into() },
+        remote: None,
     };
     let cold =
         timed("run, cold (every node executes, fsyncs)", || run(&dag, &registry, &store, &opts))?;
@@ -145,7 +146,7 @@ fn main() -> Result<()> {
     );
     assert_eq!(cold.executed, cold.nodes.len());
     let report = timed("status, everything up to date", || {
-        status(&dag, &registry, &store, &labelled, &Default::default())
+        status(&dag, &registry, &store, &labelled, &Default::default(), None)
     })?;
     assert!(report.up_to_date);
     timed("dry run, everything up to date", || {
@@ -162,7 +163,7 @@ fn main() -> Result<()> {
     }
     let dag = Dag::new(edited, &registry)?;
     let report = timed("status after editing 400 subsets", || {
-        status(&dag, &registry, &store, &labelled, &Default::default())
+        status(&dag, &registry, &store, &labelled, &Default::default(), None)
     })?;
     eprintln!("  → {} node(s) out of date", report.targets[0].out_of_date.len());
     Ok(())

@@ -15,13 +15,18 @@ use crate::lockfile::{self, LockSettings};
 use crate::progress::{Progress, ProgressMode};
 use crate::publish;
 use crate::record::current_record;
+use crate::remote::run::{LiveRemote, Wanted};
+use crate::remote::transfer::Pulled;
+use crate::remote::Remote;
 use crate::stage::Registry;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
+use futures::channel::mpsc::UnboundedSender;
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -39,6 +44,17 @@ pub struct RunOptions {
     /// The directory that `publish.to` paths and the lock file are relative to.
     pub project_root: PathBuf,
     pub lock: LockSettings,
+    /// Pull a missing node from this remote before building it, and (with `push`) push what
+    /// the run built.
+    pub remote: Option<RemoteUse>,
+}
+
+/// How a run uses a remote cache.
+#[derive(Debug, Clone)]
+pub struct RemoteUse {
+    pub remote: Arc<Remote>,
+    /// Push what the run builds (never to a `read_only` remote).
+    pub push: bool,
 }
 
 /// Which nodes `--force` recomputes although their artifacts are up to date.
@@ -70,6 +86,8 @@ pub enum Outcome {
     Ran,
     /// A stored artifact was reused.
     Cached,
+    /// The artifact was fetched from the remote.
+    Pulled,
     Failed {
         error: String,
         log: PathBuf,
@@ -95,6 +113,12 @@ pub struct NodeOutcome {
 pub struct RunSummary {
     pub executed: usize,
     pub cached: usize,
+    pub pulled: usize,
+    /// Bytes of the pulled artifacts' packs.
+    pub pulled_bytes: u64,
+    /// Artifacts this run built and pushed, and their bytes.
+    pub pushed: usize,
+    pub pushed_bytes: u64,
     pub failed: usize,
     pub blocked: usize,
     pub not_started: usize,
@@ -142,6 +166,19 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
         warnings: Mutex::default(),
     });
     let builder = Builder::new(dag, registry, store);
+    let remote =
+        opts.remote.as_ref().and_then(|using| match using.remote.block_on(using.remote.index()) {
+            Ok(index) => Some(LiveRemote {
+                remote: &using.remote,
+                index,
+                push: using.push && !using.remote.settings.read_only,
+            }),
+            Err(e) => {
+                reporter.warn(format!("the remote is unavailable ({e:#}); building locally"));
+                None
+            }
+        });
+    let (push_queue, pushes) = futures::channel::mpsc::unbounded();
     let mut sched = Sched {
         dag,
         builder: &builder,
@@ -156,23 +193,46 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
         unbuildable: vec![false; n],
         outcomes: vec![None; n],
         stop: false,
+        remote: remote.as_ref(),
+        reporter: &reporter,
+        pulled: vec![None; n],
+        damaged: HashSet::new(),
+        push_queue,
     };
-    match &opts.executor {
-        ExecutorChoice::Local => {
-            local::with_local(&builder, opts.jobs, reporter.clone(), |executor| {
-                sched.drive(executor)
-            })?;
+    // What the run builds is pushed while it goes on, by a thread of its own.
+    let pushed = std::thread::scope(|scope| -> Result<(usize, u64)> {
+        let pusher = remote.as_ref().filter(|r| r.push).map(|live| {
+            let reporter = reporter.clone();
+            scope.spawn(move || live.push_all(store, pushes, &*reporter))
+        });
+        let driven = match &opts.executor {
+            ExecutorChoice::Local => {
+                local::with_local(&builder, opts.jobs, reporter.clone(), |executor| {
+                    sched.drive(executor)
+                })
+            }
+            ExecutorChoice::Slurm(settings) => {
+                slurm::Slurm::new(settings, &builder, &reporter.progress).and_then(
+                    |mut executor| {
+                        sched.drive(&mut executor)?;
+                        executor.finish()
+                    },
+                )
+            }
+        };
+        // On every path, so that the pusher ends (the scope waits for it).
+        sched.push_queue.close_channel();
+        driven?;
+        if pusher.is_some() {
+            reporter.progress.note("pushing what this run built to the remote");
         }
-        ExecutorChoice::Slurm(settings) => {
-            let mut executor = slurm::Slurm::new(settings, &builder, &reporter.progress)?;
-            sched.drive(&mut executor)?;
-            executor.finish()?;
-        }
-    }
+        Ok(pusher.map(|p| p.join().expect("the pusher does not panic")).unwrap_or_default())
+    })?;
     reporter.progress.finish();
 
     let warnings = std::mem::take(&mut *reporter.warnings.lock().expect("warnings lock"));
     let mut summary = RunSummary { warnings, ..Default::default() };
+    (summary.pushed, summary.pushed_bytes) = pushed;
     let mut built_publishers = Vec::new();
     for &i in &closure {
         let outcome = sched.outcomes[i].clone().unwrap_or_else(|| NodeOutcome {
@@ -181,14 +241,16 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
             key: None,
             seconds: 0.0,
         });
+        summary.pulled_bytes += sched.pulled[i].unwrap_or(0);
         *match outcome.outcome {
             Outcome::Ran => &mut summary.executed,
             Outcome::Cached => &mut summary.cached,
+            Outcome::Pulled => &mut summary.pulled,
             Outcome::Failed { .. } => &mut summary.failed,
             Outcome::Blocked { .. } => &mut summary.blocked,
             Outcome::NotStarted => &mut summary.not_started,
         } += 1;
-        if matches!(outcome.outcome, Outcome::Ran | Outcome::Cached)
+        if matches!(outcome.outcome, Outcome::Ran | Outcome::Cached | Outcome::Pulled)
             && !dag.node(i).publish.is_empty()
         {
             built_publishers.push(i);
@@ -248,6 +310,15 @@ struct Sched<'a> {
     outcomes: Vec<Option<NodeOutcome>>,
     /// Set by `--fail-fast` after a failure: nothing new starts.
     stop: bool,
+    remote: Option<&'a LiveRemote<'a>>,
+    /// Warnings, kept for the run's summary.
+    reporter: &'a ProgressReporter,
+    /// Bytes pulled from the remote per node (`None`: not pulled).
+    pulled: Vec<Option<u64>>,
+    /// Keys whose remote artifact failed to download: their pack is uploaded again if built.
+    damaged: HashSet<Key>,
+    /// Nodes built by this run, for the pusher: (node id, key, repair the remote's pack).
+    push_queue: UnboundedSender<(String, Key, bool)>,
 }
 
 impl Sched<'_> {
@@ -255,10 +326,30 @@ impl Sched<'_> {
     fn drive(&mut self, executor: &mut dyn Executor) -> Result<()> {
         let mut running = 0usize;
         loop {
+            let mut pulls = Vec::new();
             while !self.stop {
                 let Some(i) = self.ready.pop_front() else { break };
-                executor.start(i, self.job(i))?;
-                running += 1;
+                let job = self.job(i);
+                match self.remote.and_then(|r| r.holds(self.builder.store, &job)) {
+                    Some(content) => pulls.push((i, job, content)),
+                    None => {
+                        executor.start(i, job)?;
+                        running += 1;
+                    }
+                }
+            }
+            if !pulls.is_empty() {
+                // What is not pulled (failed, or another process has the lock) is built.
+                for (i, job, step) in self.pull(pulls) {
+                    match step {
+                        Some(step) => self.apply(i, step),
+                        None => {
+                            executor.start(i, job)?;
+                            running += 1;
+                        }
+                    }
+                }
+                continue;
             }
             if running == 0 {
                 return Ok(());
@@ -306,6 +397,9 @@ impl Sched<'_> {
         let (outcome, key, seconds) = match step {
             Step::Deferred => unreachable!("executors retry deferred jobs themselves"),
             Step::Built { ran, key, content, seconds } => {
+                if ran {
+                    self.after_build(&id, key, content);
+                }
                 self.keys[i] = Some(key);
                 self.content[i] = Some(content);
                 for &d in self.dag.dependents_of(i) {
@@ -314,7 +408,12 @@ impl Sched<'_> {
                         self.ready.push_back(d);
                     }
                 }
-                (if ran { Outcome::Ran } else { Outcome::Cached }, Some(key), seconds)
+                let outcome = match (ran, self.pulled[i].is_some()) {
+                    (true, _) => Outcome::Ran,
+                    (false, true) => Outcome::Pulled,
+                    (false, false) => Outcome::Cached,
+                };
+                (outcome, Some(key), seconds)
             }
             Step::Failed { key, error, log, seconds } => {
                 self.propagate_failure(i);
@@ -325,10 +424,68 @@ impl Sched<'_> {
         let label = match &outcome {
             Outcome::Ran => "ran",
             Outcome::Cached => "cached",
+            Outcome::Pulled => "pulled",
             _ => "failed",
         };
         self.progress.finished(&id, label, seconds);
         self.outcomes[i] = Some(NodeOutcome { id, outcome, key, seconds });
+    }
+
+    /// Pull `pulls` (ready nodes the remote holds), many at once. Returns each with the step it
+    /// came to, or `None` when it is to be built after all (the pull failed: a warning; or
+    /// another process holds its lock, or has just stored it: the executor sees to that).
+    fn pull(&mut self, pulls: Vec<(usize, Job, ContentHash)>) -> Vec<(usize, Job, Option<Step>)> {
+        let live = self.remote.expect("pulls only with a remote");
+        let wanted: Vec<Wanted> = pulls
+            .iter()
+            .map(|(i, job, content)| {
+                let record = current_record(
+                    self.dag,
+                    *i,
+                    &self.builder.fingerprints,
+                    &self.content,
+                    &self.unbuildable,
+                )
+                .expect("a ready node has all inputs built");
+                (job.node.clone(), job.key, *content, record)
+            })
+            .collect();
+        for (id, ..) in &wanted {
+            self.reporter.started(id);
+        }
+        let start = Instant::now();
+        let results = live.pull_all(self.builder.store, &wanted);
+        let seconds = start.elapsed().as_secs_f64() / pulls.len() as f64;
+        let mut out = Vec::with_capacity(pulls.len());
+        for ((i, job, content), result) in pulls.into_iter().zip(results) {
+            let step = match result {
+                Ok(Pulled::Pulled(bytes)) => {
+                    self.pulled[i] = Some(bytes);
+                    Some(Step::Built { ran: false, key: job.key, content, seconds })
+                }
+                Ok(Pulled::AlreadyHere | Pulled::Busy) => None,
+                Err(e) => {
+                    self.damaged.insert(job.key);
+                    self.reporter.warn(format!("pulling {} failed ({e:#}); building it", job.node));
+                    None
+                }
+            };
+            out.push((i, job, step));
+        }
+        out
+    }
+
+    /// The run built node `id`: queue it for the pusher, or (pulling only) say when the remote
+    /// holds another result for its key.
+    fn after_build(&self, id: &str, key: Key, content: ContentHash) {
+        let Some(live) = self.remote else { return };
+        if live.push {
+            let repair = self.damaged.contains(&key);
+            // The pusher ends only after the channel is closed, below `drive`.
+            let _ = self.push_queue.unbounded_send((id.to_string(), key, repair));
+        } else if let Some(conflict) = live.conflict(&key, content) {
+            self.reporter.warn(format!("node {id}: {conflict}"));
+        }
     }
 
     /// Node `i` failed. Every not-yet-finished closure node downstream of it is blocked by it,

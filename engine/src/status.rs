@@ -7,6 +7,7 @@ use crate::dag::Dag;
 use crate::key::{ContentHash, Key, KEY_VERSION};
 use crate::lock;
 use crate::record::{current_record, BuildRecord, InputRecord};
+use crate::remote::Index;
 use crate::stage::Registry;
 use crate::store::{sanitise_id, Check, Depth, Store};
 use anyhow::Result;
@@ -57,6 +58,12 @@ pub struct NodeStatus {
     pub reasons: Vec<String>,
     /// The current key; `None` while an input is not built.
     pub key: Option<Key>,
+    /// The artifact's content hash: the local one when up to date, else the remote's when the
+    /// remote holds the key (one result only), which is what keys the nodes after it.
+    pub content: Option<ContentHash>,
+    /// The remote holds this node's artifact (see [`crate::remote`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_remote: bool,
     /// The log of a failed node.
     pub log: Option<PathBuf>,
     /// Up to date: the wall-clock seconds its stage ran (from the artifact's metadata).
@@ -73,6 +80,8 @@ pub struct KindCounts {
     pub queued: usize,
     pub running: usize,
     pub failed: usize,
+    /// Of the nodes not up to date, those the remote holds.
+    pub on_remote: usize,
     /// Wall-clock seconds the up-to-date artifacts took to build, summed.
     pub build_seconds: f64,
 }
@@ -89,22 +98,30 @@ pub struct TargetStatus {
 pub struct StatusReport {
     /// Every target is up to date.
     pub up_to_date: bool,
+    /// The remote that was asked which nodes it holds (its URL), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
     pub kinds: Vec<KindCounts>,
     pub targets: Vec<TargetStatus>,
     pub failures: Vec<NodeStatus>,
 }
 
-/// The status of `targets`, each a label (as the user typed it) and the nodes it names.
+/// What a remote holds, for status: its URL and its index.
+pub type RemoteView<'a> = (&'a str, &'a Index);
+
+/// The status of `targets`, each a label (as the user typed it) and the nodes it names; with
+/// `remote`, which of the nodes not up to date the remote holds.
 pub fn status(
     dag: &Dag,
     registry: &Registry,
     store: &Store,
     targets: &[(String, Vec<usize>)],
     queue: &Queue,
+    remote: Option<RemoteView>,
 ) -> Result<StatusReport> {
     let all: Vec<usize> = targets.iter().flat_map(|(_, nodes)| nodes.iter().copied()).collect();
     let closure = dag.closure(&all);
-    let statuses = analyse(dag, registry, store, &closure, queue)?;
+    let statuses = analyse(dag, registry, store, &closure, queue, remote.map(|(_, index)| index))?;
 
     let mut kinds: Vec<KindCounts> = Vec::new();
     for &i in &closure {
@@ -117,6 +134,7 @@ pub fn status(
             }
         };
         counts.build_seconds += s.seconds;
+        counts.on_remote += usize::from(s.on_remote);
         *match s.state {
             State::UpToDate => &mut counts.up_to_date,
             State::Stale => &mut counts.stale,
@@ -141,17 +159,25 @@ pub fn status(
         .iter()
         .filter_map(|&i| statuses[i].clone().filter(|s| s.state == State::Failed))
         .collect();
-    Ok(StatusReport { up_to_date: targets.iter().all(|t| t.up_to_date), kinds, targets, failures })
+    Ok(StatusReport {
+        up_to_date: targets.iter().all(|t| t.up_to_date),
+        remote: remote.map(|(url, _)| url.to_string()),
+        kinds,
+        targets,
+        failures,
+    })
 }
 
 /// The status of every node in `closure` (a topologically ordered, input-closed node list),
-/// indexed like the DAG; nodes outside the closure are `None`.
+/// indexed like the DAG; nodes outside the closure are `None`. With `remote`, a node missing
+/// here that the remote holds (with one content) is marked so, and keys the nodes after it.
 pub(crate) fn analyse(
     dag: &Dag,
     registry: &Registry,
     store: &Store,
     closure: &[usize],
     queue: &Queue,
+    remote: Option<&Index>,
 ) -> Result<Vec<Option<NodeStatus>>> {
     let fingerprints = registry.fingerprints();
     let recorded = store.recorded()?;
@@ -167,6 +193,8 @@ pub(crate) fn analyse(
             state: State::Missing,
             reasons: Vec::new(),
             key: None,
+            content: None,
+            on_remote: false,
             log: None,
             seconds: 0.0,
         };
@@ -180,6 +208,7 @@ pub(crate) fn analyse(
                 match store.check(&now.key, Depth::Sizes) {
                     Check::Valid(meta) => {
                         content[i] = Some(meta.content_hash);
+                        status.content = Some(meta.content_hash);
                         status.state = State::UpToDate;
                         status.seconds = meta.seconds;
                     }
@@ -207,6 +236,19 @@ pub(crate) fn analyse(
                             }
                         } else {
                             status.reasons.push("never built".into());
+                        }
+                        match remote.and_then(|index| index.get(&now.key)).map(Vec::as_slice) {
+                            Some(&[held]) => {
+                                content[i] = Some(held);
+                                status.content = Some(held);
+                                status.on_remote = true;
+                                status.reasons.push("the remote has it".into());
+                            }
+                            Some(held) if !held.is_empty() => status.reasons.push(format!(
+                                "the remote holds {} different results for it (not pulled)",
+                                held.len()
+                            )),
+                            _ => {}
                         }
                     }
                 }
@@ -339,15 +381,21 @@ const SHOWN_PER_TARGET: usize = 20;
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The remote's column only when a remote was asked.
+        let remote = |n: usize| match self.remote {
+            Some(_) => format!(" {n:>9}"),
+            None => String::new(),
+        };
+        let remote_head = if self.remote.is_some() { " on remote" } else { "" };
         writeln!(
             f,
-            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}",
+            "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}{remote_head}",
             "stage", "up to date", "stale", "missing", "queued", "running", "failed", "build time"
         )?;
         for k in &self.kinds {
             writeln!(
                 f,
-                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}",
+                "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11}{}",
                 k.kind,
                 k.up_to_date,
                 k.stale,
@@ -355,8 +403,17 @@ impl fmt::Display for StatusReport {
                 k.queued,
                 k.running,
                 k.failed,
-                duration(k.build_seconds)
+                duration(k.build_seconds),
+                remote(k.on_remote)
             )?;
+        }
+        if let Some(url) = &self.remote {
+            let held: usize = self.kinds.iter().map(|k| k.on_remote).sum();
+            if held > 0 {
+                writeln!(f, "\n{url} holds {held} of them: `pipeline pull` fetches them")?;
+            } else {
+                writeln!(f, "\n{url} holds none of them")?;
+            }
         }
         for t in &self.targets {
             if t.up_to_date {

@@ -248,8 +248,16 @@ impl Store {
             measurements,
             tool_version: concat!("pipeline-engine ", env!("CARGO_PKG_VERSION")).to_string(),
         };
+        self.install(tmp, &meta, &dirs)?;
+        Ok(meta)
+    }
+
+    /// Make the complete files in `tmp` (with `dirs`, every directory in it, `tmp` first) the
+    /// artifact that `meta` describes: write `.meta.json`, fsync, then rename into `objects/`,
+    /// replacing a corrupt or forced older artifact. Call only while holding the node lock.
+    pub fn install(&self, tmp: &Path, meta: &Meta, dirs: &[PathBuf]) -> Result<()> {
         let meta_path = tmp.join(META_FILE);
-        fs::write(&meta_path, serde_json::to_vec_pretty(&meta)?)
+        fs::write(&meta_path, serde_json::to_vec_pretty(meta)?)
             .with_context(|| format!("writing {}", meta_path.display()))?;
         File::open(&meta_path)?.sync_all()?;
         for dir in dirs.iter().rev() {
@@ -268,7 +276,7 @@ impl Store {
         if let Some(old) = &old {
             remove_any(old)?;
         }
-        Ok(meta)
+        Ok(())
     }
 
     /// The node ids that have a build record, as file names ([`sanitise_id`]): one directory

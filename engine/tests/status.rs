@@ -13,7 +13,7 @@ fn status_of(p: &Project, nodes: &[pipeline_engine::Node], targets: &[&str]) -> 
         .iter()
         .map(|t| (t.to_string(), dag.resolve_targets(&[t.to_string()]).unwrap()))
         .collect();
-    status(&dag, &reg, &p.store(), &targets, &Default::default()).unwrap()
+    status(&dag, &reg, &p.store(), &targets, &Default::default(), None).unwrap()
 }
 
 fn reasons(report: &StatusReport, id: &str) -> Vec<String> {
@@ -64,7 +64,7 @@ fn status_names_what_changed() {
     let reg = registry(&p2.counts, &[("render", "v2")]);
     let dag = Dag::new(study(), &reg).unwrap();
     let targets = vec![("all".to_string(), dag.resolve_targets(&[]).unwrap())];
-    let report = status(&dag, &reg, &p2.store(), &targets, &Default::default()).unwrap();
+    let report = status(&dag, &reg, &p2.store(), &targets, &Default::default(), None).unwrap();
     assert_eq!(reasons(&report, "render/t1"), ["code of stage render changed"]);
     assert_eq!(report.targets[0].out_of_date.len(), 2);
 }

@@ -171,6 +171,7 @@ impl Project {
             progress: ProgressMode::Lines,
             project_root: self.root().to_path_buf(),
             lock: LockSettings { path: "reports/pipeline.lock".into(), profile: "test".into() },
+            remote: None,
         }
     }
     /// Run `targets` of `nodes` with `registry`; returns the summary.

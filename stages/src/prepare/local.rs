@@ -110,13 +110,8 @@ pub fn read(
                                 })?;
                             }
                         }
-                        Opened::Plain(mut f) => {
-                            let mut bytes = Vec::new();
-                            f.read_to_end(&mut bytes)
-                                .with_context(|| format!("reading {}", file.display()))?;
-                            read_cifar(&bytes, &mut out)
-                                .with_context(|| file.display().to_string())?;
-                        }
+                        plain => read_cifar(&read_all(&file, plain)?, &mut out)
+                            .with_context(|| file.display().to_string())?,
                     }
                 }
             }
@@ -165,8 +160,13 @@ fn open(path: &Path) -> Result<Opened> {
 
 /// A file's bytes, decompressed if it is gzip.
 fn contents(path: &Path) -> Result<Vec<u8>> {
+    read_all(path, open(path)?)
+}
+
+/// The rest of `opened` (the file at `path`), decompressed if it is gzip.
+fn read_all(path: &Path, opened: Opened) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    match open(path)? {
+    match opened {
         Opened::Gzip(mut gz) => gz
             .read_to_end(&mut out)
             .with_context(|| format!("{}: not a valid gzip stream", path.display()))?,

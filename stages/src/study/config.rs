@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 pub struct StudyFile {
     /// The profile `pipeline` uses when `--profile` is not given.
     pub default_profile: String,
+    /// The project's shared artifact cache: a place, not a computation, so no profile's.
+    #[serde(default)]
+    pub remote: Option<pipeline_engine::RemoteSettings>,
     pub profiles: BTreeMap<String, Profile>,
 }
 

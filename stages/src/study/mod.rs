@@ -33,6 +33,8 @@ pub struct Study {
     pub reports_dir: String,
     /// The profile's `slurm:` block (defaults when it has none): used by `--executor slurm`.
     pub slurm: pipeline_engine::SlurmSettings,
+    /// The study file's `remote:` block, if it has one: used by push, pull and `run --remote`.
+    pub remote: Option<pipeline_engine::RemoteSettings>,
 }
 
 /// Read `config` (a `pipeline.yaml`) and expand `profile` (default: the file's `default_profile`).
@@ -149,7 +151,15 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             registry.kinds().collect::<Vec<_>>().join(", ")
         );
     }
-    Ok(Study { profile: name.to_string(), profiles, nodes, registry, reports_dir, slurm })
+    Ok(Study {
+        profile: name.to_string(),
+        profiles,
+        nodes,
+        registry,
+        reports_dir,
+        slurm,
+        remote: file.remote.clone(),
+    })
 }
 
 /// Profile `name`'s block under `key` (read apart), its problems added to `problems` located

@@ -1,0 +1,225 @@
+//! `pipeline push` and `pipeline pull`: every artifact of the targets' closure, many at once,
+//! with a progress bar and a summary. Both start by listing what the remote holds; a pull keys
+//! each node from its inputs' contents, local or remote, exactly as a run would, so it fetches
+//! a whole closure into an empty store. Both resume: what is already there is skipped.
+
+use super::client::Remote;
+use super::transfer::{self, Pulled, Pushed};
+use crate::dag::Dag;
+use crate::key::ContentHash;
+use crate::progress::{Progress, ProgressMode};
+use crate::record::current_record;
+use crate::stage::Registry;
+use crate::status::{analyse, NodeStatus, State};
+use crate::store::Store;
+use anyhow::{bail, Result};
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use std::fmt;
+use std::time::Instant;
+
+/// What a push or pull did, node by node where something did not go through.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TransferSummary {
+    /// `push` or `pull`.
+    pub direction: &'static str,
+    /// Artifacts moved, and the bytes of their packs.
+    pub moved: usize,
+    pub bytes: u64,
+    /// Already at the destination.
+    pub already: usize,
+    /// Nodes with nothing to move: not on the remote (pull), not built here (push).
+    pub absent: Vec<String>,
+    /// Nodes another process is building now (pull).
+    pub busy: Vec<String>,
+    /// Nodes whose key the remote holds with other content: (node, what differs).
+    pub conflicts: Vec<(String, String)>,
+    /// Nodes whose transfer failed: (node, why).
+    pub failed: Vec<(String, String)>,
+}
+
+impl TransferSummary {
+    /// Nothing failed and nothing conflicts.
+    pub fn success(&self) -> bool {
+        self.failed.is_empty() && self.conflicts.is_empty()
+    }
+}
+
+/// Fetch every artifact of `targets`' closure that the store lacks and the remote holds.
+pub fn pull(
+    dag: &Dag,
+    registry: &Registry,
+    store: &Store,
+    remote: &Remote,
+    targets: &[usize],
+    progress: ProgressMode,
+) -> Result<TransferSummary> {
+    let index = remote.block_on(remote.index())?;
+    store.create_dirs()?;
+    let closure = dag.closure(targets);
+    let statuses = analyse(dag, registry, store, &closure, &Default::default(), Some(&index))?;
+    let content: Vec<_> = statuses.iter().map(|s| s.as_ref().and_then(|s| s.content)).collect();
+    let fingerprints = registry.fingerprints();
+    let unbuildable = vec![false; dag.nodes().len()];
+    let mut summary = TransferSummary { direction: "pull", ..Default::default() };
+    let mut wanted = Vec::new();
+    for &i in &closure {
+        let s = statuses[i].as_ref().expect("analysed");
+        if s.state == State::UpToDate {
+            summary.already += 1;
+        } else if s.on_remote {
+            let record = current_record(dag, i, &fingerprints, &content, &unbuildable)
+                .expect("a node on the remote has every input's content");
+            wanted.push((s, record));
+        } else {
+            note_absent(s, &mut summary);
+        }
+    }
+    let bar = Progress::new(progress, wanted.len());
+    let results = remote.block_on(
+        stream::iter(&wanted)
+            .map(|(s, record)| async {
+                let start = Instant::now();
+                let (key, content) = (s.key.expect("keyed"), s.content.expect("on the remote"));
+                let result = transfer::pull(remote, store, &key, &content, record).await;
+                bar.finished(&s.id, label(&result, "pulled"), start.elapsed().as_secs_f64());
+                (s.id.clone(), result)
+            })
+            .buffer_unordered(remote.settings.transfers)
+            .collect::<Vec<_>>(),
+    );
+    bar.finish();
+    for (id, result) in results {
+        match result {
+            Ok(Pulled::Pulled(bytes)) => {
+                summary.moved += 1;
+                summary.bytes += bytes;
+            }
+            Ok(Pulled::AlreadyHere) => summary.already += 1,
+            Ok(Pulled::Busy) => summary.busy.push(id),
+            Err(e) => summary.failed.push((id, format!("{e:#}"))),
+        }
+    }
+    Ok(summary)
+}
+
+/// Upload every artifact of `targets`' closure that is built here and the remote lacks.
+pub fn push(
+    dag: &Dag,
+    registry: &Registry,
+    store: &Store,
+    remote: &Remote,
+    targets: &[usize],
+    progress: ProgressMode,
+) -> Result<TransferSummary> {
+    if remote.settings.read_only {
+        bail!("the remote {} is read-only (`read_only: true`): nothing is pushed", remote.url());
+    }
+    let index = remote.block_on(remote.index())?;
+    let closure = dag.closure(targets);
+    let statuses = analyse(dag, registry, store, &closure, &Default::default(), None)?;
+    let mut summary = TransferSummary { direction: "push", ..Default::default() };
+    let mut built = Vec::new();
+    for &i in &closure {
+        let s = statuses[i].as_ref().expect("analysed");
+        if s.state == State::UpToDate {
+            built.push(s);
+        } else {
+            summary.absent.push(s.id.clone());
+        }
+    }
+    let bar = &Progress::new(progress, built.len());
+    let index = &index;
+    let results = remote.block_on(
+        stream::iter(&built)
+            .map(|s| async move {
+                let start = Instant::now();
+                let key = s.key.expect("an up-to-date node has a key");
+                let known = index.get(&key).map(Vec::as_slice).unwrap_or_default();
+                let result = transfer::push(remote, store, &key, known, false).await;
+                bar.finished(&s.id, label(&result, "pushed"), start.elapsed().as_secs_f64());
+                (s, result)
+            })
+            .buffer_unordered(remote.settings.transfers)
+            .collect::<Vec<_>>(),
+    );
+    bar.finish();
+    for (s, result) in results {
+        match result {
+            Ok(Pushed::Pushed(bytes)) => {
+                summary.moved += 1;
+                summary.bytes += bytes;
+            }
+            Ok(Pushed::AlreadyThere) => summary.already += 1,
+            Ok(Pushed::Conflict { ours, theirs }) => {
+                summary.conflicts.push((s.id.clone(), conflict(Some(ours), &theirs)));
+            }
+            Err(e) => summary.failed.push((s.id.clone(), format!("{e:#}"))),
+        }
+    }
+    Ok(summary)
+}
+
+/// "built here with content A; the remote holds B": a nondeterministic stage, or a poisoned
+/// remote. Nothing is replaced; the user decides.
+pub fn conflict(ours: Option<ContentHash>, theirs: &[ContentHash]) -> String {
+    let theirs: Vec<String> = theirs.iter().map(ToString::to_string).collect();
+    let ours = ours.map(|c| c.to_string()).unwrap_or_else(|| "(unknown)".into());
+    format!("built here with content {ours}; the remote holds {}", theirs.join(", "))
+}
+
+fn note_absent(s: &NodeStatus, summary: &mut TransferSummary) {
+    if s.reasons.iter().any(|r| r.contains("different results")) {
+        let why = "the remote holds different results for this key (not pulled)".to_string();
+        summary.conflicts.push((s.id.clone(), why));
+    } else {
+        summary.absent.push(s.id.clone());
+    }
+}
+
+/// The progress line's word for one transfer.
+fn label<T>(result: &Result<T>, done: &'static str) -> &'static str {
+    if result.is_ok() {
+        done
+    } else {
+        "failed"
+    }
+}
+
+impl fmt::Display for TransferSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (verb, absent) = match self.direction {
+            "push" => ("pushed", "not built here"),
+            _ => ("pulled", "not on the remote"),
+        };
+        writeln!(
+            f,
+            "{verb} {} artifact(s), {}; {} already there; {} {absent}; {} busy; {} conflicting; \
+             {} failed",
+            self.moved,
+            bytes(self.bytes),
+            self.already,
+            self.absent.len(),
+            self.busy.len(),
+            self.conflicts.len(),
+            self.failed.len()
+        )?;
+        for (id, why) in &self.conflicts {
+            writeln!(f, "conflict: {id}: {why}")?;
+        }
+        for (id, why) in &self.failed {
+            writeln!(f, "failed: {id}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `12.3 MB`: bytes at a glance.
+pub fn bytes(n: u64) -> String {
+    match n {
+        _ if n < 1_000 => format!("{n} B"),
+        _ if n < 1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ if n < 1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
