@@ -8,182 +8,18 @@
 mod common;
 #[path = "s3/proxy.rs"]
 mod proxy;
+#[path = "s3/servers.rs"]
+mod servers;
 
 use common::*;
 use proxy::{Fault, Proxy};
+use servers::{Rclone, Seaweed, Tools, ACCESS_KEY, BUCKET, SECRET_KEY, WEED_PORTS};
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const ACCESS_KEY: &str = "pipelinekey";
-const SECRET_KEY: &str = "pipelinesecret";
-const BUCKET: &str = "cache";
-/// SeaweedFS's ports (each also uses the port 10000 above it for gRPC) and rclone's.
-const WEED_PORTS: [u16; 4] = [18333, 19333, 18080, 18888];
 const RCLONE_PORT: u16 = 18433;
-
-/// The servers' programs: where tests/s3/install.sh puts them, installed first if missing.
-struct Tools {
-    weed: PathBuf,
-    rclone: PathBuf,
-}
-
-impl Tools {
-    fn get() -> Tools {
-        let dir = std::env::var_os("PIPELINE_S3_TOOLS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/opt/pipeline-s3"));
-        let tools = Tools { weed: dir.join("bin/weed"), rclone: dir.join("bin/rclone") };
-        if !tools.weed.exists() || !tools.rclone.exists() {
-            let out = Command::new(repo_file("tests/s3/install.sh")).output().unwrap();
-            assert!(out.status.success(), "tests/s3/install.sh failed: {}", text(&out));
-        }
-        tools
-    }
-}
-
-fn wait_for_port(port: u16, what: &str, child: &mut Child) {
-    let end = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "{what} exited while starting");
-        assert!(Instant::now() < end, "{what} did not listen on port {port} within a minute");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A SeaweedFS server (master, volume, filer and S3 gateway in one process) with bucket
-/// `cache` and one identity, keeping its data in `data`.
-struct Seaweed {
-    weed: PathBuf,
-    data: PathBuf,
-    child: Option<Child>,
-}
-
-impl Seaweed {
-    fn start(tools: &Tools, data: &Path) -> Seaweed {
-        std::fs::create_dir_all(data).unwrap();
-        let mut s = Seaweed { weed: tools.weed.clone(), data: data.to_path_buf(), child: None };
-        s.up();
-        let shell = Command::new(&s.weed)
-            .args(["shell", &format!("-master=127.0.0.1:{}", WEED_PORTS[1])])
-            .args([&format!("-filer=127.0.0.1:{}", WEED_PORTS[3])])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        shell
-            .stdin
-            .as_ref()
-            .unwrap()
-            .write_all(format!("s3.bucket.create -name {BUCKET}\n").as_bytes())
-            .unwrap();
-        let out = shell.wait_with_output().unwrap();
-        assert!(text(&out).contains("created bucket"), "creating the bucket: {}", text(&out));
-        s
-    }
-
-    fn up(&mut self) {
-        let config = self.data.join("s3.json");
-        let identity = format!(
-            r#"{{"identities":[{{"name":"tests","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
-        );
-        std::fs::write(&config, identity).unwrap();
-        let [s3, master, volume, filer] = WEED_PORTS;
-        let log = std::fs::File::create(self.data.join("weed.log")).unwrap();
-        let mut child = Command::new(&self.weed)
-            .arg("server")
-            .arg(format!("-dir={}", self.data.join("data").display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3"])
-            .arg(format!("-master.port={master}"))
-            .arg(format!("-volume.port={volume}"))
-            .arg(format!("-filer.port={filer}"))
-            .arg(format!("-s3.port={s3}"))
-            .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0"])
-            .args(["-master.volumeSizeLimitMB=64"])
-            .arg(format!("-s3.config={}", config.display()))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        std::fs::create_dir_all(self.data.join("data")).unwrap();
-        wait_for_port(s3, "weed server", &mut child);
-        self.child = Some(child);
-        // The gateway listens before the filer answers it: wait for a real S3 answer.
-        let end = Instant::now() + Duration::from_secs(60);
-        while !http_answers(s3) {
-            assert!(Instant::now() < end, "SeaweedFS's S3 gateway did not answer within a minute");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// SIGKILL, as a crash would.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // Its ports are free once the process is gone.
-        let end = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", WEED_PORTS[0])).is_ok() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Seaweed {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// An HTTP GET of `/` on the port gets a status line back.
-fn http_answers(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.1 "))
-}
-
-/// `rclone serve s3` over a plain directory, whose buckets are its folders.
-struct Rclone {
-    root: PathBuf,
-    child: Child,
-}
-
-impl Rclone {
-    fn start(tools: &Tools, root: &Path) -> Rclone {
-        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-        let log = std::fs::File::create(root.with_extension("log")).unwrap();
-        let mut child = Command::new(&tools.rclone)
-            .args(["serve", "s3", "--addr", &format!("127.0.0.1:{RCLONE_PORT}")])
-            .args(["--auth-key", &format!("{ACCESS_KEY},{SECRET_KEY}")])
-            .arg(root)
-            // Files the tests add on disk are listed a second later, not after five minutes.
-            .args(["--dir-cache-time", "1s"])
-            .env("RCLONE_CONFIG", "/dev/null")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        wait_for_port(RCLONE_PORT, "rclone serve s3", &mut child);
-        Rclone { root: root.to_path_buf(), child }
-    }
-}
-
-impl Drop for Rclone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Everything the scenarios share.
 struct World {
@@ -657,13 +493,11 @@ fn bad_credentials_a_missing_bucket_or_no_server_are_clear(world: &World) {
     }
 }
 
-type Scenario = fn(&World);
-
 fn main() {
     macro_rules! scenarios {
-        ($($f:ident),* $(,)?) => { &[$((stringify!($f), $f as Scenario)),*] };
+        ($($f:ident),* $(,)?) => { &[$((stringify!($f), $f as fn(&World))),*] };
     }
-    let scenarios: &[(&str, Scenario)] = scenarios![
+    let scenarios: &[Scenario<World>] = scenarios![
         push_and_pull_through_seaweedfs_reproduce_the_reports,
         a_run_pushes_what_it_built_and_a_read_only_remote_takes_nothing,
         racing_pushers_on_seaweedfs_leave_one_entry,
@@ -676,50 +510,17 @@ fn main() {
         a_different_remote_result_is_reported_by_node,
         bad_credentials_a_missing_bucket_or_no_server_are_clear,
     ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in scenarios {
-            println!("{name}: test");
+    run_scenarios("real S3 servers", scenarios, || {
+        let tools = Tools::get();
+        let scratch = tempfile::tempdir().unwrap();
+        let golden = project();
+        let built = run(golden.path(), &[]);
+        assert!(built.status.success(), "the local build: {}", text(&built));
+        World {
+            seaweed: std::sync::Mutex::new(Seaweed::start(&tools, &scratch.path().join("seaweed"))),
+            rclone: Rclone::start(&tools, &scratch.path().join("rclone"), RCLONE_PORT),
+            golden,
+            _scratch: scratch,
         }
-        return;
-    }
-    let filter = args.iter().find(|a| !a.starts_with('-'));
-    let chosen: Vec<&(&str, Scenario)> = scenarios
-        .iter()
-        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
-        .collect();
-    println!("\nrunning {} test(s) against real S3 servers", chosen.len());
-    if chosen.is_empty() {
-        return;
-    }
-    let tools = Tools::get();
-    let scratch = tempfile::tempdir().unwrap();
-    let golden = project();
-    let built = run(golden.path(), &[]);
-    assert!(built.status.success(), "the local build: {}", text(&built));
-    let world = World {
-        seaweed: std::sync::Mutex::new(Seaweed::start(&tools, &scratch.path().join("seaweed"))),
-        rclone: Rclone::start(&tools, &scratch.path().join("rclone")),
-        golden,
-        _scratch: scratch,
-    };
-    let mut failed = Vec::new();
-    for (name, scenario) in chosen {
-        let started = Instant::now();
-        let result = std::panic::catch_unwind(|| scenario(&world));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(()) => println!("test {name} ... ok ({secs:.1} s)"),
-            Err(_) => {
-                println!("test {name} ... FAILED ({secs:.1} s)");
-                failed.push(*name);
-            }
-        }
-    }
-    drop(world);
-    if !failed.is_empty() {
-        println!("\nfailures:\n    {}", failed.join("\n    "));
-        std::process::exit(1);
-    }
-    println!("\ntest result: ok");
+    });
 }

@@ -7,6 +7,8 @@
 //! scenario; the scenarios run one after the other and each reports like a libtest test.
 
 mod common;
+#[path = "s3/servers.rs"]
+mod servers;
 
 use common::*;
 use pipeline_engine::executor::slurm::queue::JOB_NAME_PREFIX;
@@ -225,6 +227,41 @@ fn smoke_through_slurm_matches_a_local_run_byte_for_byte(cluster: &Cluster) {
     let again = run(on_slurm.path(), &[]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(ran(&again).is_empty(), "a local run after Slurm ran {:?}", ran(&again));
+}
+
+/// With `--remote`, the driver pushes what the tasks built, and pulls what the remote holds
+/// instead of submitting it: the tasks themselves never talk to the remote.
+fn a_driver_with_a_remote_pushes_what_tasks_built_and_pulls_instead_of_submitting(
+    cluster: &Cluster,
+) {
+    use servers::{Rclone, Tools, ACCESS_KEY, BUCKET, SECRET_KEY};
+    let root = tempfile::tempdir().unwrap();
+    let _server = Rclone::start(&Tools::get(), &root.path().join("s3"), 18434);
+    let with_remote = |s: String| {
+        format!(
+            "{s}\nremote:\n  url: s3://{BUCKET}/slurm\n  endpoint: http://127.0.0.1:18434\n  \
+             timeout_seconds: 5\n"
+        )
+    };
+    let with_keys = |c: &mut Command| {
+        c.env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    };
+    let built = slurm_project("", with_remote);
+    let mut c = slurm_command(cluster, built.path(), &["--allow-local-store", "--remote"]);
+    with_keys(&mut c);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ran = outcomes(&out)["ran"].len();
+    assert!(text(&out).contains(&format!("pushed {ran} artifact(s)")), "{}", text(&out));
+
+    let fresh = slurm_project("", with_remote);
+    let mut c = slurm_command(cluster, fresh.path(), &["--allow-local-store", "--remote"]);
+    with_keys(&mut c);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(outcomes(&out).keys().collect::<Vec<_>>(), ["pulled"], "{}", text(&out));
+    assert!(submissions(fresh.path()).is_empty(), "nothing is submitted");
+    assert_eq!(reports(fresh.path()), reports(built.path()), "reports differ");
 }
 
 fn a_failing_node_is_recorded_with_its_log_and_the_reports_render_with_the_gap(cluster: &Cluster) {
@@ -447,15 +484,14 @@ fn a_dry_run_prints_the_arrays_it_would_submit(cluster: &Cluster) {
     assert!(!p.path().join("artifacts").exists(), "a dry run wrote to the store");
 }
 
-type Scenario = fn(&Cluster);
-
 fn main() {
     // Each scenario under its own name.
     macro_rules! scenarios {
-        ($($f:ident),* $(,)?) => { &[$((stringify!($f), $f as Scenario)),*] };
+        ($($f:ident),* $(,)?) => { &[$((stringify!($f), $f as fn(&Cluster))),*] };
     }
-    let scenarios: &[(&str, Scenario)] = scenarios![
+    let scenarios: &[Scenario<Cluster>] = scenarios![
         smoke_through_slurm_matches_a_local_run_byte_for_byte,
+        a_driver_with_a_remote_pushes_what_tasks_built_and_pulls_instead_of_submitting,
         a_failing_node_is_recorded_with_its_log_and_the_reports_render_with_the_gap,
         a_cancelled_task_is_reported_as_cancelled_and_rebuilt_with_retries,
         a_driver_killed_mid_run_is_restarted_and_submits_no_node_twice,
@@ -466,40 +502,5 @@ fn main() {
         without_sbatch_or_a_controller_or_a_shared_store_nothing_starts,
         a_dry_run_prints_the_arrays_it_would_submit,
     ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in scenarios {
-            println!("{name}: test");
-        }
-        return;
-    }
-    let filter = args.iter().find(|a| !a.starts_with('-'));
-    let chosen: Vec<&(&str, Scenario)> = scenarios
-        .iter()
-        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
-        .collect();
-    println!("\nrunning {} test(s) against a real Slurm cluster", chosen.len());
-    if chosen.is_empty() {
-        return;
-    }
-    let cluster = Cluster::get();
-    let mut failed = Vec::new();
-    for (name, scenario) in chosen {
-        let started = Instant::now();
-        let result = std::panic::catch_unwind(|| scenario(&cluster));
-        let secs = started.elapsed().as_secs_f64();
-        match result {
-            Ok(()) => println!("test {name} ... ok ({secs:.1} s)"),
-            Err(_) => {
-                println!("test {name} ... FAILED ({secs:.1} s)");
-                failed.push(*name);
-            }
-        }
-    }
-    drop(cluster);
-    if !failed.is_empty() {
-        println!("\nfailures:\n    {}", failed.join("\n    "));
-        std::process::exit(1);
-    }
-    println!("\ntest result: ok");
+    run_scenarios("a real Slurm cluster", scenarios, Cluster::get);
 }

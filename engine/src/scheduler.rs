@@ -14,7 +14,7 @@ use crate::key::{ContentHash, Key};
 use crate::lockfile::{self, LockSettings};
 use crate::progress::{Progress, ProgressMode};
 use crate::publish;
-use crate::record::current_record;
+use crate::record::{current_record, BuildRecord};
 use crate::remote::run::{LiveRemote, Wanted};
 use crate::remote::transfer::Pulled;
 use crate::remote::Remote;
@@ -364,16 +364,16 @@ impl Sched<'_> {
         }
     }
 
+    /// The record node `i`, whose inputs are all built or unbuildable-and-optional, is built
+    /// from.
+    fn record(&self, i: usize) -> BuildRecord {
+        current_record(self.dag, i, &self.builder.fingerprints, &self.content, &self.unbuildable)
+            .expect("a ready node has all inputs built")
+    }
+
     /// Node `i`, whose inputs are all built or unbuildable-and-optional, as a job.
     fn job(&self, i: usize) -> Job {
-        let record = current_record(
-            self.dag,
-            i,
-            &self.builder.fingerprints,
-            &self.content,
-            &self.unbuildable,
-        )
-        .expect("a ready node has all inputs built");
+        let record = self.record(i);
         let node = self.dag.node(i);
         let inputs = (node.inputs.iter().zip(self.dag.inputs_of(i)))
             .filter(|&(input, &j)| !(input.optional && self.unbuildable[j]))
@@ -438,17 +438,7 @@ impl Sched<'_> {
         let live = self.remote.expect("pulls only with a remote");
         let wanted: Vec<Wanted> = pulls
             .iter()
-            .map(|(i, job, content)| {
-                let record = current_record(
-                    self.dag,
-                    *i,
-                    &self.builder.fingerprints,
-                    &self.content,
-                    &self.unbuildable,
-                )
-                .expect("a ready node has all inputs built");
-                (job.node.clone(), job.key, *content, record)
-            })
+            .map(|(i, job, content)| (job.node.clone(), job.key, *content, self.record(*i)))
             .collect();
         for (id, ..) in &wanted {
             self.reporter.started(id);

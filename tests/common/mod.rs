@@ -94,3 +94,53 @@ pub fn node_count(dir: &Path) -> usize {
     let nodes = listing.split("\nnodes:\n").nth(1).expect("a `nodes:` section");
     nodes.lines().take_while(|l| !l.trim().is_empty()).count()
 }
+
+/// A named scenario of a test binary that runs its own (`harness = false`).
+pub type Scenario<W> = (&'static str, fn(&W));
+
+/// The `main` of a test binary with `harness = false` whose scenarios share one expensive
+/// `world` (a cluster, servers): lists them for `--list`, runs those whose names contain the
+/// first argument, one after another, each reported like a libtest test, and exits 1 when one
+/// failed. `world` is made only when a scenario is chosen, and dropped before the verdict.
+pub fn run_scenarios<W: std::panic::RefUnwindSafe>(
+    against: &str,
+    scenarios: &[Scenario<W>],
+    world: impl FnOnce() -> W,
+) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in scenarios {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    let chosen: Vec<&Scenario<W>> = scenarios
+        .iter()
+        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} test(s) against {against}", chosen.len());
+    if chosen.is_empty() {
+        return;
+    }
+    let world = world();
+    let mut failed = Vec::new();
+    for (name, scenario) in chosen {
+        let started = std::time::Instant::now();
+        let result = std::panic::catch_unwind(|| scenario(&world));
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => println!("test {name} ... ok ({secs:.1} s)"),
+            Err(_) => {
+                println!("test {name} ... FAILED ({secs:.1} s)");
+                failed.push(*name);
+            }
+        }
+    }
+    drop(world);
+    if !failed.is_empty() {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+        std::process::exit(1);
+    }
+    println!("\ntest result: ok");
+}

@@ -75,20 +75,10 @@ pub fn pull(
             note_absent(s, &mut summary);
         }
     }
-    let bar = Progress::new(progress, wanted.len());
-    let results = remote.block_on(
-        stream::iter(&wanted)
-            .map(|(s, record)| async {
-                let start = Instant::now();
-                let (key, content) = (s.key.expect("keyed"), s.content.expect("on the remote"));
-                let result = transfer::pull(remote, store, &key, &content, record).await;
-                bar.finished(&s.id, label(&result, "pulled"), start.elapsed().as_secs_f64());
-                (s.id.clone(), result)
-            })
-            .buffer_unordered(remote.settings.transfers)
-            .collect::<Vec<_>>(),
-    );
-    bar.finish();
+    let results = transfer_all(remote, &wanted, progress, "pulled", |(s, record)| async move {
+        let (key, content) = (s.key.expect("keyed"), s.content.expect("on the remote"));
+        (s.id.clone(), transfer::pull(remote, store, &key, &content, record).await)
+    });
     for (id, result) in results {
         match result {
             Ok(Pulled::Pulled(bytes)) => {
@@ -128,23 +118,13 @@ pub fn push(
             summary.absent.push(s.id.clone());
         }
     }
-    let bar = &Progress::new(progress, built.len());
     let index = &index;
-    let results = remote.block_on(
-        stream::iter(&built)
-            .map(|s| async move {
-                let start = Instant::now();
-                let key = s.key.expect("an up-to-date node has a key");
-                let known = index.get(&key).map(Vec::as_slice).unwrap_or_default();
-                let result = transfer::push(remote, store, &key, known, false).await;
-                bar.finished(&s.id, label(&result, "pushed"), start.elapsed().as_secs_f64());
-                (s, result)
-            })
-            .buffer_unordered(remote.settings.transfers)
-            .collect::<Vec<_>>(),
-    );
-    bar.finish();
-    for (s, result) in results {
+    let results = transfer_all(remote, &built, progress, "pushed", |s| async move {
+        let key = s.key.expect("an up-to-date node has a key");
+        let known = index.get(&key).map(Vec::as_slice).unwrap_or_default();
+        (s.id.clone(), transfer::push(remote, store, &key, known, false).await)
+    });
+    for (id, result) in results {
         match result {
             Ok(Pushed::Pushed(bytes)) => {
                 summary.moved += 1;
@@ -152,9 +132,9 @@ pub fn push(
             }
             Ok(Pushed::AlreadyThere) => summary.already += 1,
             Ok(Pushed::Conflict { ours, theirs }) => {
-                summary.conflicts.push((s.id.clone(), conflict(Some(ours), &theirs)));
+                summary.conflicts.push((id, conflict(Some(ours), &theirs)));
             }
-            Err(e) => summary.failed.push((s.id.clone(), format!("{e:#}"))),
+            Err(e) => summary.failed.push((id, format!("{e:#}"))),
         }
     }
     Ok(summary)
@@ -177,13 +157,34 @@ fn note_absent(s: &NodeStatus, summary: &mut TransferSummary) {
     }
 }
 
-/// The progress line's word for one transfer.
-fn label<T>(result: &Result<T>, done: &'static str) -> &'static str {
-    if result.is_ok() {
-        done
-    } else {
-        "failed"
-    }
+/// Run `transfer` on every item, the remote's number at once, with a progress bar: each
+/// finished transfer is a line (`<node> pulled 0.2s`, or `failed`). Returns (node, result).
+fn transfer_all<'a, T, R, F>(
+    remote: &Remote,
+    items: &'a [T],
+    progress: ProgressMode,
+    done: &str,
+    transfer: impl Fn(&'a T) -> F,
+) -> Vec<(String, Result<R>)>
+where
+    F: std::future::Future<Output = (String, Result<R>)>,
+{
+    let bar = &Progress::new(progress, items.len());
+    let transfer = &transfer;
+    let results = remote.block_on(
+        stream::iter(items)
+            .map(|item| async move {
+                let start = Instant::now();
+                let (id, result) = transfer(item).await;
+                let what = if result.is_ok() { done } else { "failed" };
+                bar.finished(&id, what, start.elapsed().as_secs_f64());
+                (id, result)
+            })
+            .buffer_unordered(remote.settings.transfers)
+            .collect::<Vec<_>>(),
+    );
+    bar.finish();
+    results
 }
 
 impl fmt::Display for TransferSummary {
