@@ -28,7 +28,7 @@ pub fn plan(
     force: Force,
 ) -> Result<Plan> {
     let closure = dag.closure(targets);
-    let statuses = analyse(dag, registry, store, &closure, &Default::default(), None)?;
+    let statuses = analyse(dag, registry, store, &closure, &Default::default(), None)?.statuses;
     let mut forced = vec![false; dag.nodes().len()];
     for &i in force.nodes(targets, &closure) {
         forced[i] = true;

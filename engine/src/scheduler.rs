@@ -172,6 +172,7 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
                 remote: &using.remote,
                 index,
                 push: using.push && !using.remote.settings.read_only,
+                failures: Default::default(),
             }),
             Err(e) => {
                 reporter.warn(format!("the remote is unavailable ({e:#}); building locally"));
@@ -199,8 +200,11 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
         damaged: HashSet::new(),
         push_queue,
     };
-    // What the run builds is pushed while it goes on, by a thread of its own.
+    // What the run builds is pushed while it goes on, by a thread of its own, which ends when
+    // the queue closes: on every way out of the scope, a panic included (the scope waits for it).
+    let closer = CloseOnDrop(sched.push_queue.clone());
     let pushed = std::thread::scope(|scope| -> Result<(usize, u64)> {
+        let _closer = closer;
         let pusher = remote.as_ref().filter(|r| r.push).map(|live| {
             let reporter = reporter.clone();
             scope.spawn(move || live.push_all(store, pushes, &*reporter))
@@ -220,7 +224,6 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
                 )
             }
         };
-        // On every path, so that the pusher ends (the scope waits for it).
         sched.push_queue.close_channel();
         driven?;
         if pusher.is_some() {
@@ -271,6 +274,15 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
         summary.published.push(opts.project_root.join(&opts.lock.path));
     }
     Ok(summary)
+}
+
+/// Closes the push queue when dropped.
+struct CloseOnDrop(UnboundedSender<(String, Key, bool)>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close_channel();
+    }
 }
 
 /// Shows builds on the run's progress display and keeps warnings for the summary.
@@ -457,6 +469,7 @@ impl Sched<'_> {
                 Err(e) => {
                     self.damaged.insert(job.key);
                     self.reporter.warn(format!("pulling {} failed ({e:#}); building it", job.node));
+                    live.failed(self.reporter);
                     None
                 }
             };

@@ -121,7 +121,8 @@ pub fn status(
 ) -> Result<StatusReport> {
     let all: Vec<usize> = targets.iter().flat_map(|(_, nodes)| nodes.iter().copied()).collect();
     let closure = dag.closure(&all);
-    let statuses = analyse(dag, registry, store, &closure, queue, remote.map(|(_, index)| index))?;
+    let statuses =
+        analyse(dag, registry, store, &closure, queue, remote.map(|(_, index)| index))?.statuses;
 
     let mut kinds: Vec<KindCounts> = Vec::new();
     for &i in &closure {
@@ -168,8 +169,16 @@ pub fn status(
     })
 }
 
-/// The status of every node in `closure` (a topologically ordered, input-closed node list),
-/// indexed like the DAG; nodes outside the closure are `None`. With `remote`, a node missing
+/// What [`analyse`] found, indexed like the DAG.
+pub(crate) struct Analysis {
+    /// Nodes outside the closure are `None`.
+    pub statuses: Vec<Option<NodeStatus>>,
+    /// Failed, or waiting on a failed required input: optional inputs on these are left out
+    /// of keys.
+    pub unbuildable: Vec<bool>,
+}
+
+/// The status of every node in `closure` (a topologically ordered, input-closed node list). With `remote`, a node missing
 /// here that the remote holds (with one content) is marked so, and keys the nodes after it.
 pub(crate) fn analyse(
     dag: &Dag,
@@ -178,7 +187,7 @@ pub(crate) fn analyse(
     closure: &[usize],
     queue: &Queue,
     remote: Option<&Index>,
-) -> Result<Vec<Option<NodeStatus>>> {
+) -> Result<Analysis> {
     let fingerprints = registry.fingerprints();
     let recorded = store.recorded()?;
     let mut content: Vec<Option<ContentHash>> = vec![None; dag.nodes().len()];
@@ -237,19 +246,22 @@ pub(crate) fn analyse(
                         } else {
                             status.reasons.push("never built".into());
                         }
-                        match remote.and_then(|index| index.get(&now.key)).map(Vec::as_slice) {
-                            Some(&[held]) => {
-                                content[i] = Some(held);
-                                status.content = Some(held);
-                                status.on_remote = true;
-                                status.reasons.push("the remote has it".into());
-                            }
-                            Some(held) if !held.is_empty() => status.reasons.push(format!(
-                                "the remote holds {} different results for it (not pulled)",
-                                held.len()
-                            )),
-                            _ => {}
+                    }
+                }
+                if status.state != State::UpToDate {
+                    let held = remote.and_then(|index| index.get(&now.key)).map(Vec::as_slice);
+                    match held {
+                        Some(&[held]) => {
+                            content[i] = Some(held);
+                            status.content = Some(held);
+                            status.on_remote = true;
+                            status.reasons.push("the remote has it".into());
                         }
+                        Some(held) if !held.is_empty() => status.reasons.push(format!(
+                            "the remote holds {} different results for it (not pulled)",
+                            held.len()
+                        )),
+                        _ => {}
                     }
                 }
             }
@@ -267,7 +279,7 @@ pub(crate) fn analyse(
         unbuildable[i] |= status.state == State::Failed;
         statuses[i] = Some(status);
     }
-    Ok(statuses)
+    Ok(Analysis { statuses, unbuildable })
 }
 
 /// "upstream X not built" / "waiting on upstream X (stale)", naming at most three inputs.

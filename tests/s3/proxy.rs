@@ -19,6 +19,10 @@ pub enum Fault {
     Flip(usize),
     /// Accept connections and never answer.
     Stall,
+    /// Hold every request for a pack: the request never reaches the server, nothing answers.
+    StallPacks,
+    /// Forward packs' upload bodies slowly: 256 bytes every 10 ms.
+    Trickle,
 }
 
 pub struct Proxy {
@@ -83,7 +87,7 @@ fn close(a: &TcpStream, b: &TcpStream) {
     let _ = b.shutdown(Shutdown::Both);
 }
 
-/// Client to server: note each request line; cut a pack's upload when told to.
+/// Client to server: note each request line; cut, hold or slow a pack's upload when told to.
 fn upload(
     mut client: TcpStream,
     mut server: TcpStream,
@@ -114,6 +118,19 @@ fn upload(
                     pack_get: pack && starts(b"GET "),
                     ..Default::default()
                 };
+                if pack && *fault.lock().unwrap() == Fault::StallPacks {
+                    // Swallow what the client sends; it waits for an answer that never comes.
+                    drop(c);
+                    while matches!(client.read(&mut buf), Ok(n) if n > 0) {}
+                    break;
+                }
+                if c.pack_put && *fault.lock().unwrap() == Fault::Trickle {
+                    drop(c);
+                    if !trickle(&mut server, chunk) {
+                        break;
+                    }
+                    continue;
+                }
                 if c.pack_put {
                     // The body follows the header in the same stream; count from its end.
                     if let Some(end) = find(chunk, b"\r\n\r\n") {
@@ -132,6 +149,13 @@ fn upload(
                     }
                 }
             } else if c.pack_put {
+                if *fault.lock().unwrap() == Fault::Trickle {
+                    drop(c);
+                    if !trickle(&mut server, chunk) {
+                        break;
+                    }
+                    continue;
+                }
                 if let Fault::CutUpload(after) = *fault.lock().unwrap() {
                     if c.sent + n >= after {
                         let keep = after - c.sent;
@@ -199,6 +223,14 @@ fn download(
         }
     }
     close(&client, &server);
+}
+
+/// Send `bytes` 256 at a time, 10 ms apart; false when the server has gone.
+fn trickle(server: &mut TcpStream, bytes: &[u8]) -> bool {
+    bytes.chunks(256).all(|piece| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        server.write_all(piece).is_ok()
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -111,10 +111,14 @@ impl Seaweed {
         std::fs::create_dir_all(self.data.join("data")).unwrap();
         wait_for_port(s3, "weed server", &mut child);
         self.child = Some(child);
-        // The gateway listens before the filer answers it: wait for a real S3 answer.
+        // The gateway listens before the filer answers it, and the master can place data only
+        // once the volume server has registered: wait for an S3 answer and for the master to
+        // assign a file id.
         let end = Instant::now() + Duration::from_secs(60);
-        while !http_answers(s3) {
-            assert!(Instant::now() < end, "SeaweedFS's S3 gateway did not answer within a minute");
+        while !(http_get(s3, "/").is_some()
+            && http_get(master, "/dir/assign").is_some_and(|b| b.contains("\"fid\"")))
+        {
+            assert!(Instant::now() < end, "SeaweedFS was not ready within a minute");
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -139,16 +143,19 @@ impl Drop for Seaweed {
     }
 }
 
-/// An HTTP GET of `/` on the port gets a status line back.
-fn http_answers(port: u16) -> bool {
+/// The body of an HTTP GET of `path` on a loopback port, when it answers at all.
+fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    matches!(s.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1.1 "))
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer
+        .starts_with("HTTP/1.1 ")
+        .then(|| answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
 }
 
 /// `rclone serve s3` over a plain directory, whose buckets are its folders.

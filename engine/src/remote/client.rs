@@ -14,7 +14,7 @@
 use super::credentials;
 use super::settings::RemoteSettings;
 use crate::key::{ContentHash, Key};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -27,6 +27,16 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
+/// The server does not do what was asked (S3's `NotImplemented`, HTTP 501).
+fn not_implemented(e: &object_store::Error) -> bool {
+    let text = e.to_string();
+    matches!(
+        e,
+        object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }
+    ) || text.contains("<Code>NotImplemented</Code>")
+        || text.contains("501 Not Implemented")
+}
+
 /// What the remote holds: the content hash of each key's records (more than one: a conflict).
 pub type Index = HashMap<Key, Vec<ContentHash>>;
 
@@ -34,12 +44,21 @@ pub type Index = HashMap<Key, Vec<ContentHash>>;
 const PART: usize = 16 << 20;
 
 pub struct Remote {
+    /// For listings and records.
     s3: AmazonS3,
+    /// For packs (no overall request timeout).
+    packs: AmazonS3,
     /// `prefix/` or empty.
     prefix: String,
     runtime: tokio::runtime::Runtime,
+    /// The longest a request may wait for its answer, or a pack transfer for progress.
+    timeout: Duration,
     pub settings: RemoteSettings,
 }
+
+/// A record larger than this is not read (records are a few kilobytes; the limit keeps a
+/// hostile server from filling memory).
+const MAX_RECORD: u64 = 64 << 20;
 
 /// How writing a record went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +84,7 @@ impl Remote {
 
     pub fn open_with(settings: &RemoteSettings, env: credentials::Env) -> Result<Remote> {
         let found = credentials::resolve(settings.profile.as_deref(), env)
-            .context("finding credentials for the remote")?;
+            .map_err(|e| anyhow!("the remote's credentials: {e:#}"))?;
         let (bucket, prefix) = settings.bucket_and_prefix();
         let var = |name: &str| env(name).filter(|v| !v.is_empty());
         let mut builder = match &found.credentials {
@@ -99,27 +118,34 @@ impl Remote {
             builder = builder.with_endpoint(endpoint);
         }
         let timeout = Duration::from_secs_f64(settings.timeout_seconds);
-        let options = ClientOptions::new()
-            .with_allow_http(allow_http)
-            .with_timeout(timeout)
-            .with_connect_timeout(timeout.min(Duration::from_secs(5)));
+        let connect = timeout.min(Duration::from_secs(5));
         // Twice at most, and never for longer than two timeouts in all: an unreachable or stalled
         // remote costs a bounded wait, not the three minutes of object_store's default.
         let retry =
             RetryConfig { max_retries: 2, retry_timeout: 2 * timeout, ..Default::default() };
-        let s3 = builder
-            .with_client_options(options)
-            .with_retry(retry)
-            .build()
-            .with_context(|| format!("configuring the S3 client for {}", settings.url))?;
+        let build = |options: ClientOptions| {
+            builder
+                .clone()
+                .with_client_options(
+                    options.with_allow_http(allow_http).with_connect_timeout(connect),
+                )
+                .with_retry(retry.clone())
+                .build()
+                .map_err(|e| anyhow!("configuring the S3 client for {}: {e}", settings.url))
+        };
+        // Listings and records: each request within the timeout. Packs may be large: their
+        // requests have no overall limit, and a pack transfer instead fails when it makes no
+        // progress for a timeout (see `get_pack` and `put_pack`).
+        let s3 = build(ClientOptions::new().with_timeout(timeout))?;
+        let packs = build(ClientOptions::new().with_timeout_disabled())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("remote")
             .enable_all()
             .build()
-            .context("starting the remote's threads")?;
+            .map_err(|e| anyhow!("starting the remote's threads: {e}"))?;
         let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
-        Ok(Remote { s3, prefix, runtime, settings: settings.clone() })
+        Ok(Remote { s3, packs, prefix, runtime, timeout, settings: settings.clone() })
     }
 
     pub fn url(&self) -> &str {
@@ -186,20 +212,37 @@ impl Remote {
     pub async fn get_record(&self, key: &Key, content: &ContentHash) -> Result<Bytes> {
         let path = self.record_path(key, content);
         let got = self.s3.get(&path).await.map_err(|e| self.error(e, "reading a record"))?;
+        if got.meta.size > MAX_RECORD {
+            bail!("the record of {key} on {} is {} bytes: not a record", self.url(), got.meta.size);
+        }
         got.bytes().await.map_err(|e| self.error(e, "reading a record"))
     }
 
-    /// The pack of `content` as a stream of bytes, and its size.
+    /// The pack of `content` as a stream of bytes, and its size. The answer, and then each
+    /// piece of it, must come within the timeout.
     pub async fn get_pack(
         &self,
         content: &ContentHash,
-    ) -> Result<(u64, BoxStream<'static, object_store::Result<Bytes>>)> {
-        let got = self
-            .s3
-            .get(&self.pack_path(content))
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes>>)> {
+        let path = self.pack_path(content);
+        let got = tokio::time::timeout(self.timeout, self.packs.get(&path))
             .await
+            .map_err(|_| self.stalled("reading a pack"))?
             .map_err(|e| self.error(e, "reading a pack"))?;
-        Ok((got.meta.size, got.into_stream()))
+        let (timeout, stalled) = (self.timeout, self.stalled("reading a pack"));
+        let stalled = std::sync::Arc::new(stalled.to_string());
+        let size = got.meta.size;
+        let stream = futures::stream::unfold(got.into_stream(), move |mut stream| {
+            let stalled = stalled.clone();
+            async move {
+                match tokio::time::timeout(timeout, stream.next()).await {
+                    Err(_) => Some((Err(anyhow!("{stalled}")), stream)),
+                    Ok(None) => None,
+                    Ok(Some(piece)) => Some((piece.context("downloading the pack"), stream)),
+                }
+            }
+        });
+        Ok((size, stream.boxed()))
     }
 
     /// The size of the pack of `content`, if the remote has one.
@@ -213,7 +256,9 @@ impl Remote {
 
     /// Upload the pack of `content`, its bytes produced by `next_chunk` (empty at the end):
     /// one request when it is small, parts otherwise. An upload that fails or is cut leaves no
-    /// object (S3 publishes an object, or a multipart upload, only when it is complete).
+    /// object (S3 publishes an object, or a multipart upload, only when it is complete). Each
+    /// request must end within the timeout plus a second per megabyte it sends: slower than
+    /// that, the remote counts as stalled.
     pub async fn put_pack(
         &self,
         content: &ContentHash,
@@ -223,18 +268,14 @@ impl Remote {
         let path = self.pack_path(content);
         if size <= PART as u64 {
             let bytes = next_chunk(PART)?;
-            self.s3
-                .put(&path, PutPayload::from(bytes))
-                .await
-                .map_err(|e| self.error(e, "uploading a pack"))?;
+            self.upload(size, self.packs.put(&path, PutPayload::from(bytes))).await?;
             return Ok(());
         }
-        let upload =
-            self.s3.put_multipart(&path).await.map_err(|e| self.error(e, "uploading a pack"))?;
+        let upload = self.upload(0, self.packs.put_multipart(&path)).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
         let result: Result<()> = async {
             loop {
-                writer.wait_for_capacity(4).await.map_err(|e| self.error(e, "uploading a pack"))?;
+                self.upload(4 * PART as u64, writer.wait_for_capacity(4)).await?;
                 let bytes = next_chunk(PART)?;
                 if bytes.is_empty() {
                     return Ok(());
@@ -244,12 +285,9 @@ impl Remote {
         }
         .await;
         match result {
-            Ok(()) => {
-                writer.finish().await.map_err(|e| self.error(e, "uploading a pack"))?;
-                Ok(())
-            }
+            Ok(()) => self.upload(4 * PART as u64, writer.finish()).await.map(|_| ()),
             Err(e) => {
-                let _ = writer.abort().await;
+                let _ = tokio::time::timeout(self.timeout, writer.abort()).await;
                 Err(e)
             }
         }
@@ -268,11 +306,9 @@ impl Remote {
         match self.s3.put_opts(&path, PutPayload::from(bytes.clone()), create).await {
             Ok(_) => Ok(Written::Created),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyThere),
-            // A server without conditional writes may refuse the header rather than ignore it.
-            Err(
-                object_store::Error::NotImplemented { .. }
-                | object_store::Error::NotSupported { .. },
-            ) => {
+            // A server without conditional writes may refuse the header (501) rather than
+            // ignore it: write without it (an equivalent record at worst replaces this one).
+            Err(e) if not_implemented(&e) => {
                 self.s3
                     .put(&path, PutPayload::from(bytes))
                     .await
@@ -281,6 +317,24 @@ impl Remote {
             }
             Err(e) => Err(self.error(e, "writing a record")),
         }
+    }
+
+    /// `doing`, a step of an upload that sends `bytes`, within the timeout plus a second per
+    /// megabyte.
+    async fn upload<T>(
+        &self,
+        bytes: u64,
+        doing: impl Future<Output = object_store::Result<T>>,
+    ) -> Result<T> {
+        let budget = self.timeout + Duration::from_secs_f64(bytes as f64 / 1e6);
+        match tokio::time::timeout(budget, doing).await {
+            Ok(result) => result.map_err(|e| self.error(e, "uploading a pack")),
+            Err(_) => Err(self.stalled("uploading a pack")),
+        }
+    }
+
+    fn stalled(&self, doing: &str) -> anyhow::Error {
+        anyhow!("{doing} on {}: no answer within {:?} (stalled)", self.settings.url, self.timeout)
     }
 
     /// One line for an error of object_store: what was being done, where, and the cause, with

@@ -10,7 +10,7 @@ use crate::key::ContentHash;
 use crate::progress::{Progress, ProgressMode};
 use crate::record::current_record;
 use crate::stage::Registry;
-use crate::status::{analyse, NodeStatus, State};
+use crate::status::{analyse, Analysis, NodeStatus, State};
 use crate::store::Store;
 use anyhow::{bail, Result};
 use futures::stream::{self, StreamExt};
@@ -57,19 +57,21 @@ pub fn pull(
     let index = remote.block_on(remote.index())?;
     store.create_dirs()?;
     let closure = dag.closure(targets);
-    let statuses = analyse(dag, registry, store, &closure, &Default::default(), Some(&index))?;
+    let Analysis { statuses, unbuildable } =
+        analyse(dag, registry, store, &closure, &Default::default(), Some(&index))?;
     let content: Vec<_> = statuses.iter().map(|s| s.as_ref().and_then(|s| s.content)).collect();
     let fingerprints = registry.fingerprints();
-    let unbuildable = vec![false; dag.nodes().len()];
     let mut summary = TransferSummary { direction: "pull", ..Default::default() };
     let mut wanted = Vec::new();
     for &i in &closure {
         let s = statuses[i].as_ref().expect("analysed");
         if s.state == State::UpToDate {
             summary.already += 1;
-        } else if s.on_remote {
-            let record = current_record(dag, i, &fingerprints, &content, &unbuildable)
-                .expect("a node on the remote has every input's content");
+        } else if let Some(record) = s
+            .on_remote
+            .then(|| current_record(dag, i, &fingerprints, &content, &unbuildable))
+            .flatten()
+        {
             wanted.push((s, record));
         } else {
             note_absent(s, &mut summary);
@@ -107,7 +109,7 @@ pub fn push(
     }
     let index = remote.block_on(remote.index())?;
     let closure = dag.closure(targets);
-    let statuses = analyse(dag, registry, store, &closure, &Default::default(), None)?;
+    let statuses = analyse(dag, registry, store, &closure, &Default::default(), None)?.statuses;
     let mut summary = TransferSummary { direction: "push", ..Default::default() };
     let mut built = Vec::new();
     for &i in &closure {

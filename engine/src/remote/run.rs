@@ -14,6 +14,7 @@ use crate::store::{Check, Depth, Store};
 use anyhow::Result;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::stream::{self, StreamExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A remote that answered when the run started.
 pub struct LiveRemote<'a> {
@@ -21,7 +22,13 @@ pub struct LiveRemote<'a> {
     pub index: Index,
     /// Push what the run builds.
     pub push: bool,
+    /// Transfers that failed: after [`GIVE_UP`] the run stops using the remote, so that one
+    /// that dies or stalls after answering costs a few timeouts, not one per node.
+    pub failures: AtomicUsize,
 }
+
+/// Failed transfers after which a run stops using the remote.
+pub const GIVE_UP: usize = 3;
 
 /// One node to pull: its id, key, the content the remote holds, and this study's record of it.
 pub type Wanted = (String, Key, ContentHash, BuildRecord);
@@ -30,12 +37,30 @@ impl LiveRemote<'_> {
     /// The content to pull for `job`, when the remote holds exactly one result for its key and
     /// the store has none (a forced job is built, not pulled).
     pub fn holds(&self, store: &Store, job: &Job) -> Option<ContentHash> {
+        if self.given_up() {
+            return None;
+        }
         match self.index.get(&job.key).map(Vec::as_slice) {
             Some(&[content]) if !job.force => match store.check(&job.key, Depth::Sizes) {
                 Check::Valid(_) => None,
                 _ => Some(content),
             },
             _ => None,
+        }
+    }
+
+    fn given_up(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) >= GIVE_UP
+    }
+
+    /// Count a failed transfer; the one that reaches [`GIVE_UP`] says that the run goes on
+    /// without the remote.
+    pub fn failed(&self, reporter: &dyn Reporter) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 == GIVE_UP {
+            reporter.warn(format!(
+                "{GIVE_UP} transfers with {} failed: this run goes on without it",
+                self.remote.url()
+            ));
         }
     }
 
@@ -72,6 +97,9 @@ impl LiveRemote<'_> {
         remote.block_on(
             queue
                 .map(|(id, key, repair)| async move {
+                    if self.given_up() {
+                        return (id, Ok(Pushed::AlreadyThere));
+                    }
                     let known = index.get(&key).map(Vec::as_slice).unwrap_or_default();
                     (id, transfer::push(remote, store, &key, known, repair).await)
                 })
@@ -84,7 +112,10 @@ impl LiveRemote<'_> {
                             "node {id}: {}; not replaced",
                             conflict(Some(ours), &theirs)
                         )),
-                        Err(e) => reporter.warn(format!("pushing {id} failed: {e:#}")),
+                        Err(e) => {
+                            reporter.warn(format!("pushing {id} failed: {e:#}"));
+                            self.failed(reporter);
+                        }
                     }
                     (n, total)
                 }),

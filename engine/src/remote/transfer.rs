@@ -53,7 +53,7 @@ pub async fn pull(
         }
         let mut unpacker = Unpacker::new(&tmp, &meta)?;
         while let Some(chunk) = stream.next().await {
-            unpacker.feed(&chunk.context("downloading the pack")?)?;
+            unpacker.feed(&chunk?)?;
         }
         let dirs = unpacker.dirs.clone();
         unpacker.finish()?;
@@ -111,8 +111,12 @@ pub async fn push(
     }
     let record = serde_json::to_vec_pretty(&meta)?;
     let written = remote.put_record(key, &content, record).await?;
-    // Another machine may have pushed other content for the key meanwhile: say so now.
+    // Another machine may have pushed other content for the key meanwhile: say so now. And a
+    // server that answered "already there" to a write that raced another must show it.
     let now = remote.records_of(key).await?;
+    if !now.contains(&content) {
+        bail!("the record written for {key} is not listed on the remote");
+    }
     if !others(&now).is_empty() {
         return Ok(Pushed::Conflict { ours: content, theirs: others(&now) });
     }
