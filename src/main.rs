@@ -206,10 +206,17 @@ struct RunArgs {
     #[arg(long)]
     allow_local_store: bool,
     /// Use the remote cache (the study file's `remote:`): fetch a missing node from it before
-    /// building it, and push what this run built (`--remote pull`: fetch only). With Slurm the
+    /// building it, and push what this run built (`--remote=pull`: fetch only). With Slurm the
     /// driver does both, so tasks need no credentials. A remote that cannot be reached costs a
     /// warning and a local build.
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "sync", value_name = "MODE")]
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "sync",
+        value_name = "MODE"
+    )]
     remote: Option<RemoteMode>,
 }
 

@@ -202,9 +202,9 @@ fn push_and_pull_through_seaweedfs_reproduce_the_reports(world: &World) {
     assert_same_reports(world, b.path());
     assert_store_clean(b.path());
 
-    // `run --remote` into an empty store pulls everything and builds nothing.
+    // `run --remote TARGET` into an empty store pulls everything and builds nothing.
     let c = remote_project(port, "roundtrip", "", None);
-    let o = out(aws(c.path(), &["run", "--json", "--remote"]));
+    let o = out(aws(c.path(), &["run", "--json", "--remote", "render"]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(outcomes(&o).keys().collect::<Vec<_>>(), ["pulled"], "{}", text(&o));
     assert_same_reports(world, c.path());
@@ -326,7 +326,7 @@ fn a_damaged_download_is_discarded_and_the_node_built(world: &World) {
             assert!(!failure[1].as_str().unwrap().contains('\n'), "one line: {failure}");
         }
         assert_store_clean(p.path());
-        let o = out(aws(p.path(), &["run", "--json", "--remote", "pull"]));
+        let o = out(aws(p.path(), &["run", "--json", "--remote=pull"]));
         assert_eq!(o.status.code(), Some(0), "{fault:?}: {}", text(&o));
         assert!(!ran(&o).is_empty(), "{fault:?}: the damaged nodes are built");
         assert!(text(&o).contains("warning: pulling"), "{fault:?}: {}", text(&o));
