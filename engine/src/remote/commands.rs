@@ -3,7 +3,7 @@
 //! each node from its inputs' contents, local or remote, exactly as a run would, so it fetches
 //! a whole closure into an empty store. Both resume: what is already there is skipped.
 
-use super::client::Remote;
+use super::client::{Index, Remote};
 use super::transfer::{self, Pulled, Pushed};
 use crate::dag::Dag;
 use crate::key::ContentHash;
@@ -74,7 +74,7 @@ pub fn pull(
         {
             wanted.push((s, record));
         } else {
-            note_absent(s, &mut summary);
+            note_absent(s, &index, &mut summary);
         }
     }
     let results = transfer_all(remote, &wanted, progress, "pulled", |(s, record)| async move {
@@ -150,9 +150,12 @@ pub fn conflict(ours: Option<ContentHash>, theirs: &[ContentHash]) -> String {
     format!("built here with content {ours}; the remote holds {}", theirs.join(", "))
 }
 
-fn note_absent(s: &NodeStatus, summary: &mut TransferSummary) {
-    if s.reasons.iter().any(|r| r.contains("different results")) {
-        let why = "the remote holds different results for this key (not pulled)".to_string();
+/// A node not pulled: a conflict when the remote holds several results for its key, else
+/// absent (not on the remote, or not keyed because an input is not).
+fn note_absent(s: &NodeStatus, index: &Index, summary: &mut TransferSummary) {
+    let held = s.key.and_then(|key| index.get(&key)).map_or(0, Vec::len);
+    if held > 1 {
+        let why = format!("the remote holds {held} different results for this key (not pulled)");
         summary.conflicts.push((s.id.clone(), why));
     } else {
         summary.absent.push(s.id.clone());
