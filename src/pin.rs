@@ -7,9 +7,9 @@
 use anyhow::{bail, Context, Result};
 use pipeline_engine::key::node_key;
 use pipeline_engine::{Dag, Registry, Store};
+use pipeline_stages::fetch::params::UNPINNED;
 use pipeline_stages::fetch::params::{FetchParams, HubFile};
 use pipeline_stages::fetch::{self, PinRecord};
-use pipeline_stages::study::config::UNPINNED;
 use pipeline_stages::study::locate::{locate, Seg};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -299,8 +299,8 @@ fn replace(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipeline_stages::fetch::params::Pin;
     use pipeline_stages::fetch::params::RepoType;
-    use pipeline_stages::study::config::Pin;
 
     const STUDY: &str = "\
 profiles:

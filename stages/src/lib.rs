@@ -20,5 +20,6 @@ pub mod render;
 pub mod source_model;
 pub mod study;
 pub mod subset;
+pub mod threat;
 pub mod training;
 pub mod visualise;

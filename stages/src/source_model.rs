@@ -2,8 +2,8 @@
 //! fetched checkpoint in a known layout (read onto the compute device).
 
 use crate::finetune::params::SourceFormat;
+use crate::nn::options::NetworkSettings;
 use crate::nn::{self, Network};
-use crate::study::config::NetworkSettings;
 use anyhow::Result;
 use std::path::Path;
 

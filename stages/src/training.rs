@@ -1,9 +1,9 @@
 //! The epoch loop and split evaluation shared by `pretrain` and `finetune`: seeded batch order,
 //! the augmentation, the learning-rate schedule, and evaluation in bounded-memory chunks.
 
+use crate::data::augment::Augment;
 use crate::data::{derived_rng, epoch_batches, test_batch, Dataset, TrainTransform};
 use crate::nn::{self, adversarial_train_step, train_step, Evaluation, Network, Pgd, Regime, Sgd};
-use crate::study::config::Augment;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 

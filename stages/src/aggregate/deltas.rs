@@ -4,7 +4,7 @@
 use super::frames::{cols, BEST, EPOCH};
 use super::stats::with_ci95;
 use super::{AggregateParams, SourceSpec};
-use crate::study::config::Constraint;
+use crate::threat::Constraint;
 use anyhow::Result;
 use polars::prelude::*;
 

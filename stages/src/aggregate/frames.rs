@@ -7,7 +7,7 @@ use super::tables::Tables;
 use super::AggregateParams;
 use crate::finetune::cell::Cell;
 use crate::finetune::metrics::CellMetrics;
-use crate::study::config::size_order;
+use crate::subset::params::size_order;
 use anyhow::{bail, Result};
 use polars::prelude::*;
 use std::collections::BTreeSet;

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, IMAGES_PER_SECOND, TRAIN_SECONDS};
-pub use crate::study::config::Constraint;
+pub use crate::threat::Constraint;
 
 /// A source model, in display order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,8 +76,8 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
-        "nn/options.rs",
-        "study/config.rs",
+        "subset/params.rs",
+        "threat.rs",
     ],
 };
 

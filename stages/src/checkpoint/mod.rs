@@ -19,12 +19,13 @@
 //! duplicates are ignored, and anything else is listed as unused in the [`LoadReport`]. A
 //! network tensor the checkpoint lacks, or one of another shape, is an error naming it.
 
+pub mod format;
 mod legacy;
 mod pickle;
 
+use crate::checkpoint::format::CheckpointFormat;
 use crate::nn::resnet::tensor_specs;
 use crate::nn::{NetConfig, Network, Normalizer, Stem};
-use crate::study::config::CheckpointFormat;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;

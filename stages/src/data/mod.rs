@@ -4,6 +4,7 @@
 //! subset rule with seeded batch order (`subset`). Every random choice comes from a named,
 //! seeded stream (`rng`).
 
+pub mod augment;
 pub mod dataset;
 pub mod procedural;
 pub mod raster;

@@ -18,7 +18,7 @@
 //! and `HF_HUB_DOWNLOAD_TIMEOUT` (each read of a download, default 10 s), as the Python client.
 
 use super::params::{HubFile, RepoType};
-use crate::study::config::Pin;
+use crate::fetch::params::Pin;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest;
 use std::fs::{self, File, OpenOptions};

@@ -5,8 +5,8 @@
 //! the user's file may be edited in place later, the store's must not change.
 
 use super::params::LocalFile;
+use crate::fetch::params::LocalCheckpoint;
 use crate::file_hash::blake3_of_file;
-use crate::study::config::LocalCheckpoint;
 use anyhow::{ensure, Context, Result};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -52,7 +52,7 @@ pub fn copy_into(f: &LocalFile, dir: &Path) -> Result<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::study::config::CheckpointFormat;
+    use crate::checkpoint::format::CheckpointFormat;
 
     #[test]
     fn the_content_enters_the_parameters_and_a_file_changed_after_loading_is_refused() {

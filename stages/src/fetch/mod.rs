@@ -16,9 +16,9 @@ pub mod local;
 pub mod nodes;
 pub mod params;
 
+use crate::fetch::params::Pin;
 use crate::file_hash::blake3_of_file;
 use crate::fingerprint::{sources, Code};
-use crate::study::config::Pin;
 use anyhow::{bail, Context, Result};
 pub use artifact::{fetched_file, file_name, PinRecord, PIN_FILE};
 use hub::Hub;
@@ -51,6 +51,7 @@ pub const CODE: Code = Code {
     root: "fetch/mod.rs",
     sources: sources![
         "fetch/mod.rs",
+        "checkpoint/format.rs",
         "fetch/artifact.rs",
         "fetch/hub.rs",
         "fetch/local.rs",
@@ -59,8 +60,6 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
-        "nn/options.rs",
-        "study/config.rs",
     ],
 };
 

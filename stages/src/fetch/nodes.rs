@@ -2,7 +2,8 @@
 //! checkpoint.
 
 use super::params::{FetchParams, HubFile, LocalFile, RepoType};
-use crate::study::config::{FileHash, HubCheckpoint, HubDataset, Source};
+use crate::fetch::params::FileHash;
+use crate::study::config::{HubCheckpoint, HubDataset, Source};
 use crate::study::expand::node;
 use pipeline_engine::Node;
 

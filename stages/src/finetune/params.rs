@@ -2,7 +2,11 @@
 //! by the stage. Everything that can change the node's output is here (so it enters the key),
 //! and nothing else.
 
-use crate::study::config::{CheckpointFormat, FinetuneSettings, NetworkSettings};
+use crate::checkpoint::format::CheckpointFormat;
+
+use crate::data::augment::Augment;
+use crate::nn::options::NetworkSettings;
+use crate::nn::options::{FcInit, FrozenBn};
 use serde::{Deserialize, Serialize};
 
 /// How a `finetune` node finds its source model in its `source` input.
@@ -41,4 +45,24 @@ pub struct FinetuneParams {
 
 fn is_false(b: &bool) -> bool {
     !b
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneSettings {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    /// Batch size for test-set evaluation (no effect on results other than speed).
+    pub eval_batch: usize,
+    /// Frozen BatchNorm layers: `train` (the default, the authors' code: batch statistics,
+    /// running statistics keep updating) or `eval`.
+    #[serde(default)]
+    pub frozen_bn: FrozenBn,
+    /// New fc layer's initialisation: `normal1` (the default, N(0,1) as in the authors' code)
+    /// or `pytorch_default`.
+    #[serde(default)]
+    pub fc_init: FcInit,
+    pub augment: Augment,
 }

@@ -37,3 +37,13 @@ pub enum FrozenBn {
     /// Frozen BatchNorm layers normalise with their running statistics and never update them.
     Eval,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Base planes of the ResNet-50 layout (64 is the real ResNet-50).
+    pub width: usize,
+    pub stem: Stem,
+    /// Input resolution images are up-scaled to (bilinear).
+    pub resolution: usize,
+}

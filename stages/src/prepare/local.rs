@@ -17,7 +17,7 @@
 use super::params::{LocalFiles, PrepareParams};
 use crate::data::{Dataset, Split};
 use crate::file_hash::blake3_of_file;
-use crate::study::config::{LocalDataset, LocalFormat};
+use crate::prepare::params::{LocalDataset, LocalFormat};
 use anyhow::{bail, ensure, Context, Result};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -33,11 +33,9 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
-        "nn/options.rs",
         "prepare/local.rs",
         "prepare/params.rs",
         "prepare/parquet.rs",
-        "study/config.rs",
     ],
 };
 

@@ -3,7 +3,8 @@
 
 use super::params::PrepareParams;
 use crate::fetch;
-use crate::study::config::{DataOrigin, PretrainSettings, Profile};
+use crate::pretrain::params::PretrainSettings;
+use crate::study::config::{DataOrigin, Profile};
 use crate::study::expand::{grid_datasets, node};
 use pipeline_engine::{Input, Node};
 use std::collections::BTreeMap;

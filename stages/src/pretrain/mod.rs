@@ -10,7 +10,7 @@ pub mod report;
 use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
 use crate::nn::{self, NetConfig, Network, Normalizer, Pgd, Regime, Sgd, SgdConfig};
-use crate::study::config::Constraint;
+use crate::threat::Constraint;
 use crate::training::{self, Epoch};
 use anyhow::{Context, Result};
 use candle_core::DType;
@@ -68,6 +68,7 @@ pub const CODE: Code = Code {
     root: "pretrain/mod.rs",
     sources: sources![
         "pretrain/mod.rs",
+        "data/augment.rs",
         "data/dataset.rs",
         "data/rng.rs",
         "data/subset.rs",
@@ -85,16 +86,17 @@ pub const CODE: Code = Code {
         "nn/maxpool.rs",
         "nn/options.rs",
         "nn/pgd.rs",
-        "nn/resnet.rs",
         "nn/residual.rs",
+        "nn/resnet.rs",
         "nn/rng.rs",
         "nn/schedule.rs",
         "nn/sgd.rs",
         "nn/train.rs",
+        "prepare/params.rs",
         "pretrain/model.rs",
         "pretrain/params.rs",
         "pretrain/report.rs",
-        "study/config.rs",
+        "threat.rs",
         "training.rs",
     ],
 };

@@ -1,7 +1,7 @@
 //! `source.json` in a `pretrain` artifact: the source's accuracy, clean and under attack, as
 //! Table 3 reads it.
 
-use crate::study::config::Constraint;
+use crate::threat::Constraint;
 use serde::{Deserialize, Serialize};
 
 /// What the source reports about itself (read by Table 3).

@@ -12,7 +12,7 @@ use super::plot::{
     SOURCE_COLORS,
 };
 use super::{RenderParams, Report, SourceLabel};
-use crate::study::config::Constraint;
+use crate::threat::Constraint;
 use anyhow::{bail, Result};
 use plotters::style::RGBColor;
 use polars::prelude::{col, lit, Expr};

@@ -5,9 +5,10 @@ use super::influence::InfluenceLabels;
 use super::{
     DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel, Statistics,
 };
+use crate::fetch::params::{Pin, Revision};
 use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
-use crate::study::config::{DataOrigin, Pin, Profile, Revision, SourceOrigin};
+use crate::study::config::{DataOrigin, Profile, SourceOrigin};
 use crate::study::expand::{grid_datasets, grid_sources, node};
 use crate::visualise::settings::Figure1Settings;
 use crate::{aggregate, influence, prepare};

@@ -1,7 +1,6 @@
 //! A profile's `statistics:` block: which evaluation of each fine-tuning cell the accuracy
-//! reports use. Read apart from the rest of the profile (`study/apart.rs`), like `figure1:`, so
-//! that it never touches the schema every other stage's fingerprint covers; without the block,
-//! the paper's choices.
+//! reports use. A typed field of the profile; without the block, the paper's
+//! choices.
 
 use serde::{Deserialize, Serialize};
 

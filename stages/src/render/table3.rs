@@ -7,7 +7,7 @@
 
 use super::{paper, pct, RenderParams};
 use crate::pretrain::report::{AttackReport, SourceReport, REPORT};
-use crate::study::config::Constraint;
+use crate::threat::Constraint;
 use anyhow::{Context, Result};
 use std::fmt::Write;
 use std::path::Path;

@@ -4,7 +4,7 @@
 use super::data::{self, Stat, SummaryRow};
 use super::paper;
 use super::{pct, RenderParams};
-use crate::study::config::size_order;
+use crate::subset::params::size_order;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write;

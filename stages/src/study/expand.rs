@@ -8,10 +8,7 @@ use super::config::{DatasetSettings, Profile, Source, SourceOrigin};
 use crate::fetch::params::LocalFile;
 use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
-use crate::influence::settings::InfluenceSettings;
 use crate::prepare::params::PrepareParams;
-use crate::render::Statistics;
-use crate::visualise::settings::Figure1Settings;
 use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset, visualise};
 use pipeline_engine::{Input, Node};
 use serde::Serialize;
@@ -50,15 +47,10 @@ pub struct LocalFiles {
 
 /// Every node of profile `name` (assumed valid), of its influence study and its Figure 1 if it
 /// has them, its reports publishing into `reports`.
-pub fn nodes(
-    name: &str,
-    profile: &Profile,
-    influence: Option<&InfluenceSettings>,
-    figure1: Option<&Figure1Settings>,
-    statistics: &Statistics,
-    local: &LocalFiles,
-    reports: &str,
-) -> Vec<Node> {
+pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -> Vec<Node> {
+    let influence = profile.influence.as_ref();
+    let figure1 = profile.figure1.as_ref();
+    let statistics = profile.statistics.unwrap_or_default();
     let mut nodes = prepare::nodes::targets(profile, &local.datasets);
     let mut sources = Vec::new();
     let mut pretrained = Vec::new();
@@ -100,6 +92,6 @@ pub fn nodes(
     }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
     let studies = render::nodes::Studies { influence, figure1 };
-    nodes.extend(render::nodes::nodes(name, profile, studies, statistics, reports, &pretrained));
+    nodes.extend(render::nodes::nodes(name, profile, studies, &statistics, reports, &pretrained));
     nodes
 }

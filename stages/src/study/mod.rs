@@ -1,7 +1,7 @@
 //! The study: `pipeline.yaml`'s schema, its profiles, and the expansion of a profile into the
 //! DAG's nodes (ids derived from parameter values), plus the registry of this study's stages.
 
-pub mod apart;
+pub mod blocks;
 pub mod config;
 pub mod expand;
 #[cfg(test)]
@@ -10,9 +10,6 @@ pub mod locate;
 pub mod validate;
 
 use crate::fingerprint::Code;
-use crate::influence::settings::InfluenceSettings;
-use crate::render::Statistics;
-use crate::visualise::settings::Figure1Settings;
 use anyhow::{anyhow, bail, Context, Result};
 use locate::Seg::Key;
 use pipeline_engine::{Node, Registry, Stage};
@@ -48,7 +45,6 @@ pub fn load(config: &Path, profile: Option<&str>) -> Result<Study> {
 /// As [`load`], from the text of a study file (for example one at another git revision); paths
 /// in it are relative to `config`'s directory, which errors name as the file.
 pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Study> {
-    let text = text.to_string();
     // A YAML error as `pipeline.yaml:12:7: …`.
     let located = |e: yaml_serde::Error| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
@@ -62,15 +58,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             _ => located(e),
         }
     })?;
-    let slurm = apart::split::<pipeline_engine::SlurmSettings>(config, &text, &tree, "slurm")?;
-    let influence =
-        apart::split::<InfluenceSettings>(config, &slurm.without_blocks, &tree, "influence")?;
-    let figure1 =
-        apart::split::<Figure1Settings>(config, &influence.without_blocks, &tree, "figure1")?;
-    let statistics =
-        apart::split::<Statistics>(config, &figure1.without_blocks, &tree, "statistics")?;
-    let file: config::StudyFile =
-        yaml_serde::from_str(&statistics.without_blocks).map_err(located)?;
+    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -90,12 +78,18 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // and fail every node that reads them, long after loading: refuse them here.
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
-    let influence =
-        checked(name, "influence", &influence.blocks, &mut problems, |s| s.check(chosen));
-    let figure1 = checked(name, "figure1", &figure1.blocks, &mut problems, |s| s.check(chosen));
-    let statistics = checked(name, "statistics", &statistics.blocks, &mut problems, |_| vec![])
-        .copied()
-        .unwrap_or_default();
+    let located_in = |key: &'static str, found: Vec<blocks::Problem>| {
+        found.into_iter().map(move |p| validate::Problem {
+            path: vec![Key("profiles"), Key(name), Key(key), Key(p.field)],
+            message: p.message,
+        })
+    };
+    if let Some(settings) = &chosen.influence {
+        problems.extend(located_in("influence", blocks::influence(settings, chosen)));
+    }
+    if let Some(settings) = &chosen.figure1 {
+        problems.extend(located_in("figure1", blocks::figure1(settings, chosen)));
+    }
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -140,9 +134,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     } else {
         format!("reports/{name}")
     };
-    let nodes = expand::nodes(name, chosen, influence, figure1, &statistics, &local, &reports_dir);
+    let nodes = expand::nodes(name, chosen, &local, &reports_dir);
     let registry = registry();
-    let slurm = slurm.blocks.get(name).cloned().flatten().unwrap_or_default();
+    let slurm = chosen.slurm.clone().unwrap_or_default();
     if let Some(kind) = slurm.resources.keys().find(|kind| registry.get(kind).is_none()) {
         let path = [Key("profiles"), Key(name), Key("slurm"), Key("resources"), Key(kind)];
         bail!(
@@ -160,35 +154,6 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         slurm,
         remote: file.remote.clone(),
     })
-}
-
-/// Profile `name`'s block under `key` (read apart), its problems added to `problems` located
-/// under `profiles.<name>.<key>`; `None` when the profile has no such block.
-fn checked<'a, T>(
-    name: &'a str,
-    key: &'static str,
-    blocks: &'a std::collections::BTreeMap<String, Option<T>>,
-    problems: &mut Vec<validate::Problem<'a>>,
-    check: impl Fn(&T) -> Vec<apart::Problem>,
-) -> Option<&'a T> {
-    match blocks.get(name)? {
-        None => {
-            problems.push(validate::Problem {
-                path: vec![Key("profiles"), Key(name), Key(key)],
-                message: "the block is empty; see the mini profile for its fields".into(),
-            });
-            None
-        }
-        Some(settings) => {
-            for p in check(settings) {
-                problems.push(validate::Problem {
-                    path: vec![Key("profiles"), Key(name), Key(key), Key(p.field)],
-                    message: p.message,
-                });
-            }
-            Some(settings)
-        }
-    }
 }
 
 /// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.

@@ -1,8 +1,12 @@
 //! Checks a parsed profile for what the types cannot say: names that must exist or be unique,
 //! schedules that must make sense. Each problem names its place in the file.
 
-use super::config::{Constraint, DataOrigin, Profile, SourceOrigin, SubsetSize};
+use crate::threat::Constraint;
+
+use super::config::{DataOrigin, Profile, SourceOrigin};
+
 use super::locate::Seg::{self, Index, Key};
+use crate::subset::params::SubsetSize;
 use std::collections::BTreeSet;
 
 /// A problem at a path of the file (`profiles.mini.grid.datasets[2]`).

@@ -4,8 +4,9 @@
 use super::params::SubsetParams;
 use crate::data::subset::seeds;
 use crate::prepare;
-use crate::study::config::{Profile, SubsetSize};
+use crate::study::config::Profile;
 use crate::study::expand::{grid_datasets, node};
+use crate::subset::params::SubsetSize;
 use pipeline_engine::{Input, Node};
 
 /// `subset/<dataset>/n<size>/s<seed>`.

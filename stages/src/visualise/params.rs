@@ -2,7 +2,7 @@
 
 use super::seeds::Pattern;
 use crate::finetune::params::SourceFormat;
-use crate::study::config::NetworkSettings;
+use crate::nn::options::NetworkSettings;
 use serde::{Deserialize, Serialize};
 
 /// `visualise`: Figure 1's feature visualisation of one source network; input `source` (its

@@ -5,9 +5,9 @@
 //! logits (`fixtures/make_legacy_checkpoint.py`).
 
 use candle_core::{Device, Tensor};
+use pipeline_stages::checkpoint::format::CheckpointFormat;
 use pipeline_stages::checkpoint::load;
 use pipeline_stages::nn::{Network, Normalizer, Stem};
-use pipeline_stages::study::config::CheckpointFormat;
 use std::path::PathBuf;
 
 /// Largest allowed |logit − reference| (logits are of order 1–5; float32 here, float64 there).
