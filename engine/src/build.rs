@@ -9,7 +9,7 @@ use crate::dag::Dag;
 use crate::job::Job;
 use crate::key::{ContentHash, Key};
 use crate::lock::NodeLock;
-use crate::record::{current_record, BuildRecord};
+use crate::record::BuildRecord;
 use crate::stage::{Registry, StageContext};
 use crate::store::{read_meta, Check, Depth, FailureRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
@@ -105,7 +105,9 @@ impl<'a> Builder<'a> {
                 None => bail!("the job for node {} lacks its input `{}`", job.node, input.name),
             }
         }
-        let record = current_record(self.dag, i, &self.fingerprints, &content, &unbuildable)
+        let record = self
+            .dag
+            .current_record(i, &self.fingerprints, &content, &unbuildable)
             .expect("every input has a content hash or is left out");
         if record.key != job.key {
             bail!(

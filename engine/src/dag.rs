@@ -1,9 +1,12 @@
 //! The validated graph of nodes: unique ids, known stage kinds, inputs that name existing nodes,
 //! no cycles. Also resolves command-line targets (report paths, stage kinds, node ids) into
-//! nodes and computes dependency closures. Nodes are addressed by their index in [`Dag::nodes`].
+//! nodes, computes dependency closures, and the build record (and so the key) a node would be
+//! built from now. Nodes are addressed by their index in [`Dag::nodes`].
 
 use crate::canonical::canonical_json;
+use crate::key::{node_key, ContentHash, KEY_VERSION};
 use crate::node::Node;
+use crate::record::{BuildRecord, InputRecord};
 use crate::stage::Registry;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -95,6 +98,43 @@ impl Dag {
     }
     pub fn dependents_of(&self, i: usize) -> &[usize] {
         &self.dependents[i]
+    }
+
+    /// The record node `i` would be built from now, given the content hashes of built nodes
+    /// and which nodes cannot be built (a failure upstream), both indexed like the DAG. Optional
+    /// inputs that cannot be built are left out of the record and so of the key. `None` while
+    /// some other input has no known content hash.
+    pub fn current_record(
+        &self,
+        i: usize,
+        fingerprints: &HashMap<String, blake3::Hash>,
+        content: &[Option<ContentHash>],
+        unbuildable: &[bool],
+    ) -> Option<BuildRecord> {
+        let node = self.node(i);
+        let mut inputs = Vec::with_capacity(node.inputs.len());
+        for (input, &j) in node.inputs.iter().zip(self.inputs_of(i)) {
+            if input.optional && unbuildable[j] {
+                continue;
+            }
+            inputs.push(InputRecord {
+                name: input.name.clone(),
+                node: input.node.clone(),
+                content_hash: content[j]?,
+            });
+        }
+        let fingerprint = fingerprints[&node.kind];
+        let pairs: Vec<(&str, ContentHash)> =
+            inputs.iter().map(|r| (r.name.as_str(), r.content_hash)).collect();
+        Some(BuildRecord {
+            key_version: KEY_VERSION,
+            key: node_key(&node.kind, &fingerprint, self.canonical_params(i), &pairs),
+            node: node.id.clone(),
+            kind: node.kind.clone(),
+            fingerprint: fingerprint.to_hex().to_string(),
+            params: node.params.clone(),
+            inputs,
+        })
     }
 
     /// `targets` and everything they depend on, in topological order.

@@ -25,7 +25,6 @@ pub mod store;
 pub use build::{Builder, Step};
 pub use dag::Dag;
 pub use executor::slurm::{settings::SlurmSettings, SlurmRun};
-pub use executor::ExecutorChoice;
 pub use job::Job;
 pub use key::{ContentHash, Key, KEY_VERSION};
 pub use lockfile::LockSettings;
@@ -33,7 +32,9 @@ pub use node::{Input, Node, Publish};
 pub use plan::{plan, Plan};
 pub use progress::ProgressMode;
 pub use remote::{Remote, RemoteSettings, TransferSummary};
-pub use scheduler::{run, Force, NodeOutcome, Outcome, RemoteUse, RunOptions, RunSummary};
+pub use scheduler::{
+    run, ExecutorChoice, Force, NodeOutcome, Outcome, RemoteUse, RunOptions, RunSummary,
+};
 pub use stage::{Registry, Stage, StageContext};
 pub use status::{status, State, StatusReport};
 pub use store::{Measurements, Store};

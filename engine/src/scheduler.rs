@@ -8,13 +8,13 @@
 
 use crate::build::{Builder, Reporter, Step};
 use crate::dag::Dag;
-use crate::executor::{local, slurm, Executor, ExecutorChoice};
+use crate::executor::{local, slurm, Executor};
 use crate::job::{Job, JobInput};
 use crate::key::{ContentHash, Key};
 use crate::lockfile::{self, LockSettings};
 use crate::progress::{Progress, ProgressMode};
 use crate::publish;
-use crate::record::{current_record, BuildRecord};
+use crate::record::BuildRecord;
 use crate::remote::run::{LiveRemote, Wanted};
 use crate::remote::transfer::Pulled;
 use crate::remote::Remote;
@@ -47,6 +47,15 @@ pub struct RunOptions {
     /// Pull a missing node from this remote before building it, and (with `push`) push what
     /// the run built.
     pub remote: Option<RemoteUse>,
+}
+
+/// Which executor a run uses.
+#[derive(Debug, Clone, Default)]
+pub enum ExecutorChoice {
+    /// Worker threads of this process (`jobs` nodes at once).
+    #[default]
+    Local,
+    Slurm(Box<slurm::SlurmRun>),
 }
 
 /// How a run uses a remote cache.
@@ -379,7 +388,8 @@ impl Sched<'_> {
     /// The record node `i`, whose inputs are all built or unbuildable-and-optional, is built
     /// from.
     fn record(&self, i: usize) -> BuildRecord {
-        current_record(self.dag, i, &self.builder.fingerprints, &self.content, &self.unbuildable)
+        self.dag
+            .current_record(i, &self.builder.fingerprints, &self.content, &self.unbuildable)
             .expect("a ready node has all inputs built")
     }
 

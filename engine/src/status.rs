@@ -6,7 +6,7 @@ use crate::canonical::display_value;
 use crate::dag::Dag;
 use crate::key::{ContentHash, Key, KEY_VERSION};
 use crate::lock;
-use crate::record::{current_record, BuildRecord, InputRecord};
+use crate::record::{BuildRecord, InputRecord};
 use crate::remote::Index;
 use crate::stage::Registry;
 use crate::store::{sanitise_id, Check, Depth, Store};
@@ -211,7 +211,7 @@ pub(crate) fn analyse(
             true => store.read_record(&node.id),
             false => Ok(None),
         };
-        match current_record(dag, i, &fingerprints, &content, &unbuildable) {
+        match dag.current_record(i, &fingerprints, &content, &unbuildable) {
             Some(now) => {
                 status.key = Some(now.key);
                 match store.check(&now.key, Depth::Sizes) {

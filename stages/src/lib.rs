@@ -12,6 +12,7 @@ pub mod finetune;
 pub mod fingerprint;
 pub mod gpu_check;
 pub mod influence;
+pub mod kind;
 pub mod nn;
 pub mod npy;
 pub mod prepare;

@@ -30,12 +30,3 @@ pub fn cpus() -> usize {
         .filter(|&n: &usize| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
-
-/// Which executor a run uses.
-#[derive(Debug, Clone, Default)]
-pub enum ExecutorChoice {
-    /// Worker threads of this process (`jobs` nodes at once).
-    #[default]
-    Local,
-    Slurm(Box<slurm::SlurmRun>),
-}

@@ -8,7 +8,6 @@ use super::transfer::{self, Pulled, Pushed};
 use crate::dag::Dag;
 use crate::key::ContentHash;
 use crate::progress::{Progress, ProgressMode};
-use crate::record::current_record;
 use crate::stage::Registry;
 use crate::status::{analyse, Analysis, NodeStatus, State};
 use crate::store::Store;
@@ -69,7 +68,7 @@ pub fn pull(
             summary.already += 1;
         } else if let Some(record) = s
             .on_remote
-            .then(|| current_record(dag, i, &fingerprints, &content, &unbuildable))
+            .then(|| dag.current_record(i, &fingerprints, &content, &unbuildable))
             .flatten()
         {
             wanted.push((s, record));

@@ -1,7 +1,7 @@
 //! Paired differences A − B over seeds (subsets are shared across sources, so the same seed is
 //! the same training subset): robust − natural, ℓ∞ small − large ε, ℓ2 − ℓ∞, 3 − 1 blocks.
 
-use super::frames::{cols, BEST, EPOCH};
+use super::columns::{cols, BEST, EPOCH};
 use super::stats::with_ci95;
 use super::{AggregateParams, SourceSpec};
 use crate::threat::Constraint;

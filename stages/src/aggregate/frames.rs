@@ -1,6 +1,7 @@
 //! The cell tables: the expected grid, the built cells (one row per cell × evaluation epoch),
 //! coverage and missing cells, and the per-grid-point summary, in a fixed row order.
 
+use super::columns::{cols, BEST, EPOCH};
 use super::deltas::deltas_frame;
 use super::stats::with_ci95;
 use super::tables::Tables;
@@ -141,17 +142,6 @@ fn per_epoch_columns(group: &[&str]) -> Vec<Expr> {
     let mut names: Vec<&str> = group.to_vec();
     names.extend(["n", "mean", "std", "statistic"]);
     cols(&names)
-}
-
-/// `statistic` of the summary and delta rows at one evaluation epoch.
-pub(super) const EPOCH: &str = "epoch";
-/// `statistic` of the rows over each cell's best evaluation (the highest test accuracy; the
-/// earliest epoch among equals), the authors' notebooks' choice for their depth and constraint
-/// figures.
-pub(super) const BEST: &str = "best";
-
-pub(super) fn cols(names: &[&str]) -> Vec<Expr> {
-    names.iter().map(|n| col(*n)).collect()
 }
 
 /// The expected grid, one row per cell, with sort ranks.

@@ -17,46 +17,24 @@
 //! paired differences, `tables.rs` writes them; `nodes.rs` is the expansion.
 
 use crate::fingerprint::{sources, Code};
+mod columns;
 mod deltas;
 mod frames;
-pub mod nodes;
+pub mod params;
 mod stats;
 mod tables;
 
 pub use deltas::{comparisons, Comparison};
 pub use frames::aggregate;
+pub use params::{AggregateParams, SourceSpec};
 pub use stats::t975;
 pub use tables::Tables;
 
+use crate::kind::StageKind;
 use anyhow::{Context, Result};
-use pipeline_engine::{Stage, StageContext};
-use serde::{Deserialize, Serialize};
+use pipeline_engine::StageContext;
 
-use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, IMAGES_PER_SECOND, TRAIN_SECONDS};
-pub use crate::threat::Constraint;
-
-/// A source model, in display order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceSpec {
-    pub name: String,
-    pub constraint: Constraint,
-    /// Radius of the adversary's ball (0 for natural training); orders the l-inf comparisons.
-    pub epsilon: f64,
-}
-
-/// Parameters of the `aggregate` node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AggregateParams {
-    /// Sources in display order.
-    pub sources: Vec<SourceSpec>,
-    /// Target dataset names in display order.
-    pub datasets: Vec<String>,
-    /// The full grid; cells absent from the inputs are reported as missing.
-    pub expected: Vec<Cell>,
-}
 
 /// The `aggregate` stage. Inputs: one per built fine-tuning cell (any name), each holding
 /// `metrics.json`.
@@ -67,8 +45,10 @@ pub const CODE: Code = Code {
     root: "aggregate/mod.rs",
     sources: sources![
         "aggregate/mod.rs",
+        "aggregate/columns.rs",
         "aggregate/deltas.rs",
         "aggregate/frames.rs",
+        "aggregate/params.rs",
         "aggregate/stats.rs",
         "aggregate/tables.rs",
         "finetune/cell.rs",
@@ -76,22 +56,18 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "subset/params.rs",
         "threat.rs",
     ],
 };
 
-impl Stage for Aggregate {
-    fn kind(&self) -> &'static str {
-        "aggregate"
-    }
+impl StageKind for Aggregate {
+    const KIND: &'static str = "aggregate";
+    type Params = AggregateParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let params: AggregateParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, params: AggregateParams) -> Result<()> {
         let (mut metrics, mut train_seconds, mut images) = (Vec::new(), 0.0, 0.0);
         for (name, dir) in ctx.inputs() {
             let cell = CellMetrics::read(dir).with_context(|| format!("input `{name}`"))?;
@@ -129,7 +105,9 @@ impl Stage for Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finetune::cell::Cell;
     use crate::finetune::metrics::Eval;
+    use crate::threat::Constraint;
     use polars::prelude::*;
     use std::path::Path;
 
@@ -437,7 +415,7 @@ mod tests {
             Box::new(|_| {}),
             Box::new(|_, _| {}),
         );
-        Aggregate.run(&ctx).unwrap();
+        Aggregate.run(&ctx, ctx.params_as().unwrap()).unwrap();
         out
     }
 

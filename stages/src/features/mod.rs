@@ -3,19 +3,19 @@
 //! influence study differentiates, with the features fixed.
 
 pub mod arrays;
-pub mod nodes;
 pub mod params;
 
 use crate::data::transform::test_batch;
 use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use crate::nn::Network;
 use crate::subset::drawn::Drawn;
 use anyhow::{bail, Result};
 use arrays::{Features, Fit, Summary};
 use candle_core::{DType, Tensor, D};
 use params::FeaturesParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 pub struct FeaturesStage;
 
@@ -31,6 +31,7 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "nn/batchnorm.rs",
         "nn/conv.rs",
         "nn/cpu.rs",
@@ -39,8 +40,8 @@ pub const CODE: Code = Code {
         "nn/layout.rs",
         "nn/maxpool.rs",
         "nn/options.rs",
-        "nn/resnet.rs",
         "nn/residual.rs",
+        "nn/resnet.rs",
         "nn/rng.rs",
         "npy.rs",
         "pretrain/model.rs",
@@ -48,17 +49,12 @@ pub const CODE: Code = Code {
     ],
 };
 
-impl Stage for FeaturesStage {
-    fn kind(&self) -> &'static str {
-        "features"
-    }
+impl StageKind for FeaturesStage {
+    const KIND: &'static str = "features";
+    type Params = FeaturesParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: FeaturesParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: FeaturesParams) -> Result<()> {
         let net = crate::pretrain::model::load(ctx.input("model")?)?;
         ctx.log(&format!("device: {}", crate::nn::device::describe(net.device())));
         let data = ctx.input("data")?;

@@ -13,17 +13,17 @@
 mod artifact;
 pub mod hub;
 pub mod local;
-pub mod nodes;
 pub mod params;
 
 use crate::fetch::params::Pin;
 use crate::file_hash::blake3_of_file;
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use anyhow::{bail, Context, Result};
 pub use artifact::{fetched_file, file_name, PinRecord, PIN_FILE};
 use hub::Hub;
 use params::{FetchParams, HubFile, RepoType};
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 /// The `pipeline.yaml` lines that pin the file of fetch node `id`: `revision:` and the hash
 /// field (`blake3:` for a source's checkpoint, `train_blake3:` / `test_blake3:` for a dataset).
@@ -60,20 +60,17 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
     ],
 };
 
-impl Stage for Fetch {
-    fn kind(&self) -> &'static str {
-        "fetch"
-    }
+impl StageKind for Fetch {
+    const KIND: &'static str = "fetch";
+    type Params = FetchParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        match ctx.params_as()? {
+    fn run(&self, ctx: &StageContext, params: FetchParams) -> Result<()> {
+        match params {
             FetchParams::Hub(p) => fetch_hub(ctx, &p),
             FetchParams::Local(f) => {
                 local::copy_into(&f, ctx.out_dir())?;

@@ -5,11 +5,11 @@
 
 pub mod cell;
 pub mod metrics;
-pub mod nodes;
 pub mod params;
 
 use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use crate::nn::{self, Regime, Sgd, SgdConfig};
 use crate::subset::drawn::Drawn;
 use crate::training::{self, Epoch};
@@ -17,7 +17,7 @@ use anyhow::Result;
 use cell::Cell;
 use metrics::{CellMetrics, Eval, EVAL_SECONDS, IMAGES_PER_SECOND, TRAIN_SECONDS};
 use params::FinetuneParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 use std::time::Instant;
 
 pub struct Finetune;
@@ -43,6 +43,7 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "nn/batchnorm.rs",
         "nn/conv.rs",
         "nn/cpu.rs",
@@ -66,17 +67,12 @@ pub const CODE: Code = Code {
     ],
 };
 
-impl Stage for Finetune {
-    fn kind(&self) -> &'static str {
-        "finetune"
-    }
+impl StageKind for Finetune {
+    const KIND: &'static str = "finetune";
+    type Params = FinetuneParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: FinetuneParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: FinetuneParams) -> Result<()> {
         let t = &p.train;
         let log = |line: &str| ctx.log(line);
         let mut net =

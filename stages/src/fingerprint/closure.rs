@@ -188,19 +188,43 @@ fn scan(src: &str) -> FileInfo {
 /// failing closed, every construct in a reached file that the reader does not follow, as
 /// `file:line: what`.
 pub fn closure(src: &Path, roots: &[&str]) -> Result<BTreeSet<String>, Vec<String>> {
-    let mut walk = Walk {
-        src: src.to_path_buf(),
-        files: BTreeMap::new(),
-        reached: BTreeSet::new(),
-        unfollowed: Vec::new(),
-    };
+    walk(src, roots).map(|walk| walk.reached)
+}
+
+/// Who names whom: for each file the code of `roots` reaches, the files its own code names
+/// items of directly (a file's own name left out), with the same failures as [`closure`].
+pub fn graph(
+    src: &Path,
+    roots: &[&str],
+) -> Result<BTreeMap<String, BTreeSet<String>>, Vec<String>> {
+    walk(src, roots).map(|walk| walk.edges)
+}
+
+/// The files of the crate's modules outside `#[cfg(test)]`: `lib.rs` and down its `mod`
+/// declarations.
+pub fn modules(src: &Path) -> Vec<String> {
+    let mut walk = Walk::new(src);
+    let (mut files, mut todo) = (Vec::new(), vec!["lib.rs".to_string()]);
+    while let Some(file) = todo.pop() {
+        let module = module_of(&file);
+        let children: Vec<String> = walk.info(&file).children.iter().cloned().collect();
+        for child in children {
+            todo.extend(walk.module_file(&[module.clone(), vec![child]].concat()));
+        }
+        files.push(file);
+    }
+    files.sort();
+    files
+}
+
+fn walk(src: &Path, roots: &[&str]) -> Result<Walk, Vec<String>> {
+    let mut walk = Walk::new(src);
     for root in roots {
         walk.reach(root.to_string());
     }
-    if walk.unfollowed.is_empty() {
-        Ok(walk.reached)
-    } else {
-        Err(walk.unfollowed)
+    match walk.unfollowed.is_empty() {
+        true => Ok(walk),
+        false => Err(std::mem::take(&mut walk.unfollowed)),
     }
 }
 
@@ -209,6 +233,9 @@ struct Walk {
     files: BTreeMap<String, FileInfo>,
     reached: BTreeSet<String>,
     unfollowed: Vec<String>,
+    /// The files being read, innermost last: the last one is what names the next file reached.
+    reading: Vec<String>,
+    edges: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The module path of a source file: `nn/sgd.rs` → `[nn, sgd]`, `nn/mod.rs` → `[nn]`.
@@ -237,6 +264,17 @@ fn normalise(path: &str) -> String {
 }
 
 impl Walk {
+    fn new(src: &Path) -> Walk {
+        Walk {
+            src: src.to_path_buf(),
+            files: BTreeMap::new(),
+            reached: BTreeSet::new(),
+            unfollowed: Vec::new(),
+            reading: Vec::new(),
+            edges: BTreeMap::new(),
+        }
+    }
+
     fn info(&mut self, file: &str) -> &FileInfo {
         if !self.files.contains_key(file) {
             let text = std::fs::read_to_string(self.src.join(file)).unwrap_or_default();
@@ -258,9 +296,20 @@ impl Walk {
 
     /// Include `file` and everything its own code reaches.
     fn reach(&mut self, file: String) {
+        if let Some(from) = self.reading.last().filter(|from| **from != file) {
+            self.edges.entry(from.clone()).or_default().insert(file.clone());
+        }
         if !self.reached.insert(file.clone()) || !file.ends_with(".rs") {
             return;
         }
+        self.reading.push(file.clone());
+        self.read(&file);
+        self.reading.pop();
+    }
+
+    /// Reach everything the code of `file` names.
+    fn read(&mut self, file: &str) {
+        let file = file.to_string();
         let module = module_of(&file);
         let dir = Path::new(&file).parent().map(|d| d.to_string_lossy().into_owned());
         let info = self.info(&file);

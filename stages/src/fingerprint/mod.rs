@@ -9,6 +9,8 @@
 //! can neither miss a file (stale results) nor hold one the stage does not run (needless
 //! re-computation).
 
+#[cfg(test)]
+mod acyclic;
 mod build_record;
 #[cfg(test)]
 mod closure;

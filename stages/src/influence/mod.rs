@@ -6,19 +6,19 @@
 
 pub mod fc;
 pub mod matrices;
-pub mod nodes;
 pub mod params;
 pub mod settings;
 pub mod solve;
 
 use crate::features::arrays::Features;
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use crate::npy::Array;
 use anyhow::Result;
 use faer::Mat;
 use matrices::{Influence, Summary};
 use params::InfluenceParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 pub struct InfluenceStage;
 
@@ -35,6 +35,7 @@ pub const CODE: Code = Code {
         "influence/matrices.rs",
         "influence/params.rs",
         "influence/solve.rs",
+        "kind.rs",
         "npy.rs",
     ],
 };
@@ -42,17 +43,12 @@ pub const CODE: Code = Code {
 /// Test rows per block of the test matrix (bounds memory: one block's gradients are rows × P).
 const TEST_BLOCK: usize = 512;
 
-impl Stage for InfluenceStage {
-    fn kind(&self) -> &'static str {
-        "influence"
-    }
+impl StageKind for InfluenceStage {
+    const KIND: &'static str = "influence";
+    type Params = InfluenceParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: InfluenceParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: InfluenceParams) -> Result<()> {
         let f = Features::load(ctx.input("features")?)?;
         let influence = compute(&f, &p, &|done, total| ctx.progress(done, total))?;
         let s = &influence.summary;

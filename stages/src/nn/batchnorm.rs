@@ -20,7 +20,9 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 use super::cpu::{custom_op, par_uninit, CpuKernel, CpuOp, Elem};
-use super::layers::BN_EPS;
+
+/// BatchNorm epsilon (PyTorch default).
+pub const BN_EPS: f64 = 1e-5;
 
 const OP: &str = "batchnorm";
 

@@ -10,12 +10,11 @@
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
 
+use super::batchnorm::BN_EPS;
 use super::conv::conv2d_normalised;
 use super::cpu::kernels_for;
 use super::{batchnorm, residual};
 
-/// BatchNorm epsilon (PyTorch default).
-pub const BN_EPS: f64 = 1e-5;
 /// BatchNorm running-statistics momentum (PyTorch default).
 pub const BN_MOMENTUM: f64 = 0.1;
 

@@ -330,7 +330,8 @@ fn read_folder(root: &Path, out: &mut Dataset) -> Result<()> {
     for (label, dir) in classes.iter().enumerate() {
         for file in files_under(dir)? {
             let img = image::open(&file).with_context(|| format!("decoding {}", file.display()))?;
-            super::append_image(out, &img).with_context(|| format!("{}", file.display()))?;
+            super::images::append_image(out, &img)
+                .with_context(|| format!("{}", file.display()))?;
             out.labels.push(label as u32);
         }
     }

@@ -1,16 +1,17 @@
 //! The `prepare` stage: one dataset's train and test splits as tensor files (`train/`, `test/`,
 //! each a `data::Dataset` directory), generated from a seed or decoded from fetched Parquet.
 
+mod images;
 pub mod local;
-pub mod nodes;
 pub mod params;
 pub mod parquet;
 
-use crate::data::{generate, Dataset, Kind, Split};
+use crate::data::{generate, Kind, Split};
 use crate::fingerprint::{sources, Code};
-use anyhow::{ensure, Result};
+use crate::kind::StageKind;
+use anyhow::Result;
 use params::PrepareParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 pub struct Prepare;
 
@@ -21,6 +22,7 @@ pub const CODE: Code = Code {
         "prepare/mod.rs",
         "data/dataset.rs",
         "data/procedural/digits.rs",
+        "data/procedural/draw.rs",
         "data/procedural/garments.rs",
         "data/procedural/glyphs.rs",
         "data/procedural/mod.rs",
@@ -33,24 +35,21 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
+        "prepare/images.rs",
         "prepare/local.rs",
         "prepare/params.rs",
         "prepare/parquet.rs",
     ],
 };
 
-impl Stage for Prepare {
-    fn kind(&self) -> &'static str {
-        "prepare"
-    }
+impl StageKind for Prepare {
+    const KIND: &'static str = "prepare";
+    type Params = PrepareParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
+    fn run(&self, ctx: &StageContext, params: PrepareParams) -> Result<()> {
         let name = ctx.node_id().rsplit('/').next().unwrap_or(ctx.node_id()).to_string();
-        let params: PrepareParams = ctx.params_as()?;
         for (split, which) in [("train", Split::Train), ("test", Split::Test)] {
             let data = match &params {
                 PrepareParams::Procedural(p) => {
@@ -81,31 +80,4 @@ impl Stage for Prepare {
         }
         Ok(())
     }
-}
-
-/// Appends a decoded image to `out` as planar [C, H, W] pixels. The first image sets the size
-/// and the channels (grey-scale stays one channel, anything else becomes RGB); every later one
-/// must have the same size.
-pub(crate) fn append_image(out: &mut Dataset, img: &image::DynamicImage) -> Result<()> {
-    if out.labels.is_empty() && out.images.is_empty() {
-        out.channels = if img.color().has_color() { 3 } else { 1 };
-        (out.width, out.height) = (img.width() as usize, img.height() as usize);
-    }
-    ensure!(
-        (img.width() as usize, img.height() as usize) == (out.width, out.height),
-        "the image is {}×{}, the first image is {}×{}",
-        img.width(),
-        img.height(),
-        out.width,
-        out.height
-    );
-    if out.channels == 1 {
-        out.images.extend_from_slice(img.to_luma8().as_raw());
-    } else {
-        let rgb = img.to_rgb8();
-        for c in 0..3 {
-            out.images.extend(rgb.as_raw().iter().skip(c).step_by(3));
-        }
-    }
-    Ok(())
 }

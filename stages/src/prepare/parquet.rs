@@ -47,7 +47,7 @@ pub fn read(
         );
         let img = image::load_from_memory(bytes)
             .with_context(|| format!("{}: row {row}: cannot decode the image", path.display()))?;
-        super::append_image(&mut out, &img)
+        super::images::append_image(&mut out, &img)
             .with_context(|| format!("{}: row {row}", path.display()))?;
         out.labels.push(label as u32);
     }

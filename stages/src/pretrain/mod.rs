@@ -3,12 +3,12 @@
 //! clean and under each configured attack (the mini profile's Table 3).
 
 pub mod model;
-pub mod nodes;
 pub mod params;
 pub mod report;
 
 use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use crate::nn::{self, NetConfig, Network, Normalizer, Pgd, Regime, Sgd, SgdConfig};
 use crate::threat::Constraint;
 use crate::training::{self, Epoch};
@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use candle_core::DType;
 use model::{MODEL, NETWORK};
 use params::PretrainParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 use report::{AttackReport, SourceReport, REPORT};
 use std::time::Instant;
 
@@ -76,6 +76,7 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "nn/batchnorm.rs",
         "nn/conv.rs",
         "nn/cpu.rs",
@@ -101,17 +102,12 @@ pub const CODE: Code = Code {
     ],
 };
 
-impl Stage for Pretrain {
-    fn kind(&self) -> &'static str {
-        "pretrain"
-    }
+impl StageKind for Pretrain {
+    const KIND: &'static str = "pretrain";
+    type Params = PretrainParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: PretrainParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: PretrainParams) -> Result<()> {
         let t = &p.train;
         let data = ctx.input("data")?;
         let (train, test) =

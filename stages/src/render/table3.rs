@@ -5,7 +5,8 @@
 //! training constraint and, for a stand-in, what it stands in for), its accuracies are not
 //! measured here.
 
-use super::{paper, pct, RenderParams};
+use super::table5::pct;
+use super::{paper, RenderParams};
 use crate::pretrain::report::{AttackReport, SourceReport, REPORT};
 use crate::threat::Constraint;
 use anyhow::{Context, Result};

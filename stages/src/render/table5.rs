@@ -3,7 +3,7 @@
 
 use super::data::{self, Stat, SummaryRow};
 use super::paper;
-use super::{pct, RenderParams};
+use super::RenderParams;
 use crate::subset::params::size_order;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -195,4 +195,9 @@ pub fn read_csv(text: &str) -> Result<Vec<CsvRow>> {
         });
     }
     Ok(rows)
+}
+
+/// Accuracy (percent) as the tables print it.
+pub(super) fn pct(x: f64) -> String {
+    format!("{x:.2}")
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::aggregate::{self, AggregateParams, SourceSpec};
 use crate::finetune::cell::Cell;
 use crate::finetune::metrics::{CellMetrics, Eval};
+use crate::threat::Constraint;
 
 const SOURCES: [(&str, &str, Constraint, f64, f64); 4] = [
     ("natural", "natural", Constraint::None, 0.0, 0.0),
@@ -372,7 +373,7 @@ fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
         Box::new(|_| {}),
         Box::new(|_, _| {}),
     );
-    Render.run(&ctx).unwrap();
+    Render.run(&ctx, ctx.params_as().unwrap()).unwrap();
     let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
     preview("table3.md", &md);
     assert!(md.contains("| PGD-10 l-inf 4/255 | PGD-10 l2 0.5 | Paper top-1 |"), "{md}");
@@ -611,7 +612,7 @@ fn influence_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 
 fn influence_params(report: Report, profile: &str) -> RenderParams {
     RenderParams {
-        influence: Some(super::influence::InfluenceLabels {
+        influence: Some(InfluenceLabels {
             natural: "natural".into(),
             robust: "l2_eps3".into(),
             dataset: "CIFAR-10".into(),

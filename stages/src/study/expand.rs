@@ -1,39 +1,20 @@
-//! Expands one profile of the study into the DAG's nodes, asking each stage kind for its own
-//! (`<kind>/nodes.rs`). Ids are derived from parameter values
+//! Expands one profile of the study into the DAG's nodes, asking the wiring of each stage kind
+//! for its own (`wiring/<kind>.rs`). Ids are derived from parameter values
 //! (`finetune/l2_eps3/cifar10/n1600/b3/s20100000`), never from list positions, so adding a seed
 //! or a dataset leaves every other id and key alone. The expansion is not part of any stage's
 //! fingerprint: what it decides reaches the keys through the nodes' parameters.
 
-use super::config::{DatasetSettings, Profile, Source, SourceOrigin};
+use super::config::{Profile, SourceOrigin};
+use super::wiring::finetune::SourceModel;
+use super::wiring::{
+    aggregate, fetch, finetune, grid_sources, influence, prepare, pretrain, render, subset,
+    visualise,
+};
 use crate::fetch::params::LocalFile;
-use crate::finetune::nodes::SourceModel;
 use crate::finetune::params::SourceFormat;
 use crate::prepare::params::PrepareParams;
-use crate::{aggregate, fetch, finetune, influence, prepare, pretrain, render, subset, visualise};
-use pipeline_engine::{Input, Node};
-use serde::Serialize;
+use pipeline_engine::Node;
 use std::collections::BTreeMap;
-
-/// A node of stage `kind` with these parameters and inputs, publishing nothing.
-pub fn node(id: String, kind: &str, params: &impl Serialize, inputs: Vec<Input>) -> Node {
-    Node {
-        id,
-        kind: kind.into(),
-        params: serde_json::to_value(params).expect("parameters serialise"),
-        inputs,
-        publish: vec![],
-    }
-}
-
-/// The profile's datasets that its grid uses, in the order they are defined.
-pub fn grid_datasets(profile: &Profile) -> impl Iterator<Item = &DatasetSettings> {
-    profile.datasets.iter().filter(|d| profile.grid.datasets.contains(&d.name))
-}
-
-/// The profile's sources that its grid uses, in the order they are defined.
-pub fn grid_sources(profile: &Profile) -> impl Iterator<Item = &Source> {
-    profile.sources.iter().filter(|s| profile.grid.sources.contains(&s.name))
-}
 
 /// The profile's local files, hashed when the study was loaded (so that their content is part
 /// of the keys), by dataset or source name.
@@ -51,7 +32,7 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
     let influence = profile.influence.as_ref();
     let figure1 = profile.figure1.as_ref();
     let statistics = profile.statistics.unwrap_or_default();
-    let mut nodes = prepare::nodes::targets(profile, &local.datasets);
+    let mut nodes = prepare::targets(profile, &local.datasets);
     let mut sources = Vec::new();
     let mut pretrained = Vec::new();
     for s in grid_sources(profile) {
@@ -59,39 +40,39 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
             SourceOrigin::Pretrain => {
                 if pretrained.is_empty() {
                     let train = profile.pretrain.as_ref().expect("validated: pretrain settings");
-                    nodes.push(prepare::nodes::source_data(train));
+                    nodes.push(prepare::source_data(train));
                 }
-                let model = pretrain::nodes::node_for(s, profile);
+                let model = pretrain::node_for(s, profile);
                 pretrained.push(model.clone());
                 (model, SourceFormat::Pretrained)
             }
             SourceOrigin::Hub => {
                 let h = s.hub.as_ref().expect("validated: hub settings exist");
-                (fetch::nodes::checkpoint(s, h), SourceFormat::Checkpoint(h.format))
+                (fetch::checkpoint(s, h), SourceFormat::Checkpoint(h.format))
             }
             SourceOrigin::Local => {
                 let c = s.local.as_ref().expect("validated: local settings exist");
                 let file = local.sources.get(&s.name).expect("resolved: every local source");
-                (fetch::nodes::local_checkpoint(s, file), SourceFormat::Checkpoint(c.format))
+                (fetch::local_checkpoint(s, file), SourceFormat::Checkpoint(c.format))
             }
         };
         sources.push(SourceModel { name: s.name.clone(), node: model.id.clone(), format });
         nodes.push(model);
     }
-    nodes.extend(subset::nodes::nodes(profile));
+    nodes.extend(subset::nodes(profile));
     // The influence study reads the networks of two grid cells: only those keep theirs.
     let kept = influence.map(|s| s.cells().to_vec()).unwrap_or_default();
-    let (cells, grid) = finetune::nodes::nodes(profile, &sources, &kept);
+    let (cells, grid) = finetune::nodes(profile, &sources, &kept);
     nodes.extend(cells);
-    nodes.extend(aggregate::nodes::nodes(profile, &grid));
+    nodes.extend(aggregate::nodes(profile, &grid));
     if let Some(settings) = influence {
-        nodes.extend(influence::nodes::nodes(profile, settings));
+        nodes.extend(influence::nodes(profile, settings));
     }
     if let Some(settings) = figure1 {
-        nodes.extend(visualise::nodes::nodes(profile, settings, &sources));
+        nodes.extend(visualise::nodes(profile, settings, &sources));
     }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    let studies = render::nodes::Studies { influence, figure1 };
-    nodes.extend(render::nodes::nodes(name, profile, studies, &statistics, reports, &pretrained));
+    let studies = render::Studies { influence, figure1 };
+    nodes.extend(render::nodes(name, profile, studies, &statistics, reports, &pretrained));
     nodes
 }

@@ -8,6 +8,7 @@ pub mod expand;
 mod fuzz;
 pub mod locate;
 pub mod validate;
+pub mod wiring;
 
 use crate::fingerprint::Code;
 use anyhow::{anyhow, bail, Context, Result};
@@ -50,22 +51,22 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         anyhow!("{}{at}: {e}", config.display())
     };
-    let tree: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| {
+    let tree: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
         // Some texts fail as plain YAML without a place ("more than one document") where the
         // schema finds a located error first: report that one.
-        match yaml_serde::from_str::<config::StudyFile>(&text) {
+        match yaml_serde::from_str::<config::StudyFile>(text) {
             Err(schema) if e.location().is_none() && schema.location().is_some() => located(schema),
             _ => located(e),
         }
     })?;
-    let file: config::StudyFile = yaml_serde::from_str(&text).map_err(located)?;
+    let file: config::StudyFile = yaml_serde::from_str(text).map_err(located)?;
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
         let (what, place) = match profile {
             Some(_) => ("profile", String::new()),
             None => {
-                ("default_profile", position(config, &text, &[locate::Seg::Key("default_profile")]))
+                ("default_profile", position(config, text, &[locate::Seg::Key("default_profile")]))
             }
         };
         bail!(
@@ -96,7 +97,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             .map(|p| {
                 format!(
                     "{}{}: {}",
-                    position(config, &text, &p.path),
+                    position(config, text, &p.path),
                     validate::dotted(&p.path),
                     p.message
                 )
@@ -113,7 +114,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // keys.
     let root = config.parent().unwrap_or(Path::new(""));
     let mut local = expand::LocalFiles::default();
-    for d in expand::grid_datasets(chosen) {
+    for d in wiring::grid_datasets(chosen) {
         if let Some(config::DataOrigin::Local(l)) = d.origin() {
             let params = crate::prepare::local::resolve(root, l).with_context(|| {
                 format!("{}: local dataset `{}` of profile `{name}`", config.display(), d.name)
@@ -121,7 +122,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             local.datasets.insert(d.name.clone(), params);
         }
     }
-    for s in expand::grid_sources(chosen) {
+    for s in wiring::grid_sources(chosen) {
         if let Some(c) = &s.local {
             let file = crate::fetch::local::resolve(root, c).with_context(|| {
                 format!("{}: local source `{}` of profile `{name}`", config.display(), s.name)
@@ -141,7 +142,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
         let path = [Key("profiles"), Key(name), Key("slurm"), Key("resources"), Key(kind)];
         bail!(
             "{}profiles.{name}.slurm.resources: no stage kind is called `{kind}`; the kinds are {}",
-            position(config, &text, &path),
+            position(config, text, &path),
             registry.kinds().collect::<Vec<_>>().join(", ")
         );
     }
@@ -167,21 +168,22 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 /// Every stage kind of this study with the code it is made of: the one list that the registry
 /// and the tests over stage kinds read.
 pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
+    use crate::kind::stage;
     use crate::{
         aggregate, features, fetch, finetune, influence, prepare, pretrain, render, subset,
         visualise,
     };
     vec![
-        (Arc::new(fetch::Fetch), &fetch::CODE),
-        (Arc::new(prepare::Prepare), &prepare::CODE),
-        (Arc::new(subset::Subset), &subset::CODE),
-        (Arc::new(pretrain::Pretrain), &pretrain::CODE),
-        (Arc::new(finetune::Finetune), &finetune::CODE),
-        (Arc::new(features::FeaturesStage), &features::CODE),
-        (Arc::new(influence::InfluenceStage), &influence::CODE),
-        (Arc::new(visualise::VisualiseStage), &visualise::CODE),
-        (Arc::new(aggregate::Aggregate), &aggregate::CODE),
-        (Arc::new(render::Render), &render::CODE),
+        stage(fetch::Fetch),
+        stage(prepare::Prepare),
+        stage(subset::Subset),
+        stage(pretrain::Pretrain),
+        stage(finetune::Finetune),
+        stage(features::FeaturesStage),
+        stage(influence::InfluenceStage),
+        stage(visualise::VisualiseStage),
+        stage(aggregate::Aggregate),
+        stage(render::Render),
     ]
 }
 

@@ -3,15 +3,15 @@
 //! input, so every source model is fine-tuned on the same subsets.
 
 pub mod drawn;
-pub mod nodes;
 pub mod params;
 
 use crate::data::{make_mask, Dataset};
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use anyhow::Result;
 use drawn::{Drawn, FILE};
 use params::SubsetParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 pub struct Subset;
 
@@ -26,22 +26,18 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "subset/drawn.rs",
         "subset/params.rs",
     ],
 };
 
-impl Stage for Subset {
-    fn kind(&self) -> &'static str {
-        "subset"
-    }
+impl StageKind for Subset {
+    const KIND: &'static str = "subset";
+    type Params = SubsetParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: SubsetParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: SubsetParams) -> Result<()> {
         let train = Dataset::load(&ctx.input("data")?.join("train"))?;
         let indices = match p.size {
             Some(n) => make_mask(&train.labels, train.classes, n, p.seed)?,

@@ -4,18 +4,18 @@
 
 pub mod artifact;
 pub mod ascent;
-pub mod nodes;
 pub mod params;
 pub mod seeds;
 pub mod settings;
 
 use crate::fingerprint::{sources, Code};
+use crate::kind::StageKind;
 use crate::npy::Array;
 use anyhow::Result;
 use artifact::{Summary, IMAGES, SEEDS, SUMMARY, TRACE};
 use candle_core::{Device, Tensor};
 use params::VisualiseParams;
-use pipeline_engine::{Stage, StageContext};
+use pipeline_engine::StageContext;
 
 pub struct VisualiseStage;
 
@@ -34,6 +34,7 @@ pub const CODE: Code = Code {
         "fingerprint/build_record.rs",
         "fingerprint/mod.rs",
         "fingerprint/tokens.rs",
+        "kind.rs",
         "nn/batchnorm.rs",
         "nn/conv.rs",
         "nn/cpu.rs",
@@ -55,17 +56,12 @@ pub const CODE: Code = Code {
     ],
 };
 
-impl Stage for VisualiseStage {
-    fn kind(&self) -> &'static str {
-        "visualise"
-    }
+impl StageKind for VisualiseStage {
+    const KIND: &'static str = "visualise";
+    type Params = VisualiseParams;
+    const CODE: &'static Code = &CODE;
 
-    fn fingerprint(&self) -> blake3::Hash {
-        CODE.fingerprint(self.kind())
-    }
-
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        let p: VisualiseParams = ctx.params_as()?;
+    fn run(&self, ctx: &StageContext, p: VisualiseParams) -> Result<()> {
         let log = |line: &str| ctx.log(line);
         let net =
             crate::source_model::load(ctx.input("source")?, p.source_format, &p.network, &log)?;

@@ -6,10 +6,20 @@
 use super::hub_server::{dead_endpoint, sha256, Mode, Server, REVISION};
 use pipeline_engine::{Stage, StageContext};
 use pipeline_stages::fetch::{Fetch, PinRecord};
+use pipeline_stages::kind::stage;
 use pipeline_stages::prepare::Prepare;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The stages as the engine runs them (parameters read from the context).
+fn fetch() -> Arc<dyn Stage> {
+    stage(Fetch).0
+}
+
+fn prepare() -> Arc<dyn Stage> {
+    stage(Prepare).0
+}
 
 fn context(
     id: &str,
@@ -92,7 +102,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
 
     // First download: verified bytes land in the artifact and in the local cache.
     let out_train = work.path().join("train");
-    Fetch
+    fetch()
         .run(&context(
             "fetch/set/train",
             fetch_params("d/train.parquet", &train_hash),
@@ -108,7 +118,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     // Cache hit: no request reaches the server.
     let before = server.requests();
     let again = work.path().join("train2");
-    Fetch
+    fetch()
         .run(&context(
             "fetch/set/train",
             fetch_params("d/train.parquet", &train_hash),
@@ -124,7 +134,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     let out = work.path().join("wrong");
     let err = format!(
         "{:#}",
-        Fetch
+        fetch()
             .run(&context("fetch/x", fetch_params("d/train.parquet", &wrong), vec![], &out))
             .unwrap_err()
     );
@@ -140,7 +150,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     let out = work.path().join("missing");
     let err = format!(
         "{:#}",
-        Fetch
+        fetch()
             .run(&context("fetch/x", fetch_params("d/nope.parquet", &wrong), vec![], &out))
             .unwrap_err()
     );
@@ -158,7 +168,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     // Server gone mid-transfer: an error, no artifact; the next run completes and verifies.
     server.set_mode(Mode::DieMidTransfer);
     let out_test = work.path().join("test");
-    let err = Fetch.run(&context(
+    let err = fetch().run(&context(
         "fetch/set/test",
         fetch_params("d/test.parquet", &test_hash),
         vec![],
@@ -168,7 +178,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     assert!(listing(&out_test).is_empty(), "nothing half-written: {:?}", listing(&out_test));
     server.set_mode(Mode::Serve);
     let out_test = work.path().join("test-again");
-    Fetch
+    fetch()
         .run(&context(
             "fetch/set/test",
             fetch_params("d/test.parquet", &test_hash),
@@ -180,7 +190,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
 
     // Re-fetch train (its cached copy was removed above), then prepare decodes both splits.
     let out_train = work.path().join("train3");
-    Fetch
+    fetch()
         .run(&context(
             "fetch/set/train",
             fetch_params("d/train.parquet", &train_hash),
@@ -192,7 +202,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     let params = serde_json::json!({"parquet": {"image_column": "img", "label_column": "label", "classes": 3}});
     let inputs =
         vec![("train".to_string(), out_train.clone()), ("test".to_string(), out_test.clone())];
-    Prepare.run(&context("prepare/set", params, inputs, &prepared)).unwrap();
+    prepare().run(&context("prepare/set", params, inputs, &prepared)).unwrap();
     let train_set = pipeline_stages::data::Dataset::load(&prepared.join("train")).unwrap();
     let test_set = pipeline_stages::data::Dataset::load(&prepared.join("test")).unwrap();
     assert_eq!(
@@ -221,7 +231,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
         Box::new(move |m: &str| sink.lock().unwrap().push_str(m)),
         Box::new(|_, _| {}),
     );
-    Fetch.run(&ctx).unwrap();
+    fetch().run(&ctx).unwrap();
     let pin = pipeline_stages::fetch::PinRecord::read(&out).expect("pin.json");
     assert_eq!((pin.revision.as_str(), pin.blake3.as_str()), (REVISION, test_hash.as_str()));
     assert_eq!(pipeline_stages::fetch::fetched_file(&out).unwrap(), out.join("new.parquet"));
@@ -232,7 +242,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     // cache's refs/main, and the log says so.
     std::env::set_var("HF_ENDPOINT", dead_endpoint());
     let (out, logged) = (work.path().join("unpinned-offline"), Arc::new(Mutex::new(String::new())));
-    Fetch.run(&logging_context(&out, unpinned("d/new.parquet"), &logged)).unwrap();
+    fetch().run(&logging_context(&out, unpinned("d/new.parquet"), &logged)).unwrap();
     assert_eq!(PinRecord::read(&out).unwrap().revision, REVISION);
     let log = logged.lock().unwrap().clone();
     assert!(log.contains("could not be reached") && log.contains(REVISION), "{log}");
@@ -248,7 +258,7 @@ fn fetch_and_prepare_through_a_loopback_hub() {
     std::env::set_var("HF_HUB_OFFLINE", "1");
     let before = server.requests();
     let out = work.path().join("offline");
-    Fetch.run(&context("fetch/set/new", unpinned("d/new.parquet"), vec![], &out)).unwrap();
+    fetch().run(&context("fetch/set/new", unpinned("d/new.parquet"), vec![], &out)).unwrap();
     let err = fetch_error(&work.path().join("offline-missing"), unpinned("d/other.parquet"));
     assert!(err.lines().next().unwrap().contains("HF_HUB_OFFLINE=1"), "{err}");
     assert!(err.contains("d/other.parquet"), "{err}");
@@ -321,6 +331,6 @@ fn logging_context(
 /// The error of a fetch that must fail, with its causes.
 #[track_caller]
 fn fetch_error(out: &Path, params: serde_json::Value) -> String {
-    let err = Fetch.run(&context("fetch/set/x", params, vec![], out)).unwrap_err();
+    let err = fetch().run(&context("fetch/set/x", params, vec![], out)).unwrap_err();
     format!("{err:#}")
 }

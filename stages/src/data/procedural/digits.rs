@@ -9,7 +9,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{jitter, noise, uni};
+use super::draw::{jitter, noise, uni};
 use crate::data::raster::{ellipse, grey, hsv, smooth, Affine, Canvas, Paint, P};
 
 /// The strokes of digit `d` in the unit box (y down).

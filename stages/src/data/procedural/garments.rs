@@ -8,7 +8,7 @@ use std::f32::consts::PI;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{jitter, noise, uni};
+use super::draw::{jitter, noise, uni};
 use crate::data::raster::{grey, Affine, Canvas, Paint, P};
 
 pub const NAMES: [&str; 10] = [

@@ -6,7 +6,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{jitter, noise, uni};
+use super::draw::{jitter, noise, uni};
 use crate::data::raster::{grey, smooth, Affine, Canvas, Paint, P};
 use crate::data::rng::derived_rng;
 

@@ -15,7 +15,7 @@ use std::f32::consts::FRAC_PI_2;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{colour_pair, noise, uni};
+use super::draw::{colour_pair, noise, uni};
 use crate::data::raster::{ellipse, hsv, mix, Affine, Canvas, Paint, P};
 
 /// One part of an object template, in object coordinates (about [-1, 1]², y down).

@@ -10,7 +10,7 @@ use std::f32::consts::TAU;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{colour_pair, noise, uni};
+use super::draw::{colour_pair, noise, uni};
 use crate::data::raster::{hsv, Affine, Canvas, Paint, Rgb, P};
 
 pub const MAX_CLASSES: usize = SHAPES.len() * TEXTURES.len();

@@ -9,31 +9,15 @@ mod ranks;
 
 use super::figures::color;
 use super::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
-use super::RenderParams;
+use super::{InfluenceLabels, RenderParams};
 use crate::influence::matrices::Influence;
 use anyhow::{Context, Result};
 use ranks::Ranks;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::Path;
 
 pub use figure6::render as figure6;
 pub use figure7::render as figure7;
-
-/// What the influence reports say about the study (set by `render/nodes.rs`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InfluenceLabels {
-    /// Source names (as in `RenderParams::sources`) of the two models.
-    pub natural: String,
-    pub robust: String,
-    /// The target dataset's label.
-    pub dataset: String,
-    /// The cell, in words: `400 training images, 3 fine-tuned blocks, seed 20000000`.
-    pub cell: String,
-    /// Figure 6: the seed that draws one test image per class.
-    pub figure6_seed: u64,
-}
 
 /// Ranks k = 1…DEPTH in Figure 8 (the paper's 100).
 const DEPTH: usize = 100;

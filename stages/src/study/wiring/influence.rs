@@ -2,12 +2,12 @@
 //! robust source's cell, its features and its influence matrices. The cells themselves are the
 //! grid's `finetune` nodes, told to keep their networks (`study/expand.rs`).
 
-use super::params::InfluenceParams;
-use super::settings::InfluenceSettings;
-use crate::features;
+use super::node;
 use crate::finetune::cell::Cell;
+use crate::influence::params::InfluenceParams;
+use crate::influence::settings::InfluenceSettings;
+use crate::influence::InfluenceStage;
 use crate::study::config::Profile;
-use crate::study::expand::node;
 use pipeline_engine::{Input, Node};
 
 /// `influence/<source>/<dataset>/n<size>/b<blocks>/s<seed>`.
@@ -19,7 +19,7 @@ pub fn id(cell: &Cell) -> String {
 pub fn nodes(profile: &Profile, settings: &InfluenceSettings) -> Vec<Node> {
     let mut nodes = Vec::new();
     for cell in settings.cells() {
-        let features = features::nodes::node_for(&cell, profile);
+        let features = super::features::node_for(&cell, profile);
         let params = InfluenceParams {
             source: cell.source.clone(),
             dataset: cell.dataset.clone(),
@@ -31,7 +31,7 @@ pub fn nodes(profile: &Profile, settings: &InfluenceSettings) -> Vec<Node> {
         };
         let inputs = vec![Input::new("features", &features.id)];
         nodes.push(features);
-        nodes.push(node(id(&cell), "influence", &params, inputs));
+        nodes.push(node::<InfluenceStage>(id(&cell), &params, inputs));
     }
     nodes
 }

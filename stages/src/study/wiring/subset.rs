@@ -1,12 +1,12 @@
 //! The `subset` nodes of a profile: one per (dataset, size, seed), shared by every source and
 //! depth, so that all sources are fine-tuned on the same subsets (paired comparisons).
 
-use super::params::SubsetParams;
+use super::{grid_datasets, node};
 use crate::data::subset::seeds;
-use crate::prepare;
 use crate::study::config::Profile;
-use crate::study::expand::{grid_datasets, node};
+use crate::subset::params::SubsetParams;
 use crate::subset::params::SubsetSize;
+use crate::subset::Subset;
 use pipeline_engine::{Input, Node};
 
 /// `subset/<dataset>/n<size>/s<seed>`.
@@ -23,9 +23,9 @@ pub fn nodes(profile: &Profile) -> Vec<Node> {
                 SubsetSize::All => None,
             };
             for seed in seeds(row.seeds) {
-                let inputs = vec![Input::new("data", prepare::nodes::id(&d.name))];
+                let inputs = vec![Input::new("data", super::prepare::id(&d.name))];
                 let params = SubsetParams { size, seed };
-                nodes.push(node(id(&d.name, &row.size.label(), seed), "subset", &params, inputs));
+                nodes.push(node::<Subset>(id(&d.name, &row.size.label(), seed), &params, inputs));
             }
         }
     }

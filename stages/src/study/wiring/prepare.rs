@@ -1,11 +1,11 @@
 //! The `prepare` nodes a profile needs: one per target dataset of the grid (with the `fetch`
 //! nodes of a hub dataset), and the source data when a source is pre-trained here.
 
-use super::params::PrepareParams;
-use crate::fetch;
+use super::{grid_datasets, node};
+use crate::prepare::params::PrepareParams;
+use crate::prepare::Prepare;
 use crate::pretrain::params::PretrainSettings;
 use crate::study::config::{DataOrigin, Profile};
-use crate::study::expand::{grid_datasets, node};
 use pipeline_engine::{Input, Node};
 use std::collections::BTreeMap;
 
@@ -18,14 +18,13 @@ pub fn id(dataset: &str) -> String {
 }
 
 /// The target datasets' nodes. `local` holds the parameters of the profile's local datasets by
-/// name (their files hashed by [`super::local::resolve`]).
+/// name (their files hashed by [`crate::prepare::local::resolve`]).
 pub fn targets(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> Vec<Node> {
     let mut nodes = Vec::new();
     for d in grid_datasets(profile) {
         match d.origin().expect("validated: one origin") {
-            DataOrigin::Procedural(p) => nodes.push(node(
+            DataOrigin::Procedural(p) => nodes.push(node::<Prepare>(
                 id(&d.name),
-                "prepare",
                 &PrepareParams::Procedural(p.clone()),
                 vec![],
             )),
@@ -35,7 +34,7 @@ pub fn targets(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> Ve
                     ("train", &h.train_file, &h.train_blake3),
                     ("test", &h.test_file, &h.test_blake3),
                 ] {
-                    let fetch = fetch::nodes::dataset_file(&d.name, split, h, file, blake3);
+                    let fetch = super::fetch::dataset_file(&d.name, split, h, file, blake3);
                     inputs.push(Input::new(split, &fetch.id));
                     nodes.push(fetch);
                 }
@@ -44,11 +43,11 @@ pub fn targets(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> Ve
                     label_column: h.label_column.clone(),
                     classes: h.classes,
                 };
-                nodes.push(node(id(&d.name), "prepare", &params, inputs));
+                nodes.push(node::<Prepare>(id(&d.name), &params, inputs));
             }
             DataOrigin::Local(_) => {
                 let params = local.get(&d.name).expect("resolved: every local dataset of the grid");
-                nodes.push(node(id(&d.name), "prepare", params, vec![]));
+                nodes.push(node::<Prepare>(id(&d.name), params, vec![]));
             }
         }
     }
@@ -57,5 +56,5 @@ pub fn targets(profile: &Profile, local: &BTreeMap<String, PrepareParams>) -> Ve
 
 /// The source data that pre-training reads ([`SOURCE_DATA`]).
 pub fn source_data(train: &PretrainSettings) -> Node {
-    node(SOURCE_DATA.into(), "prepare", &PrepareParams::Procedural(train.data.clone()), vec![])
+    node::<Prepare>(SOURCE_DATA.into(), &PrepareParams::Procedural(train.data.clone()), vec![])
 }

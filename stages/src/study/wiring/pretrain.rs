@@ -1,9 +1,10 @@
 //! The `pretrain` node of a source trained here (naturally or with PGD).
 
-use super::params::PretrainParams;
-use crate::prepare::nodes::SOURCE_DATA;
+use super::node;
+use super::prepare::SOURCE_DATA;
+use crate::pretrain::params::PretrainParams;
+use crate::pretrain::Pretrain;
 use crate::study::config::{Profile, Source};
-use crate::study::expand::node;
 use pipeline_engine::{Input, Node};
 
 /// `pretrain/<source>`, reading the profile's source data.
@@ -15,9 +16,8 @@ pub fn node_for(source: &Source, profile: &Profile) -> Node {
         network: profile.network.clone(),
         train: profile.pretrain.clone().expect("validated: pretrain settings exist"),
     };
-    node(
+    node::<Pretrain>(
         format!("pretrain/{}", source.name),
-        "pretrain",
         &params,
         vec![Input::new("data", SOURCE_DATA)],
     )

@@ -1,10 +1,11 @@
 //! Figure 1's nodes: one `visualise` node per source the profile's `figure1:` block names.
 
-use super::params::VisualiseParams;
-use super::settings::Figure1Settings;
-use crate::finetune::nodes::SourceModel;
+use super::finetune::SourceModel;
+use super::node;
 use crate::study::config::Profile;
-use crate::study::expand::node;
+use crate::visualise::params::VisualiseParams;
+use crate::visualise::settings::Figure1Settings;
+use crate::visualise::VisualiseStage;
 use pipeline_engine::{Input, Node};
 
 /// `visualise/<source>`.
@@ -30,7 +31,7 @@ pub fn nodes(profile: &Profile, settings: &Figure1Settings, sources: &[SourceMod
                 step: settings.step,
                 iterations: settings.iterations,
             };
-            node(id(&s.name), "visualise", &params, vec![Input::new("source", &s.node)])
+            node::<VisualiseStage>(id(&s.name), &params, vec![Input::new("source", &s.node)])
         })
         .collect()
 }

@@ -1,10 +1,11 @@
 //! The `fetch` nodes a profile needs: one per file of a hub dataset, one per hub or local
 //! checkpoint.
 
-use super::params::{FetchParams, HubFile, LocalFile, RepoType};
+use super::node;
 use crate::fetch::params::FileHash;
+use crate::fetch::params::{FetchParams, HubFile, LocalFile, RepoType};
+use crate::fetch::Fetch;
 use crate::study::config::{HubCheckpoint, HubDataset, Source};
-use crate::study::expand::node;
 use pipeline_engine::Node;
 
 /// `fetch/<dataset>/<split>`: one split's Parquet file of a hub dataset.
@@ -22,7 +23,7 @@ pub fn dataset_file(
         file: file.to_string(),
         blake3: blake3.clone(),
     });
-    node(format!("fetch/{dataset}/{split}"), "fetch", &params, vec![])
+    node::<Fetch>(format!("fetch/{dataset}/{split}"), &params, vec![])
 }
 
 /// `fetch/source/<source>`: a source model's checkpoint.
@@ -34,12 +35,12 @@ pub fn checkpoint(source: &Source, hub: &HubCheckpoint) -> Node {
         file: hub.file.clone(),
         blake3: hub.blake3.clone(),
     });
-    node(checkpoint_id(source), "fetch", &params, vec![])
+    node::<Fetch>(checkpoint_id(source), &params, vec![])
 }
 
 /// `fetch/source/<source>`: a source model's checkpoint from a local file (hashed on loading).
 pub fn local_checkpoint(source: &Source, file: &LocalFile) -> Node {
-    node(checkpoint_id(source), "fetch", &FetchParams::Local(file.clone()), vec![])
+    node::<Fetch>(checkpoint_id(source), &FetchParams::Local(file.clone()), vec![])
 }
 
 fn checkpoint_id(source: &Source) -> String {

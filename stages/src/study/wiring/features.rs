@@ -1,10 +1,10 @@
 //! The `features` node of a grid cell whose network a later stage reads.
 
-use super::params::FeaturesParams;
+use super::node;
+use crate::features::params::FeaturesParams;
+use crate::features::FeaturesStage;
 use crate::finetune::cell::Cell;
 use crate::study::config::Profile;
-use crate::study::expand::node;
-use crate::{prepare, subset};
 use pipeline_engine::{Input, Node};
 
 /// `features/<source>/<dataset>/n<size>/b<blocks>/s<seed>`.
@@ -25,8 +25,8 @@ pub fn node_for(cell: &Cell, profile: &Profile) -> Node {
     };
     let inputs = vec![
         Input::new("model", cell.id()),
-        Input::new("data", prepare::nodes::id(&cell.dataset)),
-        Input::new("subset", subset::nodes::id(&cell.dataset, &cell.size_label, cell.seed)),
+        Input::new("data", super::prepare::id(&cell.dataset)),
+        Input::new("subset", super::subset::id(&cell.dataset, &cell.size_label, cell.seed)),
     ];
-    node(id(cell), "features", &params, inputs)
+    node::<FeaturesStage>(id(cell), &params, inputs)
 }

@@ -1,17 +1,18 @@
 //! The `render` nodes: one per report of [`REPORTS`], publishing into the profile's reports
 //! folder, and the index.
 
-use super::influence::InfluenceLabels;
-use super::{
-    DatasetLabel, IndexEntry, RenderParams, Report, ScheduleEntry, SourceLabel, Statistics,
-};
+use super::{grid_datasets, grid_sources, node};
 use crate::fetch::params::{Pin, Revision};
 use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
+use crate::render::{
+    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, Report, ScheduleEntry, SourceLabel,
+    Statistics,
+};
 use crate::study::config::{DataOrigin, Profile, SourceOrigin};
-use crate::study::expand::{grid_datasets, grid_sources, node};
 use crate::visualise::settings::Figure1Settings;
-use crate::{aggregate, influence, prepare};
+
+use crate::render::Render;
 use pipeline_engine::{Input, Node, Publish};
 
 /// The reports: `(name, description)`; each is one `render` node.
@@ -108,25 +109,25 @@ pub fn nodes(
                 })
                 .collect(),
             Report::Figure4 | Report::Figure10 => {
-                vec![Input::new("aggregate", aggregate::nodes::DEPTHS)]
+                vec![Input::new("aggregate", super::aggregate::DEPTHS)]
             }
             Report::Table1 | Report::Table2 | Report::Figure9 => vec![],
             Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
                 let s = influence.expect("influence reports only with an influence study");
                 let [natural, robust] = s.cells();
                 let mut inputs = vec![
-                    Input::new("natural", influence::nodes::id(&natural)),
-                    Input::new("robust", influence::nodes::id(&robust)),
+                    Input::new("natural", super::influence::id(&natural)),
+                    Input::new("robust", super::influence::id(&robust)),
                 ];
                 if report == Report::Figure6 {
-                    inputs.push(Input::new("data", prepare::nodes::id(&s.dataset)));
+                    inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
                 }
                 params.influence = Some(influence_labels(profile, s));
                 inputs
             }
             Report::Figure1 => {
                 let settings = figure1.expect("Figure 1 only with a figure1 block");
-                let id = |s: &String| crate::visualise::nodes::id(s);
+                let id = |s: &String| super::visualise::id(s);
                 settings
                     .sources
                     .iter()
@@ -135,10 +136,10 @@ pub fn nodes(
             }
             Report::Table4 => grid_datasets(profile)
                 .map(|d| {
-                    Input::optional(format!("dataset:{}", d.name), prepare::nodes::id(&d.name))
+                    Input::optional(format!("dataset:{}", d.name), super::prepare::id(&d.name))
                 })
                 .collect(),
-            _ => vec![Input::new("aggregate", aggregate::nodes::MAIN)],
+            _ => vec![Input::new("aggregate", super::aggregate::MAIN)],
         };
         match report {
             Report::Table1 => params.finetune = Some(profile.finetune.clone()),
@@ -172,14 +173,14 @@ pub fn nodes(
             params.subset_size =
                 profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
         }
-        let mut n = node(format!("render/{}", report.name()), "render", &params, inputs);
+        let mut n = node::<Render>(format!("render/{}", report.name()), &params, inputs);
         n.publish = files.iter().map(|f| Publish::new(*f, format!("{reports}/{f}"))).collect();
         index_entries
             .push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
         nodes.push(n);
     }
     let params = RenderParams { reports: index_entries, ..base };
-    let mut index = node("render/index".into(), "render", &params, vec![]);
+    let mut index = node::<Render>("render/index".into(), &params, vec![]);
     let readme = Report::Index.files()[0];
     index.publish = vec![Publish::new(readme, format!("{reports}/{readme}"))];
     nodes.push(index);

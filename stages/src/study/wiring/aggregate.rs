@@ -2,10 +2,11 @@
 //! (Figures 4, 10). Each reads its cells as optional inputs: a failed cell is a gap the reports
 //! mark, not a reason to render nothing.
 
-use super::{AggregateParams, SourceSpec};
+use super::{grid_datasets, grid_sources, node};
+use crate::aggregate::Aggregate;
+use crate::aggregate::{AggregateParams, SourceSpec};
 use crate::finetune::cell::Cell;
 use crate::study::config::Profile;
-use crate::study::expand::{grid_datasets, grid_sources, node};
 use pipeline_engine::{Input, Node};
 
 /// The aggregate of the 3-block cells.
@@ -28,7 +29,7 @@ pub fn nodes(profile: &Profile, cells: &[Cell]) -> Vec<Node> {
             expected: cells.iter().map(|&c| c.clone()).collect(),
         };
         let inputs = cells.iter().map(|c| Input::optional(c.id(), c.id())).collect();
-        node(id.into(), "aggregate", &params, inputs)
+        node::<Aggregate>(id.into(), &params, inputs)
     };
     vec![aggregate(MAIN, &|c| c.blocks == 3), aggregate(DEPTHS, &|_| true)]
 }

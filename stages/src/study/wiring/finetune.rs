@@ -1,12 +1,12 @@
 //! The `finetune` nodes of a profile: one per cell of the grid (sources × datasets × sizes ×
 //! blocks × seeds), each reading its source model, its dataset and its subset.
 
-use super::cell::Cell;
-use super::params::{FinetuneParams, SourceFormat};
+use super::{grid_datasets, node};
 use crate::data::subset::seeds;
+use crate::finetune::cell::Cell;
+use crate::finetune::params::{FinetuneParams, SourceFormat};
+use crate::finetune::Finetune;
 use crate::study::config::Profile;
-use crate::study::expand::{grid_datasets, node};
-use crate::{prepare, subset};
 use pipeline_engine::{Input, Node};
 
 /// A source model as the cells read it: its name, the node that provides it, and its format.
@@ -47,13 +47,13 @@ pub fn nodes(profile: &Profile, sources: &[SourceModel], kept: &[Cell]) -> (Vec<
                         };
                         let inputs = vec![
                             Input::new("source", &source.node),
-                            Input::new("data", prepare::nodes::id(&d.name)),
+                            Input::new("data", super::prepare::id(&d.name)),
                             Input::new(
                                 "subset",
-                                subset::nodes::id(&d.name, &cell.size_label, seed),
+                                super::subset::id(&d.name, &cell.size_label, seed),
                             ),
                         ];
-                        nodes.push(node(cell.id(), "finetune", &params, inputs));
+                        nodes.push(node::<Finetune>(cell.id(), &params, inputs));
                         cells.push(cell);
                     }
                 }

@@ -1,0 +1,45 @@
+//! The typed seam of a stage kind: its name, the type of its nodes' parameters, the code it is
+//! made of and its run, tied together by one trait, so that a node's parameters can only be
+//! those of its kind (`study::wiring::node::<Finetune>(id, &FinetuneParams, …)`) and a kind's
+//! fingerprint is always over its own code. [`stage`] turns a kind into the engine's untyped
+//! [`Stage`].
+
+use crate::fingerprint::Code;
+use anyhow::Result;
+use pipeline_engine::{Stage, StageContext};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+
+pub trait StageKind: Send + Sync + 'static {
+    /// The name nodes and ids use, e.g. `finetune`.
+    const KIND: &'static str;
+    /// Everything that can change a node's output (its JSON form enters the key).
+    type Params: Serialize + DeserializeOwned;
+    /// The files the kind's code is made of (its fingerprint; see `fingerprint/mod.rs`).
+    const CODE: &'static Code;
+    /// Compute one node's artifact: read `ctx.input(..)`, write files under `ctx.out_dir()`.
+    fn run(&self, ctx: &StageContext, params: Self::Params) -> Result<()>;
+}
+
+/// A stage kind as the engine sees it.
+struct Untyped<K>(K);
+
+impl<K: StageKind> Stage for Untyped<K> {
+    fn kind(&self) -> &'static str {
+        K::KIND
+    }
+
+    fn fingerprint(&self) -> blake3::Hash {
+        K::CODE.fingerprint(K::KIND)
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        self.0.run(ctx, ctx.params_as()?)
+    }
+}
+
+/// Kind `kind` as a stage of the engine's registry, with the code it is made of.
+pub fn stage<K: StageKind>(kind: K) -> (Arc<dyn Stage>, &'static Code) {
+    (Arc::new(Untyped(kind)), K::CODE)
+}
