@@ -11,7 +11,7 @@ use super::plot::{
     self, Figure, Line, Panel, Point, XAxis, YAxis, COMPARISON_COLORS, SEQUENCE_COLORS,
     SOURCE_COLORS,
 };
-use super::{RenderParams, Report, SourceLabel};
+use super::{RenderParams, SourceLabel};
 use crate::threat::Constraint;
 use anyhow::{bail, Result};
 use plotters::style::RGBColor;
@@ -22,31 +22,33 @@ use std::path::Path;
 const BLOCKS: u32 = 3;
 const SUBSET: &str = "training images (log scale)";
 
-/// The SVG of the figure `params.report`, from the aggregate in `aggregate`.
-pub fn render(params: &RenderParams, aggregate: &Path) -> Result<String> {
-    let figure = match params.report {
-        Report::Figure2 => figure2(params, aggregate)?,
-        Report::Figure3 => figure3(params, aggregate)?,
-        Report::Figure4 => {
-            let l2 = params.sources.iter().find(|s| s.constraint == Constraint::L2);
-            let Some(l2) = l2 else { bail!("figure4 needs an l2 source among `sources`") };
-            blocks_figure(params, aggregate, "Figure 4", &[l2])?
-        }
-        Report::Figure5 => figure5(params, aggregate)?,
-        Report::Figure10 => {
-            let first_l2 = params.sources.iter().position(|s| s.constraint == Constraint::L2);
-            let others: Vec<&SourceLabel> = params
-                .sources
-                .iter()
-                .enumerate()
-                .filter(|&(i, s)| s.constraint != Constraint::None && Some(i) != first_l2)
-                .map(|(_, s)| s)
-                .collect();
-            blocks_figure(params, aggregate, "Figure 10", &others)?
-        }
-        other => bail!("{other:?} is not a figure"),
-    };
-    plot::svg(&figure)
+/// The SVG of `figure`, drawn from the aggregate in `aggregate`.
+pub fn svg(
+    figure: fn(&RenderParams, &Path) -> Result<Figure>,
+    params: &RenderParams,
+    aggregate: &Path,
+) -> Result<String> {
+    plot::svg(&figure(params, aggregate)?)
+}
+
+/// Figure 4: the fine-tuned depths for the ℓ2 source against natural.
+pub fn figure4(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    let l2 = params.sources.iter().find(|s| s.constraint == Constraint::L2);
+    let Some(l2) = l2 else { bail!("figure4 needs an l2 source among `sources`") };
+    blocks_figure(params, aggregate, "Figure 4", &[l2])
+}
+
+/// Figure 10: as Figure 4, for every robust source but the first ℓ2 one.
+pub fn figure10(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+    let first_l2 = params.sources.iter().position(|s| s.constraint == Constraint::L2);
+    let others: Vec<&SourceLabel> = params
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|&(i, s)| s.constraint != Constraint::None && Some(i) != first_l2)
+        .map(|(_, s)| s)
+        .collect();
+    blocks_figure(params, aggregate, "Figure 10", &others)
 }
 
 /// The colour of `source` in every figure.
@@ -151,7 +153,7 @@ fn accuracy_and_delta_cells(
 }
 
 /// Figure 2: accuracy against subset size, and robust − natural.
-fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+pub fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let statistic = params.statistic()?;
     Ok(Figure {
         title: "Figure 2: accuracy against training-set size".into(),
@@ -168,7 +170,7 @@ fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
 }
 
 /// Figure 3: accuracy against training epoch at one subset size, and robust − natural.
-fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+pub fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let Some(size) = &params.subset_size else {
         bail!("figure3 needs `subset_size` (a subset-size label)")
     };
@@ -295,7 +297,7 @@ fn blocks_figure(
 }
 
 /// Figure 5: robust sources against each other (smaller minus larger l-inf ε, l2 minus l-inf).
-fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
+pub fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let robust = |name: &str| {
         params.sources.iter().any(|s| s.name == name && s.constraint != Constraint::None)
     };

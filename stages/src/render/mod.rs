@@ -15,6 +15,7 @@ mod paper;
 pub mod params;
 mod plot;
 mod raster;
+pub mod reports;
 mod settings;
 mod setup;
 mod svg;
@@ -25,7 +26,7 @@ use crate::fingerprint::{sources, Code};
 use crate::kind::StageKind;
 use anyhow::{Context, Result};
 pub use params::{
-    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, Report, ScheduleEntry, SourceLabel,
+    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, ScheduleEntry, SourceLabel,
 };
 use pipeline_engine::StageContext;
 pub use settings::{Statistic, Statistics};
@@ -76,6 +77,7 @@ pub const CODE: Code = Code {
         "render/params.rs",
         "render/plot.rs",
         "render/raster.rs",
+        "render/reports.rs",
         "render/settings.rs",
         "render/setup.rs",
         "render/svg.rs",
@@ -93,61 +95,13 @@ impl StageKind for Render {
     const CODE: &'static Code = &CODE;
 
     fn run(&self, ctx: &StageContext, params: RenderParams) -> Result<()> {
-        let out = ctx.out_dir();
-        match params.report {
-            Report::Table5 => {
-                let (md, csv) = table5::render(&params, ctx.input("aggregate")?)?;
-                let [md_file, csv_file] = Report::Table5.files() else { unreachable!() };
-                write(out, md_file, &md)?;
-                write(out, csv_file, &csv)
-            }
-            Report::Table3 => {
-                // Sources pre-trained here have an input; fetched checkpoints have none.
-                let dirs: Vec<Option<&Path>> = params
-                    .sources
-                    .iter()
-                    .map(|s| ctx.input(&format!("source:{}", s.name)).ok())
-                    .collect();
-                write(out, Report::Table3.files()[0], &table3::render(&params, &dirs)?)
-            }
-            Report::Index => write(out, Report::Index.files()[0], &index::render(&params)),
-            Report::Table1 => write(out, Report::Table1.files()[0], &setup::table1(&params)?),
-            Report::Table2 => write(out, Report::Table2.files()[0], &setup::table2(&params)?),
-            Report::Figure9 => write(out, Report::Figure9.files()[0], &figure9::render(&params)?),
-            Report::Figure1 => {
-                let dirs: Vec<(&str, &Path)> = params
-                    .sources
-                    .iter()
-                    .filter_map(|s| {
-                        let dir = ctx.input(&format!("visualise:{}", s.name)).ok()?;
-                        Some((s.name.as_str(), dir))
-                    })
-                    .collect();
-                write(out, Report::Figure1.files()[0], &figure1::render(&params, &dirs)?)
-            }
-            Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
-                let pair = influence::Pair::load(ctx.input("natural")?, ctx.input("robust")?)?;
-                let text = match params.report {
-                    Report::Figure6 => influence::figure6(&params, &pair, ctx.input("data")?)?,
-                    Report::Figure7 => influence::figure7(&params, &pair)?,
-                    Report::Figure8 => influence::figure8(&params, &pair)?,
-                    _ => influence::markdown(&params, &pair)?,
-                };
-                write(out, params.report.files()[0], &text)
-            }
-            Report::Table4 => {
-                let mut prepared = Vec::new();
-                for d in &params.datasets {
-                    // An optional input: a dataset that failed to prepare is a row marked so.
-                    prepared.push((d, ctx.input(&format!("dataset:{}", d.name)).ok()));
-                }
-                write(out, Report::Table4.files()[0], &setup::table4(&params, &prepared)?)
-            }
-            figure => {
-                let svg = figures::render(&params, ctx.input("aggregate")?)?;
-                write(out, figure.files()[0], &svg)
-            }
+        let row = reports::report(&params.report)?;
+        let texts = (row.draw)(&params, ctx)?;
+        assert_eq!(texts.len(), row.files.len(), "report {} draws one text per file", row.name);
+        for (file, text) in row.files.iter().zip(&texts) {
+            write(ctx.out_dir(), file, text)?;
         }
+        Ok(())
     }
 }
 

@@ -8,46 +8,6 @@ use crate::threat::Constraint;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// Which report a render node draws.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Report {
-    /// `table5.md` + `table5.csv`: final accuracy at 3 blocks, sources side by side.
-    Table5,
-    /// `table3.md`: each source model's accuracy, clean and under attack.
-    Table3,
-    /// `figure2.svg`: accuracy and robust − natural against subset size.
-    Figure2,
-    /// `figure3.svg`: accuracy and robust − natural against training epoch at one subset size.
-    Figure3,
-    /// `figure4.svg`: fine-tuned blocks, for the l2 source against natural.
-    Figure4,
-    /// `figure5.svg`: constraint comparisons (l-inf small − large ε, l2 − l-inf).
-    Figure5,
-    /// `figure10.svg`: as Figure 4, for every other robust source.
-    Figure10,
-    /// `table1.md`: the fine-tuning hyper-parameters.
-    Table1,
-    /// `table2.md`: schedule and seeds per subset size.
-    Table2,
-    /// `table4.md`: the target datasets as prepared.
-    Table4,
-    /// `figure9.svg`: the fine-tuning set-ups, drawn from the network definition.
-    Figure9,
-    /// `figure1.svg`: feature visualisation, robust against natural, from the same seeds.
-    Figure1,
-    /// `figure6.svg`: each class's test image and its most helpful training image per model.
-    Figure6,
-    /// `figure7.svg`: the influence matrices as heat maps.
-    Figure7,
-    /// `figure8.svg`: the share of rows whose k-th most helpful training image has their class.
-    Figure8,
-    /// `influence.md`: the influence study's headline numbers, inverse and accuracies.
-    Influence,
-    /// `README.md`: the index of reports.
-    Index,
-}
-
 /// A source model as the reports show it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +52,8 @@ pub struct IndexEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenderParams {
-    pub report: Report,
+    /// Which report the node draws: a row of [`super::reports::REPORTS`] (`table5`), or `index`.
+    pub report: String,
     /// The profile's name, shown in every report.
     pub profile: String,
     /// True only where the data are the paper's (paper profile): the paper's numbers are then
@@ -143,69 +104,20 @@ pub struct ScheduleEntry {
     pub lr_decay: Vec<usize>,
 }
 
-impl Report {
-    /// The report's name, as in `render/<name>` and `reports/<name>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Report::Table5 => "table5",
-            Report::Table3 => "table3",
-            Report::Figure2 => "figure2",
-            Report::Figure3 => "figure3",
-            Report::Figure4 => "figure4",
-            Report::Figure5 => "figure5",
-            Report::Figure10 => "figure10",
-            Report::Table1 => "table1",
-            Report::Table2 => "table2",
-            Report::Table4 => "table4",
-            Report::Figure9 => "figure9",
-            Report::Figure1 => "figure1",
-            Report::Figure6 => "figure6",
-            Report::Figure7 => "figure7",
-            Report::Figure8 => "figure8",
-            Report::Influence => "influence",
-            Report::Index => "index",
-        }
-    }
-
-    /// The files its node writes, which the project publishes under `reports/`.
-    pub fn files(self) -> &'static [&'static str] {
-        match self {
-            Report::Table5 => &["table5.md", "table5.csv"],
-            Report::Table3 => &["table3.md"],
-            Report::Figure2 => &["figure2.svg"],
-            Report::Figure3 => &["figure3.svg"],
-            Report::Figure4 => &["figure4.svg"],
-            Report::Figure5 => &["figure5.svg"],
-            Report::Figure10 => &["figure10.svg"],
-            Report::Table1 => &["table1.md"],
-            Report::Table2 => &["table2.md"],
-            Report::Table4 => &["table4.md"],
-            Report::Figure9 => &["figure9.svg"],
-            Report::Figure1 => &["figure1.svg"],
-            Report::Figure6 => &["figure6.svg"],
-            Report::Figure7 => &["figure7.svg"],
-            Report::Figure8 => &["figure8.svg"],
-            Report::Influence => &["influence.md"],
-            Report::Index => &["README.md"],
-        }
-    }
-}
-
 impl RenderParams {
     /// The evaluation this report uses (set for Table 5 and Figures 2, 4, 5 and 10).
     pub fn statistic(&self) -> Result<Statistic> {
         match self.statistic {
             Some(s) => Ok(s),
-            None => bail!("{:?} needs `statistic` (last or best)", self.report),
+            None => bail!("{} needs `statistic` (last or best)", self.report),
         }
     }
     pub fn natural(&self) -> Result<&SourceLabel> {
         match self.sources.iter().find(|s| s.constraint == Constraint::None) {
             Some(s) => Ok(s),
-            None => bail!(
-                "{:?} needs a natural source (constraint `none`) among `sources`",
-                self.report
-            ),
+            None => {
+                bail!("{} needs a natural source (constraint `none`) among `sources`", self.report)
+            }
         }
     }
     pub fn source_label<'a>(&'a self, name: &'a str) -> &'a str {
@@ -226,7 +138,7 @@ impl RenderParams {
     }
 }
 
-/// What the influence reports say about the study (set by `render/nodes.rs`).
+/// What the influence reports say about the study (set by the study's wiring).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfluenceLabels {

@@ -1,40 +1,19 @@
-//! The `render` nodes: one per report of [`REPORTS`], publishing into the profile's reports
-//! folder, and the index.
+//! The `render` nodes: one per report of [`REPORTS`] the profile has, publishing into the
+//! profile's reports folder, and the index.
 
 use super::{grid_datasets, grid_sources, node};
 use crate::fetch::params::{Pin, Revision};
 use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
+use crate::render::reports::{Part, Reads, ReportRow, Told, INDEX, REPORTS};
 use crate::render::{
-    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, Report, ScheduleEntry, SourceLabel,
-    Statistics,
+    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, ScheduleEntry, SourceLabel, Statistics,
 };
 use crate::study::config::{DataOrigin, Profile, SourceOrigin};
 use crate::visualise::settings::Figure1Settings;
 
 use crate::render::Render;
 use pipeline_engine::{Input, Node, Publish};
-
-/// The reports: `(name, description)`; each is one `render` node.
-pub const REPORTS: [(Report, &str); 11] = [
-    (Report::Table5, "Test accuracy after fine-tuning 3 blocks, per target dataset and subset size, for each source (mean ± 95% CI over seeds; each run's last or best evaluation, as the caption says)."),
-    (Report::Table3, "Each source model's accuracy on its own test data, clean and under PGD attack."),
-    (Report::Figure2, "Accuracy against training-subset size per dataset (3 blocks), and robust − natural with its 95% CI."),
-    (Report::Figure3, "Accuracy against fine-tuning epoch at one subset size (3 blocks)."),
-    (Report::Figure4, "Effect of fine-tuning 0/1/3/9 blocks (ℓ2 source and natural), and the 3 − 1 blocks delta."),
-    (Report::Figure5, "Constraint comparisons: ℓ∞ small − large ε, and ℓ2 − each ℓ∞ (3 blocks)."),
-    (Report::Figure10, "As Figure 4, for the other robust sources."),
-    (Report::Table1, "The fine-tuning hyper-parameters this profile ran with."),
-    (Report::Table2, "Epochs, seeds, evaluation and learning-rate decay per training-subset size."),
-    (Report::Table4, "The target datasets as prepared: images, classes and colour, counted in the data."),
-    (Report::Figure9, "The fine-tuning set-ups: which blocks of the network train at each depth."),
-];
-
-/// Figure 1, for a profile with a `figure1:` block.
-pub const FIGURE1_REPORT: (Report, &str) = (
-    Report::Figure1,
-    "Feature visualisation: images that maximise coordinates of each model's representation, from the same seeds.",
-);
 
 /// The studies beside the grid that a profile may have, each with reports of its own.
 #[derive(Clone, Copy)]
@@ -43,17 +22,9 @@ pub struct Studies<'a> {
     pub figure1: Option<&'a Figure1Settings>,
 }
 
-/// The influence study's reports, for a profile with an `influence:` block.
-pub const INFLUENCE_REPORTS: [(Report, &str); 4] = [
-    (Report::Figure6, "One test image per class and the training image each model ranks most helpful to it."),
-    (Report::Figure7, "The influence matrices (training and test rows, natural and robust) as heat maps grouped by class."),
-    (Report::Figure8, "How often the k-th most helpful training image shares the row's class, k = 1…100."),
-    (Report::Influence, "The influence study's headline numbers, the Hessian inverse used and the models' accuracies."),
-];
-
-/// The render nodes of profile `name`, publishing into the folder `reports` (relative to the
-/// project root); `pretrained` lists the `pretrain` node of each source trained here. With an
-/// influence study or a Figure 1, their reports too.
+/// The render nodes of profile `name`, one per row of [`REPORTS`] whose part the profile has,
+/// publishing into the folder `reports` (relative to the project root), and the index;
+/// `pretrained` lists the `pretrain` node of each source trained here.
 pub fn nodes(
     name: &str,
     profile: &Profile,
@@ -62,9 +33,8 @@ pub fn nodes(
     reports: &str,
     pretrained: &[&Node],
 ) -> Vec<Node> {
-    let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
     let base = RenderParams {
-        report: Report::Index,
+        report: INDEX.name.to_string(),
         profile: name.to_string(),
         comparable_to_paper: profile.comparable_to_paper,
         sources: grid_sources(profile)
@@ -93,98 +63,112 @@ pub fn nodes(
         blocks: vec![],
         influence: None,
     };
+    let Studies { influence, figure1 } = studies;
+    let has = |part: Part| match part {
+        Part::Grid => true,
+        Part::Influence => influence.is_some(),
+        Part::Figure1 => figure1.is_some(),
+    };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
-    let Studies { influence, figure1 } = studies;
-    let studied = influence.map_or(&[][..], |_| &INFLUENCE_REPORTS[..]);
-    let figure1_report = figure1.map(|_| FIGURE1_REPORT);
-    for &(report, description) in REPORTS.iter().chain(studied).chain(figure1_report.iter()) {
-        let files = report.files();
-        let mut params = RenderParams { report, ..base.clone() };
-        let inputs = match report {
-            Report::Table3 => pretrained
-                .iter()
-                .map(|n| {
-                    Input::new(format!("source:{}", n.id.trim_start_matches("pretrain/")), &n.id)
-                })
-                .collect(),
-            Report::Figure4 | Report::Figure10 => {
-                vec![Input::new("aggregate", super::aggregate::DEPTHS)]
-            }
-            Report::Table1 | Report::Table2 | Report::Figure9 => vec![],
-            Report::Figure6 | Report::Figure7 | Report::Figure8 | Report::Influence => {
-                let s = influence.expect("influence reports only with an influence study");
-                let [natural, robust] = s.cells();
-                let mut inputs = vec![
-                    Input::new("natural", super::influence::id(&natural)),
-                    Input::new("robust", super::influence::id(&robust)),
-                ];
-                if report == Report::Figure6 {
-                    inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
-                }
-                params.influence = Some(influence_labels(profile, s));
-                inputs
-            }
-            Report::Figure1 => {
-                let settings = figure1.expect("Figure 1 only with a figure1 block");
-                let id = |s: &String| super::visualise::id(s);
-                settings
-                    .sources
-                    .iter()
-                    .map(|s| Input::new(format!("visualise:{s}"), id(s)))
-                    .collect()
-            }
-            Report::Table4 => grid_datasets(profile)
-                .map(|d| {
-                    Input::optional(format!("dataset:{}", d.name), super::prepare::id(&d.name))
-                })
-                .collect(),
-            _ => vec![Input::new("aggregate", super::aggregate::MAIN)],
-        };
-        match report {
-            Report::Table1 => params.finetune = Some(profile.finetune.clone()),
-            Report::Figure9 => params.blocks = profile.grid.blocks.clone(),
-            Report::Table2 => {
-                params.blocks = profile.grid.blocks.clone();
-                params.schedule = profile
-                    .grid
-                    .schedule
-                    .iter()
-                    .map(|r| ScheduleEntry {
-                        size: r.size.label(),
-                        epochs: r.epochs,
-                        seeds: r.seeds,
-                        eval_every: r.eval_every,
-                        lr_decay: r.lr_decay.clone(),
-                    })
-                    .collect();
-            }
-            _ => {}
+    for row in REPORTS.iter().filter(|r| has(r.part)) {
+        let mut params = RenderParams { report: row.name.to_string(), ..base.clone() };
+        for told in row.told {
+            tell(&mut params, *told, profile, influence);
         }
-        params.statistic = match report {
-            Report::Table5 => Some(statistics.table5),
-            Report::Figure2 => Some(statistics.figure2),
-            Report::Figure4 => Some(statistics.figure4),
-            Report::Figure5 => Some(statistics.figure5),
-            Report::Figure10 => Some(statistics.figure10),
-            _ => None,
-        };
-        if report == Report::Figure3 {
-            params.subset_size =
-                profile.reports.figure3_size.map(|n| n.to_string()).or(smallest.clone());
-        }
-        let mut n = node::<Render>(format!("render/{}", report.name()), &params, inputs);
-        n.publish = files.iter().map(|f| Publish::new(*f, format!("{reports}/{f}"))).collect();
-        index_entries
-            .push(IndexEntry { path: files[0].to_string(), description: description.to_string() });
-        nodes.push(n);
+        params.statistic = row.statistic.map(|of| of(statistics));
+        let inputs = inputs(row.reads, profile, studies, pretrained);
+        nodes.push(published(
+            node::<Render>(format!("render/{}", row.name), &params, inputs),
+            row,
+            reports,
+        ));
+        index_entries.push(IndexEntry {
+            path: row.files[0].to_string(),
+            description: row.description.to_string(),
+        });
     }
     let params = RenderParams { reports: index_entries, ..base };
-    let mut index = node::<Render>("render/index".into(), &params, vec![]);
-    let readme = Report::Index.files()[0];
-    index.publish = vec![Publish::new(readme, format!("{reports}/{readme}"))];
-    nodes.push(index);
+    nodes.push(published(
+        node::<Render>(format!("render/{}", INDEX.name), &params, vec![]),
+        &INDEX,
+        reports,
+    ));
     nodes
+}
+
+/// Node `n`, drawing `row`, with its files published under `reports`.
+fn published(mut n: Node, row: &ReportRow, reports: &str) -> Node {
+    n.publish = row.files.iter().map(|f| Publish::new(*f, format!("{reports}/{f}"))).collect();
+    n
+}
+
+/// `params` told `what` of the profile.
+fn tell(
+    params: &mut RenderParams,
+    what: Told,
+    profile: &Profile,
+    influence: Option<&InfluenceSettings>,
+) {
+    match what {
+        Told::Finetune => params.finetune = Some(profile.finetune.clone()),
+        Told::Blocks => params.blocks = profile.grid.blocks.clone(),
+        Told::Schedule => {
+            params.schedule = profile
+                .grid
+                .schedule
+                .iter()
+                .map(|r| ScheduleEntry {
+                    size: r.size.label(),
+                    epochs: r.epochs,
+                    seeds: r.seeds,
+                    eval_every: r.eval_every,
+                    lr_decay: r.lr_decay.clone(),
+                })
+                .collect()
+        }
+        Told::SubsetSize => {
+            let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
+            params.subset_size = profile.reports.figure3_size.map(|n| n.to_string()).or(smallest)
+        }
+        Told::Influence => {
+            let s = influence.expect("influence reports only with an influence study");
+            params.influence = Some(influence_labels(profile, s))
+        }
+    }
+}
+
+/// The inputs of a report that reads `reads`.
+fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node]) -> Vec<Input> {
+    match reads {
+        Reads::Aggregate => vec![Input::new("aggregate", super::aggregate::MAIN)],
+        Reads::Depths => vec![Input::new("aggregate", super::aggregate::DEPTHS)],
+        Reads::Sources => pretrained
+            .iter()
+            .map(|n| Input::new(format!("source:{}", n.id.trim_start_matches("pretrain/")), &n.id))
+            .collect(),
+        Reads::Datasets => grid_datasets(profile)
+            .map(|d| Input::optional(format!("dataset:{}", d.name), super::prepare::id(&d.name)))
+            .collect(),
+        Reads::Influence | Reads::InfluenceAndData => {
+            let s = studies.influence.expect("influence reports only with an influence study");
+            let [natural, robust] = s.cells();
+            let mut inputs = vec![
+                Input::new("natural", super::influence::id(&natural)),
+                Input::new("robust", super::influence::id(&robust)),
+            ];
+            if reads == Reads::InfluenceAndData {
+                inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
+            }
+            inputs
+        }
+        Reads::Visualise => {
+            let settings = studies.figure1.expect("Figure 1 only with a figure1 block");
+            let id = |s: &String| super::visualise::id(s);
+            settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
+        }
+        Reads::Nothing => vec![],
+    }
 }
 
 /// What the influence reports say about the study.
