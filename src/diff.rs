@@ -4,9 +4,7 @@
 //! input) and whether its result changed.
 
 use anyhow::{bail, Context, Result};
-use pipeline_engine::lockfile::{self, LockFile, LockedNode};
-use pipeline_engine::status::param_changes;
-use pipeline_engine::Dag;
+use pipeline_engine::{param_changes, Dag, Fault, FaultContext, LockFile, LockedNode};
 use pipeline_stages::render::table5::{self, CsvRow};
 use pipeline_stages::study::{self, Study};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,18 +25,20 @@ pub fn print(
     rev: &str,
 ) -> Result<bool> {
     let git = Git::at(root, rev)?;
-    let new_text = std::fs::read_to_string(root.join(lock_path)).with_context(|| {
-        format!(
-            "the working tree has no {} (run `pipeline --profile {} run` first)",
-            lock_path.display(),
-            study.profile
-        )
-    })?;
-    let new = lockfile::parse(&new_text)
+    let new_text = std::fs::read_to_string(root.join(lock_path))
+        .with_context(|| {
+            format!(
+                "the working tree has no {} (run `pipeline --profile {} run` first)",
+                lock_path.display(),
+                study.profile
+            )
+        })
+        .fault(Fault::Input)?;
+    let new = LockFile::parse(&new_text)
         .with_context(|| format!("reading {}", root.join(lock_path).display()))?;
     let mut out = String::new();
     let old = match git.show(lock_path)? {
-        Some(text) => lockfile::parse(&text)
+        Some(text) => LockFile::parse(&text)
             .with_context(|| format!("reading {} at {rev}", lock_path.display()))?,
         None => {
             writeln!(out, "_{rev} has no `{}`: everything is new._\n", lock_path.display())?;

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pipeline_engine::{ExecutorChoice, Force, LockSettings, ProgressMode, RunOptions};
+use pipeline_engine::{Force, LocalExecutor, LockSettings, ProgressMode, RunOptions};
 use pipeline_stages::gpu_check::{
     resnet50_throughput, step_agreement, LOSS_TOLERANCE, UPDATE_TOLERANCE,
 };
@@ -105,8 +105,7 @@ fn build_all(config: &Path) -> Result<(bool, String)> {
     let p = Project::open(config, None, None)?;
     let options = RunOptions {
         targets: p.dag.resolve_targets(&[])?,
-        jobs: 1,
-        executor: ExecutorChoice::Local,
+        executor: Box::new(LocalExecutor { jobs: 1 }),
         force: Force::Nothing,
         fail_fast: false,
         progress: ProgressMode::Hidden,

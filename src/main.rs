@@ -1,13 +1,14 @@
 //! The `pipeline` command: parses flags and wires the study (`pipeline_stages`) to the engine
-//! (`pipeline_engine`). Exit codes: 0 done / up to date, 1 work failed or remains, 2 error.
+//! (`pipeline_engine`). Exit codes (the table in `Cli`'s doc, which `--help` prints): 0 done or
+//! up to date, 1 a node failed or work remains, 2 bad input, 3 an I/O fault, 4 a cluster
+//! fault, 130 interrupted; [`failure`] maps an error to its code.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pipeline_engine::executor::{self, slurm};
-use pipeline_engine::remote::commands::bytes;
 use pipeline_engine::{
-    Builder, Dag, ExecutorChoice, Force, LockSettings, ProgressMode, Registry, Remote, RemoteUse,
-    RunOptions, RunSummary, SlurmRun, Store, TransferSummary,
+    build_slurm_task, cpus, human_bytes, slurm_queued, Builder, Dag, Executor, Fault, FaultContext,
+    Force, LocalExecutor, LockSettings, ProgressMode, Registry, Remote, RemoteUse, RunOptions,
+    RunSummary, SlurmExecutor, Store, TransferSummary, LOCK_FILE,
 };
 use pipeline_stages::nn::device::{self as compute, DeviceChoice};
 use pipeline_stages::study::{self, Study};
@@ -29,8 +30,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// parameters, input contents), so a run recomputes only what an edit touched. Reports land in
 /// reports/ with reports/pipeline.lock recording the artifacts they came from.
 ///
-/// Exit codes: 0 when everything asked for is built or up to date, 1 when a node failed or
-/// (status, --dry-run) work remains, 2 on an error such as a bad flag, target or config.
+/// Exit codes: 0 when everything asked for is built or up to date; 1 when a node failed or
+/// (status, --dry-run) work remains; 2 on bad input (a flag, target, profile or study file) or
+/// an error of no other cause; 3 on an I/O fault (the store, reports or lock file cannot be read
+/// or written); 4 on a cluster fault (Slurm's commands missing or failing, its controller not
+/// answering); 130 when interrupted.
 #[derive(Parser)]
 #[command(name = "pipeline", version)]
 struct Cli {
@@ -291,7 +295,7 @@ fn main() -> ExitCode {
     // setting it makes fine-tuning 3.3 times faster. Set before any thread starts.
     // Inside a Slurm task, the cores are the CPUs it was given.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", executor::cpus().to_string());
+        std::env::set_var("RAYON_NUM_THREADS", cpus().to_string());
     }
     // The project's CPU kernels thread through each node's own rayon pool. candle's remaining
     // element-wise ops would use its barrier pool instead: one per process, shared (under a
@@ -305,12 +309,23 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            let (code, fault) = failure(&e);
+            eprintln!("error: {fault}{e}");
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
+    }
+}
+
+/// The exit code of a command that failed with `error`, and how its message names the fault:
+/// the one place faults become exit codes (the table in `Cli`'s doc).
+fn failure(error: &anyhow::Error) -> (u8, &'static str) {
+    match Fault::of(error) {
+        Fault::Input => (2, ""),
+        Fault::Io => (3, "I/O fault: "),
+        Fault::Cluster => (4, "cluster fault: "),
     }
 }
 
@@ -331,7 +346,8 @@ impl Project {
     /// `artifacts/` beside the study file).
     fn open(config: &Path, profile: Option<&str>, store: Option<PathBuf>) -> Result<Project> {
         let mut study = study::load(config, profile)
-            .with_context(|| format!("loading the study from {}", config.display()))?;
+            .with_context(|| format!("loading the study from {}", config.display()))
+            .fault(Fault::Input)?;
         let dag = Dag::new(std::mem::take(&mut study.nodes), &study.registry)
             .with_context(|| format!("profile `{}` does not form a valid DAG", study.profile))?;
         let root = match config.parent() {
@@ -356,7 +372,7 @@ impl Project {
 
     /// The profile's lock file, relative to the project root.
     fn lock_path(&self) -> PathBuf {
-        Path::new(&self.study.reports_dir).join(pipeline_engine::lockfile::LOCK_FILE)
+        Path::new(&self.study.reports_dir).join(LOCK_FILE)
     }
 }
 
@@ -364,21 +380,21 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Run(args) => {
             let p = Project::load(cli)?;
-            warn_unpinned(&p);
+            pin::warn(&p.study, &p.dag, &p.store);
             let code = run(cli, &p, args);
             exit_without_freeing(p);
             code
         }
         Command::Status(args) => {
             let p = Project::load(cli)?;
-            warn_unpinned(&p);
+            pin::warn(&p.study, &p.dag, &p.store);
             let code = status(&p, args);
             exit_without_freeing(p);
             code
         }
         Command::List(args) => list(&Project::load(cli)?, args),
-        Command::Push(args) => transfer(&Project::load(cli)?, args, pipeline_engine::remote::push),
-        Command::Pull(args) => transfer(&Project::load(cli)?, args, pipeline_engine::remote::pull),
+        Command::Push(args) => transfer(&Project::load(cli)?, args, pipeline_engine::push),
+        Command::Pull(args) => transfer(&Project::load(cli)?, args, pipeline_engine::pull),
         Command::Pin => {
             let p = Project::load(cli)?;
             let files = pin::unpinned(&p.dag, &p.study.registry, &p.store);
@@ -401,7 +417,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
                     .and_then(|s| s.parse().ok())
                     .context("no --index and no SLURM_ARRAY_TASK_ID: which job to build?")?,
             };
-            let built = slurm::worker::run_task(&builder, &args.jobs_file, index)?;
+            let built = build_slurm_task(&builder, &args.jobs_file, index)?;
             Ok(exit(built))
         }
         Command::GpuCheck(args) => gpu_check::run(cli.device, args.keep),
@@ -416,11 +432,6 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// Warns (on stderr) about the profile's hub files left `unpinned`.
-fn warn_unpinned(p: &Project) {
-    pin::warn(&p.study.profile, &pin::unpinned(&p.dag, &p.study.registry, &p.store));
 }
 
 /// The process ends after this: let the OS reclaim the study at once instead of freeing the
@@ -444,9 +455,9 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
         (true, false) => Force::Targets,
         (false, false) => Force::Nothing,
     };
-    let executor = match args.executor {
-        ExecutorKind::Local => ExecutorChoice::Local,
-        ExecutorKind::Slurm => ExecutorChoice::Slurm(Box::new(slurm_run(cli, p, args)?)),
+    let slurm = match args.executor {
+        ExecutorKind::Local => None,
+        ExecutorKind::Slurm => Some(slurm_executor(cli, p, args)?),
     };
     // A local run computes here; a Slurm driver only submits, and its tasks choose (below).
     if !args.dry_run && args.executor == ExecutorKind::Local {
@@ -457,10 +468,10 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
     }
     if args.dry_run {
         let plan = pipeline_engine::plan(&p.dag, &p.study.registry, &p.store, &targets, force)?;
-        if let ExecutorChoice::Slurm(run) = &executor {
+        if let Some(slurm) = &slurm {
             let nodes: Vec<(&str, &str)> =
                 plan.would_run.iter().map(|s| (s.kind.as_str(), s.id.as_str())).collect();
-            print!("{}", slurm::dry_run(run, &p.store, &nodes));
+            print!("{}", slurm.dry_run(&p.store, &nodes));
         } else if args.json {
             let json = serde_json::json!({ "profile": p.study.profile, "plan": plan });
             println!("{}", serde_json::to_string_pretty(&json)?);
@@ -469,9 +480,14 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
         }
         return Ok(exit(plan.would_run.is_empty()));
     }
-    let jobs = match args.jobs {
-        Some(n) => n as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    let executor: Box<dyn Executor> = match slurm {
+        Some(slurm) => Box::new(slurm),
+        None => Box::new(LocalExecutor {
+            jobs: match args.jobs {
+                Some(n) => n as usize,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
+        }),
     };
     // A remote that cannot even be configured (no credentials) costs a warning, as one that
     // cannot be reached does.
@@ -484,7 +500,6 @@ fn run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<ExitCode> {
     });
     let options = RunOptions {
         targets,
-        jobs,
         executor,
         force,
         fail_fast: args.fail_fast,
@@ -518,7 +533,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 /// How this run uses Slurm: the profile's `slurm:` block and the flags. Tasks run this same
 /// binary in this same directory with the study file, profile and store spelt as they were here,
 /// so that they resolve every path (local datasets included) exactly as this process did.
-fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
+fn slurm_executor(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmExecutor> {
     let exe = std::env::current_exe().context("finding this program's path for the tasks")?;
     let workdir = std::env::current_dir().context("reading the current directory")?;
     let mut worker: Vec<String> = vec![
@@ -540,7 +555,7 @@ fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
             libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
         }
     }
-    Ok(SlurmRun {
+    Ok(SlurmExecutor {
         settings: p.study.slurm.clone(),
         worker,
         workdir,
@@ -554,7 +569,7 @@ fn slurm_run(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmRun> {
 fn print_summary(profile: &str, s: &RunSummary) {
     let pulled = match s.pulled {
         0 => String::new(),
-        n => format!(", {n} pulled ({})", bytes(s.pulled_bytes)),
+        n => format!(", {n} pulled ({})", human_bytes(s.pulled_bytes)),
     };
     eprintln!(
         "profile {profile}: {} node(s): {} ran, {} cached{pulled}, {} failed, {} blocked, {} not \
@@ -567,7 +582,11 @@ fn print_summary(profile: &str, s: &RunSummary) {
         s.not_started
     );
     if s.pushed > 0 {
-        eprintln!("pushed {} artifact(s) to the remote ({})", s.pushed, bytes(s.pushed_bytes));
+        eprintln!(
+            "pushed {} artifact(s) to the remote ({})",
+            s.pushed,
+            human_bytes(s.pushed_bytes)
+        );
     }
     for file in &s.published {
         eprintln!("updated {}", file.display());
@@ -589,7 +608,7 @@ fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
             .collect::<Result<_>>()?
     };
     // Tasks this store has in a Slurm queue (one squeue call; nothing when none were submitted).
-    let queue = slurm::queued(&p.store).unwrap_or_else(|e| {
+    let queue = slurm_queued(&p.store).unwrap_or_else(|e| {
         eprintln!("warning: cannot read the Slurm queue: {e:#}");
         Default::default()
     });
@@ -617,7 +636,7 @@ fn status(p: &Project, args: &StatusArgs) -> Result<ExitCode> {
     Ok(exit(report.up_to_date))
 }
 
-/// The signature of `pipeline_engine::remote::push` and `pull`.
+/// The signature of `pipeline_engine::push` and `pull`.
 type Transfer =
     fn(&Dag, &Registry, &Store, &Remote, &[usize], ProgressMode) -> Result<TransferSummary>;
 

@@ -5,12 +5,12 @@
 //! by rename, so an interrupted `pin` leaves the old file or the new one, never half of one.
 
 use anyhow::{bail, Context, Result};
-use pipeline_engine::key::node_key;
-use pipeline_engine::{Dag, Registry, Store};
+use pipeline_engine::{node_key, Dag, Registry, Store};
 use pipeline_stages::fetch::params::UNPINNED;
 use pipeline_stages::fetch::params::{FetchParams, HubFile};
 use pipeline_stages::fetch::{self, PinRecord};
 use pipeline_stages::study::locate::{locate, Seg};
+use pipeline_stages::study::Study;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -45,8 +45,11 @@ pub fn unpinned(dag: &Dag, registry: &Registry, store: &Store) -> Vec<Unpinned> 
     out
 }
 
-/// Warns (on stderr) about files the profile leaves `unpinned`.
-pub fn warn(profile: &str, files: &[Unpinned]) {
+/// Warns (on stderr) about the hub files `study`'s profile leaves `unpinned` (what `run` and
+/// `status` say first).
+pub fn warn(study: &Study, dag: &Dag, store: &Store) {
+    let files = unpinned(dag, &study.registry, store);
+    let profile = &study.profile;
     if files.is_empty() {
         return;
     }

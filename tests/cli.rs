@@ -95,12 +95,10 @@ fn editing_a_finetune_parameter_reruns_only_the_cells_and_what_depends_on_them()
     }
 }
 
-#[test]
-fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
-    let p = project();
-    // A third smoke dataset whose local file is not a CIFAR batch: its `prepare` fails.
-    std::fs::write(p.path().join("broken.bin"), b"not a CIFAR batch").unwrap();
-    let yaml = p.path().join("pipeline.yaml");
+/// Adds a third smoke dataset whose local file is not a CIFAR batch: its `prepare` fails.
+fn add_broken_dataset(dir: &Path) {
+    std::fs::write(dir.join("broken.bin"), b"not a CIFAR batch").unwrap();
+    let yaml = dir.join("pipeline.yaml");
     let text0 = std::fs::read_to_string(&yaml).unwrap();
     let smoke = text0.find("  smoke:").unwrap();
     let (head, tail) = text0.split_at(smoke);
@@ -112,6 +110,12 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
         )
         .replacen("datasets: [cifar10, mnist]", "datasets: [cifar10, mnist, broken]", 1);
     std::fs::write(&yaml, format!("{head}{tail}")).unwrap();
+}
+
+#[test]
+fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
+    let p = project();
+    add_broken_dataset(p.path());
 
     let out = run(p.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "a failed node fails the run: {}", text(&out));
@@ -283,6 +287,45 @@ fn bad_input_gets_a_clear_error_exit_code_2_and_touches_nothing() {
         &["status"],
         &["unknown dataset `emnist`", "profiles.smoke.grid.datasets[2]"],
     );
+}
+
+/// The exit code follows the cause: 2 bad input, 1 a failed node, 3 an I/O fault, 4 a cluster
+/// fault; the message names an I/O or cluster fault as such.
+#[test]
+fn exit_codes_follow_the_cause_of_a_failure() {
+    let p = project();
+    let code = |out: &std::process::Output| out.status.code();
+    let unknown = pipeline(p.path(), &["run", "reports/table6"]);
+    assert_eq!(code(&unknown), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).starts_with("error: unknown target"), "{}", text(&unknown));
+
+    let yaml = p.path().join("pipeline.yaml");
+    let good = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(&yaml, "profiles: [\n").unwrap();
+    let bad_yaml = pipeline(p.path(), &["status"]);
+    assert_eq!(code(&bad_yaml), Some(2), "{}", text(&bad_yaml));
+    std::fs::write(&yaml, &good).unwrap();
+
+    // A store that cannot be created (a file is in its way) is an I/O fault.
+    std::fs::write(p.path().join("blocker"), b"a file").unwrap();
+    let io = pipeline(p.path(), &["--store", "blocker/artifacts", "run", "prepare/cifar10"]);
+    assert_eq!(code(&io), Some(3), "{}", text(&io));
+    assert!(text(&io).contains("error: I/O fault: creating artifact store"), "{}", text(&io));
+
+    // No Slurm commands on PATH: a cluster fault, found before anything is written.
+    let empty = tempfile::tempdir().unwrap();
+    let slurm = command(p.path(), &["run", "--executor", "slurm", "--allow-local-store"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&slurm), Some(4), "{}", text(&slurm));
+    assert!(text(&slurm).contains("error: cluster fault: --executor slurm: `sbatch`"));
+    assert!(!p.path().join("artifacts").exists(), "the Slurm preflight touched artifacts/");
+
+    add_broken_dataset(p.path());
+    let failed = run(p.path(), &["prepare/broken"]);
+    assert_eq!(code(&failed), Some(1), "{}", text(&failed));
+    assert_eq!(outcomes(&failed).get("failed"), Some(&vec!["prepare/broken".to_string()]));
 }
 
 #[test]

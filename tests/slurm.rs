@@ -11,7 +11,7 @@ mod common;
 mod servers;
 
 use common::*;
-use pipeline_engine::executor::slurm::queue::JOB_NAME_PREFIX;
+use pipeline_engine::SLURM_JOB_NAME_PREFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -186,7 +186,7 @@ fn submitted_nodes(cluster: &Cluster, dir: &Path) -> Vec<String> {
         .collect();
     let mut nodes = Vec::new();
     for s in submissions(dir) {
-        let name = format!("{JOB_NAME_PREFIX}{}", s.file_name().unwrap().to_string_lossy());
+        let name = format!("{SLURM_JOB_NAME_PREFIX}{}", s.file_name().unwrap().to_string_lossy());
         if !s.join("job_id").exists() && !names.contains(&name) {
             continue;
         }
@@ -443,9 +443,9 @@ fn without_sbatch_or_a_controller_or_a_shared_store_nothing_starts(cluster: &Clu
         .env("PATH", empty.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "a cluster fault: {}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("`sbatch` is not on PATH"), "{err}");
+    assert!(err.contains("cluster fault: --executor slurm: `sbatch` is not on PATH"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!p.path().join("artifacts").exists(), "the store was touched");
 
@@ -458,13 +458,13 @@ fn without_sbatch_or_a_controller_or_a_shared_store_nothing_starts(cluster: &Clu
         .env("SLURM_CONF", &dead)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "a cluster fault: {}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("controller does not answer") && err.contains("DOWN"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!p.path().join("artifacts").exists(), "the store was touched");
 
-    // The store under /tmp: refused unless --allow-local-store.
+    // The store under /tmp: refused unless --allow-local-store (bad input).
     let out = slurm_command(cluster, p.path(), &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--allow-local-store"), "{}", text(&out));

@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use pipeline_engine::{
-    plan, run, status, Dag, Force, Input, LockSettings, Node, ProgressMode, Publish, Registry,
-    RunOptions, Stage, StageContext, Store,
+    plan, run, status, Dag, Force, Input, LocalExecutor, LockSettings, Node, ProgressMode, Publish,
+    Registry, RunOptions, Stage, StageContext, Store,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -120,8 +120,7 @@ fn main() -> Result<()> {
     })?;
     let opts = RunOptions {
         targets: targets.clone(),
-        jobs: 2,
-        executor: Default::default(),
+        executor: Box::new(LocalExecutor { jobs: 2 }),
         force: Force::Nothing,
         fail_fast: false,
         progress: ProgressMode::Hidden,

@@ -4,11 +4,12 @@
 //! built from now. Nodes are addressed by their index in [`Dag::nodes`].
 
 use crate::canonical::canonical_json;
+use crate::error::{Fault, FaultContext};
 use crate::key::{node_key, ContentHash, KEY_VERSION};
 use crate::node::Node;
 use crate::record::{BuildRecord, InputRecord};
 use crate::stage::Registry;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -24,7 +25,12 @@ pub struct Dag {
 }
 
 impl Dag {
+    /// The nodes as a DAG, or what makes them none (an error of the study: [`Fault::Input`]).
     pub fn new(nodes: Vec<Node>, registry: &Registry) -> Result<Dag> {
+        Dag::validate(nodes, registry).fault(Fault::Input)
+    }
+
+    fn validate(nodes: Vec<Node>, registry: &Registry) -> Result<Dag> {
         let mut index = HashMap::with_capacity(nodes.len());
         for (i, node) in nodes.iter().enumerate() {
             if node.id.is_empty() || node.id.chars().any(char::is_whitespace) {
@@ -201,12 +207,13 @@ impl Dag {
                 self.index.get(trimmed).map(|&i| vec![i]).unwrap_or_default()
             };
             if found.is_empty() {
-                bail!(
+                return Err(anyhow!(
                     "unknown target `{target}`\n  reports: {}\n  stage kinds: {}\n  \
                      or any node id (`pipeline list --nodes` prints them)",
                     reports.keys().cloned().collect::<Vec<_>>().join(", "),
                     self.kinds().join(", ")
-                );
+                ))
+                .fault(Fault::Input);
             }
             for i in found {
                 if !out.contains(&i) {

@@ -75,7 +75,9 @@ pub(crate) fn update(
 ) -> Result<bool> {
     let path = root.join(&settings.path);
     let old = match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text).with_context(|| format!("reading {}", path.display()))?,
+        Ok(text) => {
+            LockFile::parse(&text).with_context(|| format!("reading {}", path.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => LockFile::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
@@ -152,37 +154,39 @@ fn render(lock: &LockFile) -> String {
     out
 }
 
-/// Parse the text of a lock file (this version's or an older one).
-pub fn parse(text: &str) -> Result<LockFile> {
-    let mut lock = LockFile::default();
-    for (n, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let node = |id: &str, key: &str, content: &str, fingerprint: Option<&str>| LockedNode {
-            id: id.to_string(),
-            key: key.to_string(),
-            content: content.to_string(),
-            fingerprint: fingerprint.map(str::to_string),
-        };
-        match fields.as_slice() {
-            [""] => {}
-            [first, ..] if first.starts_with('#') => {}
-            ["profile", name] => lock.profile = Some(name.to_string()),
-            ["report", file, id, key] => {
-                lock.reports.insert(file.to_string(), (id.to_string(), key.to_string()));
+impl LockFile {
+    /// Parse the text of a lock file (this version's or an older one).
+    pub fn parse(text: &str) -> Result<LockFile> {
+        let mut lock = LockFile::default();
+        for (n, line) in text.lines().enumerate() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let node = |id: &str, key: &str, content: &str, fingerprint: Option<&str>| LockedNode {
+                id: id.to_string(),
+                key: key.to_string(),
+                content: content.to_string(),
+                fingerprint: fingerprint.map(str::to_string),
+            };
+            match fields.as_slice() {
+                [""] => {}
+                [first, ..] if first.starts_with('#') => {}
+                ["profile", name] => lock.profile = Some(name.to_string()),
+                ["report", file, id, key] => {
+                    lock.reports.insert(file.to_string(), (id.to_string(), key.to_string()));
+                }
+                ["node", id, key, hash] => {
+                    lock.nodes.insert(node(id, key, hash, None));
+                }
+                ["node", id, key, hash, fingerprint] => {
+                    lock.nodes.insert(node(id, key, hash, Some(fingerprint)));
+                }
+                _ => bail!(
+                    "line {} is not understood: {line:?} (delete the file and rerun to rebuild it)",
+                    n + 1
+                ),
             }
-            ["node", id, key, hash] => {
-                lock.nodes.insert(node(id, key, hash, None));
-            }
-            ["node", id, key, hash, fingerprint] => {
-                lock.nodes.insert(node(id, key, hash, Some(fingerprint)));
-            }
-            _ => bail!(
-                "line {} is not understood: {line:?} (delete the file and rerun to rebuild it)",
-                n + 1
-            ),
         }
+        Ok(lock)
     }
-    Ok(lock)
 }
 
 #[cfg(test)]
@@ -205,6 +209,6 @@ mod tests {
             fingerprint: Some("ef".into()),
             ..node
         });
-        assert_eq!(parse(&render(&lock)).unwrap(), lock);
+        assert_eq!(LockFile::parse(&render(&lock)).unwrap(), lock);
     }
 }

@@ -18,7 +18,7 @@ pub enum ProgressMode {
     Hidden,
 }
 
-pub(crate) enum Progress {
+pub enum Progress {
     Bar {
         multi: MultiProgress,
         main: ProgressBar,

@@ -1,14 +1,15 @@
 //! `run`: builds the targets' closure. The scheduler is the only one who decides: a node becomes
 //! ready when all its inputs are built; the scheduler then prepares it completely (its key and
-//! input artifacts, as a plain-data [`Job`]) and hands it to an executor — worker threads here,
-//! or Slurm job arrays — which reuses or builds it through [`crate::build`]. Failures are
+//! input artifacts, as a plain-data [`Job`]) and hands it to the session of the executor the
+//! caller chose ([`RunOptions::executor`]: worker threads here, or Slurm job arrays), which
+//! reuses or builds it through [`crate::build`]. Failures are
 //! recorded with their log and block only dependents; a dependent that reads the failed node
 //! as an optional input runs without it. Afterwards the published files and the lock file are
 //! brought up to date.
 
 use crate::build::{Builder, Reporter, Step};
 use crate::dag::Dag;
-use crate::executor::{local, slurm, Executor};
+use crate::executor::{Executor, Session};
 use crate::job::{Job, JobInput};
 use crate::key::{ContentHash, Key};
 use crate::lockfile::{self, LockSettings};
@@ -16,11 +17,11 @@ use crate::progress::{Progress, ProgressMode};
 use crate::publish;
 use crate::record::BuildRecord;
 use crate::remote::run::{LiveRemote, Wanted};
-use crate::remote::transfer::Pulled;
+use crate::remote::transfer::PullOutcome;
 use crate::remote::Remote;
 use crate::stage::Registry;
 use crate::store::Store;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use futures::channel::mpsc::UnboundedSender;
 use serde::Serialize;
 use std::collections::{HashSet, VecDeque};
@@ -28,14 +29,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// The nodes to build (with everything they depend on); see [`Dag::resolve_targets`].
     pub targets: Vec<usize>,
-    /// Nodes built at the same time by the local executor (at least 1).
-    pub jobs: usize,
-    /// Where the jobs run.
-    pub executor: ExecutorChoice,
+    /// Where the jobs run: the caller's choice, e.g. `LocalExecutor { jobs }`.
+    pub executor: Box<dyn Executor>,
     /// Which up-to-date nodes to recompute anyway.
     pub force: Force,
     /// Start no new node after the first failure.
@@ -47,15 +45,6 @@ pub struct RunOptions {
     /// Pull a missing node from this remote before building it, and (with `push`) push what
     /// the run built.
     pub remote: Option<RemoteUse>,
-}
-
-/// Which executor a run uses.
-#[derive(Debug, Clone, Default)]
-pub enum ExecutorChoice {
-    /// Worker threads of this process (`jobs` nodes at once).
-    #[default]
-    Local,
-    Slurm(Box<slurm::SlurmRun>),
 }
 
 /// How a run uses a remote cache.
@@ -148,14 +137,9 @@ impl RunSummary {
 
 /// Build `opts.targets` and their dependencies, then publish what they publish.
 pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> Result<RunSummary> {
-    if opts.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
-    if let ExecutorChoice::Slurm(settings) = &opts.executor {
-        // Before anything in the store changes: a missing sbatch or a controller that does not
-        // answer ends the run here.
-        slurm::preflight(settings, store)?;
-    }
+    // Before anything in the store changes: a missing sbatch or a controller that does not
+    // answer ends the run here.
+    opts.executor.preflight(store)?;
     store.create_dirs()?;
     store.sweep_tmp().context("cleaning up after interrupted runs")?;
     let closure = dag.closure(&opts.targets);
@@ -218,21 +202,10 @@ pub fn run(dag: &Dag, registry: &Registry, store: &Store, opts: &RunOptions) -> 
             let reporter = reporter.clone();
             scope.spawn(move || live.push_all(store, pushes, &*reporter))
         });
-        let driven = match &opts.executor {
-            ExecutorChoice::Local => {
-                local::with_local(&builder, opts.jobs, reporter.clone(), |executor| {
-                    sched.drive(executor)
-                })
-            }
-            ExecutorChoice::Slurm(settings) => {
-                slurm::Slurm::new(settings, &builder, &reporter.progress).and_then(
-                    |mut executor| {
-                        sched.drive(&mut executor)?;
-                        executor.finish()
-                    },
-                )
-            }
-        };
+        let driven =
+            opts.executor.session(&builder, &reporter.progress, reporter.clone(), &mut |session| {
+                sched.drive(session)
+            });
         sched.push_queue.close_channel();
         driven?;
         if pusher.is_some() {
@@ -344,7 +317,7 @@ struct Sched<'a> {
 
 impl Sched<'_> {
     /// Start every ready job, wait for results, repeat until nothing is running.
-    fn drive(&mut self, executor: &mut dyn Executor) -> Result<()> {
+    fn drive(&mut self, session: &mut dyn Session) -> Result<()> {
         let mut running = 0usize;
         loop {
             let mut pulls = Vec::new();
@@ -354,7 +327,7 @@ impl Sched<'_> {
                 match self.remote.and_then(|r| r.holds(self.builder.store, &job)) {
                     Some(content) => pulls.push((i, job, content)),
                     None => {
-                        executor.start(i, job)?;
+                        session.start(i, job)?;
                         running += 1;
                     }
                 }
@@ -365,7 +338,7 @@ impl Sched<'_> {
                     match step {
                         Some(step) => self.apply(i, step),
                         None => {
-                            executor.start(i, job)?;
+                            session.start(i, job)?;
                             running += 1;
                         }
                     }
@@ -375,12 +348,12 @@ impl Sched<'_> {
             if running == 0 {
                 return Ok(());
             }
-            for (i, step) in executor.wait()? {
+            for (i, step) in session.wait()? {
                 running -= 1;
                 self.apply(i, step);
             }
             if self.stop {
-                running -= executor.withdraw_queued()?.len();
+                running -= session.withdraw_queued()?.len();
             }
         }
     }
@@ -471,11 +444,11 @@ impl Sched<'_> {
         let mut out = Vec::with_capacity(pulls.len());
         for ((i, job, content), result) in pulls.into_iter().zip(results) {
             let step = match result {
-                Ok(Pulled::Pulled(bytes)) => {
+                Ok(PullOutcome::Pulled(bytes)) => {
                     self.pulled[i] = Some(bytes);
                     Some(Step::Built { ran: false, key: job.key, content, seconds })
                 }
-                Ok(Pulled::AlreadyHere | Pulled::Busy) => None,
+                Ok(PullOutcome::AlreadyHere | PullOutcome::Busy) => None,
                 Err(e) => {
                     self.damaged.insert(job.key);
                     self.reporter.warn(format!("pulling {} failed ({e:#}); building it", job.node));

@@ -14,11 +14,12 @@
 //! and a node id keep their own records and logs; artifacts are shared by key. Node ids become
 //! file names through [`sanitise_id`].
 
+use crate::error::{Fault, FaultContext};
 use crate::fsutil::{hash_file, sync_dir, unique_suffix, write_atomic};
 use crate::key::{content_hash, ContentHash, Key};
 use crate::lock::NodeLock;
 use crate::record::BuildRecord;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
@@ -102,7 +103,8 @@ impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
         if root.exists() && !root.is_dir() {
-            bail!("artifact store {} exists but is not a directory", root.display());
+            return Err(anyhow!("artifact store {} exists but is not a directory", root.display()))
+                .fault(Fault::Io);
         }
         Ok(Store { root, namespace: String::new() })
     }

@@ -1,8 +1,8 @@
 //! Property tests: a node's key depends on what its parameters mean, not on how they were
 //! written (key order, float spelling), and different values give different keys.
 
-use pipeline_engine::canonical::canonical_json;
-use pipeline_engine::key::node_key;
+use pipeline_engine::canonical_json;
+use pipeline_engine::node_key;
 use pipeline_engine::Key;
 use proptest::prelude::*;
 use serde_json::Value;

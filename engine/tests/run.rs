@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use pipeline_engine::Force;
-use pipeline_engine::{Dag, Key, Outcome, Store};
+use pipeline_engine::{Dag, Key, LocalExecutor, Outcome, Store};
 use serde_json::json;
 
 #[test]
@@ -198,7 +198,7 @@ fn fail_fast_starts_nothing_after_the_first_failure() {
     let dag = Dag::new(nodes, &reg).unwrap();
     let mut opts = p.options(&dag, &[]);
     opts.fail_fast = true;
-    opts.jobs = 1;
+    opts.executor = Box::new(LocalExecutor { jobs: 1 });
     let s = pipeline_engine::run(&dag, &reg, &p.store(), &opts).unwrap();
     assert_eq!(s.failed, 1);
     assert!(s.not_started > 0, "{s:?}");
@@ -246,7 +246,7 @@ fn measurements_are_kept_in_the_metadata_and_readable_downstream() {
     let s = p.run(&study(), &["train/a/s1"]);
     let key = |id: &str| s.nodes.iter().find(|n| n.id == id).unwrap().key.unwrap();
     let meta = |id: &str| {
-        pipeline_engine::store::read_meta(&p.store().object_dir(&key(id))).unwrap().measurements
+        pipeline_engine::read_meta(&p.store().object_dir(&key(id))).unwrap().measurements
     };
     let (prepare, train) = (meta("prepare/a"), meta("train/a/s1"));
     assert!(prepare.contains_key("started_ns"), "{prepare:?}");

@@ -225,6 +225,7 @@ fn influence() -> Result<()> {
     use crate::features::arrays::{Features, Fit, Summary};
     use crate::influence::{params::InfluenceParams, solve::Inverse};
     use crate::npy::Array;
+    use crate::splits::Splits;
     use rand::{Rng, SeedableRng};
     println!(
         "{:<6} {:>6} {:>6} {:>5} {:>8} {:>14} {:>16} {:>12}",
@@ -238,11 +239,13 @@ fn influence() -> Result<()> {
         let labels = |count: usize| (0..count as u32).map(|i| i % CLASSES as u32).collect();
         let fit = Fit { accuracy: 0.0, loss: 0.0 };
         let f = Features {
-            train: Array::new(vec![n, d], draw(n * d))?,
-            test: Array::new(vec![m, d], draw(m * d))?,
-            train_labels: labels(n),
-            test_labels: labels(m),
-            train_indices: (0..n as u32).collect(),
+            splits: Splits {
+                train: Array::new(vec![n, d], draw(n * d))?,
+                test: Array::new(vec![m, d], draw(m * d))?,
+                train_labels: labels(n),
+                test_labels: labels(m),
+                train_indices: (0..n as u32).collect(),
+            },
             fc_weight: Array::new(vec![CLASSES, d], draw(CLASSES * d))?,
             fc_bias: draw(CLASSES),
             summary: Summary {

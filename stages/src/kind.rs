@@ -4,12 +4,21 @@
 //! fingerprint is always over its own code. [`stage`] turns a kind into the engine's untyped
 //! [`Stage`].
 
-use crate::fingerprint::Code;
+use crate::fingerprint::{sources, Code, Sources};
 use anyhow::Result;
 use pipeline_engine::{Stage, StageContext};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
+
+/// The files every stage kind is built on, this seam and the fingerprint, named once for every
+/// stage's fingerprint.
+pub const SEAM: Sources = sources![
+    "kind.rs",
+    "fingerprint/build_record.rs",
+    "fingerprint/mod.rs",
+    "fingerprint/tokens.rs",
+];
 
 pub trait StageKind: Send + Sync + 'static {
     /// The name nodes and ids use, e.g. `finetune`.

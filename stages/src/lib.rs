@@ -19,6 +19,7 @@ pub mod prepare;
 pub mod pretrain;
 pub mod render;
 pub mod source_model;
+pub mod splits;
 pub mod study;
 pub mod subset;
 pub mod threat;

@@ -143,8 +143,50 @@ pub fn read_vector<T: Element>(path: &Path) -> Result<Vec<T>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The bytes of a `.npy` file as the format's specification (version 1.0) lays them out,
+    /// spelled apart from the writer: the magic string `\x93NUMPY`, major and minor version 1 and
+    /// 0, the header's length as a little-endian u16, the header (a Python dict literal, padded
+    /// with spaces and ended by a newline so that the data start at a multiple of 64 bytes), then
+    /// the data.
+    pub(crate) fn as_the_spec_lays_out(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        while (6 + 2 + 2 + header.len()) % 64 != 0 {
+            header.insert(header.len() - 1, ' ');
+        }
+        let mut file = vec![0x93, b'N', b'U', b'M', b'P', b'Y', 1, 0];
+        file.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+        file.extend_from_slice(header.as_bytes());
+        file.extend_from_slice(data);
+        file
+    }
+
+    #[test]
+    fn the_writer_lays_files_out_as_the_spec_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        let written = |a: &dyn Fn(&Path)| {
+            a(&path);
+            std::fs::read(&path).unwrap()
+        };
+        let f = written(&|p| Array::new(vec![2, 1], vec![1.5f32, -2.0]).unwrap().write(p).unwrap());
+        let mut data = 1.5f32.to_le_bytes().to_vec();
+        data.extend((-2.0f32).to_le_bytes());
+        assert_eq!(f, as_the_spec_lays_out("<f4", "(2, 1)", &data));
+        // The header's length for a vector of three u32: 128 bytes in all, less the first 10.
+        let v = written(&|p| write_vector(p, &[1u32, 2, 3]).unwrap());
+        assert_eq!((v[8], v[9], v[127], v.len()), (118, 0, b'\n', 128 + 12));
+        assert_eq!(v, as_the_spec_lays_out("<u4", "(3,)", &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]));
+        // An empty vector, and more than two dimensions.
+        let e = written(&|p| write_vector::<f64>(p, &[]).unwrap());
+        assert_eq!(e, as_the_spec_lays_out("<f8", "(0,)", &[]));
+        let long =
+            written(&|p| Array::new(vec![1, 1, 1, 1], vec![7.0f64]).unwrap().write(p).unwrap());
+        assert_eq!(long, as_the_spec_lays_out("<f8", "(1, 1, 1, 1)", &7.0f64.to_le_bytes()));
+    }
 
     #[test]
     fn arrays_round_trip_and_the_header_is_numpys() {

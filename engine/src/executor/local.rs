@@ -2,36 +2,56 @@
 //! cores. A job whose node another process is building is put aside while other work is
 //! ready, then waited for (its artifact is then reused).
 
-use super::Executor;
+use super::{Executor, Session};
 use crate::build::{Builder, Reporter, Step};
+use crate::error::{Fault, FaultContext};
 use crate::job::Job;
-use anyhow::Result;
+use crate::progress::Progress;
+use crate::store::Store;
+use anyhow::{anyhow, Result};
 use std::collections::VecDeque;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Run `drive` with a local executor of `jobs` threads over `builder`; the threads stop when
-/// `drive` returns.
-pub fn with_local<R>(
-    builder: &Builder,
-    jobs: usize,
-    reporter: Arc<dyn Reporter>,
-    drive: impl FnOnce(&mut dyn Executor) -> R,
-) -> R {
-    let threads = (super::cpus() / jobs).max(1);
-    let queue = Queue { state: Mutex::default(), wake: Condvar::new() };
-    let (done_tx, done_rx) = channel();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let (queue, done_tx, reporter) = (&queue, done_tx.clone(), Arc::clone(&reporter));
-            scope.spawn(move || worker(builder, threads, queue, &done_tx, &reporter));
+/// Worker threads of this process, building `jobs` nodes at once.
+#[derive(Debug, Clone)]
+pub struct LocalExecutor {
+    /// Nodes built at the same time (at least 1); each gets `cpus() / jobs` threads.
+    pub jobs: usize,
+}
+
+impl Executor for LocalExecutor {
+    fn preflight(&self, _store: &Store) -> Result<()> {
+        if self.jobs == 0 {
+            return Err(anyhow!("--jobs must be at least 1")).fault(Fault::Input);
         }
-        let mut executor = Local { queue: &queue, done: done_rx };
-        let result = drive(&mut executor);
-        queue.state.lock().expect("queue lock poisoned").closed = true;
-        queue.wake.notify_all();
-        result
-    })
+        Ok(())
+    }
+
+    /// The threads stop when `drive` returns.
+    fn session(
+        &self,
+        builder: &Builder,
+        _progress: &Progress,
+        reporter: Arc<dyn Reporter>,
+        drive: &mut dyn FnMut(&mut dyn Session) -> Result<()>,
+    ) -> Result<()> {
+        let jobs = self.jobs;
+        let threads = (super::cpus() / jobs).max(1);
+        let queue = Queue { state: Mutex::default(), wake: Condvar::new() };
+        let (done_tx, done_rx) = channel();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let (queue, done_tx, reporter) = (&queue, done_tx.clone(), Arc::clone(&reporter));
+                scope.spawn(move || worker(builder, threads, queue, &done_tx, &reporter));
+            }
+            let mut session = Local { queue: &queue, done: done_rx };
+            let result = drive(&mut session);
+            queue.state.lock().expect("queue lock poisoned").closed = true;
+            queue.wake.notify_all();
+            result
+        })
+    }
 }
 
 #[derive(Default)]
@@ -52,7 +72,7 @@ struct Local<'q> {
     done: Receiver<(usize, Step)>,
 }
 
-impl Executor for Local<'_> {
+impl Session for Local<'_> {
     fn start(&mut self, index: usize, job: Job) -> Result<()> {
         self.queue.state.lock().expect("queue lock poisoned").ready.push_back((index, job));
         self.queue.wake.notify_one();

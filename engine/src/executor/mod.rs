@@ -1,16 +1,39 @@
-//! Executors: where the scheduler's jobs run. The scheduler decides what is ready and records
-//! what finished; an executor only runs jobs, through [`crate::build::Builder`]. Local worker
-//! threads ([`local`]) and Slurm job arrays ([`slurm`]) are the two implementations.
+//! Executors: where the scheduler's jobs run. The caller chooses one and hands it to
+//! [`crate::scheduler::run`] (cargo's `Executor` seam): [`local::LocalExecutor`] (worker threads
+//! of this process) or [`slurm::SlurmExecutor`] (job arrays). The scheduler decides what is
+//! ready and records what finished; for the run, the executor opens a [`Session`], which only
+//! runs jobs, through [`crate::build::Builder`].
 
-pub mod local;
-pub mod slurm;
+pub(crate) mod local;
+pub(crate) mod slurm;
 
-use crate::build::Step;
+use crate::build::{Builder, Reporter, Step};
 use crate::job::Job;
+use crate::progress::Progress;
+use crate::store::Store;
 use anyhow::Result;
+use std::sync::Arc;
 
-/// Runs jobs; the scheduler starts each ready job once and waits for results.
+/// Where a run's jobs go, as the caller configured it.
 pub trait Executor {
+    /// Checks made before the run changes anything in the store (Slurm: its commands answer
+    /// and the store is one the cluster's nodes can see).
+    fn preflight(&self, store: &Store) -> Result<()>;
+    /// Open a session over `builder` (showing what it does on `progress`, and builds through
+    /// `reporter`), hand it to `drive`, and close it when `drive` returns: local threads stop,
+    /// a Slurm driver says what it submitted.
+    fn session(
+        &self,
+        builder: &Builder,
+        progress: &Progress,
+        reporter: Arc<dyn Reporter>,
+        drive: &mut dyn FnMut(&mut dyn Session) -> Result<()>,
+    ) -> Result<()>;
+}
+
+/// An executor open for one run: the scheduler starts each ready job once and waits for
+/// results.
+pub trait Session {
     /// Take job `index` (the node's index in the DAG) to run.
     fn start(&mut self, index: usize, job: Job) -> Result<()>;
     /// Block until at least one started job has finished and return the finished ones. Called

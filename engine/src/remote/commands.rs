@@ -4,7 +4,7 @@
 //! a whole closure into an empty store. Both resume: what is already there is skipped.
 
 use super::client::{Index, Remote};
-use super::transfer::{self, Pulled, Pushed};
+use super::transfer::{self, PullOutcome, PushOutcome};
 use crate::dag::Dag;
 use crate::key::ContentHash;
 use crate::progress::{Progress, ProgressMode};
@@ -82,12 +82,12 @@ pub fn pull(
     });
     for (id, result) in results {
         match result {
-            Ok(Pulled::Pulled(bytes)) => {
+            Ok(PullOutcome::Pulled(bytes)) => {
                 summary.moved += 1;
                 summary.bytes += bytes;
             }
-            Ok(Pulled::AlreadyHere) => summary.already += 1,
-            Ok(Pulled::Busy) => summary.busy.push(id),
+            Ok(PullOutcome::AlreadyHere) => summary.already += 1,
+            Ok(PullOutcome::Busy) => summary.busy.push(id),
             Err(e) => summary.failed.push((id, format!("{e:#}"))),
         }
     }
@@ -127,12 +127,12 @@ pub fn push(
     });
     for (id, result) in results {
         match result {
-            Ok(Pushed::Pushed(bytes)) => {
+            Ok(PushOutcome::Pushed(bytes)) => {
                 summary.moved += 1;
                 summary.bytes += bytes;
             }
-            Ok(Pushed::AlreadyThere) => summary.already += 1,
-            Ok(Pushed::Conflict { ours, theirs }) => {
+            Ok(PushOutcome::AlreadyThere) => summary.already += 1,
+            Ok(PushOutcome::Conflict { ours, theirs }) => {
                 summary.conflicts.push((id, conflict(Some(ours), &theirs)));
             }
             Err(e) => summary.failed.push((id, format!("{e:#}"))),
@@ -202,7 +202,7 @@ impl fmt::Display for TransferSummary {
             "{verb} {} artifact(s), {}; {} already there; {} {absent}; {} busy; {} conflicting; \
              {} failed",
             self.moved,
-            bytes(self.bytes),
+            human_bytes(self.bytes),
             self.already,
             self.absent.len(),
             self.busy.len(),
@@ -220,7 +220,7 @@ impl fmt::Display for TransferSummary {
 }
 
 /// `12.3 MB`: bytes at a glance.
-pub fn bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     match n {
         _ if n < 1_000 => format!("{n} B"),
         _ if n < 1_000_000 => format!("{:.1} kB", n as f64 / 1e3),

@@ -8,13 +8,13 @@
 //! which the run builds locally, and a remote result that differs from a local build of the same
 //! key is reported by node, never replaced.
 
-pub mod client;
-pub mod commands;
-pub mod credentials;
-pub mod pack;
-pub mod run;
-pub mod settings;
-pub mod transfer;
+mod client;
+pub(crate) mod commands;
+mod credentials;
+mod pack;
+pub(crate) mod run;
+mod settings;
+pub(crate) mod transfer;
 
 pub use client::{Index, Remote};
 pub use commands::{pull, push, TransferSummary};

@@ -5,7 +5,7 @@
 
 use super::client::{Index, Remote};
 use super::commands::conflict;
-use super::transfer::{self, Pulled, Pushed};
+use super::transfer::{self, PullOutcome, PushOutcome};
 use crate::build::Reporter;
 use crate::job::Job;
 use crate::key::{ContentHash, Key};
@@ -65,7 +65,7 @@ impl LiveRemote<'_> {
     }
 
     /// Pull `wanted`, many at once; one result each, in order.
-    pub fn pull_all(&self, store: &Store, wanted: &[Wanted]) -> Vec<Result<Pulled>> {
+    pub fn pull_all(&self, store: &Store, wanted: &[Wanted]) -> Vec<Result<PullOutcome>> {
         let remote = self.remote;
         remote.block_on(
             stream::iter(wanted)
@@ -98,7 +98,7 @@ impl LiveRemote<'_> {
             queue
                 .map(|(id, key, repair)| async move {
                     if self.given_up() {
-                        return (id, Ok(Pushed::AlreadyThere));
+                        return (id, Ok(PushOutcome::AlreadyThere));
                     }
                     let known = index.get(&key).map(Vec::as_slice).unwrap_or_default();
                     (id, transfer::push(remote, store, &key, known, repair).await)
@@ -106,9 +106,9 @@ impl LiveRemote<'_> {
                 .buffer_unordered(remote.settings.transfers)
                 .fold((0, 0), |(n, total), (id, result)| async move {
                     match result {
-                        Ok(Pushed::Pushed(b)) => return (n + 1, total + b),
-                        Ok(Pushed::AlreadyThere) => {}
-                        Ok(Pushed::Conflict { ours, theirs }) => reporter.warn(format!(
+                        Ok(PushOutcome::Pushed(b)) => return (n + 1, total + b),
+                        Ok(PushOutcome::AlreadyThere) => {}
+                        Ok(PushOutcome::Conflict { ours, theirs }) => reporter.warn(format!(
                             "node {id}: {}; not replaced",
                             conflict(Some(ours), &theirs)
                         )),

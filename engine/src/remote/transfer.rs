@@ -16,7 +16,7 @@ use futures::StreamExt;
 
 /// How pulling one artifact went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pulled {
+pub enum PullOutcome {
     /// Downloaded and stored: this many bytes of pack.
     Pulled(u64),
     /// The store had it already (another process may have built or pulled it meanwhile).
@@ -33,12 +33,12 @@ pub async fn pull(
     key: &Key,
     content: &ContentHash,
     record: &BuildRecord,
-) -> Result<Pulled> {
+) -> Result<PullOutcome> {
     let Some(_lock) = NodeLock::try_acquire(&store.lock_path(key))? else {
-        return Ok(Pulled::Busy);
+        return Ok(PullOutcome::Busy);
     };
     if let Check::Valid(_) = store.check(key, Depth::Sizes) {
-        return Ok(Pulled::AlreadyHere);
+        return Ok(PullOutcome::AlreadyHere);
     }
     store.remove_stale_tmp(key)?;
     let bytes = remote.get_record(key, content).await?;
@@ -65,12 +65,12 @@ pub async fn pull(
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    result.map(Pulled::Pulled)
+    result.map(PullOutcome::Pulled)
 }
 
 /// How pushing one artifact went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pushed {
+pub enum PushOutcome {
     /// Uploaded: this many bytes of pack (0: the remote had the pack, only the record was new).
     Pushed(u64),
     /// The remote had this record already.
@@ -89,7 +89,7 @@ pub async fn push(
     key: &Key,
     known: &[ContentHash],
     repair: bool,
-) -> Result<Pushed> {
+) -> Result<PushOutcome> {
     let dir = store.object_dir(key);
     let meta = read_meta(&dir)?;
     let content = meta.content_hash;
@@ -97,10 +97,10 @@ pub async fn push(
         contents.iter().filter(|&&c| c != content).copied().collect()
     };
     if !others(known).is_empty() {
-        return Ok(Pushed::Conflict { ours: content, theirs: others(known) });
+        return Ok(PushOutcome::Conflict { ours: content, theirs: others(known) });
     }
     if known.contains(&content) && !repair {
-        return Ok(Pushed::AlreadyThere);
+        return Ok(PushOutcome::AlreadyThere);
     }
     let size = pack_size(&meta.files).context("the artifact's sizes overflow")?;
     let mut moved = 0;
@@ -118,10 +118,10 @@ pub async fn push(
         bail!("the record written for {key} is not listed on the remote");
     }
     if !others(&now).is_empty() {
-        return Ok(Pushed::Conflict { ours: content, theirs: others(&now) });
+        return Ok(PushOutcome::Conflict { ours: content, theirs: others(&now) });
     }
     Ok(match written {
-        Written::AlreadyThere if moved == 0 => Pushed::AlreadyThere,
-        _ => Pushed::Pushed(moved),
+        Written::AlreadyThere if moved == 0 => PushOutcome::AlreadyThere,
+        _ => PushOutcome::Pushed(moved),
     })
 }

@@ -8,8 +8,8 @@
 
 use anyhow::{bail, Result};
 use pipeline_engine::{
-    Dag, Force, Input, LockSettings, Node, ProgressMode, Publish, Registry, RunOptions, RunSummary,
-    Stage, StageContext, Store,
+    Dag, Force, Input, LocalExecutor, LockSettings, Node, ProgressMode, Publish, Registry,
+    RunOptions, RunSummary, Stage, StageContext, Store,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -164,8 +164,7 @@ impl Project {
         let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
         RunOptions {
             targets: dag.resolve_targets(&targets).unwrap(),
-            jobs: 2,
-            executor: Default::default(),
+            executor: Box::new(LocalExecutor { jobs: 2 }),
             force: Force::Nothing,
             fail_fast: false,
             progress: ProgressMode::Lines,

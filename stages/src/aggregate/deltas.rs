@@ -1,7 +1,11 @@
 //! Paired differences A − B over seeds (subsets are shared across sources, so the same seed is
 //! the same training subset): robust − natural, ℓ∞ small − large ε, ℓ2 − ℓ∞, 3 − 1 blocks.
 
-use super::columns::{cols, BEST, EPOCH};
+use super::columns::{
+    cols, statistic, ACCURACY, A_BLOCKS, A_SOURCE, BLOCKS, B_BLOCKS, B_SOURCE, CI95, COMPARISON,
+    DATASET, DATASET_RANK, EPOCH, FINAL, IS_BEST, MEAN, N, N_PAIRS, SEED, SIZE, SIZE_LABEL,
+    SIZE_ORDER, SOURCE, SOURCE_RANK, STATISTIC, STD,
+};
 use super::stats::with_ci95;
 use super::{AggregateParams, SourceSpec};
 use crate::threat::Constraint;
@@ -58,38 +62,38 @@ pub fn comparisons(sources: &[SourceSpec]) -> Vec<Comparison> {
 pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Result<DataFrame> {
     let mut paired = Vec::new();
     for (i, cmp) in comparisons(&params.sources).into_iter().enumerate() {
-        paired.push(pairs(i, &cmp, cells.clone(), EPOCH));
-        paired.push(pairs(i, &cmp, cells.clone().filter(col("best")), BEST));
+        paired.push(pairs(i, &cmp, cells.clone(), statistic::EPOCH));
+        paired.push(pairs(i, &cmp, cells.clone().filter(col(IS_BEST)), statistic::BEST));
     }
     let keys = [
         "comparison_rank",
-        "comparison",
-        "a_source",
-        "b_source",
-        "a_blocks",
-        "b_blocks",
-        "source_rank",
-        "dataset",
-        "dataset_rank",
-        "size",
-        "size_label",
-        "size_order",
-        "statistic",
-        "epoch",
-        "final",
+        COMPARISON,
+        A_SOURCE,
+        B_SOURCE,
+        A_BLOCKS,
+        B_BLOCKS,
+        SOURCE_RANK,
+        DATASET,
+        DATASET_RANK,
+        SIZE,
+        SIZE_LABEL,
+        SIZE_ORDER,
+        STATISTIC,
+        EPOCH,
+        FINAL,
     ];
     // Canonical pair order, materialised (joins do not keep order; see `cells_frame`).
     let grouped = concat(&paired, UnionArgs::default())?
         .sort(
             [
                 "comparison_rank",
-                "source_rank",
-                "dataset_rank",
-                "size_order",
-                "a_blocks",
-                "statistic",
-                "epoch",
-                "seed",
+                SOURCE_RANK,
+                DATASET_RANK,
+                SIZE_ORDER,
+                A_BLOCKS,
+                STATISTIC,
+                EPOCH,
+                SEED,
             ],
             SortMultipleOptions::default().with_nulls_last(true),
         )
@@ -97,69 +101,55 @@ pub(super) fn deltas_frame(params: &AggregateParams, cells: &LazyFrame) -> Resul
         .lazy()
         .group_by(cols(&keys))
         .agg([
-            len().cast(DataType::UInt32).alias("n"),
-            col("diff").mean().alias("mean"),
-            col("diff").std(1).alias("std"),
+            len().cast(DataType::UInt32).alias(N),
+            col("diff").mean().alias(MEAN),
+            col("diff").std(1).alias(STD),
         ])
         .collect()?;
     Ok(with_ci95(grouped)?
         .sort(
-            ["comparison_rank", "source_rank", "dataset_rank", "size_order", "a_blocks", "epoch"],
+            ["comparison_rank", SOURCE_RANK, DATASET_RANK, SIZE_ORDER, A_BLOCKS, EPOCH],
             SortMultipleOptions::default().with_nulls_last(true),
         )
         .select(cols(&[
-            "comparison",
-            "a_source",
-            "b_source",
-            "a_blocks",
-            "b_blocks",
-            "dataset",
-            "size",
-            "size_label",
-            "statistic",
-            "epoch",
-            "final",
-            "n",
-            "mean",
-            "std",
-            "ci95",
+            COMPARISON, A_SOURCE, B_SOURCE, A_BLOCKS, B_BLOCKS, DATASET, SIZE, SIZE_LABEL,
+            STATISTIC, EPOCH, FINAL, N, MEAN, STD, CI95,
         ]))
-        .rename(["n"], ["n_pairs"], true)
+        .rename([N], [N_PAIRS], true)
         .collect()?)
 }
 
 /// The paired differences of comparison `cmp` (number `rank`) among `cells`: matched by seed,
-/// and by epoch for `statistic` "epoch"; "best" rows have no epoch.
-fn pairs(rank: usize, cmp: &Comparison, cells: LazyFrame, statistic: &str) -> LazyFrame {
+/// and by epoch for the rows labelled `statistic` "epoch"; "best" rows have no epoch.
+fn pairs(rank: usize, cmp: &Comparison, cells: LazyFrame, label: &str) -> LazyFrame {
     let mut on = match cmp {
-        Comparison::Sources { .. } => vec!["dataset", "size_label", "blocks", "seed"],
-        Comparison::Blocks { .. } => vec!["source", "dataset", "size_label", "seed"],
+        Comparison::Sources { .. } => vec![DATASET, SIZE_LABEL, BLOCKS, SEED],
+        Comparison::Blocks { .. } => vec![SOURCE, DATASET, SIZE_LABEL, SEED],
     };
-    if statistic == EPOCH {
-        on.push("epoch");
+    if label == statistic::EPOCH {
+        on.push(EPOCH);
     }
     let (left, right) = match cmp {
         Comparison::Sources { a, b } => (
-            cells.clone().filter(col("source").eq(lit(a.as_str()))),
-            cells.filter(col("source").eq(lit(b.as_str()))),
+            cells.clone().filter(col(SOURCE).eq(lit(a.as_str()))),
+            cells.filter(col(SOURCE).eq(lit(b.as_str()))),
         ),
-        Comparison::Blocks { a, b } => (
-            cells.clone().filter(col("blocks").eq(lit(*a))),
-            cells.filter(col("blocks").eq(lit(*b))),
-        ),
+        Comparison::Blocks { a, b } => {
+            (cells.clone().filter(col(BLOCKS).eq(lit(*a))), cells.filter(col(BLOCKS).eq(lit(*b))))
+        }
     };
     let (a_source, b_source, a_blocks, b_blocks) = match cmp {
         Comparison::Sources { a, b } => {
-            (lit(a.as_str()), lit(b.as_str()), col("blocks"), col("blocks"))
+            (lit(a.as_str()), lit(b.as_str()), col(BLOCKS), col(BLOCKS))
         }
-        Comparison::Blocks { a, b } => (col("source"), col("source"), lit(*a), lit(*b)),
+        Comparison::Blocks { a, b } => (col(SOURCE), col(SOURCE), lit(*a), lit(*b)),
     };
-    let (epoch, last) = match statistic == EPOCH {
-        true => (col("epoch"), col("final")),
+    let (epoch, last) = match label == statistic::EPOCH {
+        true => (col(EPOCH), col(FINAL)),
         false => (lit(NULL).cast(DataType::UInt32), lit(false)),
     };
     let mut right_cols = on.clone();
-    right_cols.push("accuracy");
+    right_cols.push(ACCURACY);
     left.join(
         right.select(cols(&right_cols)),
         cols(&on),
@@ -168,21 +158,21 @@ fn pairs(rank: usize, cmp: &Comparison, cells: LazyFrame, statistic: &str) -> La
     )
     .select([
         lit(rank as u32).alias("comparison_rank"),
-        lit(cmp.label()).alias("comparison"),
-        a_source.alias("a_source"),
-        b_source.alias("b_source"),
-        a_blocks.cast(DataType::UInt32).alias("a_blocks"),
-        b_blocks.cast(DataType::UInt32).alias("b_blocks"),
-        col("source_rank"),
-        col("dataset"),
-        col("dataset_rank"),
-        col("size"),
-        col("size_label"),
-        col("size_order"),
-        col("seed"),
-        lit(statistic).alias("statistic"),
-        epoch.alias("epoch"),
-        last.alias("final"),
-        (col("accuracy") - col("accuracy_b")).alias("diff"),
+        lit(cmp.label()).alias(COMPARISON),
+        a_source.alias(A_SOURCE),
+        b_source.alias(B_SOURCE),
+        a_blocks.cast(DataType::UInt32).alias(A_BLOCKS),
+        b_blocks.cast(DataType::UInt32).alias(B_BLOCKS),
+        col(SOURCE_RANK),
+        col(DATASET),
+        col(DATASET_RANK),
+        col(SIZE),
+        col(SIZE_LABEL),
+        col(SIZE_ORDER),
+        col(SEED),
+        lit(label).alias(STATISTIC),
+        epoch.alias(EPOCH),
+        last.alias(FINAL),
+        (col(ACCURACY) - col("accuracy_b")).alias("diff"),
     ])
 }

@@ -1,7 +1,11 @@
 //! The cell tables: the expected grid, the built cells (one row per cell × evaluation epoch),
 //! coverage and missing cells, and the per-grid-point summary, in a fixed row order.
 
-use super::columns::{cols, BEST, EPOCH};
+use super::columns::{
+    cols, statistic, ACCURACY, BLOCKS, BUILT_SEEDS, CI95, DATASET, DATASET_RANK, EPOCH,
+    EXPECTED_SEEDS, FINAL, IS_BEST, LOSS, MEAN, N, N_SEEDS, SEED, SIZE, SIZE_LABEL, SIZE_ORDER,
+    SOURCE, SOURCE_RANK, STATISTIC, STD,
+};
 use super::deltas::deltas_frame;
 use super::stats::with_ci95;
 use super::tables::Tables;
@@ -21,11 +25,9 @@ pub(super) fn rank(names: &[String], name: &str, what: &str) -> Result<u32> {
 }
 
 /// Columns naming a group of cells (all seeds of one grid point) at one epoch.
-const GROUP: [&str; 8] =
-    ["source", "dataset", "size", "size_label", "blocks", "epoch", "final", "source_rank"];
+const GROUP: [&str; 8] = [SOURCE, DATASET, SIZE, SIZE_LABEL, BLOCKS, EPOCH, FINAL, SOURCE_RANK];
 /// Sort order of everything derived from cells.
-pub(super) const ORDER: [&str; 5] =
-    ["source_rank", "dataset_rank", "size_order", "blocks", "epoch"];
+pub(super) const ORDER: [&str; 5] = [SOURCE_RANK, DATASET_RANK, SIZE_ORDER, BLOCKS, EPOCH];
 
 /// Compute every table from the cells that were built.
 pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Tables> {
@@ -37,16 +39,7 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
     let cells_out = cells
         .clone()
         .select(cols(&[
-            "source",
-            "dataset",
-            "size",
-            "size_label",
-            "blocks",
-            "seed",
-            "epoch",
-            "accuracy",
-            "loss",
-            "final",
+            SOURCE, DATASET, SIZE, SIZE_LABEL, BLOCKS, SEED, EPOCH, ACCURACY, LOSS, FINAL,
         ]))
         .collect()?;
 
@@ -56,18 +49,15 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
         .join(
             cells
                 .clone()
-                .group_by(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
+                .group_by(cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]))
                 .agg([len().alias("built")]),
-            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
-            cols(&["source", "dataset", "size_label", "blocks", "seed"]),
+            cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]),
+            cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]),
             JoinArgs::new(JoinType::Left),
         )
         .filter(col("built").is_null())
-        .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks", "seed"],
-            SortMultipleOptions::default(),
-        )
-        .select(cols(&["source", "dataset", "size_label", "blocks", "seed"]))
+        .sort([SOURCE_RANK, DATASET_RANK, SIZE_ORDER, BLOCKS, SEED], SortMultipleOptions::default())
+        .select(cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]))
         .collect()?;
 
     let summary = summary_frame(&cells, &coverage)?;
@@ -80,25 +70,24 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
 fn summary_frame(cells: &LazyFrame, coverage: &DataFrame) -> Result<DataFrame> {
     let stats = || {
         [
-            len().cast(DataType::UInt32).alias("n"),
-            col("accuracy").mean().alias("mean"),
-            col("accuracy").std(1).alias("std"),
+            len().cast(DataType::UInt32).alias(N),
+            col(ACCURACY).mean().alias(MEAN),
+            col(ACCURACY).std(1).alias(STD),
         ]
     };
     let mut group: Vec<&str> = GROUP.to_vec();
-    group.extend(["dataset_rank", "size_order"]);
+    group.extend([DATASET_RANK, SIZE_ORDER]);
     let per_epoch = cells
         .clone()
         .group_by(cols(&group))
         .agg(stats())
-        .with_column(lit(EPOCH).alias("statistic"));
-    let point: Vec<&str> =
-        group.iter().copied().filter(|c| !["epoch", "final"].contains(c)).collect();
+        .with_column(lit(statistic::EPOCH).alias(STATISTIC));
+    let point: Vec<&str> = group.iter().copied().filter(|c| ![EPOCH, FINAL].contains(c)).collect();
     let best =
-        cells.clone().filter(col("best")).group_by(cols(&point)).agg(stats()).with_columns([
-            lit(NULL).cast(DataType::UInt32).alias("epoch"),
-            lit(false).alias("final"),
-            lit(BEST).alias("statistic"),
+        cells.clone().filter(col(IS_BEST)).group_by(cols(&point)).agg(stats()).with_columns([
+            lit(NULL).cast(DataType::UInt32).alias(EPOCH),
+            lit(false).alias(FINAL),
+            lit(statistic::BEST).alias(STATISTIC),
         ]);
     let grouped =
         concat([per_epoch, best.select(per_epoch_columns(&group))], UnionArgs::default())?
@@ -106,33 +95,33 @@ fn summary_frame(cells: &LazyFrame, coverage: &DataFrame) -> Result<DataFrame> {
     Ok(with_ci95(grouped)?
         .join(
             coverage.clone().lazy().select(cols(&[
-                "source",
-                "dataset",
-                "size_label",
-                "blocks",
-                "expected_seeds",
+                SOURCE,
+                DATASET,
+                SIZE_LABEL,
+                BLOCKS,
+                EXPECTED_SEEDS,
             ])),
-            cols(&["source", "dataset", "size_label", "blocks"]),
-            cols(&["source", "dataset", "size_label", "blocks"]),
+            cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS]),
+            cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS]),
             JoinArgs::new(JoinType::Left),
         )
         .sort(ORDER, SortMultipleOptions::default().with_nulls_last(true))
         .select(cols(&[
-            "source",
-            "dataset",
-            "size",
-            "size_label",
-            "blocks",
-            "statistic",
-            "epoch",
-            "final",
-            "n",
-            "expected_seeds",
-            "mean",
-            "std",
-            "ci95",
+            SOURCE,
+            DATASET,
+            SIZE,
+            SIZE_LABEL,
+            BLOCKS,
+            STATISTIC,
+            EPOCH,
+            FINAL,
+            N,
+            EXPECTED_SEEDS,
+            MEAN,
+            STD,
+            CI95,
         ]))
-        .rename(["n"], ["n_seeds"], true)
+        .rename([N], [N_SEEDS], true)
         .collect()?)
 }
 
@@ -140,7 +129,7 @@ fn summary_frame(cells: &LazyFrame, coverage: &DataFrame) -> Result<DataFrame> {
 /// so the best rows can be stacked under it.
 fn per_epoch_columns(group: &[&str]) -> Vec<Expr> {
     let mut names: Vec<&str> = group.to_vec();
-    names.extend(["n", "mean", "std", "statistic"]);
+    names.extend([N, MEAN, STD, STATISTIC]);
     cols(&names)
 }
 
@@ -156,20 +145,20 @@ fn expected_frame(params: &AggregateParams, source_names: &[String]) -> Result<L
         order.push(size_order(&c.size_label)?);
     }
     let df = df!(
-        "source" => e.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
-        "dataset" => e.iter().map(|c| c.dataset.as_str()).collect::<Vec<_>>(),
-        "size_label" => e.iter().map(|c| c.size_label.as_str()).collect::<Vec<_>>(),
-        "blocks" => e.iter().map(|c| c.blocks).collect::<Vec<_>>(),
-        "seed" => e.iter().map(|c| c.seed).collect::<Vec<_>>(),
-        "source_rank" => source_rank,
-        "dataset_rank" => dataset_rank,
-        "size_order" => order,
+        SOURCE => e.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
+        DATASET => e.iter().map(|c| c.dataset.as_str()).collect::<Vec<_>>(),
+        SIZE_LABEL => e.iter().map(|c| c.size_label.as_str()).collect::<Vec<_>>(),
+        BLOCKS => e.iter().map(|c| c.blocks).collect::<Vec<_>>(),
+        SEED => e.iter().map(|c| c.seed).collect::<Vec<_>>(),
+        SOURCE_RANK => source_rank,
+        DATASET_RANK => dataset_rank,
+        SIZE_ORDER => order,
     )?;
     Ok(df.lazy())
 }
 
 /// The built cells, one row per cell × evaluation epoch, with sort ranks, the `final` flag (the
-/// cell's last evaluation) and the `best` flag (its best: see [`BEST`]).
+/// cell's last evaluation) and the `best` flag (its best: see [`statistic::BEST`]).
 fn cells_frame(
     params: &AggregateParams,
     source_names: &[String],
@@ -213,25 +202,25 @@ fn cells_frame(
         }
     }
     let df = df!(
-        "source" => source, "dataset" => dataset, "size" => size, "size_label" => size_label,
-        "blocks" => blocks, "seed" => seed, "epoch" => epoch, "accuracy" => accuracy, "loss" => loss,
-        "source_rank" => source_rank, "dataset_rank" => dataset_rank, "size_order" => order,
+        SOURCE => source, DATASET => dataset, SIZE => size, SIZE_LABEL => size_label,
+        BLOCKS => blocks, SEED => seed, EPOCH => epoch, ACCURACY => accuracy, LOSS => loss,
+        SOURCE_RANK => source_rank, DATASET_RANK => dataset_rank, SIZE_ORDER => order,
     )?;
-    let cell = cols(&["source", "dataset", "size_label", "blocks", "seed"]);
+    let cell = cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]);
     // Canonical row order, materialised: floating-point sums (means, deviations) depend on the
     // order rows reach an aggregation, and the optimiser may drop a sort that feeds a group-by.
     Ok(df
         .lazy()
         .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks", "seed", "epoch"],
+            [SOURCE_RANK, DATASET_RANK, SIZE_ORDER, BLOCKS, SEED, EPOCH],
             SortMultipleOptions::default(),
         )
-        .with_column(col("epoch").eq(col("epoch").max().over(cell.clone())?).alias("final"))
-        .with_column(col("accuracy").eq(col("accuracy").max().over(cell.clone())?).alias("top"))
+        .with_column(col(EPOCH).eq(col(EPOCH).max().over(cell.clone())?).alias(FINAL))
+        .with_column(col(ACCURACY).eq(col(ACCURACY).max().over(cell.clone())?).alias("top"))
         .with_column(
             col("top")
-                .and(col("epoch").eq(col("epoch").filter(col("top")).min().over(cell)?))
-                .alias("best"),
+                .and(col(EPOCH).eq(col(EPOCH).filter(col("top")).min().over(cell)?))
+                .alias(IS_BEST),
         )
         .collect()?
         .lazy())
@@ -239,30 +228,20 @@ fn cells_frame(
 
 /// Per expected grid point: seeds expected and seeds built.
 fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
-    let point = ["source", "dataset", "size_label", "blocks"];
+    let point = [SOURCE, DATASET, SIZE_LABEL, BLOCKS];
     let built = cells
         .clone()
         .group_by(cols(&point))
-        .agg([col("seed").n_unique().cast(DataType::UInt32).alias("built_seeds")]);
+        .agg([col(SEED).n_unique().cast(DataType::UInt32).alias(BUILT_SEEDS)]);
     let mut keys: Vec<&str> = point.to_vec();
-    keys.extend(["source_rank", "dataset_rank", "size_order"]);
+    keys.extend([SOURCE_RANK, DATASET_RANK, SIZE_ORDER]);
     Ok(expected
         .clone()
         .group_by(cols(&keys))
-        .agg([len().cast(DataType::UInt32).alias("expected_seeds")])
+        .agg([len().cast(DataType::UInt32).alias(EXPECTED_SEEDS)])
         .join(built, cols(&point), cols(&point), JoinArgs::new(JoinType::Left))
-        .with_column(col("built_seeds").fill_null(lit(0u32)))
-        .sort(
-            ["source_rank", "dataset_rank", "size_order", "blocks"],
-            SortMultipleOptions::default(),
-        )
-        .select(cols(&[
-            "source",
-            "dataset",
-            "size_label",
-            "blocks",
-            "expected_seeds",
-            "built_seeds",
-        ]))
+        .with_column(col(BUILT_SEEDS).fill_null(lit(0u32)))
+        .sort([SOURCE_RANK, DATASET_RANK, SIZE_ORDER, BLOCKS], SortMultipleOptions::default())
+        .select(cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, EXPECTED_SEEDS, BUILT_SEEDS]))
         .collect()?)
 }

@@ -17,7 +17,7 @@
 //! paired differences, `tables.rs` writes them; `nodes.rs` is the expansion.
 
 use crate::fingerprint::{sources, Code};
-mod columns;
+pub mod columns;
 mod deltas;
 mod frames;
 pub mod params;
@@ -43,22 +43,21 @@ pub struct Aggregate;
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
     root: "aggregate/mod.rs",
-    sources: sources![
-        "aggregate/mod.rs",
-        "aggregate/columns.rs",
-        "aggregate/deltas.rs",
-        "aggregate/frames.rs",
-        "aggregate/params.rs",
-        "aggregate/stats.rs",
-        "aggregate/tables.rs",
-        "finetune/cell.rs",
-        "finetune/metrics.rs",
-        "fingerprint/build_record.rs",
-        "fingerprint/mod.rs",
-        "fingerprint/tokens.rs",
-        "kind.rs",
-        "subset/params.rs",
-        "threat.rs",
+    parts: &[
+        sources![
+            "aggregate/mod.rs",
+            "aggregate/columns.rs",
+            "aggregate/deltas.rs",
+            "aggregate/frames.rs",
+            "aggregate/params.rs",
+            "aggregate/stats.rs",
+            "aggregate/tables.rs",
+            "finetune/cell.rs",
+            "finetune/metrics.rs",
+            "subset/params.rs",
+            "threat.rs",
+        ],
+        crate::kind::SEAM,
     ],
 };
 

@@ -1,5 +1,6 @@
 //! Means, sample deviations and 95% Student-t intervals of the mean.
 
+use super::columns::{CI95, N, STD};
 use anyhow::Result;
 use polars::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -15,15 +16,13 @@ pub fn t975(n: u32) -> Option<f64> {
 /// Add `ci95` = t(0.975, n−1) · std / √n to a grouped frame with columns `n` and `std`.
 /// The quantile is the one value computed outside Polars, joined in as a lookup table.
 pub(super) fn with_ci95(grouped: DataFrame) -> Result<LazyFrame> {
-    let ns: BTreeSet<u32> = grouped.column("n")?.u32()?.into_no_null_iter().collect();
+    let ns: BTreeSet<u32> = grouped.column(N)?.u32()?.into_no_null_iter().collect();
     let lookup = df!(
-        "n" => ns.iter().copied().collect::<Vec<_>>(),
+        N => ns.iter().copied().collect::<Vec<_>>(),
         "t975" => ns.iter().map(|&n| t975(n)).collect::<Vec<_>>(),
     )?;
     Ok(grouped
         .lazy()
-        .join(lookup.lazy(), [col("n")], [col("n")], JoinArgs::new(JoinType::Left))
-        .with_column(
-            (col("t975") * col("std") / col("n").cast(DataType::Float64).sqrt()).alias("ci95"),
-        ))
+        .join(lookup.lazy(), [col(N)], [col(N)], JoinArgs::new(JoinType::Left))
+        .with_column((col("t975") * col(STD) / col(N).cast(DataType::Float64).sqrt()).alias(CI95)))
 }

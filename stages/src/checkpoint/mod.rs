@@ -24,6 +24,7 @@ mod legacy;
 mod pickle;
 
 use crate::checkpoint::format::CheckpointFormat;
+use crate::fingerprint::{sources, Sources};
 use crate::nn::resnet::tensor_specs;
 use crate::nn::{NetConfig, Network, Normalizer, Stem};
 use anyhow::{bail, ensure, Context, Result};
@@ -34,6 +35,15 @@ use std::io::Read;
 use std::path::Path;
 
 /// MadryLab's prefix of the model's own tensors.
+/// The files of loading a checkpoint (with `nn::NETWORK`, the network it loads into), named
+/// once for the fingerprints of the stages that load one.
+pub const LOADING: Sources = sources![
+    "checkpoint/mod.rs",
+    "checkpoint/format.rs",
+    "checkpoint/legacy.rs",
+    "checkpoint/pickle.rs",
+];
+
 const MADRYLAB_MODEL: &str = "module.model";
 /// MadryLab's prefix of the attacker's copy of the model.
 const MADRYLAB_ATTACKER: &str = "module.attacker.model.";

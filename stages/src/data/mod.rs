@@ -4,6 +4,8 @@
 //! subset rule with seeded batch order (`subset`). Every random choice comes from a named,
 //! seeded stream (`rng`).
 
+use crate::fingerprint::{sources, Sources};
+
 pub mod augment;
 pub mod dataset;
 pub mod procedural;
@@ -17,3 +19,15 @@ pub use procedural::{generate, Kind, Split};
 pub use rng::derived_rng;
 pub use subset::{epoch_batches, epoch_order, make_mask, seeds};
 pub use transform::{test_batch, TrainTransform};
+
+/// The files of training batches: the dataset, the authors' transforms and augmentations, the
+/// subset rule with its batch order, and their seeded streams; named once for the fingerprints
+/// of the stages that train.
+pub const TRAINING: Sources = sources![
+    "data/mod.rs",
+    "data/augment.rs",
+    "data/dataset.rs",
+    "data/rng.rs",
+    "data/subset.rs",
+    "data/transform.rs",
+];

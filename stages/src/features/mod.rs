@@ -10,6 +10,8 @@ use crate::data::Dataset;
 use crate::fingerprint::{sources, Code};
 use crate::kind::StageKind;
 use crate::nn::Network;
+use crate::npy::Array;
+use crate::splits::Splits;
 use crate::subset::drawn::Drawn;
 use anyhow::{bail, Result};
 use arrays::{Features, Fit, Summary};
@@ -22,30 +24,20 @@ pub struct FeaturesStage;
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
     root: "features/mod.rs",
-    sources: sources![
-        "features/mod.rs",
-        "data/dataset.rs",
-        "data/transform.rs",
-        "features/arrays.rs",
-        "features/params.rs",
-        "fingerprint/build_record.rs",
-        "fingerprint/mod.rs",
-        "fingerprint/tokens.rs",
-        "kind.rs",
-        "nn/batchnorm.rs",
-        "nn/conv.rs",
-        "nn/cpu.rs",
-        "nn/device.rs",
-        "nn/layers.rs",
-        "nn/layout.rs",
-        "nn/maxpool.rs",
-        "nn/options.rs",
-        "nn/residual.rs",
-        "nn/resnet.rs",
-        "nn/rng.rs",
-        "npy.rs",
-        "pretrain/model.rs",
-        "subset/drawn.rs",
+    parts: &[
+        sources![
+            "features/mod.rs",
+            "data/dataset.rs",
+            "data/transform.rs",
+            "features/arrays.rs",
+            "features/params.rs",
+            "npy.rs",
+            "pretrain/model.rs",
+            "splits.rs",
+            "subset/drawn.rs",
+        ],
+        crate::kind::SEAM,
+        crate::nn::NETWORK,
     ],
 };
 
@@ -103,12 +95,14 @@ impl StageKind for FeaturesStage {
         let labels =
             |ds: &Dataset, idx: &[u32]| idx.iter().map(|&i| ds.labels[i as usize]).collect();
         Features {
-            train: crate::npy::Array::new(vec![subset.indices.len(), d], train_features)?,
-            test: crate::npy::Array::new(vec![all_test.len(), d], test_features)?,
-            train_labels: labels(&train, &subset.indices),
-            test_labels: labels(&test, &all_test),
-            train_indices: subset.indices.clone(),
-            fc_weight: crate::npy::Array::new(vec![train.classes, d], var("fc.weight")?)?,
+            splits: Splits {
+                train: Array::new(vec![subset.indices.len(), d], train_features)?,
+                test: Array::new(vec![all_test.len(), d], test_features)?,
+                train_labels: labels(&train, &subset.indices),
+                test_labels: labels(&test, &all_test),
+                train_indices: subset.indices.clone(),
+            },
+            fc_weight: Array::new(vec![train.classes, d], var("fc.weight")?)?,
             fc_bias: var("fc.bias")?,
             summary: Summary {
                 source: p.source,

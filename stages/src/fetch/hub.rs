@@ -418,7 +418,10 @@ fn hash_file<D: Digest>(path: &Path, prefix: Option<String>) -> Result<String> {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(path.parent().expect("a file in the cache"))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // One name per call: two fetches of one repository in one process write its refs at once.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{call}", std::process::id()));
     File::create(&tmp)?.write_all(bytes)?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }

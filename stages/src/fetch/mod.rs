@@ -49,18 +49,17 @@ pub struct Fetch;
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
     root: "fetch/mod.rs",
-    sources: sources![
-        "fetch/mod.rs",
-        "checkpoint/format.rs",
-        "fetch/artifact.rs",
-        "fetch/hub.rs",
-        "fetch/local.rs",
-        "fetch/params.rs",
-        "file_hash.rs",
-        "fingerprint/build_record.rs",
-        "fingerprint/mod.rs",
-        "fingerprint/tokens.rs",
-        "kind.rs",
+    parts: &[
+        sources![
+            "fetch/mod.rs",
+            "checkpoint/format.rs",
+            "fetch/artifact.rs",
+            "fetch/hub.rs",
+            "fetch/local.rs",
+            "fetch/params.rs",
+            "file_hash.rs",
+        ],
+        crate::kind::SEAM,
     ],
 };
 

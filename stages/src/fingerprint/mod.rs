@@ -3,11 +3,12 @@
 //! what of the build that code links (`build_record.rs`: the crates it names and everything they
 //! link, at their locked versions, their declared features, the enabled features of this crate,
 //! the compiler). Rust files are hashed as tokens (`tokens.rs`), so a comment, a doc comment or
-//! rustfmt's layout changes no fingerprint; data files as bytes. Each stage lists its files
-//! once, in a [`Code`] built with [`sources!`]; a test proves every list equals the files the
-//! stage's module really reaches (`closure.rs`, which refuses what it cannot follow), so a list
-//! can neither miss a file (stale results) nor hold one the stage does not run (needless
-//! re-computation).
+//! rustfmt's layout changes no fingerprint; data files as bytes. Each stage lists its files in a
+//! [`Code`]: its own in a [`sources!`] list, and the shared ones by composing the lists that name
+//! them once (`nn::NETWORK`, `kind::SEAM`, …). A test proves that the parts of every stage, each
+//! file in one part only, together equal the files the stage's module really reaches
+//! (`closure.rs`, which refuses what it cannot follow), so a stage can neither miss a file (stale
+//! results) nor hold one it does not run (needless re-computation).
 
 #[cfg(test)]
 mod acyclic;
@@ -16,16 +17,22 @@ mod build_record;
 mod closure;
 mod tokens;
 
-/// The code of one stage kind: the module that defines it, and the files its code is made of
-/// (paths relative to `stages/src/`, with their text).
+use std::collections::BTreeMap;
+
+/// Source files, each path (relative to `stages/src/`) with its text: what [`sources!`] makes.
+pub type Sources = &'static [(&'static str, &'static str)];
+
+/// The code of one stage kind: the module that defines it, and the files its code is made of.
 pub struct Code {
     /// The stage's own module file, where the closure starts.
     pub root: &'static str,
-    pub sources: &'static [(&'static str, &'static str)],
+    /// The files, in parts: the stage's own list and the shared lists it composes
+    /// (`&[sources![…], crate::nn::NETWORK]`); each file in one part only.
+    pub parts: &'static [Sources],
 }
 
 /// `sources!["finetune/mod.rs", "nn/sgd.rs"]`: each path (relative to `stages/src/`) with its
-/// text, included at compile time.
+/// text, included at compile time: a [`Sources`].
 macro_rules! sources {
     ($($path:literal),* $(,)?) => {
         &[$(($path, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/", $path)))),*]
@@ -34,6 +41,14 @@ macro_rules! sources {
 pub(crate) use sources;
 
 impl Code {
+    /// Every file of every part once, in path order: how the parts are split or ordered changes
+    /// no fingerprint.
+    pub fn files(&self) -> Vec<(&'static str, &'static str)> {
+        let files: BTreeMap<&'static str, &'static str> =
+            self.parts.iter().flat_map(|part| part.iter().copied()).collect();
+        files.into_iter().collect()
+    }
+
     /// The fingerprint of stage `kind` made of this code.
     pub fn fingerprint(&self, kind: &str) -> blake3::Hash {
         let mut h = blake3::Hasher::new();
@@ -42,12 +57,13 @@ impl Code {
             h.update(&(bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field(b"pipeline-stage-fingerprint-v3");
+        field(b"pipeline-stage-fingerprint-v4");
         field(kind.as_bytes());
-        for line in build_record::this_build().linked_by(self.sources) {
+        let files = self.files();
+        for line in build_record::this_build().linked_by(&files) {
             field(line.as_bytes());
         }
-        for (path, text) in self.sources {
+        for (path, text) in files {
             let code = match path.ends_with(".rs") {
                 true => tokens::code_hash(text),
                 false => blake3::hash(text.as_bytes()),
@@ -65,11 +81,14 @@ mod tests {
     use std::collections::BTreeSet;
     use std::path::Path;
 
+    /// A code of the given parts, for the tests' lifetime.
+    fn code(root: &'static str, parts: Vec<Sources>) -> Code {
+        Code { root, parts: Box::leak(parts.into_boxed_slice()) }
+    }
+
     #[test]
     fn fingerprint_changes_with_any_source_and_with_file_boundaries() {
-        let fp = |kind: &str, sources: &'static [(&'static str, &'static str)]| {
-            Code { root: "a.rs", sources }.fingerprint(kind)
-        };
+        let fp = |kind: &str, sources: Sources| code("a.rs", vec![sources]).fingerprint(kind);
         let a = fp("render", &[("a.rs", "fn a() {}"), ("b.rs", "fn b() {}")]);
         assert_ne!(a, fp("render", &[("a.rs", "fn a() {}"), ("b.rs", "fn b() { 1 }")]));
         assert_eq!(a, fp("render", &[("a.rs", "fn a() {}"), ("b.rs", "/// B.\nfn b() {\n}\n")]));
@@ -85,17 +104,32 @@ mod tests {
         assert_eq!(a, fp("render", &[("a.rs", "fn a() {}"), ("b.rs", "fn b() {}")]));
     }
 
+    #[test]
+    fn the_fingerprint_hashes_each_file_once_however_the_parts_split_and_order_them() {
+        let (a, b, c): (Sources, Sources, Sources) =
+            (&[("a.rs", "fn a() {}")], &[("b.rs", "fn b() {}")], &[("c.csv", "c")]);
+        let whole =
+            code("a.rs", vec![&[("c.csv", "c"), ("a.rs", "fn a() {}"), ("b.rs", "fn b() {}")]]);
+        let fp = whole.fingerprint("render");
+        assert_eq!(code("a.rs", vec![a, b, c]).fingerprint("render"), fp);
+        assert_eq!(code("a.rs", vec![c, b, a]).fingerprint("render"), fp);
+        assert_eq!(code("a.rs", vec![a, b, c, b]).fingerprint("render"), fp, "a file twice");
+        assert_ne!(code("a.rs", vec![a, c]).fingerprint("render"), fp);
+        let paths: Vec<&str> = whole.files().iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, ["a.rs", "b.rs", "c.csv"]);
+    }
+
     /// `code` with each Rust file's text passed through `edit`.
     fn edited(code: &Code, edit: &dyn Fn(&str, &str) -> String) -> Code {
         let sources: Vec<(&'static str, &'static str)> = code
-            .sources
-            .iter()
-            .map(|&(path, text)| match path.ends_with(".rs") {
+            .files()
+            .into_iter()
+            .map(|(path, text)| match path.ends_with(".rs") {
                 true => (path, &*Box::leak(edit(path, text).into_boxed_str())),
                 false => (path, text),
             })
             .collect();
-        Code { root: code.root, sources: Box::leak(sources.into_boxed_slice()) }
+        self::code(code.root, vec![Box::leak(sources.into_boxed_slice())])
     }
 
     /// `text` as rustfmt lays it out with `options`.
@@ -141,29 +175,61 @@ mod tests {
         }
     }
 
+    /// What is wrong with the parts of `code` for a stage whose code reaches `reached`: a file
+    /// listed twice (in two parts, or twice in one), and the difference between the union of the
+    /// parts and `reached`.
+    fn listing_problems(code: &Code, reached: &BTreeSet<String>) -> Vec<String> {
+        let mut listed = BTreeSet::new();
+        let mut twice = BTreeSet::new();
+        for (path, _) in code.parts.iter().flat_map(|part| part.iter()) {
+            if !listed.insert(path.to_string()) {
+                twice.insert(path.to_string());
+            }
+        }
+        let missing: Vec<&String> = reached.difference(&listed).collect();
+        let extra: Vec<&String> = listed.difference(reached).collect();
+        let mut problems = Vec::new();
+        if !twice.is_empty() {
+            problems.push(format!("listed more than once: {twice:?}"));
+        }
+        if !missing.is_empty() || !extra.is_empty() {
+            problems.push(format!(
+                "not listed but reached: {missing:?}; listed but not reached: {extra:?}"
+            ));
+        }
+        problems
+    }
+
     #[test]
     fn every_stage_lists_exactly_the_files_its_code_reaches() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut problems = Vec::new();
         for (stage, code) in crate::study::stages() {
-            let listed: BTreeSet<String> =
-                code.sources.iter().map(|(p, _)| p.to_string()).collect();
-            let reached = match closure::closure(&src, &[code.root]) {
-                Ok(reached) => reached,
+            match closure::closure(&src, &[code.root]) {
+                Ok(reached) => problems.extend(
+                    listing_problems(code, &reached)
+                        .into_iter()
+                        .map(|p| format!("stage {}: {p}", stage.kind())),
+                ),
                 Err(unfollowed) => {
-                    problems.push(format!("stage {}: {}", stage.kind(), unfollowed.join("; ")));
-                    continue;
+                    problems.push(format!("stage {}: {}", stage.kind(), unfollowed.join("; ")))
                 }
-            };
-            let missing: Vec<&String> = reached.difference(&listed).collect();
-            let extra: Vec<&String> = listed.difference(&reached).collect();
-            if !missing.is_empty() || !extra.is_empty() {
-                problems.push(format!(
-                    "stage {}: not listed but reached: {missing:?}; listed but not reached: {extra:?}",
-                    stage.kind()
-                ));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn a_listing_with_a_file_in_two_parts_or_one_too_many_or_few_is_refused() {
+        let reached: BTreeSet<String> = ["a.rs", "b.rs"].map(String::from).into();
+        let (a, b, ab): (Sources, Sources, Sources) =
+            (&[("a.rs", "")], &[("b.rs", "")], &[("a.rs", ""), ("b.rs", "")]);
+        assert!(listing_problems(&code("a.rs", vec![a, b]), &reached).is_empty());
+        let twice = listing_problems(&code("a.rs", vec![ab, b]), &reached);
+        assert_eq!(twice, [r#"listed more than once: {"b.rs"}"#]);
+        let few = listing_problems(&code("a.rs", vec![a]), &reached);
+        assert_eq!(few, [r#"not listed but reached: ["b.rs"]; listed but not reached: []"#]);
+        let many = listing_problems(&code("a.rs", vec![ab, &[("c.rs", "")]]), &reached);
+        assert_eq!(many, [r#"not listed but reached: []; listed but not reached: ["c.rs"]"#]);
     }
 }

@@ -10,16 +10,12 @@
 
 use super::solve::InverseReport;
 use crate::features::arrays::Fit;
-use crate::npy::{read_vector, write_vector, Array};
-use anyhow::{ensure, Context, Result};
+use crate::splits::{read_summary, write_summary, Matrices, Splits};
+use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const TRAIN: &str = "influence_train.npy";
-const TEST: &str = "influence_test.npy";
-const TRAIN_LABELS: &str = "train_labels.npy";
-const TEST_LABELS: &str = "test_labels.npy";
-const TRAIN_INDICES: &str = "train_indices.npy";
+const MATRICES: Matrices = Matrices { train: "influence_train.npy", test: "influence_test.npy" };
 const SUMMARY: &str = "influence.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,47 +36,24 @@ pub struct Summary {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Influence {
-    /// n × n: row i = training image i, column j = training image j.
-    pub train: Array<f64>,
-    /// m × n: row i = test image i.
-    pub test: Array<f64>,
-    pub train_labels: Vec<u32>,
-    pub test_labels: Vec<u32>,
-    /// Dataset index of each training row (and column).
-    pub train_indices: Vec<u32>,
+    /// Rows n × n (`train`: column j = training image j) and m × n (`test`).
+    pub splits: Splits<f64>,
     pub summary: Summary,
 }
 
 impl Influence {
     pub fn write(&self, dir: &Path) -> Result<()> {
-        self.train.write(&dir.join(TRAIN))?;
-        self.test.write(&dir.join(TEST))?;
-        write_vector(&dir.join(TRAIN_LABELS), &self.train_labels)?;
-        write_vector(&dir.join(TEST_LABELS), &self.test_labels)?;
-        write_vector(&dir.join(TRAIN_INDICES), &self.train_indices)?;
-        std::fs::write(dir.join(SUMMARY), serde_json::to_vec_pretty(&self.summary)?)?;
-        Ok(())
+        self.splits.write(dir, &MATRICES)?;
+        write_summary(&dir.join(SUMMARY), &self.summary)
     }
 
     pub fn load(dir: &Path) -> Result<Influence> {
-        let path = dir.join(SUMMARY);
-        let summary: Summary = serde_json::from_slice(
-            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("parsing {}", path.display()))?;
         let i = Influence {
-            train: Array::read(&dir.join(TRAIN))?,
-            test: Array::read(&dir.join(TEST))?,
-            train_labels: read_vector(&dir.join(TRAIN_LABELS))?,
-            test_labels: read_vector(&dir.join(TEST_LABELS))?,
-            train_indices: read_vector(&dir.join(TRAIN_INDICES))?,
-            summary,
+            summary: read_summary(&dir.join(SUMMARY))?,
+            splits: Splits::read(dir, &MATRICES)?,
         };
-        let n = i.train_labels.len();
         ensure!(
-            i.train.shape == [n, n]
-                && i.test.shape == [i.test_labels.len(), n]
-                && i.train_indices.len() == n,
+            i.splits.cols() == i.splits.train.rows(),
             "{}: the arrays' shapes disagree",
             dir.display()
         );

@@ -14,6 +14,7 @@ use crate::features::arrays::Features;
 use crate::fingerprint::{sources, Code};
 use crate::kind::StageKind;
 use crate::npy::Array;
+use crate::splits::Splits;
 use anyhow::Result;
 use faer::Mat;
 use matrices::{Influence, Summary};
@@ -25,18 +26,18 @@ pub struct InfluenceStage;
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
     root: "influence/mod.rs",
-    sources: sources![
-        "influence/mod.rs",
-        "features/arrays.rs",
-        "fingerprint/build_record.rs",
-        "fingerprint/mod.rs",
-        "fingerprint/tokens.rs",
-        "influence/fc.rs",
-        "influence/matrices.rs",
-        "influence/params.rs",
-        "influence/solve.rs",
-        "kind.rs",
-        "npy.rs",
+    parts: &[
+        sources![
+            "influence/mod.rs",
+            "features/arrays.rs",
+            "influence/fc.rs",
+            "influence/matrices.rs",
+            "influence/params.rs",
+            "influence/solve.rs",
+            "npy.rs",
+            "splits.rs",
+        ],
+        crate::kind::SEAM,
     ],
 };
 
@@ -64,11 +65,12 @@ pub fn compute(
     p: &InfluenceParams,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Influence> {
-    let (n, m, d, classes) = (f.train.rows(), f.test.rows(), f.train.cols(), f.summary.classes);
+    let s = &f.splits;
+    let (n, m, d, classes) = (s.train.rows(), s.test.rows(), s.cols(), f.summary.classes);
     let theta = fc::theta(&f.fc_weight.data, &f.fc_bias, classes, d);
-    let x = fc::inputs(&f.train.data, n, d);
+    let x = fc::inputs(&s.train.data, n, d);
     let probabilities = fc::probabilities(&x, &theta);
-    let g = fc::gradients(&x, &probabilities, &f.train_labels);
+    let g = fc::gradients(&x, &probabilities, &s.train_labels);
     let h = fc::hessian(&x, &probabilities);
     let parameters = h.nrows();
     let damping = n as f64 * p.weight_decay;
@@ -81,15 +83,20 @@ pub fn compute(
     let mut test = Vec::with_capacity(m * n);
     for (b, start) in (0..m).step_by(TEST_BLOCK).enumerate() {
         let rows = TEST_BLOCK.min(m - start);
-        let xt = fc::inputs(&f.test.data[start * d..(start + rows) * d], rows, d);
-        let labels = &f.test_labels[start..start + rows];
+        let xt = fc::inputs(&s.test.data[start * d..(start + rows) * d], rows, d);
+        let labels = &s.test_labels[start..start + rows];
         let gt = fc::gradients(&xt, &fc::probabilities(&xt, &theta), labels);
         test.extend(row_major(&(&gt * &z)));
         progress(3 + b as u64, steps);
     }
     Ok(Influence {
-        train: Array::new(vec![n, n], train)?,
-        test: Array::new(vec![m, n], test)?,
+        splits: Splits {
+            train: Array::new(vec![n, n], train)?,
+            test: Array::new(vec![m, n], test)?,
+            train_labels: s.train_labels.clone(),
+            test_labels: s.test_labels.clone(),
+            train_indices: s.train_indices.clone(),
+        },
         summary: Summary {
             source: p.source.clone(),
             dataset: p.dataset.clone(),
@@ -101,9 +108,6 @@ pub fn compute(
             train: f.summary.train.clone(),
             test: f.summary.test.clone(),
         },
-        train_labels: f.train_labels.clone(),
-        test_labels: f.test_labels.clone(),
-        train_indices: f.train_indices.clone(),
     })
 }
 

@@ -16,6 +16,8 @@
 //!
 //! Compute runs on [`device()`]; all tensor work goes through candle ops in these modules.
 
+use crate::fingerprint::{sources, Sources};
+
 mod batchnorm;
 pub mod conv;
 pub mod cpu;
@@ -45,3 +47,25 @@ pub use resnet::{NetConfig, Network, Normalizer};
 pub use schedule::{eval_epochs, lr_at};
 pub use sgd::{Sgd, SgdConfig};
 pub use train::{adversarial_train_step, evaluate, evaluate_adversarial, train_step, Evaluation};
+
+/// The files of the network and its forward pass (layout, layers, kernels, device), named once
+/// for the fingerprints of the stages that run it.
+pub const NETWORK: Sources = sources![
+    "nn/mod.rs",
+    "nn/batchnorm.rs",
+    "nn/conv.rs",
+    "nn/cpu.rs",
+    "nn/device.rs",
+    "nn/layers.rs",
+    "nn/layout.rs",
+    "nn/maxpool.rs",
+    "nn/options.rs",
+    "nn/residual.rs",
+    "nn/resnet.rs",
+    "nn/rng.rs",
+];
+
+/// The files of training the network (with [`NETWORK`]): frozen blocks, SGD, the schedule, PGD
+/// and the training and evaluation steps.
+pub const TRAINING: Sources =
+    sources!["nn/freeze.rs", "nn/pgd.rs", "nn/schedule.rs", "nn/sgd.rs", "nn/train.rs"];

@@ -1,6 +1,8 @@
 //! Reading the aggregate's tables (Parquet) into typed rows: Polars selects and filters, the
 //! reports then lay the rows out.
 
+use crate::aggregate::columns as column;
+use crate::aggregate::columns::statistic;
 use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, Expr, IntoLazy, ParquetReader, SerReader};
 use std::path::Path;
@@ -73,17 +75,20 @@ fn scan(dir: &Path, table: &str, filter: Expr) -> Result<DataFrame> {
 pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
     let df = scan(dir, "summary", filter)?;
     let (source, dataset, size_label) = (
-        df.column("source")?.str()?,
-        df.column("dataset")?.str()?,
-        df.column("size_label")?.str()?,
+        df.column(column::SOURCE)?.str()?,
+        df.column(column::DATASET)?.str()?,
+        df.column(column::SIZE_LABEL)?.str()?,
     );
-    let (size, blocks, epoch) =
-        (df.column("size")?.u64()?, df.column("blocks")?.u32()?, df.column("epoch")?.u32()?);
+    let (size, blocks, epoch) = (
+        df.column(column::SIZE)?.u64()?,
+        df.column(column::BLOCKS)?.u32()?,
+        df.column(column::EPOCH)?.u32()?,
+    );
     let (n, expected, mean, ci) = (
-        df.column("n_seeds")?.u32()?,
-        df.column("expected_seeds")?.u32()?,
-        df.column("mean")?.f64()?,
-        df.column("ci95")?.f64()?,
+        df.column(column::N_SEEDS)?.u32()?,
+        df.column(column::EXPECTED_SEEDS)?.u32()?,
+        df.column(column::MEAN)?.f64()?,
+        df.column(column::CI95)?.f64()?,
     );
     Ok((0..df.height())
         .map(|i| SummaryRow {
@@ -107,18 +112,21 @@ pub fn summary(dir: &Path, filter: Expr) -> Result<Vec<SummaryRow>> {
 pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
     let df = scan(dir, "deltas", filter)?;
     let (a_source, b_source, dataset) = (
-        df.column("a_source")?.str()?,
-        df.column("b_source")?.str()?,
-        df.column("dataset")?.str()?,
+        df.column(column::A_SOURCE)?.str()?,
+        df.column(column::B_SOURCE)?.str()?,
+        df.column(column::DATASET)?.str()?,
     );
     let (a_blocks, b_blocks, size, epoch) = (
-        df.column("a_blocks")?.u32()?,
-        df.column("b_blocks")?.u32()?,
-        df.column("size")?.u64()?,
-        df.column("epoch")?.u32()?,
+        df.column(column::A_BLOCKS)?.u32()?,
+        df.column(column::B_BLOCKS)?.u32()?,
+        df.column(column::SIZE)?.u64()?,
+        df.column(column::EPOCH)?.u32()?,
     );
-    let (n, mean, ci) =
-        (df.column("n_pairs")?.u32()?, df.column("mean")?.f64()?, df.column("ci95")?.f64()?);
+    let (n, mean, ci) = (
+        df.column(column::N_PAIRS)?.u32()?,
+        df.column(column::MEAN)?.f64()?,
+        df.column(column::CI95)?.f64()?,
+    );
     Ok((0..df.height())
         .map(|i| DeltaRow {
             a_source: a_source.get(i).unwrap_or_default().to_string(),
@@ -141,14 +149,14 @@ pub fn deltas(dir: &Path, filter: Expr) -> Result<Vec<DeltaRow>> {
 pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
     let df = scan(dir, "coverage", filter)?;
     let (source, dataset, size_label) = (
-        df.column("source")?.str()?,
-        df.column("dataset")?.str()?,
-        df.column("size_label")?.str()?,
+        df.column(column::SOURCE)?.str()?,
+        df.column(column::DATASET)?.str()?,
+        df.column(column::SIZE_LABEL)?.str()?,
     );
     let (blocks, expected, built) = (
-        df.column("blocks")?.u32()?,
-        df.column("expected_seeds")?.u32()?,
-        df.column("built_seeds")?.u32()?,
+        df.column(column::BLOCKS)?.u32()?,
+        df.column(column::EXPECTED_SEEDS)?.u32()?,
+        df.column(column::BUILT_SEEDS)?.u32()?,
     );
     Ok((0..df.height())
         .map(|i| CoverageRow {
@@ -165,17 +173,17 @@ pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
 /// Rows of `statistic`: the means of each cell's last evaluation, or of each cell's best.
 pub fn at(statistic: Statistic) -> Expr {
     match statistic {
-        Statistic::Last => col("final"),
-        Statistic::Best => col("statistic").eq(lit("best")),
+        Statistic::Last => col(column::FINAL),
+        Statistic::Best => col(column::STATISTIC).eq(lit(statistic::BEST)),
     }
 }
 
 /// Rows at one evaluation epoch (not the best-evaluation rows).
 pub fn per_epoch() -> Expr {
-    col("statistic").eq(lit("epoch"))
+    col(column::STATISTIC).eq(lit(statistic::EPOCH))
 }
 
 /// Rows fine-tuned with `blocks` blocks.
 pub fn blocks(blocks: u32) -> Expr {
-    col("blocks").eq(lit(blocks))
+    col(column::BLOCKS).eq(lit(blocks))
 }

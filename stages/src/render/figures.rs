@@ -12,6 +12,7 @@ use super::plot::{
     SOURCE_COLORS,
 };
 use super::{RenderParams, SourceLabel};
+use crate::aggregate::columns as column;
 use crate::threat::Constraint;
 use anyhow::{bail, Result};
 use plotters::style::RGBColor;
@@ -86,11 +87,11 @@ fn source_legend(params: &RenderParams) -> Vec<(String, RGBColor)> {
 
 /// Differences `source − b` with both at `blocks` blocks.
 fn pair(a: &str, b: &str, blocks: u32) -> Expr {
-    col("a_source")
+    col(column::A_SOURCE)
         .eq(lit(a))
-        .and(col("b_source").eq(lit(b)))
-        .and(col("a_blocks").eq(lit(blocks)))
-        .and(col("b_blocks").eq(lit(blocks)))
+        .and(col(column::B_SOURCE).eq(lit(b)))
+        .and(col(column::A_BLOCKS).eq(lit(blocks)))
+        .and(col(column::B_BLOCKS).eq(lit(blocks)))
 }
 
 fn panel(title: String, x_label: &str, x_axis: XAxis, y_axis: YAxis, lines: Vec<Line>) -> Panel {
@@ -118,14 +119,14 @@ fn accuracy_and_delta_cells(
     let x_delta = move |r: &DeltaRow| (at(r.size, r.epoch), r.stat);
     let mut cells = Vec::new();
     for d in &params.datasets {
-        let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(filter.clone());
+        let of_dataset = col(column::DATASET).eq(lit(d.name.as_str())).and(filter.clone());
         let mut acc = Vec::new();
         for s in &params.sources {
             let rows = data::summary(
                 aggregate,
                 of_dataset
                     .clone()
-                    .and(col("source").eq(lit(s.name.as_str())))
+                    .and(col(column::SOURCE).eq(lit(s.name.as_str())))
                     .and(data::blocks(BLOCKS)),
             )?;
             acc.push(line(&rows, color(params, &s.name), x_sum));
@@ -186,7 +187,7 @@ pub fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
         cells: accuracy_and_delta_cells(
             params,
             aggregate,
-            data::per_epoch().and(col("size_label").eq(lit(size.as_str()))),
+            data::per_epoch().and(col(column::SIZE_LABEL).eq(lit(size.as_str()))),
             XAxis::Linear,
         )?,
     })
@@ -202,7 +203,7 @@ fn blocks_figure(
 ) -> Result<Figure> {
     let natural = params.natural()?;
     let statistic = params.statistic()?;
-    let all_blocks = data::coverage(aggregate, col("source").eq(lit(natural.name.as_str())))?;
+    let all_blocks = data::coverage(aggregate, col(column::SOURCE).eq(lit(natural.name.as_str())))?;
     let mut blocks: Vec<u32> = all_blocks.iter().map(|c| c.blocks).collect();
     blocks.sort_unstable();
     blocks.dedup();
@@ -211,7 +212,7 @@ fn blocks_figure(
     let mut cells = Vec::new();
     for s in sources {
         for d in &params.datasets {
-            let of_dataset = col("dataset").eq(lit(d.name.as_str())).and(data::at(statistic));
+            let of_dataset = col(column::DATASET).eq(lit(d.name.as_str())).and(data::at(statistic));
             // What the paper draws: the robust source's accuracy at each depth.
             let mut accuracy = Vec::new();
             for (i, &k) in blocks.iter().enumerate() {
@@ -219,7 +220,7 @@ fn blocks_figure(
                     aggregate,
                     of_dataset
                         .clone()
-                        .and(col("source").eq(lit(s.name.as_str())))
+                        .and(col(column::SOURCE).eq(lit(s.name.as_str())))
                         .and(data::blocks(k)),
                 )?;
                 accuracy.push(line(&rows, block_color(i), summary_by_size));
@@ -234,16 +235,16 @@ fn blocks_figure(
             }
             let mut three_minus_one = Vec::new();
             for src in [*s, natural] {
-                let same = col("a_source")
+                let same = col(column::A_SOURCE)
                     .eq(lit(src.name.as_str()))
-                    .and(col("b_source").eq(lit(src.name.as_str())));
+                    .and(col(column::B_SOURCE).eq(lit(src.name.as_str())));
                 let rows = data::deltas(
                     aggregate,
                     of_dataset
                         .clone()
                         .and(same)
-                        .and(col("a_blocks").eq(lit(3u32)))
-                        .and(col("b_blocks").eq(lit(1u32))),
+                        .and(col(column::A_BLOCKS).eq(lit(3u32)))
+                        .and(col(column::B_BLOCKS).eq(lit(1u32))),
                 )?;
                 three_minus_one.push(line(&rows, color(params, &src.name), delta_by_size));
             }
@@ -305,8 +306,8 @@ pub fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     let all = data::deltas(
         aggregate,
         data::at(statistic)
-            .and(col("a_blocks").eq(lit(BLOCKS)))
-            .and(col("b_blocks").eq(lit(BLOCKS))),
+            .and(col(column::A_BLOCKS).eq(lit(BLOCKS)))
+            .and(col(column::B_BLOCKS).eq(lit(BLOCKS))),
     )?;
     let mut pairs: Vec<(String, String)> = Vec::new();
     for r in all
@@ -326,8 +327,8 @@ pub fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
             let rows = data::summary(
                 aggregate,
                 data::at(statistic)
-                    .and(col("dataset").eq(lit(d.name.as_str())))
-                    .and(col("source").eq(lit(s.name.as_str())))
+                    .and(col(column::DATASET).eq(lit(d.name.as_str())))
+                    .and(col(column::SOURCE).eq(lit(s.name.as_str())))
                     .and(data::blocks(BLOCKS)),
             )?;
             accuracy.push(line(&rows, color(params, &s.name), |r: &SummaryRow| {

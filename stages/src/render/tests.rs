@@ -580,15 +580,18 @@ fn influence_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     use crate::influence::matrices::{Influence, Summary};
     use crate::influence::solve::InverseReport;
     use crate::npy::Array;
+    use crate::splits::Splits;
     let write = |name: &str, accuracy: f64, train: Vec<f64>, test: Vec<f64>| {
         let out = dir.join(name);
         std::fs::create_dir_all(&out).unwrap();
         Influence {
-            train: Array::new(vec![4, 4], train).unwrap(),
-            test: Array::new(vec![2, 4], test).unwrap(),
-            train_labels: vec![0, 1, 0, 1],
-            test_labels: vec![0, 1],
-            train_indices: vec![7, 3, 5, 1],
+            splits: Splits {
+                train: Array::new(vec![4, 4], train).unwrap(),
+                test: Array::new(vec![2, 4], test).unwrap(),
+                train_labels: vec![0, 1, 0, 1],
+                test_labels: vec![0, 1],
+                train_indices: vec![7, 3, 5, 1],
+            },
             summary: Summary {
                 source: name.into(),
                 dataset: "cifar10".into(),

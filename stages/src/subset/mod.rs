@@ -18,17 +18,16 @@ pub struct Subset;
 /// The files this stage's code is made of (its fingerprint; see `fingerprint.rs`).
 pub const CODE: Code = Code {
     root: "subset/mod.rs",
-    sources: sources![
-        "subset/mod.rs",
-        "data/dataset.rs",
-        "data/rng.rs",
-        "data/subset.rs",
-        "fingerprint/build_record.rs",
-        "fingerprint/mod.rs",
-        "fingerprint/tokens.rs",
-        "kind.rs",
-        "subset/drawn.rs",
-        "subset/params.rs",
+    parts: &[
+        sources![
+            "subset/mod.rs",
+            "data/dataset.rs",
+            "data/rng.rs",
+            "data/subset.rs",
+            "subset/drawn.rs",
+            "subset/params.rs",
+        ],
+        crate::kind::SEAM,
     ],
 };
 

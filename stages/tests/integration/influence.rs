@@ -9,6 +9,7 @@ use pipeline_stages::influence::params::InfluenceParams;
 use pipeline_stages::influence::solve::{self, Inverse};
 use pipeline_stages::influence::{compute, fc};
 use pipeline_stages::npy::Array;
+use pipeline_stages::splits::Splits;
 use std::path::PathBuf;
 
 fn fixture<T: pipeline_stages::npy::Element>(name: &str) -> Array<T> {
@@ -20,11 +21,13 @@ fn fixture_features() -> Features {
     let train: Array<f32> = fixture("train_features");
     let fit = Fit { accuracy: 0.0, loss: 0.0 };
     Features {
-        train_indices: (0..train.rows() as u32).collect(),
-        train,
-        test: fixture("test_features"),
-        train_labels: fixture("train_labels").data,
-        test_labels: fixture("test_labels").data,
+        splits: Splits {
+            train_indices: (0..train.rows() as u32).collect(),
+            train,
+            test: fixture("test_features"),
+            train_labels: fixture("train_labels").data,
+            test_labels: fixture("test_labels").data,
+        },
         fc_weight: fixture("fc_weight"),
         fc_bias: fixture("fc_bias").data,
         summary: Summary {
@@ -62,15 +65,15 @@ fn influence_matrices_match_numpys_damped_solve_and_pseudo_inverse() {
     let damped = compute(&f, &params(Inverse::Damped), &|_, _| {}).unwrap();
     assert_eq!(damped.summary.damping, 30.0 * 0.01);
     assert_eq!(damped.summary.parameters, 4 * 6);
-    assert!(relative_error(&damped.train, &fixture("damped_train")) < 1e-9);
-    assert!(relative_error(&damped.test, &fixture("damped_test")) < 1e-9);
+    assert!(relative_error(&damped.splits.train, &fixture("damped_train")) < 1e-9);
+    assert!(relative_error(&damped.splits.test, &fixture("damped_test")) < 1e-9);
     let pinv = compute(&f, &params(Inverse::Pinv { cutoff: 1e-3 }), &|_, _| {}).unwrap();
     assert_eq!(pinv.summary.inverse.kept, Some(fixture::<u32>("pinv_kept").data[0] as usize));
-    assert!(relative_error(&pinv.train, &fixture("pinv_train")) < 1e-8);
-    assert!(relative_error(&pinv.test, &fixture("pinv_test")) < 1e-8);
+    assert!(relative_error(&pinv.splits.train, &fixture("pinv_train")) < 1e-8);
+    assert!(relative_error(&pinv.splits.test, &fixture("pinv_test")) < 1e-8);
     // The rows and columns keep their images.
-    assert_eq!(damped.train_labels, f.train_labels);
-    assert_eq!(damped.test_labels, f.test_labels);
+    assert_eq!(damped.splits.train_labels, f.splits.train_labels);
+    assert_eq!(damped.splits.test_labels, f.splits.test_labels);
 }
 
 /// The damped objective Σ ℓ_j(θ) + λ/2 ‖θ‖² over the rows of `x` that `keep`, minimised by

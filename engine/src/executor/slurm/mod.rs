@@ -10,34 +10,36 @@
 //! queue with one `squeue` per poll, and asks `sacct` only about tasks that left the queue
 //! without a result.
 
-pub mod queue;
-pub mod script;
-pub mod settings;
-pub mod worker;
+pub(crate) mod queue;
+mod script;
+pub(crate) mod settings;
+pub(crate) mod worker;
 
-use super::Executor;
-use crate::build::{Builder, Step};
+use super::{Executor, Session};
+use crate::build::{Builder, Reporter, Step};
+use crate::error::{Fault, FaultContext};
 use crate::fsutil::write_atomic;
 use crate::job::Job;
 use crate::key::Key;
 use crate::progress::Progress;
 use crate::store::{Check, Depth, FailureRecord, Store};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use queue::QueuedTask;
 use script::ArraySpec;
 use settings::{Resources, SlurmSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Polls a task may stay out of `squeue` without a result while `sacct` catches up (it lags
 /// the queue by a few seconds).
 const MISSING_POLLS: u32 = 3;
 
-/// How a run uses Slurm.
+/// How a run uses Slurm: the executor that submits its jobs as job arrays.
 #[derive(Debug, Clone)]
-pub struct SlurmRun {
+pub struct SlurmExecutor {
     pub settings: SlurmSettings,
     /// The command that starts a worker of this study (binary and global options); the script
     /// appends `worker <jobs.json>`.
@@ -56,33 +58,54 @@ pub struct SlurmRun {
     pub allow_local_store: bool,
 }
 
-/// Check, before the run touches anything, that Slurm can be used: its commands are on `PATH`,
-/// the controller answers, and the store is on a file system the cluster's nodes can share.
-pub fn preflight(run: &SlurmRun, store: &Store) -> Result<()> {
-    for program in ["sbatch", "squeue", "scancel", "scontrol"] {
-        if !queue::on_path(program) {
-            bail!(
-                "--executor slurm: `{program}` is not on PATH (install Slurm's client commands, \
-                 or run on a machine of the cluster)"
-            );
+impl Executor for SlurmExecutor {
+    /// Check, before the run touches anything, that Slurm can be used: its commands are on
+    /// `PATH`, the controller answers, and the store is on a file system the cluster's nodes can
+    /// share.
+    fn preflight(&self, store: &Store) -> Result<()> {
+        for program in ["sbatch", "squeue", "scancel", "scontrol"] {
+            if !queue::on_path(program) {
+                return Err(anyhow!(
+                    "--executor slurm: `{program}` is not on PATH (install Slurm's client \
+                     commands, or run on a machine of the cluster)"
+                ))
+                .fault(Fault::Cluster);
+            }
         }
-    }
-    let ping = queue::command("scontrol", &["ping"]).unwrap_or_else(|e| format!("{e:#}"));
-    if !ping.contains("is UP") {
-        let why = ping.lines().next().unwrap_or("no answer").trim().to_string();
-        bail!("--executor slurm: the Slurm controller does not answer ({why})");
-    }
-    if !run.allow_local_store {
-        if let Some(why) = local_only(store.root()) {
-            bail!(
-                "--executor slurm: the artifact store {} {why}, which other machines of the \
-                 cluster cannot see. Put it on a shared file system (--store DIR), or pass \
-                 --allow-local-store when the whole cluster is this machine",
-                store.root().display()
-            );
+        let ping = queue::command("scontrol", &["ping"]).unwrap_or_else(|e| format!("{e:#}"));
+        if !ping.contains("is UP") {
+            let why = ping.lines().next().unwrap_or("no answer").trim().to_string();
+            return Err(anyhow!("--executor slurm: the Slurm controller does not answer ({why})"))
+                .fault(Fault::Cluster);
         }
+        if !self.allow_local_store {
+            if let Some(why) = local_only(store.root()) {
+                return Err(anyhow!(
+                    "--executor slurm: the artifact store {} {why}, which other machines of the \
+                     cluster cannot see. Put it on a shared file system (--store DIR), or pass \
+                     --allow-local-store when the whole cluster is this machine",
+                    store.root().display()
+                ))
+                .fault(Fault::Input);
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// A driver that submits ready jobs as arrays and follows the queue; when `drive` returns,
+    /// it says how many arrays it submitted.
+    fn session(
+        &self,
+        builder: &Builder,
+        progress: &Progress,
+        _reporter: Arc<dyn Reporter>,
+        drive: &mut dyn FnMut(&mut dyn Session) -> Result<()>,
+    ) -> Result<()> {
+        let mut session = Slurm::new(self, builder, progress)?;
+        drive(&mut session)?;
+        session.finish();
+        Ok(())
+    }
 }
 
 /// Why `path` is on a file system only this machine sees, when that can be told: under a
@@ -111,40 +134,43 @@ fn local_only(path: &Path) -> Option<String> {
         .then(|| format!("is on a {fs} file system (mounted at {mount})"))
 }
 
-/// The scripts a run would submit for these (kind, node id) pairs, without submitting anything
-/// (`run --dry-run --executor slurm`). Arrays are grouped as a run groups them; a real run
-/// submits each node only once its inputs are built.
-pub fn dry_run(run: &SlurmRun, store: &Store, nodes: &[(&str, &str)]) -> String {
-    let mut groups: BTreeMap<(Resources, &str), Vec<&str>> = BTreeMap::new();
-    for &(kind, id) in nodes {
-        groups.entry((run.settings.resources_of(kind), kind)).or_default().push(id);
-    }
-    let mut out = String::new();
-    let mut n = 0;
-    for ((resources, kind), ids) in &groups {
-        for chunk in ids.chunks(run.settings.max_array as usize) {
-            n += 1;
-            let name = format!("dry-run-{n}-{kind}");
-            let dir = submissions_dir(store).join(&name);
-            let spec = ArraySpec { name: &name, kind, tasks: chunk.len(), resources, dir: &dir };
-            out.push_str(&format!(
-                "# array {n}: {} {kind} node(s), {} … {}\n",
-                chunk.len(),
-                chunk[0],
-                chunk[chunk.len() - 1]
-            ));
-            out.push_str(&script::script(&spec, &run.settings, &run.worker, &run.workdir));
-            out.push('\n');
+impl SlurmExecutor {
+    /// The scripts a run would submit for these (kind, node id) pairs, without submitting anything
+    /// (`run --dry-run --executor slurm`). Arrays are grouped as a run groups them; a real run
+    /// submits each node only once its inputs are built.
+    pub fn dry_run(&self, store: &Store, nodes: &[(&str, &str)]) -> String {
+        let mut groups: BTreeMap<(Resources, &str), Vec<&str>> = BTreeMap::new();
+        for &(kind, id) in nodes {
+            groups.entry((self.settings.resources_of(kind), kind)).or_default().push(id);
         }
+        let mut out = String::new();
+        let mut n = 0;
+        for ((resources, kind), ids) in &groups {
+            for chunk in ids.chunks(self.settings.max_array as usize) {
+                n += 1;
+                let name = format!("dry-run-{n}-{kind}");
+                let dir = submissions_dir(store).join(&name);
+                let spec =
+                    ArraySpec { name: &name, kind, tasks: chunk.len(), resources, dir: &dir };
+                out.push_str(&format!(
+                    "# array {n}: {} {kind} node(s), {} … {}\n",
+                    chunk.len(),
+                    chunk[0],
+                    chunk[chunk.len() - 1]
+                ));
+                out.push_str(&script::script(&spec, &self.settings, &self.worker, &self.workdir));
+                out.push('\n');
+            }
+        }
+        out.push_str(&format!("{} node(s) in {n} array(s)\n", nodes.len()));
+        if let Some(throttle) = self.settings.throttle {
+            out.push_str(&format!(
+                "throttle {throttle}: a run keeps at most {throttle} task(s) queued or running and \
+                 submits the rest, in arrays, as those finish\n"
+            ));
+        }
+        out
     }
-    out.push_str(&format!("{} node(s) in {n} array(s)\n", nodes.len()));
-    if let Some(throttle) = run.settings.throttle {
-        out.push_str(&format!(
-            "throttle {throttle}: a run keeps at most {throttle} task(s) queued or running and \
-             submits the rest, in arrays, as those finish\n"
-        ));
-    }
-    out
 }
 
 /// `<store>/slurm/<namespace>/`, absolute (tasks may start elsewhere): one directory per
@@ -157,7 +183,7 @@ fn submissions_dir(store: &Store) -> PathBuf {
 /// What `pipeline status` shows of the tasks in the queue: key → (Slurm task id, state) for every
 /// node of this store's namespace that is queued or running. One `squeue` call; empty when
 /// nothing was ever submitted from this store.
-pub fn queued(store: &Store) -> Result<HashMap<Key, (String, String)>> {
+pub fn slurm_queued(store: &Store) -> Result<HashMap<Key, (String, String)>> {
     let dir = submissions_dir(store);
     if !dir.is_dir() || !queue::on_path("squeue") {
         return Ok(HashMap::new());
@@ -214,8 +240,8 @@ impl Task {
     }
 }
 
-pub(crate) struct Slurm<'a> {
-    run: &'a SlurmRun,
+struct Slurm<'a> {
+    run: &'a SlurmExecutor,
     builder: &'a Builder<'a>,
     progress: &'a Progress,
     dir: PathBuf,
@@ -241,8 +267,8 @@ struct Counts {
 
 impl<'a> Slurm<'a> {
     /// A driver over `builder`'s store; finds the tasks earlier drivers left in the queue.
-    pub(crate) fn new(
-        run: &'a SlurmRun,
+    fn new(
+        run: &'a SlurmExecutor,
         builder: &'a Builder<'a>,
         progress: &'a Progress,
     ) -> Result<Self> {
@@ -287,7 +313,7 @@ impl<'a> Slurm<'a> {
     }
 
     /// After the run: say how many arrays were submitted.
-    pub(crate) fn finish(&self) -> Result<()> {
+    fn finish(&self) {
         if self.submitted_arrays > 0 {
             self.progress.note(&format!(
                 "slurm: {} array(s) submitted; task logs under {}",
@@ -295,7 +321,6 @@ impl<'a> Slurm<'a> {
                 self.dir.display()
             ));
         }
-        Ok(())
     }
 
     /// Submit what is ready, as arrays grouped by stage kind and resources, within the
@@ -594,7 +619,7 @@ fn log_tail(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-impl Executor for Slurm<'_> {
+impl Session for Slurm<'_> {
     fn start(&mut self, index: usize, job: Job) -> Result<()> {
         if !job.force {
             if let Check::Valid(meta) = self.builder.store.check(&job.key, Depth::Hashes) {

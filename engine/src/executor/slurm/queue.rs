@@ -2,6 +2,7 @@
 //! with a time limit, and their output parsed. One `squeue` call answers for every task of every
 //! array a run (or `pipeline status`) cares about.
 
+use crate::error::{Fault, FaultContext};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::io::Read;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Prefix of the job names of every array this tool submits: `pipeline:<submission>`.
-pub const JOB_NAME_PREFIX: &str = "pipeline:";
+pub const SLURM_JOB_NAME_PREFIX: &str = "pipeline:";
 
 /// One array task as `squeue` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +72,13 @@ pub fn never_runs(state: &str, reason: &str) -> bool {
         )
 }
 
-/// Run a Slurm command; its stdout, or an error with its own message on stderr.
+/// Run a Slurm command; its stdout, or an error with its own message on stderr, marked as a
+/// cluster fault.
 pub fn command(program: &str, args: &[&str]) -> Result<String> {
+    run_command(program, args).fault(Fault::Cluster)
+}
+
+fn run_command(program: &str, args: &[&str]) -> Result<String> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -130,7 +136,7 @@ fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Every array task of this user whose job name starts with [`JOB_NAME_PREFIX`], by submission
+/// Every array task of this user whose job name starts with [`SLURM_JOB_NAME_PREFIX`], by submission
 /// name (the part after the prefix): pending, running, and those that ended in the last minutes
 /// (`MinJobAge`).
 pub fn list() -> Result<HashMap<String, Vec<QueuedTask>>> {
@@ -150,7 +156,7 @@ fn parse_squeue(out: &str) -> HashMap<String, Vec<QueuedTask>> {
         else {
             continue;
         };
-        let Some(submission) = name.strip_prefix(JOB_NAME_PREFIX) else { continue };
+        let Some(submission) = name.strip_prefix(SLURM_JOB_NAME_PREFIX) else { continue };
         let Some((job, task)) = id.split_once('_') else { continue };
         let Ok(task) = task.parse() else { continue };
         by_name.entry(submission.to_string()).or_default().push(QueuedTask {

@@ -2,7 +2,7 @@
 //! `--dry-run` is exactly what is submitted), then the worker command that builds task
 //! `$SLURM_ARRAY_TASK_ID`'s job.
 
-use super::queue::JOB_NAME_PREFIX;
+use super::queue::SLURM_JOB_NAME_PREFIX;
 use super::settings::{Resources, SlurmSettings};
 use std::fmt::Write;
 use std::path::Path;
@@ -26,7 +26,7 @@ pub fn script(
 ) -> String {
     let mut s = String::from("#!/bin/sh\n");
     let mut opt = |line: String| writeln!(s, "#SBATCH {line}").expect("write to String");
-    opt(format!("--job-name={JOB_NAME_PREFIX}{}", spec.name));
+    opt(format!("--job-name={SLURM_JOB_NAME_PREFIX}{}", spec.name));
     let throttle = settings.throttle.map(|t| format!("%{t}")).unwrap_or_default();
     opt(format!("--array=0-{}{throttle}", spec.tasks - 1));
     opt(format!("--output={}/%a.log", spec.dir.display()));

@@ -19,7 +19,7 @@ pub fn result_path(jobs_file: &Path, index: usize) -> PathBuf {
 /// Build task `index` of `jobs_file`. `Ok(true)`: built or reused; `Ok(false)`: the stage
 /// failed (recorded like a local failure). Errors (a key that does not match, a bad jobs file)
 /// are returned before anything is built.
-pub fn run_task(builder: &Builder, jobs_file: &Path, index: usize) -> Result<bool> {
+pub fn build_slurm_task(builder: &Builder, jobs_file: &Path, index: usize) -> Result<bool> {
     let text = std::fs::read(jobs_file)
         .with_context(|| format!("reading the jobs file {}", jobs_file.display()))?;
     let jobs: Vec<Job> = serde_json::from_slice(&text)

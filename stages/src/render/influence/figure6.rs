@@ -43,9 +43,9 @@ fn class_name(ds: &Dataset, c: u32) -> String {
 pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
     let l = labels(p)?;
     let (train, test) = (Dataset::load(&data.join("train"))?, Dataset::load(&data.join("test"))?);
-    let i = &pair.natural;
+    let i = &pair.natural.splits;
     ensure!(
-        i.test_labels.len() == test.len() && pair.robust.test_labels == i.test_labels,
+        i.test_labels.len() == test.len() && pair.robust.splits.test_labels == i.test_labels,
         "the influence artifacts and the dataset disagree on the test images"
     );
     // One test image per class that has any, drawn uniformly with the recorded seed.
@@ -94,8 +94,8 @@ pub fn render(p: &RenderParams, pair: &Pair, data: &Path) -> Result<String> {
             let (image, label, same) = match model {
                 None => (rgb(&test, t), class_name(&test, test.labels[t]), true),
                 Some(m) => {
-                    let j = ranked(m.test.row(t))[0];
-                    let index = m.train_indices[j] as usize;
+                    let j = ranked(m.splits.test.row(t))[0];
+                    let index = m.splits.train_indices[j] as usize;
                     let class = train.labels[index];
                     (rgb(&train, index), class_name(&train, class), class == test.labels[t])
                 }

@@ -83,7 +83,7 @@ fn size(rows: usize, cols: usize) -> (f64, f64) {
 
 pub fn render(p: &RenderParams, pair: &Pair) -> Result<String> {
     let l = labels(p)?;
-    let (n, m) = (pair.natural.train.rows(), pair.natural.test.rows());
+    let (n, m) = (pair.natural.splits.train.rows(), pair.natural.splits.test.rows());
     let (train_h, test_h) = (size(n, n).1, size(m, n).1);
     let mut subtitle = vec![
         format!("{}, {}.", l.dataset, l.cell),
@@ -102,10 +102,10 @@ pub fn render(p: &RenderParams, pair: &Pair) -> Result<String> {
     );
     svg.push_str(&crate::render::svg::caption(&subtitle, 46.0));
     let panels = [
-        (&l.natural, &pair.natural, true),
-        (&l.robust, &pair.robust, true),
-        (&l.natural, &pair.natural, false),
-        (&l.robust, &pair.robust, false),
+        (&l.natural, &pair.natural.splits, true),
+        (&l.robust, &pair.robust.splits, true),
+        (&l.natural, &pair.natural.splits, false),
+        (&l.robust, &pair.robust.splits, false),
     ];
     for (k, (source, model, train_rows)) in panels.into_iter().enumerate() {
         let x = LEFT + (PANEL + GAP) * (k % 2) as f64;

@@ -47,6 +47,7 @@ fn labels(p: &RenderParams) -> Result<&InfluenceLabels> {
 
 /// Train rows and test rows of one model.
 fn model_ranks(i: &Influence) -> (Ranks, Ranks) {
+    let i = &i.splits;
     (
         ranks::ranks(&i.train, &i.train_labels, &i.train_labels, DEPTH),
         ranks::ranks(&i.test, &i.test_labels, &i.train_labels, DEPTH),
@@ -91,12 +92,12 @@ pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
         columns: 2,
         cells: vec![
             vec![panel(
-                format!("training images as rows ({})", pair.natural.train_labels.len()),
+                format!("training images as rows ({})", pair.natural.splits.train_labels.len()),
                 &natural.0,
                 &robust.0,
             )],
             vec![panel(
-                format!("test images as rows ({})", pair.natural.test_labels.len()),
+                format!("test images as rows ({})", pair.natural.splits.test_labels.len()),
                 &natural.1,
                 &robust.1,
             )],
@@ -127,6 +128,7 @@ fn headline(p: &RenderParams, natural: &Ranks, robust: &Ranks) -> String {
 }
 
 fn class_count(i: &Influence) -> usize {
+    let i = &i.splits;
     i.train_labels.iter().chain(&i.test_labels).max().map_or(1, |&c| c as usize + 1)
 }
 
