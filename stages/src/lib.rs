@@ -17,6 +17,7 @@ pub mod nn;
 pub mod npy;
 pub mod prepare;
 pub mod pretrain;
+pub mod probe;
 pub mod render;
 pub mod source_model;
 pub mod splits;

@@ -33,6 +33,13 @@ pub const STATISTIC: &str = "statistic";
 pub const N_SEEDS: &str = "n_seeds";
 pub const EXPECTED_SEEDS: &str = "expected_seeds";
 pub const BUILT_SEEDS: &str = "built_seeds";
+/// Built seeds whose cell fitted its subset (see [`FITTED`]).
+pub const FITTED_SEEDS: &str = "fitted_seeds";
+/// A cell's accuracy on its own training subset after the last epoch, in percent.
+pub const TRAIN_ACCURACY: &str = "train_accuracy";
+/// The convergence criterion: a cell fitted its subset when its training accuracy after the
+/// last epoch is at least this (percent).
+pub const FITTED: f64 = 95.0;
 pub const MEAN: &str = "mean";
 /// The sample standard deviation.
 pub const STD: &str = "std";

@@ -3,8 +3,8 @@
 
 use super::columns::{
     cols, statistic, ACCURACY, BLOCKS, BUILT_SEEDS, CI95, DATASET, DATASET_RANK, EPOCH,
-    EXPECTED_SEEDS, FINAL, IS_BEST, LOSS, MEAN, N, N_SEEDS, SEED, SIZE, SIZE_LABEL, SIZE_ORDER,
-    SOURCE, SOURCE_RANK, STATISTIC, STD,
+    EXPECTED_SEEDS, FINAL, FITTED, FITTED_SEEDS, IS_BEST, LOSS, MEAN, N, N_SEEDS, SEED, SIZE,
+    SIZE_LABEL, SIZE_ORDER, SOURCE, SOURCE_RANK, STATISTIC, STD, TRAIN_ACCURACY,
 };
 use super::deltas::deltas_frame;
 use super::stats::with_ci95;
@@ -39,7 +39,17 @@ pub fn aggregate(params: &AggregateParams, metrics: &[CellMetrics]) -> Result<Ta
     let cells_out = cells
         .clone()
         .select(cols(&[
-            SOURCE, DATASET, SIZE, SIZE_LABEL, BLOCKS, SEED, EPOCH, ACCURACY, LOSS, FINAL,
+            SOURCE,
+            DATASET,
+            SIZE,
+            SIZE_LABEL,
+            BLOCKS,
+            SEED,
+            EPOCH,
+            ACCURACY,
+            LOSS,
+            FINAL,
+            TRAIN_ACCURACY,
         ]))
         .collect()?;
 
@@ -169,6 +179,7 @@ fn cells_frame(
     let (mut source, mut dataset, mut size, mut size_label) = (vec![], vec![], vec![], vec![]);
     let (mut blocks, mut seed, mut epoch, mut accuracy, mut loss) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut train_accuracy = vec![];
     let (mut source_rank, mut dataset_rank, mut order) = (vec![], vec![], vec![]);
     for m in metrics {
         let c = &m.cell;
@@ -196,6 +207,7 @@ fn cells_frame(
             epoch.push(e.epoch);
             accuracy.push(e.accuracy);
             loss.push(e.loss);
+            train_accuracy.push(m.train_accuracy);
             source_rank.push(sr);
             dataset_rank.push(dr);
             order.push(so);
@@ -204,7 +216,7 @@ fn cells_frame(
     let df = df!(
         SOURCE => source, DATASET => dataset, SIZE => size, SIZE_LABEL => size_label,
         BLOCKS => blocks, SEED => seed, EPOCH => epoch, ACCURACY => accuracy, LOSS => loss,
-        SOURCE_RANK => source_rank, DATASET_RANK => dataset_rank, SIZE_ORDER => order,
+        TRAIN_ACCURACY => train_accuracy, SOURCE_RANK => source_rank, DATASET_RANK => dataset_rank, SIZE_ORDER => order,
     )?;
     let cell = cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, SEED]);
     // Canonical row order, materialised: floating-point sums (means, deviations) depend on the
@@ -226,13 +238,18 @@ fn cells_frame(
         .lazy())
 }
 
-/// Per expected grid point: seeds expected and seeds built.
+/// Per expected grid point: seeds expected, seeds built, and built seeds whose cell fitted its
+/// subset (training accuracy at least [`FITTED`]).
 fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> {
     let point = [SOURCE, DATASET, SIZE_LABEL, BLOCKS];
-    let built = cells
-        .clone()
-        .group_by(cols(&point))
-        .agg([col(SEED).n_unique().cast(DataType::UInt32).alias(BUILT_SEEDS)]);
+    let built = cells.clone().group_by(cols(&point)).agg([
+        col(SEED).n_unique().cast(DataType::UInt32).alias(BUILT_SEEDS),
+        col(SEED)
+            .filter(col(TRAIN_ACCURACY).gt_eq(lit(FITTED)))
+            .n_unique()
+            .cast(DataType::UInt32)
+            .alias(FITTED_SEEDS),
+    ]);
     let mut keys: Vec<&str> = point.to_vec();
     keys.extend([SOURCE_RANK, DATASET_RANK, SIZE_ORDER]);
     Ok(expected
@@ -240,8 +257,19 @@ fn coverage_frame(expected: &LazyFrame, cells: &LazyFrame) -> Result<DataFrame> 
         .group_by(cols(&keys))
         .agg([len().cast(DataType::UInt32).alias(EXPECTED_SEEDS)])
         .join(built, cols(&point), cols(&point), JoinArgs::new(JoinType::Left))
-        .with_column(col(BUILT_SEEDS).fill_null(lit(0u32)))
+        .with_columns([
+            col(BUILT_SEEDS).fill_null(lit(0u32)),
+            col(FITTED_SEEDS).fill_null(lit(0u32)),
+        ])
         .sort([SOURCE_RANK, DATASET_RANK, SIZE_ORDER, BLOCKS], SortMultipleOptions::default())
-        .select(cols(&[SOURCE, DATASET, SIZE_LABEL, BLOCKS, EXPECTED_SEEDS, BUILT_SEEDS]))
+        .select(cols(&[
+            SOURCE,
+            DATASET,
+            SIZE_LABEL,
+            BLOCKS,
+            EXPECTED_SEEDS,
+            BUILT_SEEDS,
+            FITTED_SEEDS,
+        ]))
         .collect()?)
 }

@@ -10,7 +10,8 @@
 //! - `deltas`: paired differences A − B over seeds (subsets are shared across sources, so the
 //!   same seed is the same training subset), at each epoch and between best evaluations,
 //!   summarised the same way.
-//! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds; and
+//! - `coverage`: per expected (source, dataset, size, blocks): expected and built seeds, and the
+//!   built seeds that fitted their subset (`columns::FITTED`); and
 //!   `missing.csv`: every expected cell that was not built.
 //!
 //! `frames.rs` builds the cell tables and the summary, `stats.rs` the intervals, `deltas.rs` the
@@ -133,11 +134,12 @@ mod tests {
                 .collect(),
             epochs: 10,
             train_loss: vec![2.0, 1.0],
+            train_accuracy: if seed % 2 == 0 { 100.0 } else { 90.0 },
         }
     }
 
     fn source(name: &str, constraint: Constraint, epsilon: f64) -> SourceSpec {
-        SourceSpec { name: name.into(), constraint, epsilon }
+        SourceSpec { name: name.into(), constraint, epsilon, untrained: false }
     }
 
     fn paper_sources() -> Vec<SourceSpec> {
@@ -398,7 +400,7 @@ mod tests {
             let json = serde_json::json!({
                 "source": c.cell.source, "dataset": c.cell.dataset, "size": c.size,
                 "size_label": c.cell.size_label, "blocks": c.cell.blocks, "seed": c.cell.seed, "train_images": c.size, "epochs": 10, "evals": evals,
-                "train_loss": [2.0, 1.0],
+                "train_loss": [2.0, 1.0], "train_accuracy": c.train_accuracy,
             });
             std::fs::write(dir.join("metrics.json"), json.to_string()).unwrap();
             inputs.push((format!("finetune/{i}"), dir));

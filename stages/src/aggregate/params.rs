@@ -13,6 +13,10 @@ pub struct SourceSpec {
     pub constraint: Constraint,
     /// Radius of the adversary's ball (0 for natural training); orders the l-inf comparisons.
     pub epsilon: f64,
+    /// Never trained (`origin: scratch`): the floor the others are compared with, not a natural
+    /// source.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untrained: bool,
 }
 
 /// Parameters of the `aggregate` node.

@@ -127,6 +127,29 @@ impl Dataset {
         &self.images[i * l..(i + 1) * l]
     }
 
+    /// The images at `indices`, in that order, as a dataset of their own.
+    pub fn select(&self, indices: &[u32]) -> Dataset {
+        let mut images = Vec::with_capacity(indices.len() * self.image_len());
+        for &i in indices {
+            images.extend_from_slice(self.image(i as usize));
+        }
+        self.with_images(images, indices.iter().map(|&i| self.labels[i as usize]).collect())
+    }
+
+    /// A dataset of the same name, classes and image size holding `images` labelled `labels`.
+    pub fn with_images(&self, images: Vec<u8>, labels: Vec<u32>) -> Dataset {
+        Dataset {
+            name: self.name.clone(),
+            classes: self.classes,
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            images,
+            labels,
+            class_names: self.class_names.clone(),
+        }
+    }
+
     /// Write `data.safetensors` and `dataset.json` into `dir` (created if missing).
     pub fn save(&self, dir: &Path) -> Result<()> {
         self.validate()?;

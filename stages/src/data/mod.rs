@@ -15,7 +15,7 @@ pub mod subset;
 pub mod transform;
 
 pub use dataset::Dataset;
-pub use procedural::{generate, Kind, Split};
+pub use procedural::{cue_conflict, generate, home_texture, Kind, Split};
 pub use rng::derived_rng;
 pub use subset::{epoch_batches, epoch_order, make_mask, seeds};
 pub use transform::{test_batch, TrainTransform};

@@ -25,6 +25,9 @@ pub struct CellMetrics {
     pub epochs: usize,
     /// Mean training loss of each epoch.
     pub train_loss: Vec<f64>,
+    /// Accuracy in percent on the cell's own training subset after the last epoch, without
+    /// augmentation: whether fine-tuning fitted the subset.
+    pub train_accuracy: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -108,6 +108,15 @@ impl StageKind for Finetune {
             }
             ctx.progress(e as u64 + 1, p.epochs as u64);
         }
+        // How well the cell fits its own subset (un-augmented, as the test split is evaluated):
+        // the convergence criterion the reports count.
+        let fitted = training::evaluate(
+            &net,
+            &train.select(&subset.indices),
+            p.network.resolution,
+            t.eval_batch,
+            None,
+        )?;
         let images = (subset.indices.len() * p.epochs) as f64;
         ctx.measure(TRAIN_SECONDS, train_seconds);
         ctx.measure(EVAL_SECONDS, eval_seconds);
@@ -129,6 +138,7 @@ impl StageKind for Finetune {
             evals,
             epochs: p.epochs,
             train_loss,
+            train_accuracy: 100.0 * fitted.accuracy(),
         }
         .write(ctx.out_dir())
     }

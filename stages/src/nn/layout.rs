@@ -160,7 +160,7 @@ pub fn tensor_specs(config: &NetConfig) -> Vec<TensorSpec> {
     let w = config.width;
     let kernel = match config.stem {
         Stem::ImageNet => 7,
-        Stem::Small => 3,
+        Stem::Small | Stem::Strided => 3,
     };
     conv(&mut specs, "conv1".into(), [w, 3, kernel, kernel], Part::Stem);
     bn(&mut specs, "bn1".into(), w, Part::Stem);

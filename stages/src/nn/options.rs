@@ -12,6 +12,9 @@ pub enum Stem {
     ImageNet,
     /// 3×3 stride-1 conv, BatchNorm, ReLU, no pool (small images).
     Small,
+    /// 3×3 stride-2 conv, BatchNorm, ReLU, no pool: the first layer sees every pixel, the
+    /// blocks run at half the resolution (what `Small` costs at half the input side).
+    Strided,
 }
 
 /// How `Network::reset_fc` draws the new classifier.

@@ -114,6 +114,7 @@ impl Network {
         let conv1 = match config.stem {
             Stem::ImageNet => conv("conv1", 2, 3),
             Stem::Small => conv("conv1", 1, 1),
+            Stem::Strided => conv("conv1", 2, 1),
         };
         let blocks = block_layout(config.width)
             .iter()
@@ -259,7 +260,7 @@ impl Network {
             let h = self.bn1.of_conv(&self.conv1, x, bn, track, true)?;
             match self.config.stem {
                 Stem::ImageNet => Ok(max_pool_3x3_s2_p1(&h)?),
-                Stem::Small => Ok(h),
+                Stem::Small | Stem::Strided => Ok(h),
             }
         })?;
         let last = self.blocks.len() - 1;

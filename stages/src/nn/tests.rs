@@ -149,6 +149,11 @@ fn parameter_gradients_match_finite_differences_small_stem() {
 }
 
 #[test]
+fn parameter_gradients_match_finite_differences_strided_stem() {
+    check_parameter_gradients(Stem::Strided, (4, 3, 16, 16));
+}
+
+#[test]
 fn parameter_gradients_match_finite_differences_imagenet_stem() {
     check_parameter_gradients(Stem::ImageNet, (4, 3, 32, 32));
 }

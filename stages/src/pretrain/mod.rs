@@ -109,21 +109,22 @@ impl StageKind for Pretrain {
             regime.trainable_vars(&net),
             SgdConfig { lr: t.lr, momentum: t.momentum, weight_decay: t.weight_decay },
         );
-        let adversary =
-            pgd(p.constraint, p.epsilon.value, t.pgd.steps, t.pgd.step_factor, t.pgd.random_start)?;
         let indices: Vec<u32> = (0..train.len() as u32).collect();
         let transform = training::transform(&t.augment, p.network.resolution);
-        let epoch = Epoch {
-            data: &train,
-            indices: &indices,
-            transform: &transform,
-            batch: t.batch,
-            seed: t.seed,
-            purpose: "pretrain",
-            pgd: adversary.as_ref(),
-        };
         let started = Instant::now();
         for e in 0..t.epochs {
+            let eps = p.epsilon.value * t.pgd.radius_fraction(e);
+            let adversary =
+                pgd(p.constraint, eps, t.pgd.steps, t.pgd.step_factor, t.pgd.random_start)?;
+            let epoch = Epoch {
+                data: &train,
+                indices: &indices,
+                transform: &transform,
+                batch: t.batch,
+                seed: t.seed,
+                purpose: "pretrain",
+                pgd: adversary.as_ref(),
+            };
             let loss = epoch.run(&net, &mut sgd, &regime, e, nn::lr_at(e, t.lr, &t.lr_decay))?;
             ctx.log(&format!("epoch {}: training loss {loss:.4}", e + 1));
             ctx.progress(e as u64 + 1, t.epochs as u64);

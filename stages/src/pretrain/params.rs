@@ -53,6 +53,39 @@ pub struct PgdSettings {
     pub step_factor: f64,
     #[serde(default)]
     pub random_start: bool,
+    /// Epochs over which the training radius grows linearly to ε (ε·(e+1)/warmup in 0-based
+    /// epoch e), so that a network trained from scratch learns something before the full
+    /// adversary masks it; 0 (the default): the full radius from the first step.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_epochs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl PgdSettings {
+    /// The fraction of ε the adversary uses in 0-based epoch `epoch`.
+    pub fn radius_fraction(&self, epoch: usize) -> f64 {
+        match self.warmup_epochs {
+            0 => 1.0,
+            w => ((epoch + 1) as f64 / w as f64).min(1.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PgdSettings;
+
+    #[test]
+    fn the_radius_grows_linearly_over_the_warmup_then_stays() {
+        let pgd =
+            |w| PgdSettings { steps: 2, step_factor: 2.5, random_start: true, warmup_epochs: w };
+        let fractions: Vec<f64> = (0..6).map(|e| pgd(4).radius_fraction(e)).collect();
+        assert_eq!(fractions, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        assert!((0..3).all(|e| pgd(0).radius_fraction(e) == 1.0));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,8 @@ pub struct CoverageRow {
     pub blocks: u32,
     pub expected_seeds: u32,
     pub built_seeds: u32,
+    /// Built seeds whose cell fitted its subset (see `aggregate::columns::FITTED`).
+    pub fitted_seeds: u32,
 }
 
 fn scan(dir: &Path, table: &str, filter: Expr) -> Result<DataFrame> {
@@ -153,10 +155,11 @@ pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
         df.column(column::DATASET)?.str()?,
         df.column(column::SIZE_LABEL)?.str()?,
     );
-    let (blocks, expected, built) = (
+    let (blocks, expected, built, fitted) = (
         df.column(column::BLOCKS)?.u32()?,
         df.column(column::EXPECTED_SEEDS)?.u32()?,
         df.column(column::BUILT_SEEDS)?.u32()?,
+        df.column(column::FITTED_SEEDS)?.u32()?,
     );
     Ok((0..df.height())
         .map(|i| CoverageRow {
@@ -166,6 +169,7 @@ pub fn coverage(dir: &Path, filter: Expr) -> Result<Vec<CoverageRow>> {
             blocks: blocks.get(i).unwrap_or_default(),
             expected_seeds: expected.get(i).unwrap_or_default(),
             built_seeds: built.get(i).unwrap_or_default(),
+            fitted_seeds: fitted.get(i).unwrap_or_default(),
         })
         .collect())
 }

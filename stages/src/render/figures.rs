@@ -95,7 +95,7 @@ fn pair(a: &str, b: &str, blocks: u32) -> Expr {
 }
 
 fn panel(title: String, x_label: &str, x_axis: XAxis, y_axis: YAxis, lines: Vec<Line>) -> Panel {
-    Panel { title, x_label: x_label.into(), x_axis, y_axis, lines }
+    Panel { title, x_label: x_label.into(), x_axis, y_axis, lines, chance: None }
 }
 
 /// Per dataset: accuracy of every source, and each robust source minus natural, at `BLOCKS`
@@ -140,7 +140,7 @@ fn accuracy_and_delta_cells(
             delta.push(line(&rows, color(params, &s.name), x_delta));
         }
         cells.push(vec![
-            panel(d.label.clone(), x_label, x_axis, YAxis::Accuracy, acc),
+            panel(d.label.clone(), x_label, x_axis, YAxis::Accuracy, acc).with_chance(d.chance()),
             panel(
                 format!("{}: robust − {}", d.label, natural.label),
                 x_label,
@@ -255,7 +255,8 @@ fn blocks_figure(
                     XAxis::Log,
                     YAxis::Accuracy,
                     accuracy,
-                ),
+                )
+                .with_chance(d.chance()),
                 panel(
                     format!("{}: {} − {}", d.label, s.label, natural.label),
                     SUBSET,
@@ -348,7 +349,8 @@ pub fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
             })
             .collect();
         cells.push(vec![
-            panel(d.label.clone(), SUBSET, XAxis::Log, YAxis::Accuracy, accuracy),
+            panel(d.label.clone(), SUBSET, XAxis::Log, YAxis::Accuracy, accuracy)
+                .with_chance(d.chance()),
             panel(
                 format!("{}: differences", d.label),
                 SUBSET,

@@ -5,10 +5,12 @@
 //! Every output is a pure function of the parameters and the input bytes: no timestamps, fixed
 //! float formatting, rows and series in the order the parameters list sources and datasets.
 
+mod checks;
 mod data;
 mod figure1;
 mod figure9;
 mod figures;
+mod findings;
 mod index;
 pub mod influence;
 mod paper;
@@ -62,10 +64,13 @@ pub const CODE: Code = Code {
             "nn/rng.rs",
             "npy.rs",
             "pretrain/report.rs",
+            "probe/report.rs",
+            "render/checks.rs",
             "render/data.rs",
             "render/figure1.rs",
             "render/figure9.rs",
             "render/figures.rs",
+            "render/findings.rs",
             "render/index.rs",
             "render/influence/figure6.rs",
             "render/influence/figure7.rs",

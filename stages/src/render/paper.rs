@@ -56,3 +56,23 @@ pub fn imagenet_top1(source: &str) -> Result<Option<f64>> {
     let top1 = df.column("imagenet_top1")?.f64()?;
     Ok((0..df.height()).find(|&i| names.get(i) == Some(source)).and_then(|i| top1.get(i)))
 }
+
+/// The radius of a paper source, as its data spell it (`3`, `4/255`; `0` for natural).
+pub fn epsilon(source: &str) -> Result<Option<String>> {
+    let df = read("sources.csv", SOURCES)?;
+    let (names, eps) = (df.column("name")?.str()?, df.column("epsilon")?.str()?);
+    Ok((0..df.height())
+        .find(|&i| names.get(i) == Some(source))
+        .and_then(|i| eps.get(i).map(str::to_string)))
+}
+
+/// The paper's adversarially trained sources: each one's name there and its constraint as
+/// `pipeline.yaml` spells it (`l2`, `linf`), in its tables' order.
+pub fn robust_sources() -> Result<Vec<(String, String)>> {
+    let df = read("sources.csv", SOURCES)?;
+    let (names, constraints) = (df.column("name")?.str()?, df.column("constraint")?.str()?);
+    Ok((0..df.height())
+        .filter_map(|i| Some((names.get(i)?.to_string(), constraints.get(i)?.to_string())))
+        .filter(|(_, c)| c != "none")
+        .collect())
+}

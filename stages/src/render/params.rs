@@ -26,6 +26,9 @@ pub struct SourceLabel {
     /// A hub checkpoint standing in for the paper's, and why (`pipeline.yaml`'s `stand_in`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stand_in: Option<String>,
+    /// Never trained (`origin: scratch`): the floor, not a natural source.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untrained: bool,
 }
 
 /// A target dataset as the reports show it.
@@ -37,6 +40,16 @@ pub struct DatasetLabel {
     /// Its name in the paper's Table 5, when it is one of the paper's.
     #[serde(default)]
     pub paper: Option<String>,
+    /// Its class count, where the profile says it (procedural and hub datasets, local files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+}
+
+impl DatasetLabel {
+    /// The accuracy of guessing, in percent.
+    pub fn chance(&self) -> Option<f64> {
+        self.classes.map(|c| 100.0 / c as f64)
+    }
 }
 
 /// One line of the index.
@@ -113,7 +126,7 @@ impl RenderParams {
         }
     }
     pub fn natural(&self) -> Result<&SourceLabel> {
-        match self.sources.iter().find(|s| s.constraint == Constraint::None) {
+        match self.sources.iter().find(|s| s.constraint == Constraint::None && !s.untrained) {
             Some(s) => Ok(s),
             None => {
                 bail!("{} needs a natural source (constraint `none`) among `sources`", self.report)

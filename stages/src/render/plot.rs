@@ -77,6 +77,15 @@ pub struct Panel {
     pub x_axis: XAxis,
     pub y_axis: YAxis,
     pub lines: Vec<Line>,
+    /// Where guessing lands (percent), drawn as a dashed line.
+    pub chance: Option<f64>,
+}
+
+impl Panel {
+    /// The panel with chance drawn at `at` percent.
+    pub fn with_chance(self, at: Option<f64>) -> Panel {
+        Panel { chance: at, ..self }
+    }
 }
 
 /// A whole figure.
@@ -256,6 +265,10 @@ fn y_range(panel: &Panel) -> (f64, f64) {
     if panel.y_axis == YAxis::Share {
         lo = 0.0;
     }
+    if let Some(c) = panel.chance {
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
     if lo > hi {
         return (0.0, 1.0);
     }
@@ -343,6 +356,15 @@ where
             .draw_series(LineSeries::new([(x0, 0.0), (x1, 0.0)], BLACK.stroke_width(1)))
             .map_err(plot_err)?;
     }
+    if let Some(c) = panel.chance {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(DashedLineSeries::new([(x0, c), (x1, c)], 4, 3, grey.stroke_width(1)))
+            .map_err(plot_err)?;
+        chart
+            .draw_series([Text::new("chance", (x0, c), (FONT, 10).into_font().color(&grey))])
+            .map_err(plot_err)?;
+    }
     // Overlapping bands stay readable: the more bands, the lighter each.
     let banded = panel.lines.iter().filter(|l| l.points.iter().any(|p| p.hi > p.lo)).count();
     let alpha = (0.36 / banded.max(1) as f64).clamp(0.07, 0.18);
@@ -387,6 +409,7 @@ mod tests {
             x_axis: XAxis::Log,
             y_axis,
             lines: vec![Line { color: BLACK, points: points.collect() }],
+            chance: None,
         }
     }
 

@@ -4,8 +4,9 @@
 //! report is adding a row (and the module that draws it).
 
 use super::params::RenderParams;
+use super::params::SourceLabel;
 use super::settings::{Statistic, Statistics};
-use super::{figure1, figure9, figures, index, influence, setup, table3, table5};
+use super::{checks, figure1, figure9, figures, findings, index, influence, setup, table3, table5};
 use anyhow::{bail, Result};
 use pipeline_engine::StageContext;
 use std::path::Path;
@@ -39,6 +40,8 @@ pub enum Part {
     Influence,
     /// Figure 1's feature visualisation (a profile's `figure1:` block).
     Figure1,
+    /// The manipulation checks of the sources (a profile's `probe:` block).
+    Checks,
 }
 
 /// What a report's node reads; the names are those the draw functions ask `ctx.input` for.
@@ -58,6 +61,11 @@ pub enum Reads {
     InfluenceAndData,
     /// `visualise:<name>`: Figure 1's visualisation of each of its sources.
     Visualise,
+    /// `source:<name>` and `probe:<name>`: the pretrain and probe artifacts of each source
+    /// trained or initialised here.
+    Probes,
+    /// As `Aggregate`, and as `Probes` where the profile has manipulation checks.
+    AggregateAndProbes,
     /// Nothing: drawn from the params alone.
     Nothing,
 }
@@ -79,6 +87,19 @@ pub enum Told {
 
 /// Every report but the index, in the index's order.
 pub const REPORTS: &[ReportRow] = &[
+    ReportRow {
+        name: "findings",
+        files: &["findings.md"],
+        description: "What the study says: robust − natural per target and size beside the paper's sign, which of the predictions written before the run held, how many cells fitted their subsets, and the manipulation checks' outcome.",
+        part: Part::Grid,
+        reads: Reads::AggregateAndProbes,
+        told: &[],
+        statistic: Some(|s| s.table5),
+        draw: |p, ctx| {
+            let probed = checks::load(&probed(p, ctx))?;
+            Ok(vec![findings::render(p, ctx.input("aggregate")?, &probed)?])
+        },
+    },
     ReportRow {
         name: "table5",
         files: &["table5.md", "table5.csv"],
@@ -106,6 +127,16 @@ pub const REPORTS: &[ReportRow] = &[
                 p.sources.iter().map(|s| ctx.input(&format!("source:{}", s.name)).ok()).collect();
             Ok(vec![table3::render(p, &dirs)?])
         },
+    },
+    ReportRow {
+        name: "checks",
+        files: &["checks.md"],
+        description: "Manipulation checks on the source set, before any transfer: accuracy on low- and high-passed images, shape bias on cue-conflict images, PGD at each source's own radius, and the radius rule.",
+        part: Part::Checks,
+        reads: Reads::Probes,
+        told: &[],
+        statistic: None,
+        draw: |p, ctx| Ok(vec![checks::render(p, &checks::load(&probed(p, ctx))?)?]),
     },
     ReportRow {
         name: "figure2",
@@ -282,6 +313,19 @@ pub fn report(name: &str) -> Result<&'static ReportRow> {
             bail!("unknown report `{name}`; the reports are {}", known.join(", "))
         }
     }
+}
+
+/// The pretrain and probe artifact folders of each source with both (`source:<name>`,
+/// `probe:<name>`).
+fn probed<'a>(
+    p: &'a RenderParams,
+    ctx: &'a StageContext,
+) -> Vec<(&'a SourceLabel, &'a Path, &'a Path)> {
+    let input = |kind: &str, name: &str| ctx.input(&format!("{kind}:{name}")).ok();
+    p.sources
+        .iter()
+        .filter_map(|s| Some((s, input("source", &s.name)?, input("probe", &s.name)?)))
+        .collect()
 }
 
 /// The influence study's two cells.

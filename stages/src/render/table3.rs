@@ -112,6 +112,9 @@ pub fn render(params: &RenderParams, dirs: &[Option<&Path>]) -> Result<String> {
         if r.is_none() {
             notes.push("fetched from the hub; not evaluated here".to_string());
         }
+        if s.untrained {
+            notes.push("never trained: the floor (its initial weights)".to_string());
+        }
         writeln!(md, " {} |", notes.join("; "))?;
     }
     Ok(md)

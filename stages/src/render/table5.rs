@@ -1,11 +1,15 @@
 //! Table 5: mean test accuracy after fine-tuning 3 blocks, one row per target dataset × subset
 //! size, one column per source; gaps in the grid are shown, never hidden.
 
-use super::data::{self, Stat, SummaryRow};
+use super::data::{self, DeltaRow, Stat, SummaryRow};
 use super::paper;
+use super::params::SourceLabel;
 use super::RenderParams;
+use crate::aggregate::columns as column;
 use crate::subset::params::size_order;
+use crate::threat::Constraint;
 use anyhow::Result;
+use polars::prelude::{col, lit};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
@@ -25,6 +29,12 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     let coverage = data::coverage(aggregate, data::blocks(BLOCKS))?;
     let statistic = params.statistic()?;
     let summary = data::summary(aggregate, data::at(statistic).and(data::blocks(BLOCKS)))?;
+    let deltas = data::deltas(
+        aggregate,
+        data::at(statistic)
+            .and(col(column::A_BLOCKS).eq(lit(BLOCKS)))
+            .and(col(column::B_BLOCKS).eq(lit(BLOCKS))),
+    )?;
     let paper = if params.comparable_to_paper { Some(paper::Table5::load()?) } else { None };
 
     // Rows in the order of `datasets`, then subset size.
@@ -44,8 +54,11 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     writeln!(
         md,
         "Mean test accuracy (%) over seeds {}, ± the half-width of the 95% Student-t interval of \
-         the mean (none with one seed). **Bold**: the best mean of the row. \"—\": no cell built; \
-         \"(k/n seeds)\": k of the n expected seeds built.",
+         the mean (none with one seed). **Bold**: the row's best mean, and only where its paired \
+         difference from every other source of the row (the same seeds, so the same training \
+         subsets) has a 95% interval above zero. \"—\": no cell built; \"(k/n seeds)\": k of \
+         the n expected seeds built. A header's \"(paper: …)\" names the radius of the paper's \
+         source that a source stands for, where it is not its own.",
         statistic.phrase()
     )?;
     if paper.is_some() {
@@ -54,7 +67,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     writeln!(md)?;
     write!(md, "| Dataset | Train images | Seeds |")?;
     for s in &params.sources {
-        write!(md, " {} |", s.label)?;
+        write!(md, " {} |", header(s)?)?;
     }
     write!(md, "\n| --- | ---: | ---: |")?;
     for _ in &params.sources {
@@ -62,7 +75,9 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
     }
     writeln!(md)?;
 
-    let mut csv = String::from("dataset,size_label,size,source,expected_seeds,n_seeds,mean,ci95");
+    let mut csv = String::from(
+        "dataset,size_label,size,source,constraint,epsilon,paper_source,expected_seeds,n_seeds,mean,ci95",
+    );
     csv.push_str(if paper.is_some() { ",paper,difference\n" } else { "\n" });
 
     for (&(d, _), &(dataset, size_label)) in &rows {
@@ -83,7 +98,7 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
             entries.push(Entry { expected, stat, paper: paper_value });
         }
         let size = entries.iter().find_map(|e| e.stat.map(|r| r.size));
-        let best = entries.iter().filter_map(|e| e.stat.map(|r| hundredths(r.stat.mean))).max();
+        let best = clear_best(&params.sources, &entries, &deltas, dataset);
         let seeds = entries.iter().map(|e| e.expected).max().unwrap_or(0);
         let size_text = match (size_label, size) {
             ("all", Some(n)) => format!("all ({n})"),
@@ -98,9 +113,12 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
             };
             write!(
                 csv,
-                "{dataset},{size_label},{},{},{},{n},{mean},{ci}",
+                "{dataset},{size_label},{},{},{},{},{},{},{n},{mean},{ci}",
                 size.map_or(String::new(), |n| n.to_string()),
                 s.name,
+                constraint_name(s.constraint),
+                s.epsilon,
+                s.paper.as_deref().unwrap_or_default(),
                 e.expected
             )?;
             if paper.is_some() {
@@ -117,6 +135,52 @@ pub fn render(params: &RenderParams, aggregate: &Path) -> Result<(String, String
 /// A mean as printed (two decimals), for finding the row's best without float ties.
 fn hundredths(x: f64) -> i64 {
     (x * 100.0).round() as i64
+}
+
+/// The row's best mean (in hundredths) if it is clearly the best: its paired difference from
+/// every other source with a mean in the row has a 95% interval above zero; `None` otherwise.
+fn clear_best(
+    sources: &[SourceLabel],
+    entries: &[Entry],
+    deltas: &[DeltaRow],
+    dataset: &str,
+) -> Option<i64> {
+    let stats: Vec<(&str, &SummaryRow)> =
+        sources.iter().zip(entries).filter_map(|(s, e)| Some((s.name.as_str(), e.stat?))).collect();
+    let (best, row) = stats.iter().max_by_key(|(_, r)| hundredths(r.stat.mean))?;
+    let above_zero = |other: &str| {
+        deltas.iter().filter(|d| d.dataset == dataset && d.size == row.size).any(|d| {
+            match (d.stat.ci95, (d.a_source.as_str(), d.b_source.as_str())) {
+                (Some(ci), (a, b)) if (a, b) == (*best, other) => d.stat.mean - ci > 0.0,
+                (Some(ci), (a, b)) if (a, b) == (other, *best) => d.stat.mean + ci < 0.0,
+                _ => false,
+            }
+        })
+    };
+    let clear = stats.iter().filter(|(name, _)| name != best).all(|(other, _)| above_zero(other));
+    clear.then(|| hundredths(row.stat.mean))
+}
+
+/// A source's column header: its label, and the paper's radius where it stands for a paper
+/// source of another radius.
+fn header(s: &SourceLabel) -> Result<String> {
+    let paper = match &s.paper {
+        Some(column) => paper::epsilon(column)?,
+        None => None,
+    };
+    Ok(match paper {
+        Some(e) if e != s.epsilon && e != "0" => format!("{} (paper: ε={e})", s.label),
+        _ => s.label.clone(),
+    })
+}
+
+/// A constraint as `pipeline.yaml` spells it.
+pub(super) fn constraint_name(c: Constraint) -> &'static str {
+    match c {
+        Constraint::None => "none",
+        Constraint::L2 => "l2",
+        Constraint::Linf => "linf",
+    }
 }
 
 fn num(x: Option<f64>) -> String {

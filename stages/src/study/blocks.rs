@@ -1,12 +1,13 @@
 //! The checks of a profile's blocks against the rest of the profile: an `influence:` block must
 //! name a cell of the grid, a `figure1:` block sources of the grid and coordinates of its
-//! network. The blocks' types belong to the stages they configure; what they must match is the
+//! network, a `probe:` block a profile whose sources are trained on the source set. The blocks' types belong to the stages they configure; what they must match is the
 //! study's wiring, so the checks are here.
 
 use super::config::Profile;
 use crate::data::subset::seeds;
 use crate::influence::settings::InfluenceSettings;
 use crate::influence::solve::Inverse;
+use crate::probe::settings::ProbeSettings;
 use crate::threat::Constraint;
 use crate::visualise::settings::Figure1Settings;
 
@@ -118,6 +119,25 @@ pub fn figure1(s: &Figure1Settings, profile: &Profile) -> Vec<Problem> {
     }
     if s.iterations == 0 {
         problem("iterations", "at least one step".into());
+    }
+    problems
+}
+
+/// What of a `probe:` block cannot be run on `profile`.
+pub fn probe(s: &ProbeSettings, profile: &Profile) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !(s.sigma.is_finite() && s.sigma > 0.0) {
+        problems
+            .push(Problem { field: "sigma", message: "the filter's σ must be positive".into() });
+    }
+    let generator = profile.pretrain.as_ref().map(|p| p.data.generator.as_str());
+    if generator != Some("source") {
+        problems.push(Problem {
+            field: "conflict_images",
+            message: "the cue-conflict images are drawn from the profile's source set: the `pretrain` section must use the `source` generator".into(),
+        });
+    } else if s.conflict_images == 0 {
+        problems.push(Problem { field: "conflict_images", message: "at least one image".into() });
     }
     problems
 }

@@ -11,6 +11,7 @@ use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::NetworkSettings;
 use crate::prepare::params::{LocalDataset, Procedural};
 use crate::pretrain::params::PretrainSettings;
+use crate::probe::settings::ProbeSettings;
 use crate::render::Statistics;
 use crate::subset::params::SubsetSize;
 use crate::threat::{Constraint, Epsilon};
@@ -59,6 +60,9 @@ pub struct Profile {
     /// Figure 1's feature visualisation, if the profile has one.
     #[serde(default, deserialize_with = "block")]
     pub figure1: Option<Figure1Settings>,
+    /// The manipulation checks of the sources trained here, if the profile has them.
+    #[serde(default, deserialize_with = "block")]
+    pub probe: Option<ProbeSettings>,
     /// How `--executor slurm` runs the profile on a cluster: never what it computes, so no
     /// node's parameters hold it.
     #[serde(default, deserialize_with = "block")]
@@ -105,6 +109,10 @@ pub struct Source {
 pub enum SourceOrigin {
     /// Trained here by the `pretrain` stage on the profile's source data.
     Pretrain,
+    /// The same network as the pre-trained sources start from (the `pretrain` section's seed,
+    /// initialisation and input normaliser), trained not at all: the floor that shows what
+    /// pre-training adds.
+    Scratch,
     /// A checkpoint on the Hugging Face hub (the source's `hub` settings).
     Hub,
     /// A checkpoint file on this machine (the source's `local` settings).

@@ -7,7 +7,7 @@
 use super::config::{Profile, SourceOrigin};
 use super::wiring::finetune::SourceModel;
 use super::wiring::{
-    aggregate, fetch, finetune, grid_sources, influence, prepare, pretrain, render, subset,
+    aggregate, fetch, finetune, grid_sources, influence, prepare, pretrain, probe, render, subset,
     visualise,
 };
 use crate::fetch::params::LocalFile;
@@ -37,7 +37,7 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
     let mut pretrained = Vec::new();
     for s in grid_sources(profile) {
         let (model, format) = match &s.origin {
-            SourceOrigin::Pretrain => {
+            SourceOrigin::Pretrain | SourceOrigin::Scratch => {
                 if pretrained.is_empty() {
                     let train = profile.pretrain.as_ref().expect("validated: pretrain settings");
                     nodes.push(prepare::source_data(train));
@@ -71,8 +71,13 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
     if let Some(settings) = figure1 {
         nodes.extend(visualise::nodes(profile, settings, &sources));
     }
+    if let Some(settings) = &profile.probe {
+        let made_here: Vec<SourceModel> =
+            sources.iter().filter(|s| s.format == SourceFormat::Pretrained).cloned().collect();
+        nodes.extend(probe::nodes(profile, settings, &made_here));
+    }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    let studies = render::Studies { influence, figure1 };
+    let studies = render::Studies { influence, figure1, checks: profile.probe.is_some() };
     nodes.extend(render::nodes(name, profile, studies, &statistics, reports, &pretrained));
     nodes
 }

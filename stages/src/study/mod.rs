@@ -91,6 +91,9 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     if let Some(settings) = &chosen.figure1 {
         problems.extend(located_in("figure1", blocks::figure1(settings, chosen)));
     }
+    if let Some(settings) = &chosen.probe {
+        problems.extend(located_in("probe", blocks::probe(settings, chosen)));
+    }
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
@@ -170,7 +173,7 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
     use crate::kind::stage;
     use crate::{
-        aggregate, features, fetch, finetune, influence, prepare, pretrain, render, subset,
+        aggregate, features, fetch, finetune, influence, prepare, pretrain, probe, render, subset,
         visualise,
     };
     vec![
@@ -182,6 +185,7 @@ pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
         stage(features::FeaturesStage),
         stage(influence::InfluenceStage),
         stage(visualise::VisualiseStage),
+        stage(probe::Probe),
         stage(aggregate::Aggregate),
         stage(render::Render),
     ]
@@ -241,10 +245,10 @@ mod tests {
     fn mini_has_one_finetune_node_per_cell_of_the_grid() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
-        // 4 sources × 6 datasets × 4 depths × 5 seeds at each of the three sizes.
-        assert_eq!(finetune, 4 * 6 * 4 * 15);
+        // 5 sources × 4 datasets × 4 depths × 5 seeds at each of the three sizes.
+        assert_eq!(finetune, 5 * 4 * 4 * 15);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
-        assert_eq!(subsets, 6 * 15, "subsets are shared by sources and depths");
+        assert_eq!(subsets, 4 * 15, "subsets are shared by sources and depths");
     }
 
     /// The mini profile's `influence:` block with `from` replaced by `to`: the error, and the
@@ -275,11 +279,11 @@ mod tests {
                 "`imagenet` is not a dataset of the grid",
             ),
             (
-                "      robust: l2_eps3",
+                "      robust: l2_eps0.5",
                 "      robust: l2_eps9",
                 "`l2_eps9` is not a source of the grid",
             ),
-            ("      robust: l2_eps3", "      robust: natural", "`natural` is naturally trained"),
+            ("      robust: l2_eps0.5", "      robust: natural", "`natural` is naturally trained"),
             (
                 "      natural: natural",
                 "      natural: linf_eps4",
@@ -316,13 +320,13 @@ mod tests {
     fn a_figure1_block_that_does_not_fit_the_profile_is_refused_with_its_place() {
         for (from, to, says) in [
             (
-                "      sources: [natural, l2_eps3]",
+                "      sources: [natural, l2_eps0.5]",
                 "      sources: [natural, l2_eps9]",
                 "`l2_eps9` is not a source of the grid",
             ),
             (
-                "      sources: [natural, l2_eps3]",
-                "      sources: [l2_eps3, linf_eps8]",
+                "      sources: [natural, l2_eps0.5]",
+                "      sources: [l2_eps0.5, linf_eps8]",
                 "name the natural source and at least one robust one",
             ),
             (
@@ -330,7 +334,7 @@ mod tests {
                 "      coordinates: [16, 128]",
                 "128 is beyond the representation (32·width = 128 coordinates)",
             ),
-            ("      step: 0.143", "      step: -1", "-1 is not a positive step"),
+            ("      step: 0.286", "      step: -1", "-1 is not a positive step"),
             ("      iterations: 1000", "      iterations: 0", "at least one step"),
         ] {
             let (err, place) = block_error("figure1", from, to);
@@ -414,7 +418,7 @@ mod tests {
             kept,
             [
                 "finetune/natural/cifar10/n400/b3/s20000000",
-                "finetune/l2_eps3/cifar10/n400/b3/s20000000"
+                "finetune/l2_eps0.5/cifar10/n400/b3/s20000000"
             ]
         );
         let features: Vec<&str> = study
@@ -450,16 +454,16 @@ mod tests {
     #[test]
     fn a_subset_smaller_than_a_datasets_class_count_is_refused_where_it_is_written() {
         let text = std::fs::read_to_string(project_file()).unwrap().replacen(
-            "- { size: 100, epochs: 10, seeds: 5",
-            "- { size: 50, epochs: 10, seeds: 5",
+            "- { size: 100, epochs: 40, seeds: 5",
+            "- { size: 8, epochs: 40, seeds: 5",
             1,
         );
         let f = write_temp(&text);
-        let line = text.lines().position(|l| l.contains("size: 50, epochs: 10")).unwrap() + 1;
+        let line = text.lines().position(|l| l.contains("size: 8, epochs: 40")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
         assert!(err.contains(&format!(":{line}:")), "{err}");
         assert!(
-            err.contains("subset size 50 cannot hold all 100 classes of dataset `cifar100`"),
+            err.contains("subset size 8 cannot hold all 10 classes of dataset `cifar10`"),
             "{err}"
         );
     }
@@ -483,15 +487,15 @@ mod tests {
     #[test]
     fn a_grid_naming_an_undefined_dataset_says_which_and_where() {
         let text = std::fs::read_to_string(project_file()).unwrap().replacen(
-            "datasets: [cifar100, cifar10, svhn",
-            "datasets: [cifar100, cifar11, svhn",
+            "datasets: [cifar10, svhn, fmnist",
+            "datasets: [cifar11, svhn, fmnist",
             1,
         );
         let f = write_temp(&text);
         let line = text.lines().position(|l| l.contains("cifar11")).unwrap() + 1;
         let err = format!("{:#}", load(f.path(), Some("mini")).err().unwrap());
         assert!(err.contains(&format!(":{line}:")), "{err}");
-        assert!(err.contains("profiles.mini.grid.datasets[1]: unknown dataset `cifar11`"), "{err}");
+        assert!(err.contains("profiles.mini.grid.datasets[0]: unknown dataset `cifar11`"), "{err}");
         assert!(err.contains("cifar10, svhn"), "lists the defined datasets: {err}");
     }
 

@@ -151,13 +151,21 @@ pub fn check<'a>(name: &'a str, p: &'a Profile) -> Vec<Problem<'a>> {
                 format!("source `{}` comes from the hub, but has no `hub` settings (repo, revision, file, blake3, format)", s.name),
             );
         }
-        if s.origin == SourceOrigin::Pretrain && p.pretrain.is_none() {
+        if matches!(s.origin, SourceOrigin::Pretrain | SourceOrigin::Scratch)
+            && p.pretrain.is_none()
+        {
             problem(
                 at(&[Key("sources"), Index(i), Key("origin")]),
                 format!(
-                    "source `{}` is pre-trained here, but the profile has no `pretrain` section",
+                    "source `{}` is initialised here, but the profile has no `pretrain` section",
                     s.name
                 ),
+            );
+        }
+        if s.origin == SourceOrigin::Scratch && s.constraint != Constraint::None {
+            problem(
+                at(&[Key("sources"), Index(i), Key("constraint")]),
+                format!("source `{}` is never trained (`origin: scratch`), so its constraint must be `none`", s.name),
             );
         }
     }

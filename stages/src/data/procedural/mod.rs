@@ -14,6 +14,8 @@ mod glyphs;
 mod objects;
 mod shapes;
 
+pub use shapes::home_texture;
+
 use anyhow::{bail, ensure, Context, Result};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,7 @@ use super::rng::derived_rng;
 /// Which procedural dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// Colour shapes; class = shape × texture (at most 64 classes).
+    /// Colour shapes; class = shape, texture a weaker independent cue (at most 16 classes).
     Source {
         classes: usize,
     },
@@ -55,12 +57,12 @@ impl Split {
 
 impl Kind {
     /// The generator named `generator` (`source`, `cifar10`, `cifar100`, `svhn`, `mnist`,
-    /// `fmnist`, `kmnist`). `classes` is required for `source` (2..=64); for the targets it
+    /// `fmnist`, `kmnist`). `classes` is required for `source` (2..=16); for the targets it
     /// may be given but must match their fixed count.
     pub fn parse(generator: &str, classes: Option<usize>) -> Result<Kind> {
         let kind = match generator {
             "source" => {
-                let classes = classes.context("the `source` generator needs `classes` (2..=64)")?;
+                let classes = classes.context("the `source` generator needs `classes` (2..=16)")?;
                 Kind::Source { classes }
             }
             "cifar10" => Kind::Cifar10,
@@ -82,7 +84,7 @@ impl Kind {
         Ok(kind)
     }
 
-    /// Errors when a `Source` asks for a class count outside 2..=64.
+    /// Errors when a `Source` asks for a class count outside 2..=16.
     fn check(self) -> Result<()> {
         if let Kind::Source { classes } = self {
             ensure!(
@@ -149,6 +151,48 @@ impl Kind {
     }
 }
 
+/// The source set's cue-conflict probe (`n` images at `size`×`size` of a `classes`-class
+/// source set): image i has the shape of class i mod `classes` and, always, the home texture
+/// of another class, cycling through the others' textures. Returns the images, labelled by
+/// their shape, and each image's texture (a prediction follows the texture when its class's
+/// [`home_texture`] is that texture).
+pub fn cue_conflict(
+    classes: usize,
+    n: usize,
+    seed: u64,
+    size: usize,
+) -> Result<(Dataset, Vec<u32>)> {
+    let kind = Kind::Source { classes };
+    kind.check()?;
+    // The textures that are some class's home texture.
+    let homes: Vec<usize> = (0..classes.min(shapes::TEXTURES.len())).collect();
+    let mut images = Vec::with_capacity(n * 3 * size * size);
+    let (mut labels, mut textures) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let shape = i % classes;
+        let others: Vec<usize> =
+            homes.iter().copied().filter(|&t| t != home_texture(shape)).collect();
+        let texture = others[(i / classes) % others.len()];
+        let mut rng =
+            derived_rng("procedural/source/cue-conflict", &[seed, classes as u64, i as u64]);
+        images.extend(shapes::render_conflict(shape, texture, size, &mut rng));
+        labels.push(shape as u32);
+        textures.push(texture as u32);
+    }
+    let ds = Dataset {
+        name: "source-cue-conflict".to_string(),
+        classes,
+        channels: 3,
+        height: size,
+        width: size,
+        images,
+        labels,
+        class_names: Some(kind.class_names()),
+    };
+    ds.validate()?;
+    Ok((ds, textures))
+}
+
 /// Generate `n` images of `kind`'s `split` at `size`×`size` from `seed`, using up to
 /// `threads` threads (the bytes do not depend on `threads`).
 pub fn generate(
@@ -199,7 +243,7 @@ mod tests {
     use std::collections::HashSet;
 
     const ALL: [Kind; 7] = [
-        Kind::Source { classes: 40 },
+        Kind::Source { classes: 16 },
         Kind::Cifar10,
         Kind::Cifar100,
         Kind::Svhn,
@@ -246,6 +290,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn cue_conflict_images_pair_every_shape_with_every_other_home_texture() {
+        let (classes, size) = (16, 32);
+        let n = classes * 7 * 2;
+        let (ds, textures) = cue_conflict(classes, n, 1, size).unwrap();
+        assert_eq!((ds.len(), ds.channels, ds.height), (n, 3, size));
+        let mut pairs = std::collections::BTreeMap::new();
+        for (i, (&shape, &texture)) in ds.labels.iter().zip(&textures).enumerate() {
+            assert_eq!(shape as usize, i % classes);
+            assert!(texture < 8 && texture as usize != home_texture(shape as usize));
+            *pairs.entry((shape, texture)).or_insert(0) += 1;
+        }
+        // 16 shapes × the 7 other textures, each twice.
+        assert_eq!(pairs.len(), classes * 7);
+        assert!(pairs.values().all(|&k| k == 2), "{pairs:?}");
+        // With 3 classes only their 3 home textures conflict.
+        let (ds, textures) = cue_conflict(3, 6, 1, 16).unwrap();
+        assert_eq!(ds.labels, vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(textures, vec![1, 0, 0, 2, 2, 1]);
     }
 
     #[test]
@@ -358,20 +423,20 @@ mod tests {
             let (acc, _) = nearest_mean_accuracy(kind, raw_pixels);
             assert!(acc > 0.5, "{kind:?}: nearest-mean accuracy on pixels {acc:.3}");
         }
-        let (acc, _) = nearest_mean_accuracy(Kind::Source { classes: 40 }, raw_pixels);
-        assert!(acc < 2.0 / 40.0, "source: nearest-mean accuracy on pixels {acc:.3}");
+        let (acc, _) = nearest_mean_accuracy(Kind::Source { classes: 16 }, raw_pixels);
+        assert!(acc < 2.0 / 16.0, "source: nearest-mean accuracy on pixels {acc:.3}");
     }
 
     #[test]
     fn rejects_bad_parameters() {
         assert!(generate(Kind::Source { classes: 1 }, Split::Train, 10, 0, 16, 1).is_err());
-        assert!(generate(Kind::Source { classes: 65 }, Split::Train, 10, 0, 16, 1).is_err());
+        assert!(generate(Kind::Source { classes: 17 }, Split::Train, 10, 0, 16, 1).is_err());
         assert!(generate(Kind::Mnist, Split::Train, 10, 0, 4, 1).is_err());
     }
 
     #[test]
     fn kinds_parse_from_generator_names() {
-        assert_eq!(Kind::parse("source", Some(48)).unwrap(), Kind::Source { classes: 48 });
+        assert_eq!(Kind::parse("source", Some(12)).unwrap(), Kind::Source { classes: 12 });
         assert_eq!(Kind::parse("fmnist", None).unwrap(), Kind::Fmnist);
         assert_eq!(Kind::parse("cifar100", Some(100)).unwrap(), Kind::Cifar100);
         for kind in ALL {
@@ -379,7 +444,7 @@ mod tests {
         }
         let err = |g: &str, c: Option<usize>| format!("{:#}", Kind::parse(g, c).unwrap_err());
         assert!(err("source", None).contains("needs `classes`"));
-        assert!(err("source", Some(65)).contains("2..=64"));
+        assert!(err("source", Some(17)).contains("2..=16"));
         assert!(err("mnist", Some(12)).contains("makes 10 classes"));
         assert!(err("imagenet", None).contains("unknown procedural generator `imagenet`"));
     }

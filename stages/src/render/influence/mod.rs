@@ -68,14 +68,15 @@ pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
             .map(|(k, &y)| Point { x: k as f64 + 1.0, y, lo: y, hi: y })
             .collect(),
     };
+    let chance = 100.0 / class_count(&pair.natural) as f64;
     let panel = |title: String, n: &Ranks, r: &Ranks| Panel {
         title,
         x_label: "rank k of the training image (1 = most helpful)".into(),
         x_axis: XAxis::Linear,
         y_axis: YAxis::Share,
         lines: vec![line(&l.natural, n), line(&l.robust, r)],
+        chance: Some(chance),
     };
-    let chance = 100.0 / class_count(&pair.natural) as f64;
     let figure = Figure {
         title: "Figure 8: does the k-th most helpful training image share the row's class?".into(),
         subtitle: format!(

@@ -6,7 +6,7 @@ use super::{grid_datasets, grid_sources, node};
 use crate::aggregate::Aggregate;
 use crate::aggregate::{AggregateParams, SourceSpec};
 use crate::finetune::cell::Cell;
-use crate::study::config::Profile;
+use crate::study::config::{Profile, SourceOrigin};
 use pipeline_engine::{Input, Node};
 
 /// The aggregate of the 3-block cells.
@@ -23,6 +23,7 @@ pub fn nodes(profile: &Profile, cells: &[Cell]) -> Vec<Node> {
                     name: s.name.clone(),
                     constraint: s.constraint,
                     epsilon: s.epsilon.value,
+                    untrained: s.origin == SourceOrigin::Scratch,
                 })
                 .collect(),
             datasets: grid_datasets(profile).map(|d| d.name.clone()).collect(),

@@ -10,6 +10,7 @@ use crate::study::config::Profile;
 use pipeline_engine::{Input, Node};
 
 /// A source model as the cells read it: its name, the node that provides it, and its format.
+#[derive(Clone)]
 pub struct SourceModel {
     pub name: String,
     pub node: String,

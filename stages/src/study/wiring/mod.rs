@@ -9,6 +9,7 @@ pub mod finetune;
 pub mod influence;
 pub mod prepare;
 pub mod pretrain;
+pub mod probe;
 pub mod render;
 pub mod subset;
 pub mod visualise;

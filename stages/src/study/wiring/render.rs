@@ -2,6 +2,7 @@
 //! profile's reports folder, and the index.
 
 use super::{grid_datasets, grid_sources, node};
+use crate::data::Kind;
 use crate::fetch::params::{Pin, Revision};
 use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
@@ -15,11 +16,16 @@ use crate::visualise::settings::Figure1Settings;
 use crate::render::Render;
 use pipeline_engine::{Input, Node, Publish};
 
+/// How the captions describe an `origin: scratch` source.
+const UNTRAINED: &str = "untrained (the same initial weights, no pre-training: the floor)";
+
 /// The studies beside the grid that a profile may have, each with reports of its own.
 #[derive(Clone, Copy)]
 pub struct Studies<'a> {
     pub influence: Option<&'a InfluenceSettings>,
     pub figure1: Option<&'a Figure1Settings>,
+    /// Whether the profile has manipulation checks (a `probe:` block).
+    pub checks: bool,
 }
 
 /// The render nodes of profile `name`, one per row of [`REPORTS`] whose part the profile has,
@@ -45,6 +51,7 @@ pub fn nodes(
                 paper: s.paper.clone(),
                 epsilon: s.epsilon.label.clone(),
                 stand_in: s.hub.as_ref().and_then(|h| h.stand_in.clone()),
+                untrained: s.origin == SourceOrigin::Scratch,
             })
             .collect(),
         datasets: grid_datasets(profile)
@@ -52,6 +59,14 @@ pub fn nodes(
                 name: d.name.clone(),
                 label: d.label.clone(),
                 paper: d.paper.clone(),
+                classes: match d.origin() {
+                    Some(DataOrigin::Procedural(p)) => {
+                        Kind::parse(&p.generator, p.classes).ok().map(Kind::classes)
+                    }
+                    Some(DataOrigin::Hub(h)) => Some(h.classes),
+                    Some(DataOrigin::Local(l)) => Some(l.classes),
+                    None => None,
+                },
             })
             .collect(),
         subset_size: None,
@@ -63,11 +78,12 @@ pub fn nodes(
         blocks: vec![],
         influence: None,
     };
-    let Studies { influence, figure1 } = studies;
+    let Studies { influence, figure1, checks } = studies;
     let has = |part: Part| match part {
         Part::Grid => true,
         Part::Influence => influence.is_some(),
         Part::Figure1 => figure1.is_some(),
+        Part::Checks => checks,
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
@@ -167,8 +183,30 @@ fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node
             let id = |s: &String| super::visualise::id(s);
             settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
         }
+        Reads::Probes => probes(pretrained),
+        Reads::AggregateAndProbes => {
+            let mut inputs = inputs(Reads::Aggregate, profile, studies, pretrained);
+            if studies.checks {
+                inputs.extend(probes(pretrained));
+            }
+            inputs
+        }
         Reads::Nothing => vec![],
     }
+}
+
+/// The pretrain and probe nodes of each source made here.
+fn probes(pretrained: &[&Node]) -> Vec<Input> {
+    pretrained
+        .iter()
+        .flat_map(|n| {
+            let name = n.id.trim_start_matches("pretrain/");
+            [
+                Input::new(format!("source:{name}"), &n.id),
+                Input::new(format!("probe:{name}"), super::probe::id(name)),
+            ]
+        })
+        .collect()
 }
 
 /// What the influence reports say about the study.
@@ -230,11 +268,21 @@ fn origins(profile: &Profile) -> Vec<String> {
                 let file = s.local.as_ref().map(|c| c.path.display().to_string());
                 format!("{}: local checkpoint `{}`", s.label, file.unwrap_or_default())
             }
+            (SourceOrigin::Scratch, _) => format!("{}: {UNTRAINED}", s.label),
             _ => "pre-trained here".to_string(),
         })
         .collect();
-    let sources = if sources.iter().all(|s| s == "pre-trained here") {
-        "sources pre-trained here on procedural images".to_string()
+    let here = |s: &String| s == "pre-trained here" || s.ends_with(UNTRAINED);
+    let sources = if sources.iter().all(here) {
+        let untrained: Vec<&str> =
+            sources.iter().filter_map(|s| s.strip_suffix(UNTRAINED)?.strip_suffix(": ")).collect();
+        match untrained.as_slice() {
+            [] => "sources pre-trained here on procedural images".to_string(),
+            labels => format!(
+                "sources pre-trained here on procedural images, and {} {UNTRAINED}",
+                labels.join(", ")
+            ),
+        }
     } else {
         format!("sources: {}", sources.join(", "))
     };
@@ -242,6 +290,7 @@ fn origins(profile: &Profile) -> Vec<String> {
     let stem = match n.stem {
         Stem::ImageNet => "ImageNet stem",
         Stem::Small => "small stem",
+        Stem::Strided => "strided stem",
     };
     let network = match n.width {
         64 => format!("the real ResNet-50 at {0}×{0}, {stem}", n.resolution),
@@ -270,7 +319,8 @@ mod tests {
     fn captions_name_the_origin_of_data_sources_and_network() {
         let mini = origins("mini");
         assert_eq!(mini[0], "procedural data made by this project");
-        assert!(mini[2].contains("width 4") && mini[2].contains("16×16"), "{mini:?}");
+        assert!(mini[2].contains("width 4") && mini[2].contains("32×32"), "{mini:?}");
+        assert!(mini[1].contains("Scratch untrained"), "{mini:?}");
         let paper = origins("paper");
         assert!(
             paper[0].starts_with("data from ") && paper[0].contains("hub dataset `"),
