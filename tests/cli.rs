@@ -456,13 +456,17 @@ fn git(dir: &Path, args: &[&str]) {
 /// two `table5.csv` texts, read here independently of the binary.
 fn moved_cells(old: &str, new: &str) -> Vec<String> {
     let rows = |t: &str| -> BTreeMap<String, String> {
+        let header: Vec<&str> = t.lines().next().unwrap_or_default().split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).expect("a table5.csv column");
+        let [dataset, size, source, n, mean, ci] =
+            ["dataset", "size_label", "source", "n_seeds", "mean", "ci95"].map(at);
         t.lines()
             .skip(1)
             .map(|l| {
                 let f: Vec<&str> = l.split(',').collect();
                 (
-                    format!("| {} | {} | {} |", f[0], f[1], f[3]),
-                    format!("{},{},{}", f[5], f[6], f[7]),
+                    format!("| {} | {} | {} |", f[dataset], f[size], f[source]),
+                    format!("{},{},{}", f[n], f[mean], f[ci]),
                 )
             })
             .collect()

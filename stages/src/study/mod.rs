@@ -245,8 +245,8 @@ mod tests {
     fn mini_has_one_finetune_node_per_cell_of_the_grid() {
         let study = load(&project_file(), Some("mini")).unwrap();
         let finetune = study.nodes.iter().filter(|n| n.kind == "finetune").count();
-        // 5 sources × 4 datasets × 4 depths × 5 seeds at each of the three sizes.
-        assert_eq!(finetune, 5 * 4 * 4 * 15);
+        // 4 sources × 4 datasets × 4 depths × 5 seeds at each of the three sizes.
+        assert_eq!(finetune, 4 * 4 * 4 * 15);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
         assert_eq!(subsets, 4 * 15, "subsets are shared by sources and depths");
     }
@@ -279,11 +279,11 @@ mod tests {
                 "`imagenet` is not a dataset of the grid",
             ),
             (
-                "      robust: l2_eps0.5",
+                "      robust: l2_eps0.375",
                 "      robust: l2_eps9",
                 "`l2_eps9` is not a source of the grid",
             ),
-            ("      robust: l2_eps0.5", "      robust: natural", "`natural` is naturally trained"),
+            ("      robust: l2_eps0.375", "      robust: natural", "`natural` is naturally trained"),
             (
                 "      natural: natural",
                 "      natural: linf_eps4",
@@ -320,13 +320,13 @@ mod tests {
     fn a_figure1_block_that_does_not_fit_the_profile_is_refused_with_its_place() {
         for (from, to, says) in [
             (
-                "      sources: [natural, l2_eps0.5]",
+                "      sources: [natural, l2_eps0.375]",
                 "      sources: [natural, l2_eps9]",
                 "`l2_eps9` is not a source of the grid",
             ),
             (
-                "      sources: [natural, l2_eps0.5]",
-                "      sources: [l2_eps0.5, linf_eps8]",
+                "      sources: [natural, l2_eps0.375]",
+                "      sources: [l2_eps0.375, linf_eps4]",
                 "name the natural source and at least one robust one",
             ),
             (
@@ -418,7 +418,7 @@ mod tests {
             kept,
             [
                 "finetune/natural/cifar10/n400/b3/s20000000",
-                "finetune/l2_eps0.5/cifar10/n400/b3/s20000000"
+                "finetune/l2_eps0.375/cifar10/n400/b3/s20000000"
             ]
         );
         let features: Vec<&str> = study
