@@ -134,7 +134,7 @@ mod tests {
                 .collect(),
             epochs: 10,
             train_loss: vec![2.0, 1.0],
-            train_accuracy: if seed % 2 == 0 { 100.0 } else { 90.0 },
+            train_accuracy: if seed.is_multiple_of(2) { 100.0 } else { 90.0 },
         }
     }
 

@@ -97,7 +97,7 @@ pub fn render(params: &RenderParams, rows: &[Probed]) -> Result<String> {
         }
         writeln!(md, "- {}", hypotheses(rows, natural))?;
         writeln!(md, "\n## The radius rule\n")?;
-        writeln!(md, "{}", radius_rule(&rows, natural)?)?;
+        writeln!(md, "{}", radius_rule(rows, natural)?)?;
     }
     Ok(md)
 }

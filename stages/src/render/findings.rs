@@ -291,7 +291,7 @@ fn paper_sign(
 fn listed(items: &[(&DatasetLabel, Option<&Stat>)]) -> String {
     let parts: Vec<String> = items
         .iter()
-        .map(|(d, s)| format!("{}: {}", d.label, s.map_or("not built".into(), |s| interval(s))))
+        .map(|(d, s)| format!("{}: {}", d.label, s.map_or("not built".into(), interval)))
         .collect();
     if parts.is_empty() {
         "The profile has no far target".into()

@@ -283,7 +283,11 @@ mod tests {
                 "      robust: l2_eps9",
                 "`l2_eps9` is not a source of the grid",
             ),
-            ("      robust: l2_eps0.375", "      robust: natural", "`natural` is naturally trained"),
+            (
+                "      robust: l2_eps0.375",
+                "      robust: natural",
+                "`natural` is naturally trained",
+            ),
             (
                 "      natural: natural",
                 "      natural: linf_eps4",
