@@ -1,6 +1,6 @@
 //! A profile's `influence:` block: which cell of the grid the influence study (Section 6 of the
-//! paper) examines, from which two sources, and how it inverts the Hessian. A typed field of the
-//! profile; `study/blocks.rs` checks it against the grid.
+//! paper) examines, from which two sources (and an untrained floor), and how it inverts the
+//! Hessian. A typed field of the profile; `study/blocks.rs` checks it against the grid.
 
 use super::solve::Inverse;
 use crate::finetune::cell::Cell;
@@ -15,12 +15,18 @@ pub struct InfluenceSettings {
     /// The naturally trained source (constraint `none`) and the robust one compared with it.
     pub natural: String,
     pub robust: String,
+    /// A source with no pre-training (origin `scratch`): the same statistics from its features
+    /// say what the labels alone produce.
+    #[serde(default)]
+    pub floor: Option<String>,
     /// The cell: a subset size of the grid's schedule, one of the grid's depths, and one of that
     /// size's seeds.
     pub size: SubsetSize,
     pub blocks: usize,
     pub seed: u64,
-    pub inverse: Inverse,
+    /// The Hessian's inverses, one of each method: every one is computed, the first draws
+    /// Figures 6–8, and `influence.md` gives every one's statistics.
+    pub inverses: Vec<Inverse>,
     /// Figure 6: the seed that draws one test image per class.
     pub figure6_seed: u64,
 }
@@ -37,8 +43,12 @@ impl InfluenceSettings {
         }
     }
 
-    /// The natural source's cell, then the robust one's.
-    pub fn cells(&self) -> [Cell; 2] {
-        [self.cell(&self.natural), self.cell(&self.robust)]
+    /// Each studied source's role (`natural`, `robust`, `floor`) and cell, in that order.
+    pub fn cells(&self) -> Vec<(&'static str, Cell)> {
+        let floor = self.floor.iter().map(|f| ("floor", self.cell(f)));
+        [("natural", self.cell(&self.natural)), ("robust", self.cell(&self.robust))]
+            .into_iter()
+            .chain(floor)
+            .collect()
     }
 }

@@ -23,6 +23,14 @@ pub enum Inverse {
 }
 
 impl Inverse {
+    /// The method's name, as in `pipeline.yaml`: `damped` or `pinv`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Inverse::Damped => "damped",
+            Inverse::Pinv { .. } => "pinv",
+        }
+    }
+
     /// One line for reports: what was inverted and how.
     pub fn describe(&self, damping: f64) -> String {
         match self {

@@ -52,6 +52,15 @@ pub fn figure10(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
     blocks_figure(params, aggregate, "Figure 10", &others)
 }
 
+/// Dataset cells per row: every dataset in one row up to four (a laptop screen's width), else
+/// rows of three.
+fn columns(params: &RenderParams) -> usize {
+    match params.datasets.len() {
+        n @ 1..=4 => n,
+        _ => 3,
+    }
+}
+
 /// The colour of `source` in every figure.
 pub(super) fn color(params: &RenderParams, source: &str) -> RGBColor {
     let i = params.sources.iter().position(|s| s.name == source).unwrap_or(0);
@@ -141,13 +150,8 @@ fn accuracy_and_delta_cells(
         }
         cells.push(vec![
             panel(d.label.clone(), x_label, x_axis, YAxis::Accuracy, acc).with_chance(d.chance()),
-            panel(
-                format!("{}: robust − {}", d.label, natural.label),
-                x_label,
-                x_axis,
-                YAxis::Difference,
-                delta,
-            ),
+            // The dataset is the cell's first title; the rest stay short enough for a column.
+            panel(format!("robust − {}", natural.label), x_label, x_axis, YAxis::Difference, delta),
         ]);
     }
     Ok(cells)
@@ -165,7 +169,7 @@ pub fn figure2(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
             params.profile
         ),
         legend: source_legend(params),
-        columns: 3,
+        columns: columns(params),
         cells: accuracy_and_delta_cells(params, aggregate, data::at(statistic), XAxis::Log)?,
     })
 }
@@ -183,7 +187,7 @@ pub fn figure3(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
             params.profile
         ),
         legend: source_legend(params),
-        columns: 3,
+        columns: columns(params),
         cells: accuracy_and_delta_cells(
             params,
             aggregate,
@@ -213,18 +217,22 @@ fn blocks_figure(
     for s in sources {
         for d in &params.datasets {
             let of_dataset = col(column::DATASET).eq(lit(d.name.as_str())).and(data::at(statistic));
-            // What the paper draws: the robust source's accuracy at each depth.
-            let mut accuracy = Vec::new();
-            for (i, &k) in blocks.iter().enumerate() {
-                let rows = data::summary(
-                    aggregate,
-                    of_dataset
-                        .clone()
-                        .and(col(column::SOURCE).eq(lit(s.name.as_str())))
-                        .and(data::blocks(k)),
-                )?;
-                accuracy.push(line(&rows, block_color(i), summary_by_size));
+            // What the paper draws: the robust source's accuracy at each depth, and (its
+            // appendix) the natural source's beside it.
+            let mut accuracy = [Vec::new(), Vec::new()];
+            for (lines, src) in accuracy.iter_mut().zip([*s, natural]) {
+                for (i, &k) in blocks.iter().enumerate() {
+                    let rows = data::summary(
+                        aggregate,
+                        of_dataset
+                            .clone()
+                            .and(col(column::SOURCE).eq(lit(src.name.as_str())))
+                            .and(data::blocks(k)),
+                    )?;
+                    lines.push(line(&rows, block_color(i), summary_by_size));
+                }
             }
+            let [accuracy, natural_accuracy] = accuracy;
             let mut by_blocks = Vec::new();
             for (i, &k) in blocks.iter().enumerate() {
                 let rows = data::deltas(
@@ -250,22 +258,28 @@ fn blocks_figure(
             }
             cells.push(vec![
                 panel(
-                    format!("{}: {}", d.label, s.label),
+                    // The source is the figure's title when it is the only one.
+                    match sources.len() {
+                        1 => d.label.clone(),
+                        _ => format!("{}: {}", d.label, s.label),
+                    },
                     SUBSET,
                     XAxis::Log,
                     YAxis::Accuracy,
                     accuracy,
                 )
                 .with_chance(d.chance()),
+                panel(natural.label.clone(), SUBSET, XAxis::Log, YAxis::Accuracy, natural_accuracy)
+                    .with_chance(d.chance()),
                 panel(
-                    format!("{}: {} − {}", d.label, s.label, natural.label),
+                    format!("{} − {}", s.label, natural.label),
                     SUBSET,
                     XAxis::Log,
                     YAxis::Difference,
                     by_blocks,
                 ),
                 panel(
-                    format!("{}: 3 − 1 blocks", d.label),
+                    "3 − 1 blocks".to_string(),
                     SUBSET,
                     XAxis::Log,
                     YAxis::Difference,
@@ -284,16 +298,21 @@ fn blocks_figure(
     }
     let names: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
     Ok(Figure {
-        title: format!("{title}: fine-tuned blocks, {} against {}", names.join(", "), natural.label),
+        title: format!(
+            "{title}: fine-tuned blocks, {} against {}",
+            names.join(", "),
+            natural.label
+        ),
         subtitle: format!(
-            "Accuracy {}. Top: the robust source's accuracy per number of fine-tuned blocks (the \
-             paper's panels); middle: paired difference from the natural source;\nbottom: 3 minus 1 \
-             blocks. Bands: 95% t-interval. Profile {}.",
+            "Accuracy {}. Rows, per dataset: the robust source's accuracy per number of fine-tuned \
+             blocks (the paper's panels); the natural source's (the paper's appendix);\nthe robust \
+             source minus natural at each depth (paired); 3 minus 1 blocks. Bands: 95% t-interval. \
+             Profile {}.",
             statistic.phrase(),
             params.profile
         ),
         legend,
-        columns: 3,
+        columns: columns(params),
         cells,
     })
 }
@@ -379,7 +398,7 @@ pub fn figure5(params: &RenderParams, aggregate: &Path) -> Result<Figure> {
             params.profile
         ),
         legend,
-        columns: 3,
+        columns: columns(params),
         cells,
     })
 }

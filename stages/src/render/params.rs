@@ -155,9 +155,14 @@ impl RenderParams {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfluenceLabels {
-    /// Source names (as in `RenderParams::sources`) of the two models.
+    /// Source names (as in `RenderParams::sources`) of the two models, and of the untrained
+    /// floor where the study has one.
     pub natural: String,
     pub robust: String,
+    pub floor: Option<String>,
+    /// The inverses' methods (`pinv`, `damped`), in the profile's order: the first draws the
+    /// figures. The inputs are named `<role>:<method>`.
+    pub inverses: Vec<String>,
     /// The target dataset's label.
     pub dataset: String,
     /// The cell, in words: `400 training images, 3 fine-tuned blocks, seed 20000000`.

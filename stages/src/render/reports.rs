@@ -7,7 +7,7 @@ use super::params::RenderParams;
 use super::params::SourceLabel;
 use super::settings::{Statistic, Statistics};
 use super::{checks, figure1, figure9, figures, findings, index, influence, setup, table3, table5};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use pipeline_engine::StageContext;
 use std::path::Path;
 
@@ -55,7 +55,8 @@ pub enum Reads {
     Sources,
     /// `dataset:<name>`, optional: each target as prepared.
     Datasets,
-    /// `natural` and `robust`: the influence study's two cells.
+    /// `<role>:<method>`: the influence artifact of each studied source (`natural`, `robust`,
+    /// `floor`) under each inverse.
     Influence,
     /// As `Influence`, and `data`: the influence dataset's images.
     InfluenceAndData,
@@ -241,7 +242,7 @@ pub const REPORTS: &[ReportRow] = &[
         reads: Reads::InfluenceAndData,
         told: &[Told::Influence],
         statistic: None,
-        draw: |p, ctx| Ok(vec![influence::figure6(p, &pair(ctx)?, ctx.input("data")?)?]),
+        draw: |p, ctx| Ok(vec![influence::figure6(p, &figures_pair(p, ctx)?, ctx.input("data")?)?]),
     },
     ReportRow {
         name: "figure7",
@@ -251,7 +252,7 @@ pub const REPORTS: &[ReportRow] = &[
         reads: Reads::Influence,
         told: &[Told::Influence],
         statistic: None,
-        draw: |p, ctx| Ok(vec![influence::figure7(p, &pair(ctx)?)?]),
+        draw: |p, ctx| Ok(vec![influence::figure7(p, &figures_pair(p, ctx)?)?]),
     },
     ReportRow {
         name: "figure8",
@@ -261,17 +262,17 @@ pub const REPORTS: &[ReportRow] = &[
         reads: Reads::Influence,
         told: &[Told::Influence],
         statistic: None,
-        draw: |p, ctx| Ok(vec![influence::figure8(p, &pair(ctx)?)?]),
+        draw: |p, ctx| Ok(vec![influence::figure8(p, &figures_pair(p, ctx)?)?]),
     },
     ReportRow {
         name: "influence",
         files: &["influence.md"],
-        description: "The influence study's headline numbers, the Hessian inverse used and the models' accuracies.",
+        description: "The influence study's headline numbers under each Hessian inverse, for both models and the untrained floor, which statistics are saturated, and the models' accuracies.",
         part: Part::Influence,
         reads: Reads::Influence,
         told: &[Told::Influence],
         statistic: None,
-        draw: |p, ctx| Ok(vec![influence::markdown(p, &pair(ctx)?)?]),
+        draw: |p, ctx| Ok(vec![influence::markdown(p, &pairs(p, ctx)?)?]),
     },
     ReportRow {
         name: "figure1",
@@ -328,9 +329,23 @@ fn probed<'a>(
         .collect()
 }
 
-/// The influence study's two cells.
-fn pair(ctx: &StageContext) -> Result<influence::Pair> {
-    influence::Pair::load(ctx.input("natural")?, ctx.input("robust")?)
+/// The influence study's artifacts under the inverse `method` (inputs `<role>:<method>`).
+fn pair(p: &RenderParams, ctx: &StageContext, method: &str) -> Result<influence::Pair> {
+    let input = |role: &str| ctx.input(&format!("{role}:{method}"));
+    let floor = influence::labels(p)?.floor.as_ref().map(|_| input("floor")).transpose()?;
+    influence::Pair::load(input("natural")?, input("robust")?, floor)
+}
+
+/// Under the first inverse: the one the figures are drawn from.
+fn figures_pair(p: &RenderParams, ctx: &StageContext) -> Result<influence::Pair> {
+    let first = influence::labels(p)?.inverses.first();
+    pair(p, ctx, first.context("the influence study names no inverse")?)
+}
+
+/// Under each inverse, in the profile's order.
+fn pairs(p: &RenderParams, ctx: &StageContext) -> Result<Vec<(String, influence::Pair)>> {
+    let methods = &influence::labels(p)?.inverses;
+    methods.iter().map(|m| Ok((m.clone(), pair(p, ctx, m)?))).collect()
 }
 
 #[cfg(test)]

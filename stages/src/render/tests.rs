@@ -375,7 +375,14 @@ fn figures_are_well_formed_svg_with_axis_labels_and_titles() {
     }
     // Figure 4's accuracy panels are the robust source's, one line per depth.
     let fig4 = texts(&figure(&params("figure4", "mini"), agg.path()).unwrap());
-    assert!(fig4.iter().any(|s| s == "MNIST: l2 ε = 3"), "{fig4:?}");
+    assert!(fig4.iter().any(|s| s == "MNIST"), "{fig4:?}");
+    assert!(
+        fig4.iter().any(|s| s.starts_with("Figure 4: fine-tuned blocks, l2 ε = 3")),
+        "{fig4:?}"
+    );
+    // And beside them the natural source's, per depth (the paper's appendix).
+    let datasets = params("figure4", "mini").datasets.len();
+    assert_eq!(fig4.iter().filter(|s| *s == "natural").count(), datasets, "{fig4:?}");
     let fig2 = texts(&figure(&params("figure2", "mini"), agg.path()).unwrap());
     assert!(fig2.iter().any(|s| s == "test accuracy (%)"));
     assert!(fig2.iter().any(|s| s == "l-inf ε = 8/255"), "legend: {fig2:?}");
@@ -632,7 +639,7 @@ fn figure9_trains_exactly_what_fine_tuning_trains() {
 
 /// A hand-made influence artifact: 4 training images of classes (0, 1, 0, 1) and 2 test images of
 /// classes (0, 1); `helpful` says which training image helps each row most.
-fn influence_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+fn influence_pair(dir: &Path) -> [std::path::PathBuf; 3] {
     use crate::features::arrays::Fit;
     use crate::influence::matrices::{Influence, Summary};
     use crate::influence::solve::InverseReport;
@@ -680,7 +687,12 @@ fn influence_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let robust = write("l2_eps3", 75.0,
         vec![0.9, 0.1, 0.5, 0.2, 0.1, 0.8, 0.0, 0.4, 0.6, 0.2, 0.9, 0.1, 0.0, 0.5, 0.1, 0.8],
         vec![0.9, 0.0, 0.5, 0.1, 0.0, 0.7, 0.1, 0.6]);
-    (natural, robust)
+    // The floor: its top image has the row's class on the first test row only (50%).
+    #[rustfmt::skip]
+    let floor = write("scratch", 30.0,
+        vec![0.9, 0.1, 0.5, 0.2, 0.1, 0.8, 0.0, 0.4, 0.6, 0.2, 0.9, 0.1, 0.0, 0.5, 0.1, 0.8],
+        vec![0.9, 0.0, 0.5, 0.1, 0.7, 0.0, 0.1, 0.6]);
+    [natural, robust, floor]
 }
 
 fn influence_params(report: &str, profile: &str) -> RenderParams {
@@ -688,6 +700,8 @@ fn influence_params(report: &str, profile: &str) -> RenderParams {
         influence: Some(InfluenceLabels {
             natural: "natural".into(),
             robust: "l2_eps3".into(),
+            floor: Some("scratch".into()),
+            inverses: vec!["damped".into()],
             dataset: "CIFAR-10".into(),
             cell: "4 training images, 3 fine-tuned blocks, seed 20000000".into(),
             figure6_seed: 0,
@@ -700,14 +714,30 @@ fn influence_params(report: &str, profile: &str) -> RenderParams {
 fn the_influence_reports_count_ranks_show_the_paper_where_comparable_and_parse() {
     use super::influence::{figure7, figure8, markdown, Pair};
     let dir = tempfile::tempdir().unwrap();
-    let (natural, robust) = influence_pair(dir.path());
-    let pair = Pair::load(&natural, &robust).unwrap();
-    let md = markdown(&influence_params("influence", "paper"), &pair).unwrap();
-    // Natural: top-1 of the other class on both test rows (0%); robust: both the same (100%).
+    let [natural, robust, floor] = influence_pair(dir.path());
+    let pair = Pair::load(&natural, &robust, Some(&floor)).unwrap();
+    let md = markdown(&influence_params("influence", "paper"), &[("damped".into(), pair)]).unwrap();
+    // Natural: top-1 of the other class on both test rows (0%); robust: both the same (100%);
+    // the floor one of two (50%), and no paper column.
     assert!(md.contains("| natural | 50.00 | 100.00 | 0.00 | 55.08 |"), "{md}");
     assert!(md.contains("| l2 ε = 3 | 75.00 | 100.00 | 100.00 | 78.61 |"), "{md}");
+    assert!(md.contains("| scratch | 30.00 | 100.00 | 50.00 | — |"), "{md}");
     assert!(md.contains("damped solve") && md.contains("30 parameters"), "{md}");
-    let mini = markdown(&influence_params("influence", "mini"), &pair).unwrap();
+    assert!(md.contains("scratch is the floor"), "{md}");
+    // Top-1 on test rows 0 / 100 / 50, on training rows 0 / 100 / 100; with 4 training images
+    // no row has 3 of its top 5 of its class: that one is saturated, and the floor matches it.
+    assert!(
+        md.contains("within 1 point: ≥ 3 of top 5 same class, test rows (0.00–0.00%). These"),
+        "{md}"
+    );
+    assert!(
+        md.contains("passes both trained models in ≥ 3 of top 5 same class, test rows (floor 0.00%, natural 0.00%, robust 0.00%); top-1 same class, train rows (floor 100.00%, natural 0.00%, robust 100.00%): what"),
+        "{md}"
+    );
+    let pair = Pair::load(&natural, &robust, Some(&floor)).unwrap();
+    let mini =
+        markdown(&influence_params("influence", "mini"), &[("damped".into(), pair)]).unwrap();
+    let pair = Pair::load(&natural, &robust, Some(&floor)).unwrap();
     assert!(!mini.contains("55.08") && mini.contains("not comparable"), "{mini}");
     let figure7 = || figure7(&influence_params("figure7", "paper"), &pair).unwrap();
     let figure8 = || figure8(&influence_params("figure8", "paper"), &pair).unwrap();
@@ -717,6 +747,8 @@ fn the_influence_reports_count_ranks_show_the_paper_where_comparable_and_parse()
     }
     let f8 = figure8();
     assert!(f8.contains("class 0.0% / 100.0% (paper 55.1 / 78.6)"), "{f8}");
+    // Three lines per panel (natural, robust, the floor), and the floor in the legend.
+    assert!(texts(&f8).iter().any(|t| t == "scratch"), "{f8}");
 }
 
 /// A hand-made `visualise` artifact: 2 seeds of 2×2 pixels, 2 coordinates; the kept images are

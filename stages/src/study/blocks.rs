@@ -3,7 +3,7 @@
 //! network, a `probe:` block a profile whose sources are trained on the source set. The blocks' types belong to the stages they configure; what they must match is the
 //! study's wiring, so the checks are here.
 
-use super::config::Profile;
+use super::config::{Profile, SourceOrigin};
 use crate::data::subset::seeds;
 use crate::influence::settings::InfluenceSettings;
 use crate::influence::solve::Inverse;
@@ -68,14 +68,44 @@ pub fn influence(s: &InfluenceSettings, profile: &Profile) -> Vec<Problem> {
     if !grid.blocks.contains(&s.blocks) {
         problem("blocks", format!("{} is not a depth of the grid ({:?})", s.blocks, grid.blocks));
     }
-    if let Inverse::Pinv { cutoff } = s.inverse {
-        if !(cutoff >= 0.0 && cutoff.is_finite()) {
-            problem("inverse", format!("the cut-off must be a finite number ≥ 0, got {cutoff}"));
+    if s.inverses.is_empty() {
+        problem("inverses", "name at least one inverse (the first draws Figures 6–8)".into());
+    }
+    for (k, inverse) in s.inverses.iter().enumerate() {
+        if s.inverses[..k].iter().any(|i| i.method() == inverse.method()) {
+            problem(
+                "inverses",
+                format!("`{}` is named twice; one of each method", inverse.method()),
+            );
+        }
+        if let Inverse::Pinv { cutoff } = inverse {
+            if !(*cutoff >= 0.0 && cutoff.is_finite()) {
+                problem(
+                    "inverses",
+                    format!("the cut-off must be a finite number ≥ 0, got {cutoff}"),
+                );
+            }
+        }
+        // Non-finite numbers are refused before this check runs.
+        if profile.finetune.weight_decay <= 0.0 && *inverse == Inverse::Damped {
+            problem(
+                "inverses",
+                "the damped solve needs a positive fine-tuning weight decay".into(),
+            );
         }
     }
-    // Non-finite numbers are refused before this check runs.
-    if profile.finetune.weight_decay <= 0.0 && s.inverse == Inverse::Damped {
-        problem("inverse", "the damped solve needs a positive fine-tuning weight decay".into());
+    if let Some(floor) = &s.floor {
+        match profile.sources.iter().find(|s| &s.name == floor && grid.sources.contains(floor)) {
+            None => problem(
+                "floor",
+                format!("`{floor}` is not a source of the grid ({})", grid.sources.join(", ")),
+            ),
+            Some(s) if s.origin != SourceOrigin::Scratch => problem(
+                "floor",
+                format!("`{floor}` is pre-trained; the floor is a source with `origin: scratch`"),
+            ),
+            Some(_) => {}
+        }
     }
     problems
 }

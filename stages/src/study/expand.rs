@@ -60,8 +60,9 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
         nodes.push(model);
     }
     nodes.extend(subset::nodes(profile));
-    // The influence study reads the networks of two grid cells: only those keep theirs.
-    let kept = influence.map(|s| s.cells().to_vec()).unwrap_or_default();
+    // The influence study reads the networks of its grid cells: only those keep theirs.
+    let kept: Vec<_> =
+        influence.map(|s| s.cells().into_iter().map(|(_, c)| c).collect()).unwrap_or_default();
     let (cells, grid) = finetune::nodes(profile, &sources, &kept);
     nodes.extend(cells);
     nodes.extend(aggregate::nodes(profile, &grid));

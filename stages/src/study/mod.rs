@@ -318,6 +318,31 @@ mod tests {
         assert!(err.contains(file_line) && err.contains("unknown field `figure6_sed`"), "{err}");
         let (err, _) = influence_error("{ method: damped }", "{ method: lu }");
         assert!(err.contains("unknown variant `lu`"), "{err}");
+        for (from, to, says) in [
+            ("      floor: scratch", "      floor: natural", "`natural` is pre-trained"),
+            (
+                "      floor: scratch",
+                "      floor: nothing",
+                "`nothing` is not a source of the grid",
+            ),
+            (
+                "      inverses: [{ method: pinv, cutoff: 0.05 }, { method: damped }]",
+                "      inverses: [{ method: pinv, cutoff: 0.05 }, { method: pinv, cutoff: 1 }]",
+                "`pinv` is named twice",
+            ),
+            (
+                "      inverses: [{ method: pinv, cutoff: 0.05 }, { method: damped }]",
+                "      inverses: []",
+                "name at least one inverse",
+            ),
+        ] {
+            let (err, place) = influence_error(from, to);
+            let field = to.trim_start().split(':').next().unwrap();
+            assert!(
+                err.contains(&format!("{place}{field}: {says}")),
+                "{err}\nwanted {place}{field}: {says}"
+            );
+        }
     }
 
     #[test]
@@ -410,28 +435,57 @@ mod tests {
     }
 
     #[test]
-    fn the_influence_block_keeps_the_networks_of_exactly_its_two_cells() {
+    fn the_influence_block_keeps_the_networks_of_exactly_its_cells_and_inverts_each_both_ways() {
         let study = load(&project_file(), Some("mini")).unwrap();
-        let kept: Vec<&str> = study
+        let mut kept: Vec<&str> = study
             .nodes
             .iter()
             .filter(|n| n.kind == "finetune" && n.params.get("keep_model").is_some())
             .map(|n| n.id.as_str())
             .collect();
+        kept.sort();
         assert_eq!(
             kept,
             [
+                "finetune/l2_eps0.375/cifar10/n400/b3/s20000000",
                 "finetune/natural/cifar10/n400/b3/s20000000",
-                "finetune/l2_eps0.375/cifar10/n400/b3/s20000000"
+                "finetune/scratch/cifar10/n400/b3/s20000000",
             ]
         );
-        let features: Vec<&str> = study
+        let mut features: Vec<&str> = study
             .nodes
             .iter()
             .filter(|n| n.kind == "features")
             .flat_map(|n| n.inputs.iter().filter(|i| i.name == "model").map(|i| i.node.as_str()))
             .collect();
+        features.sort();
         assert_eq!(features, kept);
+        let mut influence: Vec<(&str, &str)> = study
+            .nodes
+            .iter()
+            .filter(|n| n.kind == "influence")
+            .map(|n| (n.id.as_str(), n.params["inverse"]["method"].as_str().unwrap()))
+            .collect();
+        influence.sort();
+        assert_eq!(influence.len(), 6, "{influence:?}");
+        for (id, method) in influence {
+            assert!(id.ends_with(&format!("/s20000000/{method}")), "{id}");
+        }
+        // The figures and influence.md read every source under every inverse.
+        let md = study.nodes.iter().find(|n| n.id == "render/influence").unwrap();
+        let mut names: Vec<&str> = md.inputs.iter().map(|i| i.name.as_str()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "floor:damped",
+                "floor:pinv",
+                "natural:damped",
+                "natural:pinv",
+                "robust:damped",
+                "robust:pinv"
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::path::Path;
 
 const CELL: f64 = 76.0;
 const IMAGE: f64 = 64.0;
-const LEFT: f64 = 150.0;
+/// Room for the row labels ("ℓ2 ε=0.375: most helpful" at the caption font).
+const LEFT: f64 = 210.0;
 /// Baseline of the caption's first line.
 const CAPTION: f64 = 48.0;
 const ROW: f64 = 100.0;

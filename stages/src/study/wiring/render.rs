@@ -168,11 +168,17 @@ fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node
             .collect(),
         Reads::Influence | Reads::InfluenceAndData => {
             let s = studies.influence.expect("influence reports only with an influence study");
-            let [natural, robust] = s.cells();
-            let mut inputs = vec![
-                Input::new("natural", super::influence::id(&natural)),
-                Input::new("robust", super::influence::id(&robust)),
-            ];
+            // `<role>:<method>`: each studied source's artifact under each inverse.
+            let mut inputs: Vec<Input> = s
+                .cells()
+                .into_iter()
+                .flat_map(|(role, cell)| {
+                    s.inverses.iter().map(move |inverse| {
+                        let name = format!("{role}:{}", inverse.method());
+                        Input::new(name, super::influence::id(&cell, inverse))
+                    })
+                })
+                .collect();
             if reads == Reads::InfluenceAndData {
                 inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
             }
@@ -219,6 +225,8 @@ fn influence_labels(profile: &Profile, s: &InfluenceSettings) -> InfluenceLabels
     InfluenceLabels {
         natural: s.natural.clone(),
         robust: s.robust.clone(),
+        floor: s.floor.clone(),
+        inverses: s.inverses.iter().map(|i| i.method().to_string()).collect(),
         dataset: dataset.map_or(s.dataset.clone(), |d| d.label.clone()),
         cell: format!(
             "{images}, {} fine-tuned block{}, seed {}",
