@@ -159,9 +159,11 @@ fn paper_value(measure: &str, column: usize) -> Option<f64> {
 /// of each other is called saturated: it cannot tell the sources apart.
 const SATURATED: f64 = 1.0;
 
-/// The statistics of `influence.md`'s tables beyond the accuracies: name, measure in the paper's
+/// A statistic of `influence.md`'s tables beyond the accuracies: name, measure in the paper's
 /// table (test rows only), and value from the train and test ranks.
-const STATISTICS: [(&str, Option<&str>, fn(&Ranks, &Ranks) -> f64); 3] = [
+type Statistic = (&'static str, Option<&'static str>, fn(&Ranks, &Ranks) -> f64);
+
+const STATISTICS: [Statistic; 3] = [
     ("top-1 same class, test rows", Some("top1_same_class"), |_, test| test.top1),
     ("≥ 3 of top 5 same class, test rows", Some("three_of_top5_same_class"), |_, test| {
         test.three_of_top5
