@@ -28,8 +28,12 @@ pub fn influence(s: &InfluenceSettings, profile: &Profile) -> Vec<Problem> {
             format!("`{}` is not a dataset of the grid ({})", s.dataset, grid.datasets.join(", ")),
         );
     }
+    // A source of the profile that the grid fine-tunes.
+    let of_grid = |name: &String| {
+        profile.sources.iter().find(|s| &s.name == name && grid.sources.contains(name))
+    };
     for (field, name, natural) in [("natural", &s.natural, true), ("robust", &s.robust, false)] {
-        match profile.sources.iter().find(|s| &s.name == name && grid.sources.contains(name)) {
+        match of_grid(name) {
             None => problem(
                 field,
                 format!("`{name}` is not a source of the grid ({})", grid.sources.join(", ")),
@@ -95,7 +99,7 @@ pub fn influence(s: &InfluenceSettings, profile: &Profile) -> Vec<Problem> {
         }
     }
     if let Some(floor) = &s.floor {
-        match profile.sources.iter().find(|s| &s.name == floor && grid.sources.contains(floor)) {
+        match of_grid(floor) {
             None => problem(
                 "floor",
                 format!("`{floor}` is not a source of the grid ({})", grid.sources.join(", ")),
