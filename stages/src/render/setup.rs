@@ -4,6 +4,7 @@
 //! paper's values stand beside ours.
 
 use super::{DatasetLabel, RenderParams};
+use crate::data::augment::Augment;
 use crate::data::Dataset;
 use crate::nn::options::{FcInit, FrozenBn};
 use anyhow::{Context, Result};
@@ -71,20 +72,35 @@ pub fn table1(p: &RenderParams) -> Result<String> {
         }
         md.push_str(&row(&cells));
     }
-    let augment = format!(
-        "random crop after {} px padding{}, colour jitter {}, rotation ±{}°",
-        a.pad,
-        if a.flip { ", horizontal flip" } else { "" },
-        a.jitter,
-        a.rotation
-    );
-    let mut cells = vec!["augmentation".to_string(), augment];
+    let mut cells = vec!["augmentation".to_string(), augmentation(a)];
     if paper {
         cells.push("random crop and rotation".into());
     }
     md.push_str(&row(&cells));
     let _ = writeln!(md, "\nEvaluation batch: {} images (no effect on results).", f.eval_batch);
     Ok(md)
+}
+
+/// The transforms `a` turns on, in the order they apply; "none" when it turns on none.
+fn augmentation(a: &Augment) -> String {
+    let mut parts = vec![];
+    if a.pad > 0 {
+        parts.push(format!("random crop after {} px padding", a.pad));
+    }
+    if a.flip {
+        parts.push("horizontal flip".into());
+    }
+    if a.jitter > 0.0 {
+        parts.push(format!("colour jitter {}", a.jitter));
+    }
+    if a.rotation > 0.0 {
+        parts.push(format!("rotation ±{}°", a.rotation));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// One row of the paper's Table 2, by its subset-size label.

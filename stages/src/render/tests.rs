@@ -523,6 +523,18 @@ fn cells(line: &str) -> Vec<&str> {
 }
 
 #[test]
+fn table1_names_only_the_transforms_a_profile_turns_on() {
+    let md = setup::table1(&profile_params("paper", "render/table1")).unwrap();
+    let r = cells(row(&md, "| augmentation |"));
+    assert_eq!(
+        r[1], "random crop after 4 px padding, horizontal flip, colour jitter 0.25, rotation ±2°",
+        "{md}"
+    );
+    let md = setup::table1(&profile_params("mini", "render/table1")).unwrap();
+    assert_eq!(cells(row(&md, "| augmentation |"))[1], "none", "{md}");
+}
+
+#[test]
 fn tables_1_and_2_of_the_paper_profile_match_the_papers_own() {
     let md = setup::table1(&profile_params("paper", "render/table1")).unwrap();
     preview("table1.md", &md);
