@@ -1,6 +1,6 @@
 //! A profile's `influence:` block: which cell of the grid the influence study (Section 6 of the
 //! paper) examines, from which two sources (and an untrained floor), and how it inverts the
-//! Hessian. A typed field of the profile; `study/blocks.rs` checks it against the grid.
+//! Hessian. A typed field of the profile; `study/wiring/influence.rs` checks it against the grid.
 
 use super::solve::Inverse;
 use crate::finetune::cell::Cell;

@@ -2,17 +2,20 @@
 //! for its own (`wiring/<kind>.rs`). Ids are derived from parameter values
 //! (`finetune/l2_eps3/cifar10/n1600/b3/s20100000`), never from list positions, so adding a seed
 //! or a dataset leaves every other id and key alone. The expansion is not part of any stage's
-//! fingerprint: what it decides reaches the keys through the nodes' parameters.
+//! fingerprint: what it decides reaches the keys through the nodes' parameters. A profile's
+//! optional blocks are wired through [`blocks`], one line each.
 
+use super::block::Wired;
 use super::config::{Profile, SourceOrigin};
 use super::wiring::finetune::SourceModel;
-use super::wiring::{
-    aggregate, fetch, finetune, grid_sources, influence, prepare, pretrain, probe, render, subset,
-    visualise,
-};
+use super::wiring::influence::InfluenceBlock;
+use super::wiring::probe::ProbeBlock;
+use super::wiring::visualise::Figure1Block;
+use super::wiring::{aggregate, fetch, finetune, grid_sources, prepare, pretrain, render, subset};
 use crate::fetch::params::LocalFile;
 use crate::finetune::params::SourceFormat;
 use crate::prepare::params::PrepareParams;
+use crate::render::reports::Part;
 use pipeline_engine::Node;
 use std::collections::BTreeMap;
 
@@ -26,11 +29,15 @@ pub struct LocalFiles {
     pub sources: BTreeMap<String, LocalFile>,
 }
 
-/// Every node of profile `name` (assumed valid), of its influence study and its Figure 1 if it
-/// has them, its reports publishing into `reports`.
+/// The optional blocks a profile may have, each wired by its own file: the one list that the
+/// checks, the expansion and the reports' parts read.
+pub fn blocks() -> [&'static dyn Wired; 3] {
+    [&InfluenceBlock, &Figure1Block, &ProbeBlock]
+}
+
+/// Every node of profile `name` (assumed valid), of each block it has, its reports publishing
+/// into `reports`.
 pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -> Vec<Node> {
-    let influence = profile.influence.as_ref();
-    let figure1 = profile.figure1.as_ref();
     let statistics = profile.statistics.unwrap_or_default();
     let mut nodes = prepare::targets(profile, &local.datasets);
     let mut sources = Vec::new();
@@ -61,24 +68,20 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
     }
     nodes.extend(subset::nodes(profile));
     // The influence study reads the networks of its grid cells: only those keep theirs.
-    let kept: Vec<_> =
-        influence.map(|s| s.cells().into_iter().map(|(_, c)| c).collect()).unwrap_or_default();
+    let kept: Vec<_> = profile
+        .influence
+        .as_ref()
+        .map(|s| s.cells().into_iter().map(|(_, c)| c).collect())
+        .unwrap_or_default();
     let (cells, grid) = finetune::nodes(profile, &sources, &kept);
     nodes.extend(cells);
     nodes.extend(aggregate::nodes(profile, &grid));
-    if let Some(settings) = influence {
-        nodes.extend(influence::nodes(profile, settings));
-    }
-    if let Some(settings) = figure1 {
-        nodes.extend(visualise::nodes(profile, settings, &sources));
-    }
-    if let Some(settings) = &profile.probe {
-        let made_here: Vec<SourceModel> =
-            sources.iter().filter(|s| s.format == SourceFormat::Pretrained).cloned().collect();
-        nodes.extend(probe::nodes(profile, settings, &made_here));
+    let mut parts = vec![Part::Grid];
+    for block in blocks().into_iter().filter(|b| b.on(profile)) {
+        nodes.extend(block.nodes(profile, &sources));
+        parts.push(block.part());
     }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    let studies = render::Studies { influence, figure1, checks: profile.probe.is_some() };
-    nodes.extend(render::nodes(name, profile, studies, &statistics, reports, &pretrained));
+    nodes.extend(render::nodes(name, profile, &parts, &statistics, reports, &pretrained));
     nodes
 }

@@ -1,7 +1,7 @@
 //! The study: `pipeline.yaml`'s schema, its profiles, and the expansion of a profile into the
 //! DAG's nodes (ids derived from parameter values), plus the registry of this study's stages.
 
-pub mod blocks;
+pub mod block;
 pub mod config;
 pub mod expand;
 #[cfg(test)]
@@ -79,20 +79,11 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // and fail every node that reads them, long after loading: refuse them here.
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
-    let located_in = |key: &'static str, found: Vec<blocks::Problem>| {
-        found.into_iter().map(move |p| validate::Problem {
-            path: vec![Key("profiles"), Key(name), Key(key), Key(p.field)],
+    for block in expand::blocks() {
+        problems.extend(block.check(chosen).into_iter().map(|p| validate::Problem {
+            path: vec![Key("profiles"), Key(name), Key(block.key()), Key(p.field)],
             message: p.message,
-        })
-    };
-    if let Some(settings) = &chosen.influence {
-        problems.extend(located_in("influence", blocks::influence(settings, chosen)));
-    }
-    if let Some(settings) = &chosen.figure1 {
-        problems.extend(located_in("figure1", blocks::figure1(settings, chosen)));
-    }
-    if let Some(settings) = &chosen.probe {
-        problems.extend(located_in("probe", blocks::probe(settings, chosen)));
+        }));
     }
     if !problems.is_empty() {
         let lines: Vec<String> = problems
@@ -249,6 +240,40 @@ mod tests {
         assert_eq!(finetune, 4 * 4 * 4 * 15);
         let subsets = study.nodes.iter().filter(|n| n.kind == "subset").count();
         assert_eq!(subsets, 4 * 15, "subsets are shared by sources and depths");
+    }
+
+    #[test]
+    fn each_block_is_its_key_of_the_profile_and_turns_on_its_part() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let tree: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+        let load_tree = |tree: &yaml_serde::Value| {
+            let text = yaml_serde::to_string(tree).unwrap();
+            let file: config::StudyFile = yaml_serde::from_str(&text).unwrap();
+            let study = load_text(&text, &project_file(), Some("mini")).unwrap();
+            let reports: Vec<String> =
+                study.nodes.iter().filter(|n| n.kind == "render").map(|n| n.id.clone()).collect();
+            (file.profiles["mini"].clone(), reports)
+        };
+        let (mini, full) = load_tree(&tree);
+        for block in expand::blocks() {
+            assert!(block.on(&mini), "mini has every block; `{}` is off", block.key());
+            // Without its key, the block is off and the reports of its part are gone, the
+            // others kept.
+            let mut without = tree.clone();
+            let profile = without["profiles"]["mini"].as_mapping_mut().unwrap();
+            assert!(profile.remove(block.key()).is_some(), "mini has no `{}:`", block.key());
+            let (fewer_blocks, fewer) = load_tree(&without);
+            assert!(!block.on(&fewer_blocks), "`{}` still on", block.key());
+            let gone: Vec<String> = full.iter().filter(|id| !fewer.contains(id)).cloned().collect();
+            let of_part: Vec<String> = crate::render::reports::REPORTS
+                .iter()
+                .filter(|r| r.part == block.part())
+                .map(|r| format!("render/{}", r.name))
+                .collect();
+            assert!(!of_part.is_empty(), "`{}` turns on a part without reports", block.key());
+            assert_eq!(gone, of_part, "`{}`", block.key());
+            assert!(fewer.iter().all(|id| full.contains(id)));
+        }
     }
 
     /// The mini profile's `influence:` block with `from` replaced by `to`: the error, and the

@@ -1,6 +1,6 @@
 //! A profile's `figure1:` block: which sources Figure 1 compares, which coordinates of their
 //! representation it maximises from which seed images, and the ascent's step and length. A typed
-//! field of the profile; `study/blocks.rs` checks it against the grid and the network.
+//! field of the profile; `study/wiring/visualise.rs` checks it against the grid and the network.
 
 use super::seeds::Pattern;
 use serde::Deserialize;

@@ -1,12 +1,16 @@
 //! The manipulation checks' nodes: one `probe` node per source of the grid trained or
-//! initialised here, when the profile has a `probe:` block.
+//! initialised here, when the profile has a `probe:` block (which needs a profile whose sources
+//! are trained on the source set).
 
 use super::finetune::SourceModel;
 use super::node;
 use super::prepare::SOURCE_DATA;
+use crate::finetune::params::SourceFormat;
 use crate::probe::params::ProbeParams;
 use crate::probe::settings::ProbeSettings;
 use crate::probe::Probe;
+use crate::render::reports::Part;
+use crate::study::block::{Block, Problem};
 use crate::study::config::Profile;
 use pipeline_engine::{Input, Node};
 
@@ -18,24 +22,59 @@ pub fn id(source: &str) -> String {
     format!("probe/{source}")
 }
 
-/// The `probe` node of each source model in `sources` (those made here: the probe draws from
-/// the profile's source set).
-pub fn nodes(profile: &Profile, settings: &ProbeSettings, sources: &[SourceModel]) -> Vec<Node> {
-    let data = &profile.pretrain.as_ref().expect("validated: a probe needs pretrain data").data;
-    sources
-        .iter()
-        .map(|s| {
-            let params = ProbeParams {
-                source: s.name.clone(),
-                source_format: s.format,
-                network: profile.network.clone(),
-                data: data.clone(),
-                sigma: settings.sigma,
-                conflict_images: settings.conflict_images,
-                batch: BATCH,
-            };
-            let inputs = vec![Input::new("source", &s.node), Input::new("data", SOURCE_DATA)];
-            node::<Probe>(id(&s.name), &params, inputs)
-        })
-        .collect()
+/// The `probe:` block: the manipulation checks of the sources trained here.
+pub struct ProbeBlock;
+
+impl Block for ProbeBlock {
+    const KEY: &'static str = "probe";
+    const PART: Part = Part::Checks;
+    type Settings = ProbeSettings;
+
+    fn of(profile: &Profile) -> Option<&ProbeSettings> {
+        profile.probe.as_ref()
+    }
+
+    fn check(s: &ProbeSettings, profile: &Profile) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if !(s.sigma.is_finite() && s.sigma > 0.0) {
+            problems.push(Problem {
+                field: "sigma",
+                message: "the filter's σ must be positive".into(),
+            });
+        }
+        let generator = profile.pretrain.as_ref().map(|p| p.data.generator.as_str());
+        if generator != Some("source") {
+            problems.push(Problem {
+                field: "conflict_images",
+                message: "the cue-conflict images are drawn from the profile's source set: the `pretrain` section must use the `source` generator".into(),
+            });
+        } else if s.conflict_images == 0 {
+            problems
+                .push(Problem { field: "conflict_images", message: "at least one image".into() });
+        }
+        problems
+    }
+
+    /// The `probe` node of each source model of `sources` made here (the probe draws from the
+    /// profile's source set).
+    fn nodes(settings: &ProbeSettings, profile: &Profile, sources: &[SourceModel]) -> Vec<Node> {
+        let data = &profile.pretrain.as_ref().expect("validated: a probe needs pretrain data").data;
+        sources
+            .iter()
+            .filter(|s| s.format == SourceFormat::Pretrained)
+            .map(|s| {
+                let params = ProbeParams {
+                    source: s.name.clone(),
+                    source_format: s.format,
+                    network: profile.network.clone(),
+                    data: data.clone(),
+                    sigma: settings.sigma,
+                    conflict_images: settings.conflict_images,
+                    batch: BATCH,
+                };
+                let inputs = vec![Input::new("source", &s.node), Input::new("data", SOURCE_DATA)];
+                node::<Probe>(id(&s.name), &params, inputs)
+            })
+            .collect()
+    }
 }

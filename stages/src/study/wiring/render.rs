@@ -11,7 +11,6 @@ use crate::render::{
     DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, ScheduleEntry, SourceLabel, Statistics,
 };
 use crate::study::config::{DataOrigin, Profile, SourceOrigin};
-use crate::visualise::settings::Figure1Settings;
 
 use crate::render::Render;
 use pipeline_engine::{Input, Node, Publish};
@@ -19,22 +18,13 @@ use pipeline_engine::{Input, Node, Publish};
 /// How the captions describe an `origin: scratch` source.
 const UNTRAINED: &str = "untrained (the same initial weights, no pre-training: the floor)";
 
-/// The studies beside the grid that a profile may have, each with reports of its own.
-#[derive(Clone, Copy)]
-pub struct Studies<'a> {
-    pub influence: Option<&'a InfluenceSettings>,
-    pub figure1: Option<&'a Figure1Settings>,
-    /// Whether the profile has manipulation checks (a `probe:` block).
-    pub checks: bool,
-}
-
-/// The render nodes of profile `name`, one per row of [`REPORTS`] whose part the profile has,
-/// publishing into the folder `reports` (relative to the project root), and the index;
+/// The render nodes of profile `name`, one per row of [`REPORTS`] whose part is one of `parts`
+/// (the grid and the parts its blocks turn on), publishing into the folder `reports` (relative to the project root), and the index;
 /// `pretrained` lists the `pretrain` node of each source trained here.
 pub fn nodes(
     name: &str,
     profile: &Profile,
-    studies: Studies,
+    parts: &[Part],
     statistics: &Statistics,
     reports: &str,
     pretrained: &[&Node],
@@ -78,22 +68,15 @@ pub fn nodes(
         blocks: vec![],
         influence: None,
     };
-    let Studies { influence, figure1, checks } = studies;
-    let has = |part: Part| match part {
-        Part::Grid => true,
-        Part::Influence => influence.is_some(),
-        Part::Figure1 => figure1.is_some(),
-        Part::Checks => checks,
-    };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
-    for row in REPORTS.iter().filter(|r| has(r.part)) {
+    for row in REPORTS.iter().filter(|r| parts.contains(&r.part)) {
         let mut params = RenderParams { report: row.name.to_string(), ..base.clone() };
         for told in row.told {
-            tell(&mut params, *told, profile, influence);
+            tell(&mut params, *told, profile);
         }
         params.statistic = row.statistic.map(|of| of(statistics));
-        let inputs = inputs(row.reads, profile, studies, pretrained);
+        let inputs = inputs(row.reads, profile, parts, pretrained);
         nodes.push(published(
             node::<Render>(format!("render/{}", row.name), &params, inputs),
             row,
@@ -120,12 +103,7 @@ fn published(mut n: Node, row: &ReportRow, reports: &str) -> Node {
 }
 
 /// `params` told `what` of the profile.
-fn tell(
-    params: &mut RenderParams,
-    what: Told,
-    profile: &Profile,
-    influence: Option<&InfluenceSettings>,
-) {
+fn tell(params: &mut RenderParams, what: Told, profile: &Profile) {
     match what {
         Told::Finetune => params.finetune = Some(profile.finetune.clone()),
         Told::Blocks => params.blocks = profile.grid.blocks.clone(),
@@ -148,14 +126,14 @@ fn tell(
             params.subset_size = profile.reports.figure3_size.map(|n| n.to_string()).or(smallest)
         }
         Told::Influence => {
-            let s = influence.expect("influence reports only with an influence study");
+            let s = profile.influence.as_ref().expect("influence reports only with its block");
             params.influence = Some(influence_labels(profile, s))
         }
     }
 }
 
 /// The inputs of a report that reads `reads`.
-fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node]) -> Vec<Input> {
+fn inputs(reads: Reads, profile: &Profile, parts: &[Part], pretrained: &[&Node]) -> Vec<Input> {
     match reads {
         Reads::Aggregate => vec![Input::new("aggregate", super::aggregate::MAIN)],
         Reads::Depths => vec![Input::new("aggregate", super::aggregate::DEPTHS)],
@@ -167,7 +145,7 @@ fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node
             .map(|d| Input::optional(format!("dataset:{}", d.name), super::prepare::id(&d.name)))
             .collect(),
         Reads::Influence | Reads::InfluenceAndData => {
-            let s = studies.influence.expect("influence reports only with an influence study");
+            let s = profile.influence.as_ref().expect("influence reports only with its block");
             // `<role>:<method>`: each studied source's artifact under each inverse.
             let mut inputs: Vec<Input> = s
                 .cells()
@@ -185,14 +163,14 @@ fn inputs(reads: Reads, profile: &Profile, studies: Studies, pretrained: &[&Node
             inputs
         }
         Reads::Visualise => {
-            let settings = studies.figure1.expect("Figure 1 only with a figure1 block");
+            let settings = profile.figure1.as_ref().expect("Figure 1 only with its block");
             let id = |s: &String| super::visualise::id(s);
             settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
         }
         Reads::Probes => probes(pretrained),
         Reads::AggregateAndProbes => {
-            let mut inputs = inputs(Reads::Aggregate, profile, studies, pretrained);
-            if studies.checks {
+            let mut inputs = inputs(Reads::Aggregate, profile, parts, pretrained);
+            if parts.contains(&Part::Checks) {
                 inputs.extend(probes(pretrained));
             }
             inputs
