@@ -813,3 +813,189 @@ fn figure1_shows_every_seed_coordinate_and_source_with_its_values() {
         super::figure1::render(&p, &[("natural", natural.as_path()), ("l2_eps3", other.as_path())]);
     assert!(format!("{:#}", err.unwrap_err()).contains("differ in their settings"));
 }
+
+/// A study whose signs are known: Natural, ℓ2 and an untrained floor on one near and two far
+/// targets at 100 and 400 images, 3 blocks, 4 seeds. Each seed's shift is shared by the sources
+/// (so it cancels in the pairs); on top, ℓ2's cells move by +0.5, −0.5, +0.5, −0.5 over the seeds
+/// and the floor's by the opposite, so every ℓ2 − Natural pair is `delta` ± 0.5.
+fn known_study(mnist_100: f64) -> (tempfile::TempDir, RenderParams) {
+    const SEEDS4: [u64; 4] = [1, 2, 3, 4];
+    let delta = |dataset: &str, size: u64| match (dataset, size) {
+        ("cifar10", 100) => -4.0,
+        ("cifar10", _) => -2.0,
+        ("svhn", 100) => 5.0,
+        ("svhn", _) => 2.0,
+        ("mnist", 100) => mnist_100,
+        _ => 3.0,
+    };
+    let sources = [("natural", Constraint::None, false), ("l2", Constraint::L2, false)];
+    let floor = ("scratch", Constraint::None, true);
+    let all = [sources[0], sources[1], floor];
+    let datasets = [("cifar10", "CIFAR-10"), ("svhn", "SVHN"), ("mnist", "MNIST")];
+    let (mut expected, mut cells) = (Vec::new(), Vec::new());
+    for (name, _, _) in all {
+        for (dataset, _) in datasets {
+            for size in [100u64, 400] {
+                for (k, seed) in SEEDS4.into_iter().enumerate() {
+                    let jitter = if k % 2 == 0 { 0.5 } else { -0.5 };
+                    let shift = 3.0 * seed as f64;
+                    let accuracy = 50.0
+                        + shift
+                        + match name {
+                            "natural" => 0.0,
+                            "l2" => delta(dataset, size) + jitter,
+                            _ => -20.0 - jitter,
+                        };
+                    // ℓ2 fits only two of its four subsets at 100 images; the floor none.
+                    let train_accuracy = match name {
+                        "natural" => 100.0,
+                        "l2" if size == 100 && k >= 2 => 90.0,
+                        "l2" => 96.0,
+                        _ => 50.0,
+                    };
+                    let cell = Cell {
+                        source: name.into(),
+                        dataset: dataset.into(),
+                        size_label: size.to_string(),
+                        blocks: 3,
+                        seed,
+                    };
+                    expected.push(cell.clone());
+                    cells.push(CellMetrics {
+                        cell,
+                        size,
+                        evals: vec![
+                            Eval { epoch: 1, accuracy: 10.0, loss: 2.0 },
+                            Eval { epoch: 10, accuracy, loss: 1.0 },
+                        ],
+                        epochs: 10,
+                        train_loss: vec![1.0],
+                        train_accuracy,
+                    });
+                }
+            }
+        }
+    }
+    let spec = AggregateParams {
+        sources: all
+            .iter()
+            .map(|&(name, constraint, untrained)| SourceSpec {
+                name: name.into(),
+                constraint,
+                epsilon: if constraint == Constraint::L2 { 3.0 } else { 0.0 },
+                untrained,
+            })
+            .collect(),
+        datasets: datasets.iter().map(|d| d.0.to_string()).collect(),
+        expected,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    aggregate::aggregate(&spec, &cells).unwrap().write(dir.path()).unwrap();
+    let paper = |name: &str| match name {
+        "natural" => Some("natural".to_string()),
+        "l2" => Some("l2_eps3".to_string()),
+        _ => None,
+    };
+    let render = RenderParams {
+        sources: all
+            .iter()
+            .map(|&(name, constraint, untrained)| SourceLabel {
+                name: name.into(),
+                label: match name {
+                    "natural" => "Natural".into(),
+                    "l2" => "L2".into(),
+                    _ => "Scratch".into(),
+                },
+                constraint,
+                paper: paper(name),
+                epsilon: String::new(),
+                stand_in: None,
+                untrained,
+            })
+            .collect(),
+        datasets: datasets
+            .iter()
+            .map(|&(name, label)| DatasetLabel {
+                name: name.into(),
+                label: label.into(),
+                paper: Some(label.into()),
+                classes: Some(10),
+            })
+            .collect(),
+        statistic: Some(Statistics::default().table5),
+        ..params("findings", "mini")
+    };
+    (dir, render)
+}
+
+/// `mean [lo, hi]` of four paired differences `delta` ± 0.5 as findings.md writes it, with the
+/// Student-t quantile of 3 degrees of freedom from a table.
+fn known_interval(delta: f64) -> String {
+    let half = 3.182446 * (4.0 * 0.25f64 / 3.0).sqrt() / 2.0;
+    format!("{delta:+.2} [{:+.2}, {:+.2}]", delta - half, delta + half)
+}
+
+#[test]
+fn findings_state_the_signs_the_hypotheses_and_the_fit_of_a_study_whose_signs_are_known() {
+    let (agg, p) = known_study(0.3);
+    let md = findings::render(&p, agg.path(), &[]).unwrap();
+    preview("findings.md", &md);
+    assert!(md.contains("## CIFAR-10 (near)") && md.contains("## SVHN (far)"), "{md}");
+    // (dataset, size, ℓ2 − Natural, its marker); the paper's ℓ2 beats natural in all six
+    // cells, and Natural − Scratch is 20 ± 0.5 everywhere.
+    for (section, size, delta, marker) in [
+        ("## CIFAR-10", 100, -4.0, "▼"),
+        ("## CIFAR-10", 400, -2.0, "▼"),
+        ("## SVHN", 100, 5.0, "▲"),
+        ("## SVHN", 400, 2.0, "▲"),
+        ("## MNIST", 100, 0.3, "·"),
+        ("## MNIST", 400, 3.0, "▲"),
+    ] {
+        let table = &md[md.find(section).unwrap()..];
+        let line = table.lines().find(|l| l.starts_with(&format!("| {size} |"))).unwrap();
+        let want = format!(
+            "| {size} | {marker} {} | + | ▲ {} |",
+            known_interval(delta),
+            known_interval(20.0)
+        );
+        assert_eq!(line, want, "{section} at {size}");
+    }
+    assert!(
+        md.contains(
+            "Of the 6 robust − Natural differences above, 3 are above zero, 2 below zero and 1 \
+             include zero. Where ours excludes zero and the paper has the cell, its sign is the \
+             paper's in 3 of 5."
+        ),
+        "{md}"
+    );
+    let h2 = format!(
+        "**H2** (L2 − Natural > 0 at 100 images on each far target): did not hold. SVHN: {}; \
+         MNIST: {}.",
+        known_interval(5.0),
+        known_interval(0.3)
+    );
+    assert!(md.contains(&h2), "{h2} not in\n{md}");
+    // ℓ2 − Natural is smaller at 400 than at 100 on SVHN only (CIFAR-10 rises from −4 to −2).
+    assert!(md.contains("did not hold; it is smaller on 1 of 3 (SVHN)."), "{md}");
+    assert!(
+        md.contains(
+            "**H3** (every pre-trained source beats Scratch at 100 images on every target): held."
+        ),
+        "{md}"
+    );
+    // Natural fits all 24, ℓ2 6 of 12 at 100 and 12 of 12 at 400, the floor none.
+    assert!(
+        md.contains(
+            "Fitting: 42 of the 72 built 3-block cells (58%) reached at least 95% accuracy on \
+             their own training subset after the last epoch (18 of 36 at 100 images, 24 of 36 at \
+             400 images)."
+        ),
+        "{md}"
+    );
+    assert!(md.contains("This profile has no manipulation checks."), "{md}");
+
+    // With ℓ2 clearly ahead on MNIST at 100 images too, H2 holds.
+    let (agg, p) = known_study(3.0);
+    let md = findings::render(&p, agg.path(), &[]).unwrap();
+    assert!(md.contains("on each far target): held."), "{md}");
+}
