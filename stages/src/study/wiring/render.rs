@@ -19,8 +19,9 @@ use pipeline_engine::{Input, Node, Publish};
 const UNTRAINED: &str = "untrained (the same initial weights, no pre-training: the floor)";
 
 /// The render nodes of profile `name`, one per row of [`REPORTS`] whose part is one of `parts`
-/// (the grid and the parts its blocks turn on), publishing into the folder `reports` (relative to the project root), and the index;
-/// `pretrained` lists the `pretrain` node of each source trained here.
+/// (the grid and the parts its blocks turn on), publishing into the folder `reports` (relative
+/// to the project root), and the index; `pretrained` lists the `pretrain` node of each source
+/// trained here.
 pub fn nodes(
     name: &str,
     profile: &Profile,
