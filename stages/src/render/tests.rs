@@ -828,9 +828,11 @@ fn known_study(mnist_100: f64) -> (tempfile::TempDir, RenderParams) {
         ("mnist", 100) => mnist_100,
         _ => 3.0,
     };
-    let sources = [("natural", Constraint::None, false), ("l2", Constraint::L2, false)];
-    let floor = ("scratch", Constraint::None, true);
-    let all = [sources[0], sources[1], floor];
+    let all = [
+        ("natural", Constraint::None, false),
+        ("l2", Constraint::L2, false),
+        ("scratch", Constraint::None, true),
+    ];
     let datasets = [("cifar10", "CIFAR-10"), ("svhn", "SVHN"), ("mnist", "MNIST")];
     let (mut expected, mut cells) = (Vec::new(), Vec::new());
     for (name, _, _) in all {

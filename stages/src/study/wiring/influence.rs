@@ -4,7 +4,7 @@
 //! (`study/expand.rs`). The block must name a cell of the grid.
 
 use super::finetune::SourceModel;
-use super::node;
+use super::{grid_sources, node};
 use crate::data::subset::seeds;
 use crate::finetune::cell::Cell;
 use crate::influence::params::InfluenceParams;
@@ -48,10 +48,7 @@ impl Block for InfluenceBlock {
                 ),
             );
         }
-        // A source of the profile that the grid fine-tunes.
-        let of_grid = |name: &String| {
-            profile.sources.iter().find(|s| &s.name == name && grid.sources.contains(name))
-        };
+        let of_grid = |name: &String| grid_sources(profile).find(|s| &s.name == name);
         for (field, name, natural) in [("natural", &s.natural, true), ("robust", &s.robust, false)]
         {
             match of_grid(name) {

@@ -2,7 +2,7 @@
 //! block must name sources of the grid and coordinates of its network.
 
 use super::finetune::SourceModel;
-use super::node;
+use super::{grid_sources, node};
 use crate::render::reports::Part;
 use crate::study::block::{Block, Problem};
 use crate::study::config::Profile;
@@ -35,7 +35,7 @@ impl Block for Figure1Block {
         let grid = &profile.grid.sources;
         let mut constraints = Vec::new();
         for name in &s.sources {
-            match profile.sources.iter().find(|s| &s.name == name && grid.contains(name)) {
+            match grid_sources(profile).find(|s| &s.name == name) {
                 None => problem(
                     "sources",
                     format!("`{name}` is not a source of the grid ({})", grid.join(", ")),
