@@ -10,7 +10,7 @@ use crate::job::Job;
 use crate::key::{ContentHash, Key};
 use crate::lock::NodeLock;
 use crate::record::BuildRecord;
-use crate::stage::{Registry, StageContext};
+use crate::stage::{Fingerprint, Registry, StageContext};
 use crate::store::{read_meta, Check, Depth, FailureRecord, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,7 @@ pub struct Builder<'a> {
     pub dag: &'a Dag,
     pub registry: &'a Registry,
     pub store: &'a Store,
-    pub fingerprints: HashMap<String, blake3::Hash>,
+    pub fingerprints: HashMap<String, Fingerprint>,
 }
 
 impl<'a> Builder<'a> {

@@ -8,7 +8,7 @@ use crate::error::{Fault, FaultContext};
 use crate::key::{node_key, ContentHash, KEY_VERSION};
 use crate::node::Node;
 use crate::record::{BuildRecord, InputRecord};
-use crate::stage::Registry;
+use crate::stage::{Fingerprint, Registry};
 use anyhow::{anyhow, bail, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -113,7 +113,7 @@ impl Dag {
     pub fn current_record(
         &self,
         i: usize,
-        fingerprints: &HashMap<String, blake3::Hash>,
+        fingerprints: &HashMap<String, Fingerprint>,
         content: &[Option<ContentHash>],
         unbuildable: &[bool],
     ) -> Option<BuildRecord> {
@@ -129,15 +129,16 @@ impl Dag {
                 content_hash: content[j]?,
             });
         }
-        let fingerprint = fingerprints[&node.kind];
+        let fingerprint = &fingerprints[&node.kind];
         let pairs: Vec<(&str, ContentHash)> =
             inputs.iter().map(|r| (r.name.as_str(), r.content_hash)).collect();
         Some(BuildRecord {
             key_version: KEY_VERSION,
-            key: node_key(&node.kind, &fingerprint, self.canonical_params(i), &pairs),
+            key: node_key(&node.kind, &fingerprint.hash, self.canonical_params(i), &pairs),
             node: node.id.clone(),
             kind: node.kind.clone(),
-            fingerprint: fingerprint.to_hex().to_string(),
+            fingerprint: fingerprint.hash.to_hex().to_string(),
+            code: fingerprint.parts.clone(),
             params: node.params.clone(),
             inputs,
         })

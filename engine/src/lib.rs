@@ -45,6 +45,6 @@ pub use progress::ProgressMode;
 pub use remote::commands::human_bytes;
 pub use remote::{pull, push, Remote, RemoteSettings, TransferSummary};
 pub use scheduler::{run, Force, NodeOutcome, Outcome, RemoteUse, RunOptions, RunSummary};
-pub use stage::{Registry, Stage, StageContext};
+pub use stage::{Fingerprint, Registry, Stage, StageContext};
 pub use status::{param_changes, status, State, StatusReport};
 pub use store::{read_meta, Measurements, Store};

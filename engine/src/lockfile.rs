@@ -18,6 +18,7 @@
 use crate::dag::Dag;
 use crate::fsutil::write_if_changed;
 use crate::key::{ContentHash, Key};
+use crate::stage::Fingerprint;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub(crate) fn update(
     dag: &Dag,
     root: &Path,
     settings: &LockSettings,
-    fingerprints: &HashMap<String, blake3::Hash>,
+    fingerprints: &HashMap<String, Fingerprint>,
     built: &[usize],
     keys: &[Option<Key>],
     content: &[Option<ContentHash>],
@@ -112,7 +113,7 @@ pub(crate) fn update(
         };
         if seen.insert(j) {
             let node = dag.node(j);
-            let fingerprint = fingerprints[&node.kind].to_hex();
+            let fingerprint = fingerprints[&node.kind].hash.to_hex();
             // What this run holds under the key replaces what the old lock said it held: one
             // node, one line per key (a fresh store can rebuild a key with other bytes).
             let key = key.to_string();

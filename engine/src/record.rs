@@ -6,6 +6,7 @@
 
 use crate::key::{ContentHash, Key};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BuildRecord {
@@ -15,6 +16,10 @@ pub struct BuildRecord {
     pub kind: String,
     /// The stage's code fingerprint (hex).
     pub fingerprint: String,
+    /// What the fingerprint is over, part by part (a file's path, or `(build)`), each a short
+    /// hash: how `status` names the part that changed. Empty in older records.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code: BTreeMap<String, String>,
     pub params: serde_json::Value,
     pub inputs: Vec<InputRecord>,
 }

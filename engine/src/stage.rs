@@ -13,6 +13,12 @@ pub trait Stage: Send + Sync {
     fn kind(&self) -> &'static str;
     /// blake3 over the source text of the code that makes up this stage (see ARCHITECTURE.md).
     fn fingerprint(&self) -> blake3::Hash;
+    /// What the fingerprint is over, one short hash per part (a file's path, `(build)` for what
+    /// the code links), so that `status` can say which part made a node stale; empty where a
+    /// stage does not say.
+    fn code_parts(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
     /// Compute the artifact: read `ctx.input(..)`, write files under `ctx.out_dir()`.
     fn run(&self, ctx: &StageContext) -> Result<()>;
 }
@@ -37,10 +43,21 @@ impl Registry {
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.stages.keys().map(String::as_str)
     }
-    /// Each stage's code fingerprint, computed once.
-    pub fn fingerprints(&self) -> HashMap<String, blake3::Hash> {
-        self.stages.iter().map(|(kind, stage)| (kind.clone(), stage.fingerprint())).collect()
+    /// Each stage's code fingerprint and its parts, computed once.
+    pub fn fingerprints(&self) -> HashMap<String, Fingerprint> {
+        let of = |stage: &Arc<dyn Stage>| Fingerprint {
+            hash: stage.fingerprint(),
+            parts: stage.code_parts(),
+        };
+        self.stages.iter().map(|(kind, stage)| (kind.clone(), of(stage))).collect()
     }
+}
+
+/// A stage's code fingerprint, and what it is over part by part ([`Stage::code_parts`]).
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub hash: blake3::Hash,
+    pub parts: BTreeMap<String, String>,
 }
 
 /// Everything a running stage may see. Built by the engine for each node it runs.

@@ -238,8 +238,8 @@ pub(crate) fn analyse(
                             status.log = Some(failure.log);
                         } else if let Some(old) = record()? {
                             status.state = State::Stale;
-                            status.reasons =
-                                changes(&old, &now.fingerprint, &now.params, Some(&now.inputs));
+                            let code = (now.fingerprint.as_str(), &now.code);
+                            status.reasons = changes(&old, code, &now.params, Some(&now.inputs));
                             if status.reasons.is_empty() {
                                 status.reasons.push("artifact is missing from the store".into());
                             }
@@ -268,10 +268,11 @@ pub(crate) fn analyse(
             None => {
                 unbuildable[i] = (node.inputs.iter().zip(dag.inputs_of(i)))
                     .any(|(input, &j)| !input.optional && unbuildable[j]);
-                let fingerprint = fingerprints[&node.kind].to_hex().to_string();
+                let fingerprint = &fingerprints[&node.kind];
+                let hex = fingerprint.hash.to_hex().to_string();
                 if let Some(old) = record()? {
                     status.state = State::Stale;
-                    status.reasons = changes(&old, &fingerprint, &node.params, None);
+                    status.reasons = changes(&old, (&hex, &fingerprint.parts), &node.params, None);
                 }
                 status.reasons.push(waiting_reason(dag, i, &statuses));
             }
@@ -306,11 +307,12 @@ fn waiting_reason(dag: &Dag, i: usize, statuses: &[Option<NodeStatus>]) -> Strin
     }
 }
 
-/// What differs between the last build of a node and what it would be built from now.
-/// `inputs` is `None` while some input is not built (its content hash is unknown).
+/// What differs between the last build of a node and what it would be built from now: `code`
+/// is the stage's fingerprint (hex) and its parts. `inputs` is `None` while some input is not
+/// built (its content hash is unknown).
 fn changes(
     old: &BuildRecord,
-    fingerprint: &str,
+    code: (&str, &BTreeMap<String, String>),
     params: &Value,
     inputs: Option<&[InputRecord]>,
 ) -> Vec<String> {
@@ -318,8 +320,13 @@ fn changes(
     if old.key_version != KEY_VERSION {
         reasons.push(format!("key format changed (v{} → v{KEY_VERSION})", old.key_version));
     }
+    let (fingerprint, parts) = code;
     if old.fingerprint != fingerprint {
-        reasons.push(format!("code of stage {} changed", old.kind));
+        let which = changed_parts(&old.code, parts);
+        match which.is_empty() {
+            true => reasons.push(format!("code of stage {} changed", old.kind)),
+            false => reasons.push(format!("code of stage {} changed: {which}", old.kind)),
+        }
     }
     reasons.extend(param_changes(&old.params, params));
     if let Some(inputs) = inputs {
@@ -337,6 +344,26 @@ fn changes(
         }
     }
     reasons
+}
+
+/// The parts of a stage's code that differ between an old record's and now's (`render/table5.rs`;
+/// a part that is new `(new)`, one that is gone `(gone)`), or nothing where the old record does
+/// not say (one written before records held the parts).
+fn changed_parts(before: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> String {
+    if before.is_empty() {
+        return String::new();
+    }
+    let mut named = Vec::new();
+    for (part, hash) in now {
+        match before.get(part) {
+            Some(old) if old == hash => {}
+            Some(_) => named.push(part.clone()),
+            None => named.push(format!("{part} (new)")),
+        }
+    }
+    named.extend(before.keys().filter(|p| !now.contains_key(*p)).map(|p| format!("{p} (gone)")));
+    named.sort();
+    named.join(", ")
 }
 
 /// Each parameter that differs between `before` and `after`, as `parameter train.lr: 0.1 →

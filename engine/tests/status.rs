@@ -70,6 +70,26 @@ fn status_names_what_changed() {
 }
 
 #[test]
+fn status_names_the_files_of_a_stage_whose_code_changed() {
+    let p = Project::new();
+    let before = registry(&p.counts, &[("render", "a.rs=1;b.rs=2;c.rs=3")]);
+    p.run_with(&study(), &before, &[]);
+    let status_with = |code: &str| {
+        let reg = registry(&p.counts, &[("render", code)]);
+        let dag = Dag::new(study(), &reg).unwrap();
+        let targets = vec![("all".to_string(), dag.resolve_targets(&[]).unwrap())];
+        status(&dag, &reg, &p.store(), &targets, &Default::default(), None).unwrap()
+    };
+    let report = status_with("a.rs=1;b.rs=2 ;d.rs=4");
+    let why = ["code of stage render changed: b.rs, c.rs (gone), d.rs (new)"];
+    assert_eq!(reasons(&report, "render/t1"), why);
+    assert_eq!(reasons(&report, "train/a/s1"), Vec::<String>::new(), "other kinds untouched");
+    // The same parts under another build: the fingerprint moved, no file did.
+    let report = status_with("a.rs=1;b.rs=2;c.rs=3;");
+    assert_eq!(reasons(&report, "render/t1"), ["code of stage render changed"]);
+}
+
+#[test]
 fn status_lists_failures_with_their_logs() {
     let p = Project::new();
     let mut nodes = study();

@@ -9,6 +9,7 @@ use anyhow::Result;
 use pipeline_engine::{Stage, StageContext};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The files every stage kind is built on, this seam and the fingerprint, named once for every
@@ -41,6 +42,10 @@ impl<K: StageKind> Stage for Untyped<K> {
 
     fn fingerprint(&self) -> blake3::Hash {
         K::CODE.fingerprint(K::KIND)
+    }
+
+    fn code_parts(&self) -> BTreeMap<String, String> {
+        K::CODE.parts()
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {

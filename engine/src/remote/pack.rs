@@ -244,6 +244,7 @@ mod tests {
                 node: "n".into(),
                 kind: "k".into(),
                 fingerprint: String::new(),
+                code: Default::default(),
                 params: serde_json::Value::Null,
                 inputs: vec![],
             },

@@ -12,7 +12,7 @@ use pipeline_engine::{
     RunOptions, RunSummary, Stage, StageContext, Store,
 };
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +30,13 @@ impl Stage for FakeStage {
     }
     fn fingerprint(&self) -> blake3::Hash {
         blake3::hash(self.code.as_bytes())
+    }
+    /// A code written as files, `a.rs=text;b.rs=text`, has those parts; any other has none.
+    fn code_parts(&self) -> BTreeMap<String, String> {
+        let files = self.code.split(';').filter_map(|file| file.split_once('='));
+        files
+            .map(|(path, text)| (path.to_string(), blake3::hash(text.as_bytes()).to_string()))
+            .collect()
     }
     fn run(&self, ctx: &StageContext) -> Result<()> {
         *self.counts.lock().unwrap().entry(ctx.node_id().to_string()).or_default() += 1;

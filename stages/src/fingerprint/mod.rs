@@ -64,14 +64,33 @@ impl Code {
             field(line.as_bytes());
         }
         for (path, text) in files {
-            let code = match path.ends_with(".rs") {
-                true => tokens::code_hash(text),
-                false => blake3::hash(text.as_bytes()),
-            };
             field(path.as_bytes());
-            field(code.as_bytes());
+            field(file_hash(path, text).as_bytes());
         }
         h.finalize()
+    }
+
+    /// What the fingerprint is over, part by part: each file's hash by its path, and `(build)`,
+    /// the hash of what the code links (16 hex digits each), so that `pipeline status` can say
+    /// which file made a node stale.
+    pub fn parts(&self) -> BTreeMap<String, String> {
+        let short = |h: blake3::Hash| h.to_hex()[..16].to_string();
+        let files = self.files();
+        let build = build_record::this_build().linked_by(&files).join("\n");
+        let mut parts: BTreeMap<String, String> = files
+            .iter()
+            .map(|(path, text)| (path.to_string(), short(file_hash(path, text))))
+            .collect();
+        parts.insert("(build)".into(), short(blake3::hash(build.as_bytes())));
+        parts
+    }
+}
+
+/// A file's hash as the fingerprint takes it: a Rust file's tokens, any other file's bytes.
+fn file_hash(path: &str, text: &str) -> blake3::Hash {
+    match path.ends_with(".rs") {
+        true => tokens::code_hash(text),
+        false => blake3::hash(text.as_bytes()),
     }
 }
 
@@ -162,6 +181,7 @@ mod tests {
                 format!("// Reviewed.\n{}\n", body.join("\n"))
             });
             assert_eq!(commented.fingerprint(kind), before, "stage {kind}: comments");
+            assert_eq!(commented.parts(), code.parts(), "stage {kind}: comments, file by file");
             let tabs = edited(code, &|_, text| rustfmt(text, "hard_tabs=true"));
             assert_eq!(tabs.fingerprint(kind), before, "stage {kind}: rustfmt's layout");
             let literal = |value: &'static str| {
@@ -169,9 +189,17 @@ mod tests {
                     true => format!("{text}\nconst _PROBE: f64 = {value};\n"),
                     false => text.to_string(),
                 })
-                .fingerprint(kind)
             };
-            assert_ne!(literal("0.5"), literal("0.25"), "stage {kind}: a literal");
+            let (half, quarter) = (literal("0.5"), literal("0.25"));
+            assert_ne!(
+                half.fingerprint(kind),
+                quarter.fingerprint(kind),
+                "stage {kind}: a literal"
+            );
+            // `pipeline status` names the file: the edited root is the one part that moved.
+            let (now, was) = (half.parts(), code.parts());
+            let moved: Vec<&String> = now.keys().filter(|p| now[*p] != was[*p]).collect();
+            assert_eq!(moved, [code.root], "stage {kind}: the part that moved");
         }
     }
 
