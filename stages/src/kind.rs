@@ -4,7 +4,7 @@
 //! fingerprint is always over its own code. [`stage`] turns a kind into the engine's untyped
 //! [`Stage`].
 
-use crate::fingerprint::{sources, Code, Sources};
+use crate::fingerprint::{self, sources, Code, Sources};
 use anyhow::Result;
 use pipeline_engine::{Stage, StageContext};
 use serde::de::DeserializeOwned;
@@ -28,12 +28,20 @@ pub trait StageKind: Send + Sync + 'static {
     type Params: Serialize + DeserializeOwned;
     /// The files the kind's code is made of (its fingerprint; see `fingerprint/mod.rs`).
     const CODE: &'static Code;
+    /// The code its fingerprint covers: its own, and for a stage that runs code it is given
+    /// (the render stage draws the reports other kinds own), that code too.
+    fn codes(&self) -> Vec<&'static Code> {
+        vec![Self::CODE]
+    }
     /// Compute one node's artifact: read `ctx.input(..)`, write files under `ctx.out_dir()`.
     fn run(&self, ctx: &StageContext, params: Self::Params) -> Result<()>;
 }
 
-/// A stage kind as the engine sees it.
-struct Untyped<K>(K);
+/// A stage kind as the engine sees it, with the code it is made of.
+struct Untyped<K> {
+    kind: K,
+    codes: Vec<&'static Code>,
+}
 
 impl<K: StageKind> Stage for Untyped<K> {
     fn kind(&self) -> &'static str {
@@ -41,19 +49,23 @@ impl<K: StageKind> Stage for Untyped<K> {
     }
 
     fn fingerprint(&self) -> blake3::Hash {
-        K::CODE.fingerprint(K::KIND)
+        fingerprint::fingerprint(&self.codes, K::KIND)
     }
 
     fn code_parts(&self) -> BTreeMap<String, String> {
-        K::CODE.parts()
+        fingerprint::parts(&self.codes)
     }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
-        self.0.run(ctx, ctx.params_as()?)
+        self.kind.run(ctx, ctx.params_as()?)
     }
 }
 
+/// A stage of the engine's registry and the code it is made of.
+pub type Registered = (Arc<dyn Stage>, Vec<&'static Code>);
+
 /// Kind `kind` as a stage of the engine's registry, with the code it is made of.
-pub fn stage<K: StageKind>(kind: K) -> (Arc<dyn Stage>, &'static Code) {
-    (Arc::new(Untyped(kind)), K::CODE)
+pub fn stage<K: StageKind>(kind: K) -> Registered {
+    let codes = kind.codes();
+    (Arc::new(Untyped { kind, codes: codes.clone() }), codes)
 }

@@ -40,50 +40,47 @@ macro_rules! sources {
 }
 pub(crate) use sources;
 
-impl Code {
-    /// Every file of every part once, in path order: how the parts are split or ordered changes
-    /// no fingerprint.
-    pub fn files(&self) -> Vec<(&'static str, &'static str)> {
-        let files: BTreeMap<&'static str, &'static str> =
-            self.parts.iter().flat_map(|part| part.iter().copied()).collect();
-        files.into_iter().collect()
-    }
+/// Every file of every part of `codes` once, in path order: how the parts are split or ordered,
+/// or split between codes, changes no fingerprint.
+fn files(codes: &[&Code]) -> Vec<(&'static str, &'static str)> {
+    let parts = codes.iter().flat_map(|code| code.parts.iter());
+    let files: BTreeMap<&'static str, &'static str> =
+        parts.flat_map(|part| part.iter().copied()).collect();
+    files.into_iter().collect()
+}
 
-    /// The fingerprint of stage `kind` made of this code.
-    pub fn fingerprint(&self, kind: &str) -> blake3::Hash {
-        let mut h = blake3::Hasher::new();
-        // Length-prefix each field so that no two lists of fields hash alike.
-        let mut field = |bytes: &[u8]| {
-            h.update(&(bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(b"pipeline-stage-fingerprint-v4");
-        field(kind.as_bytes());
-        let files = self.files();
-        for line in build_record::this_build().linked_by(&files) {
-            field(line.as_bytes());
-        }
-        for (path, text) in files {
-            field(path.as_bytes());
-            field(file_hash(path, text).as_bytes());
-        }
-        h.finalize()
+/// The fingerprint of stage `kind` made of `codes` (a file in several of them counts once).
+pub fn fingerprint(codes: &[&Code], kind: &str) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    // Length-prefix each field so that no two lists of fields hash alike.
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"pipeline-stage-fingerprint-v4");
+    field(kind.as_bytes());
+    let files = files(codes);
+    for line in build_record::this_build().linked_by(&files) {
+        field(line.as_bytes());
     }
+    for (path, text) in files {
+        field(path.as_bytes());
+        field(file_hash(path, text).as_bytes());
+    }
+    h.finalize()
+}
 
-    /// What the fingerprint is over, part by part: each file's hash by its path, and `(build)`,
-    /// the hash of what the code links (16 hex digits each), so that `pipeline status` can say
-    /// which file made a node stale.
-    pub fn parts(&self) -> BTreeMap<String, String> {
-        let short = |h: blake3::Hash| h.to_hex()[..16].to_string();
-        let files = self.files();
-        let build = build_record::this_build().linked_by(&files).join("\n");
-        let mut parts: BTreeMap<String, String> = files
-            .iter()
-            .map(|(path, text)| (path.to_string(), short(file_hash(path, text))))
-            .collect();
-        parts.insert("(build)".into(), short(blake3::hash(build.as_bytes())));
-        parts
-    }
+/// What the fingerprint of `codes` is over, part by part: each file's hash by its path, and
+/// `(build)`, the hash of what the code links (16 hex digits each), so that `pipeline status`
+/// can say which file made a node stale.
+pub fn parts(codes: &[&Code]) -> BTreeMap<String, String> {
+    let short = |h: blake3::Hash| h.to_hex()[..16].to_string();
+    let files = files(codes);
+    let build = build_record::this_build().linked_by(&files).join("\n");
+    let mut parts: BTreeMap<String, String> =
+        files.iter().map(|(path, text)| (path.to_string(), short(file_hash(path, text)))).collect();
+    parts.insert("(build)".into(), short(blake3::hash(build.as_bytes())));
+    parts
 }
 
 /// A file's hash as the fingerprint takes it: a Rust file's tokens, any other file's bytes.
@@ -103,6 +100,35 @@ mod tests {
     /// A code of the given parts, for the tests' lifetime.
     fn code(root: &'static str, parts: Vec<Sources>) -> Code {
         Code { root, parts: Box::leak(parts.into_boxed_slice()) }
+    }
+
+    impl Code {
+        fn fingerprint(&self, kind: &str) -> blake3::Hash {
+            fingerprint(&[self], kind)
+        }
+        fn parts(&self) -> BTreeMap<String, String> {
+            parts(&[self])
+        }
+        fn files(&self) -> Vec<(&'static str, &'static str)> {
+            files(&[self])
+        }
+    }
+
+    #[test]
+    fn codes_composed_are_their_files_once() {
+        let (a, b, ab): (Sources, Sources, Sources) = (
+            &[("a.rs", "fn a() {}")],
+            &[("b.rs", "fn b() {}")],
+            &[("a.rs", "fn a() {}"), ("b.rs", "fn b() {}")],
+        );
+        let (one, two, both) =
+            (code("a.rs", vec![a]), code("b.rs", vec![b]), code("a.rs", vec![ab]));
+        assert_eq!(fingerprint(&[&one, &two], "render"), both.fingerprint("render"));
+        assert_eq!(fingerprint(&[&both, &two], "render"), both.fingerprint("render"));
+        assert_ne!(fingerprint(&[&one], "render"), both.fingerprint("render"));
+        assert_eq!(parts(&[&one, &two]), both.parts());
+        let names: Vec<String> = both.parts().into_keys().collect();
+        assert_eq!(names, ["(build)", "a.rs", "b.rs"]);
     }
 
     #[test]
@@ -168,8 +194,10 @@ mod tests {
 
     #[test]
     fn comments_and_layout_leave_every_stage_fingerprint_and_a_changed_literal_moves_it() {
-        for (stage, code) in crate::study::stages() {
-            let kind = stage.kind();
+        let codes = crate::study::stages()
+            .into_iter()
+            .flat_map(|(stage, codes)| codes.into_iter().map(move |code| (stage.kind(), code)));
+        for (kind, code) in codes {
             let before = code.fingerprint(kind);
             // Doc comments dropped, a comment line added, and tabs for indentation by rustfmt.
             let commented = edited(code, &|_, text| {
@@ -232,15 +260,15 @@ mod tests {
     fn every_stage_lists_exactly_the_files_its_code_reaches() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut problems = Vec::new();
-        for (stage, code) in crate::study::stages() {
-            match closure::closure(&src, &[code.root]) {
-                Ok(reached) => problems.extend(
-                    listing_problems(code, &reached)
-                        .into_iter()
-                        .map(|p| format!("stage {}: {p}", stage.kind())),
-                ),
-                Err(unfollowed) => {
-                    problems.push(format!("stage {}: {}", stage.kind(), unfollowed.join("; ")))
+        // Each code of a stage (its own, and the reports' it is given) on its own.
+        for (stage, codes) in crate::study::stages() {
+            for code in codes {
+                let at = format!("stage {} ({})", stage.kind(), code.root);
+                match closure::closure(&src, &[code.root]) {
+                    Ok(reached) => problems.extend(
+                        listing_problems(code, &reached).into_iter().map(|p| format!("{at}: {p}")),
+                    ),
+                    Err(unfollowed) => problems.push(format!("{at}: {}", unfollowed.join("; "))),
                 }
             }
         }

@@ -7,6 +7,7 @@
 pub mod fc;
 pub mod matrices;
 pub mod params;
+pub mod reports;
 pub mod settings;
 pub mod solve;
 

@@ -5,6 +5,7 @@
 //! on cue-conflict images — a class's shape in another class's home texture — how often the
 //! prediction follows the shape and how often the texture.
 
+pub mod checks;
 pub mod filter;
 pub mod params;
 pub mod report;

@@ -62,7 +62,7 @@ fn columns(params: &RenderParams) -> usize {
 }
 
 /// The colour of `source` in every figure.
-pub(super) fn color(params: &RenderParams, source: &str) -> RGBColor {
+pub fn color(params: &RenderParams, source: &str) -> RGBColor {
     let i = params.sources.iter().position(|s| s.name == source).unwrap_or(0);
     SOURCE_COLORS[i % SOURCE_COLORS.len()]
 }

@@ -5,12 +5,12 @@
 //! manipulation checks' outcome. A difference "holds" only where its paired 95% interval
 //! excludes zero.
 
-use super::checks::{self, Probed};
 use super::data::{self, CoverageRow, DeltaRow, Stat, SummaryRow};
 use super::paper;
 use super::params::{DatasetLabel, SourceLabel};
 use super::RenderParams;
 use crate::aggregate::columns::{self as column, FITTED};
+use crate::probe::checks::{self, Probed};
 use crate::threat::Constraint;
 use anyhow::Result;
 use polars::prelude::{col, lit};

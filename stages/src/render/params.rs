@@ -100,9 +100,10 @@ pub struct RenderParams {
     /// Table 2 and Figure 9: the fine-tuning depths (blocks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<usize>,
-    /// Figures 6–8 and `influence.md`: the influence study.
+    /// What a block tells its reports, in the form its kind's report module reads (the
+    /// influence study's labels for Figures 6–8 and `influence.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub influence: Option<InfluenceLabels>,
+    pub block: Option<serde_json::Value>,
 }
 
 /// One subset size of the grid's schedule, as Table 2 shows it.
@@ -149,24 +150,4 @@ impl RenderParams {
         };
         format!("Profile `{}`: {origins}. {comparison}", self.profile)
     }
-}
-
-/// What the influence reports say about the study (set by the study's wiring).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InfluenceLabels {
-    /// Source names (as in `RenderParams::sources`) of the two models, and of the untrained
-    /// floor where the study has one.
-    pub natural: String,
-    pub robust: String,
-    pub floor: Option<String>,
-    /// The inverses' methods (`pinv`, `damped`), in the profile's order: the first draws the
-    /// figures. The inputs are named `<role>:<method>`.
-    pub inverses: Vec<String>,
-    /// The target dataset's label.
-    pub dataset: String,
-    /// The cell, in words: `400 training images, 3 fine-tuned blocks, seed 20000000`.
-    pub cell: String,
-    /// Figure 6: the seed that draws one test image per class.
-    pub figure6_seed: u64,
 }

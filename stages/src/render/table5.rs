@@ -175,7 +175,7 @@ fn header(s: &SourceLabel) -> Result<String> {
 }
 
 /// A constraint as `pipeline.yaml` spells it.
-pub(super) fn constraint_name(c: Constraint) -> &'static str {
+pub fn constraint_name(c: Constraint) -> &'static str {
     match c {
         Constraint::None => "none",
         Constraint::L2 => "l2",
@@ -262,6 +262,6 @@ pub fn read_csv(text: &str) -> Result<Vec<CsvRow>> {
 }
 
 /// Accuracy (percent) as the tables print it.
-pub(super) fn pct(x: f64) -> String {
+pub fn pct(x: f64) -> String {
     format!("{x:.2}")
 }

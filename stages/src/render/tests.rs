@@ -155,7 +155,7 @@ fn params(report: &str, profile: &str) -> RenderParams {
         finetune: None,
         schedule: vec![],
         blocks: vec![],
-        influence: None,
+        block: None,
     }
 }
 
@@ -450,7 +450,7 @@ fn table3_runs_as_a_stage_and_marks_stand_ins_and_the_papers_top1() {
         Box::new(|_| {}),
         Box::new(|_, _| {}),
     );
-    Render.run(&ctx, ctx.params_as().unwrap()).unwrap();
+    Render::new(&[]).run(&ctx, ctx.params_as().unwrap()).unwrap();
     let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
     preview("table3.md", &md);
     assert!(md.contains("| PGD-10 l-inf 4/255 | PGD-10 l2 0.5 | Paper top-1 |"), "{md}");
@@ -709,22 +709,25 @@ fn influence_pair(dir: &Path) -> [std::path::PathBuf; 3] {
 
 fn influence_params(report: &str, profile: &str) -> RenderParams {
     RenderParams {
-        influence: Some(InfluenceLabels {
-            natural: "natural".into(),
-            robust: "l2_eps3".into(),
-            floor: Some("scratch".into()),
-            inverses: vec!["damped".into()],
-            dataset: "CIFAR-10".into(),
-            cell: "4 training images, 3 fine-tuned blocks, seed 20000000".into(),
-            figure6_seed: 0,
-        }),
+        block: Some(
+            serde_json::to_value(crate::influence::reports::InfluenceLabels {
+                natural: "natural".into(),
+                robust: "l2_eps3".into(),
+                floor: Some("scratch".into()),
+                inverses: vec!["damped".into()],
+                dataset: "CIFAR-10".into(),
+                cell: "4 training images, 3 fine-tuned blocks, seed 20000000".into(),
+                figure6_seed: 0,
+            })
+            .unwrap(),
+        ),
         ..params(report, profile)
     }
 }
 
 #[test]
 fn the_influence_reports_count_ranks_show_the_paper_where_comparable_and_parse() {
-    use super::influence::{figure7, figure8, markdown, Pair};
+    use crate::influence::reports::{figure7, figure8, markdown, Pair};
     let dir = tempfile::tempdir().unwrap();
     let [natural, robust, floor] = influence_pair(dir.path());
     let pair = Pair::load(&natural, &robust, Some(&floor)).unwrap();
@@ -796,7 +799,7 @@ fn figure1_shows_every_seed_coordinate_and_source_with_its_values() {
     visualise_artifact(&robust, "l2_eps3", 0.25, vec![3, 40]);
     let p = params("figure1", "mini");
     let dirs = [("natural", natural.as_path()), ("l2_eps3", robust.as_path())];
-    let svg = super::figure1::render(&p, &dirs).unwrap();
+    let svg = crate::visualise::figure1::render(&p, &dirs).unwrap();
     let t = texts(&svg);
     for want in ["coordinate 3", "coordinate 40", "rings", "noise 1", "seed", "1.50 → 9.00"] {
         assert!(t.iter().any(|s| s == want), "{want} in {t:?}");
@@ -806,11 +809,13 @@ fn figure1_shows_every_seed_coordinate_and_source_with_its_values() {
     assert!(t.iter().any(|s| s.contains("7 L2-normalised steps of")), "{t:?}");
     // A seed column and 2 coordinates × 2 sources per seed row.
     assert_eq!(svg.matches("<image ").count(), 2 * (1 + 2 * 2));
-    assert_eq!(svg, super::figure1::render(&p, &dirs).unwrap(), "same bytes on a rerun");
+    assert_eq!(svg, crate::visualise::figure1::render(&p, &dirs).unwrap(), "same bytes on a rerun");
     let other = root.path().join("other");
     visualise_artifact(&other, "l2_eps3", 0.25, vec![3, 41]);
-    let err =
-        super::figure1::render(&p, &[("natural", natural.as_path()), ("l2_eps3", other.as_path())]);
+    let err = crate::visualise::figure1::render(
+        &p,
+        &[("natural", natural.as_path()), ("l2_eps3", other.as_path())],
+    );
     assert!(format!("{:#}", err.unwrap_err()).contains("differ in their settings"));
 }
 
@@ -1000,4 +1005,24 @@ fn findings_state_the_signs_the_hypotheses_and_the_fit_of_a_study_whose_signs_ar
     let (agg, p) = known_study(3.0);
     let md = findings::render(&p, agg.path(), &[]).unwrap();
     assert!(md.contains("on each far target): held."), "{md}");
+}
+
+#[test]
+fn every_report_of_the_study_has_its_own_name_and_files_and_an_unknown_one_is_refused() {
+    use std::collections::HashSet;
+    let owned: Vec<_> = crate::study::wiring::blocks().iter().map(|b| b.reports()).collect();
+    let render = Render::new(&owned);
+    let rows = render.rows();
+    let names: HashSet<&str> = rows.iter().map(|r| r.name).collect();
+    assert_eq!(names.len(), rows.len(), "two reports share a name");
+    assert!(names.contains("checks") && names.contains("figure1") && names.contains("influence"));
+    let files: Vec<&str> = rows.iter().flat_map(|r| r.files.iter().copied()).collect();
+    assert_eq!(files.iter().collect::<HashSet<_>>().len(), files.len(), "two share a file");
+    assert!(rows.iter().all(|r| !r.files.is_empty() && !r.description.is_empty()));
+    assert_eq!(render.row("figure10").unwrap().files, ["figure10.svg"]);
+    let err = render.row("table6").err().expect("no report table6").to_string();
+    assert!(err.contains("unknown report `table6`") && err.contains("checks"), "{err}");
+    // Its fingerprint covers the code of the reports it is given.
+    let roots: Vec<&str> = render.codes().iter().map(|c| c.root).collect();
+    assert!(roots.contains(&"probe/checks.rs") && roots.contains(&"visualise/figure1.rs"));
 }

@@ -1,5 +1,6 @@
-//! The typed schema of `pipeline.yaml`. Every struct denies unknown fields, so a misspelt key is
-//! an error that names the field, its line and the valid names. Value types that
+//! The typed schema of `pipeline.yaml`. Every struct denies unknown fields (a profile's own keys
+//! are checked by the loader, which knows the blocks), so a misspelt key is an error that names
+//! the field, its line and the valid names. Value types that
 //! stage code runs on are imported from the modules that own them; what is defined here is the
 //! study's wiring: profiles, their sources and datasets, and the grid.
 
@@ -7,18 +8,19 @@ use crate::checkpoint::format::CheckpointFormat;
 use crate::fetch::params::LocalCheckpoint;
 use crate::fetch::params::{FileHash, Revision};
 use crate::finetune::params::FinetuneSettings;
-use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::NetworkSettings;
 use crate::prepare::params::{LocalDataset, Procedural};
 use crate::pretrain::params::PretrainSettings;
-use crate::probe::settings::ProbeSettings;
 use crate::render::Statistics;
 use crate::subset::params::SubsetSize;
 use crate::threat::{Constraint, Epsilon};
-use crate::visualise::settings::Figure1Settings;
 use pipeline_engine::SlurmSettings;
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,8 +33,11 @@ pub struct StudyFile {
     pub profiles: BTreeMap<String, Profile>,
 }
 
+/// One profile. Its own fields are these; its optional blocks (`influence:`, `figure1:`,
+/// `probe:`, …) are the study's blocks' (`study/block.rs`), parsed apart into [`Blocks`]. Serde
+/// passes over a key it does not know here, so the loader refuses a key that is neither a
+/// field ([`profile_fields`]) nor a block's.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Profile {
     pub description: String,
     /// True only where sources and targets are the paper's own (reports then show the paper's
@@ -54,19 +59,66 @@ pub struct Profile {
     /// Which evaluation of each cell the accuracy reports use (default: the paper's).
     #[serde(default, deserialize_with = "block")]
     pub statistics: Option<Statistics>,
-    /// The influence study (Section 6 of the paper), if the profile has one.
-    #[serde(default, deserialize_with = "block")]
-    pub influence: Option<InfluenceSettings>,
-    /// Figure 1's feature visualisation, if the profile has one.
-    #[serde(default, deserialize_with = "block")]
-    pub figure1: Option<Figure1Settings>,
-    /// The manipulation checks of the sources trained here, if the profile has them.
-    #[serde(default, deserialize_with = "block")]
-    pub probe: Option<ProbeSettings>,
     /// How `--executor slurm` runs the profile on a cluster: never what it computes, so no
     /// node's parameters hold it.
     #[serde(default, deserialize_with = "block")]
     pub slurm: Option<SlurmSettings>,
+    /// The profile's optional blocks, by key (filled by the loader).
+    #[serde(skip)]
+    pub blocks: Blocks,
+}
+
+/// A profile's optional blocks by key, each its block's settings type.
+#[derive(Clone, Default)]
+pub struct Blocks(BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>);
+
+impl Blocks {
+    pub fn get(&self, key: &str) -> Option<&(dyn Any + Send + Sync)> {
+        self.0.get(key).map(|b| &**b)
+    }
+    pub fn insert(&mut self, key: &'static str, settings: Arc<dyn Any + Send + Sync>) {
+        self.0.insert(key, settings);
+    }
+}
+
+impl fmt::Debug for Blocks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// The names of [`Profile`]'s own fields, as its derived `Deserialize` asks for them.
+pub fn profile_fields() -> &'static [&'static str] {
+    fields::<Profile>()
+}
+
+/// The field names struct `T`'s derived `Deserialize` passes to `deserialize_struct`.
+fn fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    /// A deserializer that only listens for the field names.
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Fields<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("fields read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
 }
 
 /// A profile's optional block: absent is `None`, but a key with no value is an error (at its

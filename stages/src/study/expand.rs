@@ -3,19 +3,15 @@
 //! (`finetune/l2_eps3/cifar10/n1600/b3/s20100000`), never from list positions, so adding a seed
 //! or a dataset leaves every other id and key alone. The expansion is not part of any stage's
 //! fingerprint: what it decides reaches the keys through the nodes' parameters. A profile's
-//! optional blocks are wired through [`blocks`], one line each.
+//! optional blocks are wired through [`wiring::blocks`], one line each.
 
-use super::block::Wired;
+use super::block::SourceModel;
 use super::config::{Profile, SourceOrigin};
-use super::wiring::finetune::SourceModel;
-use super::wiring::influence::InfluenceBlock;
-use super::wiring::probe::ProbeBlock;
-use super::wiring::visualise::Figure1Block;
-use super::wiring::{aggregate, fetch, finetune, grid_sources, prepare, pretrain, render, subset};
+use super::wiring::subset;
+use super::wiring::{self, aggregate, fetch, finetune, grid_sources, prepare, pretrain, render};
 use crate::fetch::params::LocalFile;
 use crate::finetune::params::SourceFormat;
 use crate::prepare::params::PrepareParams;
-use crate::render::reports::Part;
 use pipeline_engine::Node;
 use std::collections::BTreeMap;
 
@@ -27,12 +23,6 @@ pub struct LocalFiles {
     pub datasets: BTreeMap<String, PrepareParams>,
     /// The `fetch` parameters of each local source checkpoint of the grid.
     pub sources: BTreeMap<String, LocalFile>,
-}
-
-/// The optional blocks a profile may have, each wired by its own file: the one list that the
-/// checks, the expansion and the reports' parts read.
-pub fn blocks() -> [&'static dyn Wired; 3] {
-    [&InfluenceBlock, &Figure1Block, &ProbeBlock]
 }
 
 /// Every node of profile `name` (assumed valid), of each block it has, its reports publishing
@@ -67,21 +57,17 @@ pub fn nodes(name: &str, profile: &Profile, local: &LocalFiles, reports: &str) -
         nodes.push(model);
     }
     nodes.extend(subset::nodes(profile));
-    // The influence study reads the networks of its grid cells: only those keep theirs.
-    let kept: Vec<_> = profile
-        .influence
-        .as_ref()
-        .map(|s| s.cells().into_iter().map(|(_, c)| c).collect())
-        .unwrap_or_default();
+    let blocks: Vec<_> = wiring::blocks().into_iter().filter(|b| b.on(profile)).collect();
+    // Only the cells whose networks a block reads (the influence study's) keep theirs.
+    let kept: Vec<_> = blocks.iter().flat_map(|b| b.kept(profile)).collect();
     let (cells, grid) = finetune::nodes(profile, &sources, &kept);
     nodes.extend(cells);
     nodes.extend(aggregate::nodes(profile, &grid));
-    let mut parts = vec![Part::Grid];
-    for block in blocks().into_iter().filter(|b| b.on(profile)) {
+    for block in &blocks {
         nodes.extend(block.nodes(profile, &sources));
-        parts.push(block.part());
     }
     let pretrained: Vec<&Node> = pretrained.iter().collect();
-    nodes.extend(render::nodes(name, profile, &parts, &statistics, reports, &pretrained));
+    let grid = render::Grid { statistics: &statistics, pretrained: &pretrained, sources: &sources };
+    nodes.extend(render::nodes(name, profile, &grid, &blocks, reports));
     nodes
 }

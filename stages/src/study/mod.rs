@@ -10,12 +10,12 @@ pub mod locate;
 pub mod validate;
 pub mod wiring;
 
-use crate::fingerprint::Code;
+use crate::kind::Registered;
+use crate::render::Reports;
 use anyhow::{anyhow, bail, Context, Result};
 use locate::Seg::Key;
-use pipeline_engine::{Node, Registry, Stage};
+use pipeline_engine::{Node, Registry};
 use std::path::Path;
-use std::sync::Arc;
 
 /// A loaded profile of the study: the nodes to schedule and the stages that compute them.
 pub struct Study {
@@ -59,7 +59,16 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
             _ => located(e),
         }
     })?;
-    let file: config::StudyFile = yaml_serde::from_str(text).map_err(located)?;
+    // A profile's key that is neither its field nor a block's, before the schema's errors (a
+    // misspelt `grid` is that, not a missing one).
+    let blocks = wiring::blocks();
+    if let Some((path, message)) = unknown_keys(&tree, &blocks) {
+        bail!("{}{}: {message}", position(config, text, &path), validate::dotted(&path));
+    }
+    let mut file: config::StudyFile = yaml_serde::from_str(text).map_err(located)?;
+    for block in &blocks {
+        block.parse(text, &mut file.profiles).map_err(located)?;
+    }
     let profiles: Vec<String> = file.profiles.keys().cloned().collect();
     let name = profile.unwrap_or(&file.default_profile);
     let Some(chosen) = file.profiles.get(name) else {
@@ -79,7 +88,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // and fail every node that reads them, long after loading: refuse them here.
     let mut problems = validate::non_finite_numbers(name, &tree["profiles"][name]);
     problems.extend(validate::check(name, chosen));
-    for block in expand::blocks() {
+    for block in &blocks {
         problems.extend(block.check(chosen).into_iter().map(|p| validate::Problem {
             path: vec![Key("profiles"), Key(name), Key(block.key()), Key(p.field)],
             message: p.message,
@@ -151,6 +160,30 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     })
 }
 
+/// The first key of a profile in `tree` that is neither a field of [`config::Profile`] nor one
+/// of `blocks`: its path and the error.
+fn unknown_keys<'a>(
+    tree: &'a yaml_serde::Value,
+    blocks: &[&dyn block::Wired],
+) -> Option<(Vec<locate::Seg<'a>>, String)> {
+    let fields = config::profile_fields();
+    let known: Vec<&str> = fields.iter().copied().chain(blocks.iter().map(|b| b.key())).collect();
+    let profiles = tree.get("profiles")?.as_mapping()?;
+    for (name, profile) in profiles {
+        let (Some(name), Some(profile)) = (name.as_str(), profile.as_mapping()) else { continue };
+        for key in profile.keys() {
+            let key = key.as_str().unwrap_or("");
+            if !known.contains(&key) {
+                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                let message =
+                    format!("unknown field `{key}`, expected one of {}", expected.join(", "));
+                return Some((vec![Key("profiles"), Key(name), Key(key)], message));
+            }
+        }
+    }
+    None
+}
+
 /// `pipeline.yaml:12:7: ` for a path, or just the file when the path cannot be found.
 fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
     match locate::locate(text, path) {
@@ -160,26 +193,24 @@ fn position(config: &Path, text: &str, path: &[locate::Seg]) -> String {
 }
 
 /// Every stage kind of this study with the code it is made of: the one list that the registry
-/// and the tests over stage kinds read.
-pub fn stages() -> Vec<(Arc<dyn Stage>, &'static Code)> {
+/// and the tests over stage kinds read. The grid's kinds are listed here; a block's come with it
+/// (`wiring::blocks`), and so do the reports its kinds own, which the render stage draws.
+pub fn stages() -> Vec<Registered> {
     use crate::kind::stage;
-    use crate::{
-        aggregate, features, fetch, finetune, influence, prepare, pretrain, probe, render, subset,
-        visualise,
-    };
-    vec![
+    use crate::{aggregate, fetch, finetune, prepare, pretrain, render, subset};
+    let blocks = wiring::blocks();
+    let owned: Vec<&Reports> = blocks.iter().map(|b| b.reports()).collect();
+    let mut stages = vec![
         stage(fetch::Fetch),
         stage(prepare::Prepare),
         stage(subset::Subset),
         stage(pretrain::Pretrain),
         stage(finetune::Finetune),
-        stage(features::FeaturesStage),
-        stage(influence::InfluenceStage),
-        stage(visualise::VisualiseStage),
-        stage(probe::Probe),
         stage(aggregate::Aggregate),
-        stage(render::Render),
-    ]
+        stage(render::Render::new(&owned)),
+    ];
+    stages.extend(blocks.iter().flat_map(|b| b.stages()));
+    stages
 }
 
 /// The stages of this study, by kind.
@@ -243,36 +274,37 @@ mod tests {
     }
 
     #[test]
-    fn each_block_is_its_key_of_the_profile_and_turns_on_its_part() {
+    fn each_block_is_its_key_of_the_profile_and_brings_its_kinds_and_reports() {
         let text = std::fs::read_to_string(project_file()).unwrap();
         let tree: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
         let load_tree = |tree: &yaml_serde::Value| {
             let text = yaml_serde::to_string(tree).unwrap();
-            let file: config::StudyFile = yaml_serde::from_str(&text).unwrap();
-            let study = load_text(&text, &project_file(), Some("mini")).unwrap();
-            let reports: Vec<String> =
-                study.nodes.iter().filter(|n| n.kind == "render").map(|n| n.id.clone()).collect();
-            (file.profiles["mini"].clone(), reports)
+            load_text(&text, &project_file(), Some("mini")).unwrap().nodes
         };
-        let (mini, full) = load_tree(&tree);
-        for block in expand::blocks() {
-            assert!(block.on(&mini), "mini has every block; `{}` is off", block.key());
-            // Without its key, the block is off and the reports of its part are gone, the
-            // others kept.
+        let ids = |nodes: &[Node]| -> Vec<String> { nodes.iter().map(|n| n.id.clone()).collect() };
+        let full = load_tree(&tree);
+        for block in wiring::blocks() {
+            // Without its key, the nodes of its kinds and of its reports are gone, the others
+            // kept.
             let mut without = tree.clone();
             let profile = without["profiles"]["mini"].as_mapping_mut().unwrap();
             assert!(profile.remove(block.key()).is_some(), "mini has no `{}:`", block.key());
-            let (fewer_blocks, fewer) = load_tree(&without);
-            assert!(!block.on(&fewer_blocks), "`{}` still on", block.key());
-            let gone: Vec<String> = full.iter().filter(|id| !fewer.contains(id)).cloned().collect();
-            let of_part: Vec<String> = crate::render::reports::REPORTS
-                .iter()
-                .filter(|r| r.part == block.part())
-                .map(|r| format!("render/{}", r.name))
-                .collect();
-            assert!(!of_part.is_empty(), "`{}` turns on a part without reports", block.key());
-            assert_eq!(gone, of_part, "`{}`", block.key());
-            assert!(fewer.iter().all(|id| full.contains(id)));
+            let fewer = ids(&load_tree(&without));
+            let gone: Vec<&Node> = full.iter().filter(|n| !fewer.contains(&n.id)).collect();
+            let kinds: Vec<&str> = block.stages().iter().map(|(s, _)| s.kind()).collect();
+            let reports: Vec<String> =
+                block.reports().rows.iter().map(|r| format!("render/{}", r.name)).collect();
+            assert!(!reports.is_empty(), "`{}` owns no report", block.key());
+            let (own, drawn): (Vec<&Node>, Vec<&Node>) =
+                gone.iter().partition(|n| kinds.contains(&n.kind.as_str()));
+            assert!(!own.is_empty(), "`{}` adds no node", block.key());
+            assert_eq!(
+                ids(&drawn.into_iter().cloned().collect::<Vec<_>>()),
+                reports,
+                "`{}`",
+                block.key()
+            );
+            assert!(fewer.iter().all(|id| full.iter().any(|n| &n.id == id)));
         }
     }
 
@@ -509,6 +541,35 @@ mod tests {
         let err = load(&project_file(), Some("nope")).err().unwrap().to_string();
         assert!(err.contains("unknown profile `nope`"), "{err}");
         assert!(err.contains("mini") && err.contains("smoke"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_of_a_profile_or_its_block_names_its_place_and_the_valid_keys() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        // A profile's own key and a block's key are both known, a misspelt one is neither.
+        for (from, to, want) in [
+            (
+                "    probe: &mini_probe",
+                "    probes: &mini_probe",
+                ["unknown field `probes`", "`probe`", "`grid`"],
+            ),
+            ("    grid:\n", "    gird:\n", ["unknown field `gird`", "`grid`", "`figure1`"]),
+        ] {
+            let at = text.find(from).unwrap();
+            let text = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+            let f = write_temp(&text);
+            let line = text[..at].lines().count() + 1;
+            let err = format!("{:#}", load(f.path(), None).err().unwrap());
+            assert!(err.contains(&format!("{}:{line}:5: ", f.path().display())), "{err}");
+            assert!(want.iter().all(|w| err.contains(w)), "{err}");
+        }
+        // A block's own fields are located by the parse like every other's.
+        let text = text.replacen("      conflict_images:", "      conflict_imagez:", 1);
+        let f = write_temp(&text);
+        let line = text.lines().position(|l| l.contains("conflict_imagez")).unwrap() + 1;
+        let err = format!("{:#}", load(f.path(), None).err().unwrap());
+        assert!(err.contains(&format!("{}:{line}:", f.path().display())), "{err}");
+        assert!(err.contains("unknown field `conflict_imagez`"), "{err}");
     }
 
     #[test]

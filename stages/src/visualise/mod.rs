@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod ascent;
+pub mod figure1;
 pub mod params;
 pub mod seeds;
 pub mod settings;

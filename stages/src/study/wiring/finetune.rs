@@ -4,18 +4,11 @@
 use super::{grid_datasets, node};
 use crate::data::subset::seeds;
 use crate::finetune::cell::Cell;
-use crate::finetune::params::{FinetuneParams, SourceFormat};
+use crate::finetune::params::FinetuneParams;
 use crate::finetune::Finetune;
+use crate::study::block::SourceModel;
 use crate::study::config::Profile;
 use pipeline_engine::{Input, Node};
-
-/// A source model as the cells read it: its name, the node that provides it, and its format.
-#[derive(Clone)]
-pub struct SourceModel {
-    pub name: String,
-    pub node: String,
-    pub format: SourceFormat,
-}
 
 /// The cells' nodes and the cells, in grid order; the cells in `kept` keep their networks.
 pub fn nodes(profile: &Profile, sources: &[SourceModel], kept: &[Cell]) -> (Vec<Node>, Vec<Cell>) {

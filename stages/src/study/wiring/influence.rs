@@ -3,15 +3,20 @@
 //! inverse. The cells themselves are the grid's `finetune` nodes, told to keep their networks
 //! (`study/expand.rs`). The block must name a cell of the grid.
 
-use super::finetune::SourceModel;
+use crate::study::block::SourceModel;
 use super::{grid_sources, node};
 use crate::data::subset::seeds;
 use crate::finetune::cell::Cell;
 use crate::influence::params::InfluenceParams;
 use crate::influence::settings::InfluenceSettings;
 use crate::influence::solve::Inverse;
+use crate::features::FeaturesStage;
+use crate::influence::reports::InfluenceLabels;
 use crate::influence::InfluenceStage;
-use crate::render::reports::Part;
+use crate::kind::{stage, Registered};
+use crate::fingerprint::{sources, Code};
+use crate::render::row::ReportRow;
+use crate::render::{RenderParams, Reports, REPORT_ROW};
 use crate::study::block::{Block, Problem};
 use crate::study::config::{Profile, SourceOrigin};
 use crate::threat::Constraint;
@@ -27,11 +32,45 @@ pub struct InfluenceBlock;
 
 impl Block for InfluenceBlock {
     const KEY: &'static str = "influence";
-    const PART: Part = Part::Influence;
     type Settings = InfluenceSettings;
+    const REPORTS: Reports = Reports {
+        rows: crate::influence::reports::rows::ROWS,
+        code: &Code {
+            root: "influence/reports/rows.rs",
+            parts: &[
+                sources![
+                    "influence/reports/rows.rs",
+                    "../paper/influence.csv",
+                    "aggregate/columns.rs",
+                    "data/dataset.rs",
+                    "data/rng.rs",
+                    "features/arrays.rs",
+                    "influence/matrices.rs",
+                    "influence/reports/figure6.rs",
+                    "influence/reports/figure7.rs",
+                    "influence/reports/mod.rs",
+                    "influence/reports/ranks.rs",
+                    "influence/solve.rs",
+                    "npy.rs",
+                    "render/data.rs",
+                    "render/figures.rs",
+                    "render/plot.rs",
+                    "render/raster.rs",
+                    "render/svg.rs",
+                    "splits.rs",
+                ],
+                REPORT_ROW,
+            ],
+        },
+    };
 
-    fn of(profile: &Profile) -> Option<&InfluenceSettings> {
-        profile.influence.as_ref()
+    fn stages() -> Vec<Registered> {
+        vec![stage(FeaturesStage), stage(InfluenceStage)]
+    }
+
+    /// The networks of the natural, robust and floor cells: the features are theirs.
+    fn kept(settings: &InfluenceSettings) -> Vec<Cell> {
+        settings.cells().into_iter().map(|(_, cell)| cell).collect()
     }
 
     fn check(s: &InfluenceSettings, profile: &Profile) -> Vec<Problem> {
@@ -163,5 +202,57 @@ impl Block for InfluenceBlock {
             nodes.push(features);
         }
         nodes
+    }
+
+    /// Its own reports read each studied source's artifact under each inverse
+    /// (`<role>:<method>`), Figure 6 the dataset's images too, and are told the study's labels.
+    fn report(
+        s: &InfluenceSettings,
+        profile: &Profile,
+        _: &[SourceModel],
+        row: &ReportRow,
+        params: &mut RenderParams,
+    ) -> Vec<Input> {
+        if !Self::REPORTS.rows.iter().any(|r| r.name == row.name) {
+            return vec![];
+        }
+        let labels = serde_json::to_value(labels(profile, s)).expect("labels serialise");
+        params.block = Some(labels);
+        let mut inputs: Vec<Input> = s
+            .cells()
+            .into_iter()
+            .flat_map(|(role, cell)| {
+                s.inverses.iter().map(move |inverse| {
+                    Input::new(format!("{role}:{}", inverse.method()), id(&cell, inverse))
+                })
+            })
+            .collect();
+        if row.name == "figure6" {
+            inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
+        }
+        inputs
+    }
+}
+
+/// What the influence reports say about the study.
+fn labels(profile: &Profile, s: &InfluenceSettings) -> InfluenceLabels {
+    let dataset = profile.datasets.iter().find(|d| d.name == s.dataset);
+    let images = match s.size.label().as_str() {
+        "all" => "all training images".to_string(),
+        n => format!("{n} training images"),
+    };
+    InfluenceLabels {
+        natural: s.natural.clone(),
+        robust: s.robust.clone(),
+        floor: s.floor.clone(),
+        inverses: s.inverses.iter().map(|i| i.method().to_string()).collect(),
+        dataset: dataset.map_or(s.dataset.clone(), |d| d.label.clone()),
+        cell: format!(
+            "{images}, {} fine-tuned block{}, seed {}",
+            s.blocks,
+            if s.blocks == 1 { "" } else { "s" },
+            s.seed
+        ),
+        figure6_seed: s.figure6_seed,
     }
 }

@@ -2,14 +2,17 @@
 //! initialised here, when the profile has a `probe:` block (which needs a profile whose sources
 //! are trained on the source set).
 
-use super::finetune::SourceModel;
+use crate::study::block::SourceModel;
 use super::node;
 use super::prepare::SOURCE_DATA;
 use crate::finetune::params::SourceFormat;
 use crate::probe::params::ProbeParams;
 use crate::probe::settings::ProbeSettings;
+use crate::kind::{stage, Registered};
 use crate::probe::Probe;
-use crate::render::reports::Part;
+use crate::fingerprint::{sources, Code};
+use crate::render::row::ReportRow;
+use crate::render::{RenderParams, Reports, REPORT_ROW};
 use crate::study::block::{Block, Problem};
 use crate::study::config::Profile;
 use pipeline_engine::{Input, Node};
@@ -27,11 +30,31 @@ pub struct ProbeBlock;
 
 impl Block for ProbeBlock {
     const KEY: &'static str = "probe";
-    const PART: Part = Part::Checks;
     type Settings = ProbeSettings;
+    const REPORTS: Reports = Reports {
+        rows: crate::probe::checks::ROWS,
+        code: &Code {
+            root: "probe/checks.rs",
+            parts: &[
+                sources![
+                    "probe/checks.rs",
+                    "../paper/sources.csv",
+                    "../paper/table5.csv",
+                    "aggregate/columns.rs",
+                    "pretrain/report.rs",
+                    "probe/report.rs",
+                    "render/data.rs",
+                    "render/paper.rs",
+                    "render/table5.rs",
+                    "subset/params.rs",
+                ],
+                REPORT_ROW,
+            ],
+        },
+    };
 
-    fn of(profile: &Profile) -> Option<&ProbeSettings> {
-        profile.probe.as_ref()
+    fn stages() -> Vec<Registered> {
+        vec![stage(Probe)]
     }
 
     fn check(s: &ProbeSettings, profile: &Profile) -> Vec<Problem> {
@@ -74,6 +97,30 @@ impl Block for ProbeBlock {
                 };
                 let inputs = vec![Input::new("source", &s.node), Input::new("data", SOURCE_DATA)];
                 node::<Probe>(id(&s.name), &params, inputs)
+            })
+            .collect()
+    }
+
+    /// `checks.md` and `findings.md` read the pretrain and probe artifacts of each source made
+    /// here (`source:<name>`, `probe:<name>`).
+    fn report(
+        _: &ProbeSettings,
+        _: &Profile,
+        sources: &[SourceModel],
+        row: &ReportRow,
+        _: &mut RenderParams,
+    ) -> Vec<Input> {
+        if !matches!(row.name, "checks" | "findings") {
+            return vec![];
+        }
+        sources
+            .iter()
+            .filter(|s| s.format == SourceFormat::Pretrained)
+            .flat_map(|s| {
+                [
+                    Input::new(format!("source:{}", s.name), &s.node),
+                    Input::new(format!("probe:{}", s.name), id(&s.name)),
+                ]
             })
             .collect()
     }

@@ -1,34 +1,41 @@
-//! The `render` nodes: one per report of [`REPORTS`] the profile has, publishing into the
-//! profile's reports folder, and the index.
+//! The `render` nodes: one per report of the grid ([`REPORTS`]) and of each block the profile
+//! has (the reports its kinds own), publishing into the profile's reports folder, and the index.
 
 use super::{grid_datasets, grid_sources, node};
 use crate::data::Kind;
 use crate::fetch::params::{Pin, Revision};
-use crate::influence::settings::InfluenceSettings;
 use crate::nn::options::Stem;
-use crate::render::reports::{Part, Reads, ReportRow, Told, INDEX, REPORTS};
-use crate::render::{
-    DatasetLabel, IndexEntry, InfluenceLabels, RenderParams, ScheduleEntry, SourceLabel, Statistics,
-};
+use crate::render::reports::{INDEX, REPORTS};
+use crate::render::row::{Reads, ReportRow, Told};
+use crate::render::{DatasetLabel, IndexEntry, RenderParams, ScheduleEntry, SourceLabel};
+use crate::render::{Render, Statistics};
+use crate::study::block::SourceModel;
+use crate::study::block::Wired;
 use crate::study::config::{DataOrigin, Profile, SourceOrigin};
-
-use crate::render::Render;
 use pipeline_engine::{Input, Node, Publish};
 
 /// How the captions describe an `origin: scratch` source.
 const UNTRAINED: &str = "untrained (the same initial weights, no pre-training: the floor)";
 
-/// The render nodes of profile `name`, one per row of [`REPORTS`] whose part is one of `parts`
-/// (the grid and the parts its blocks turn on), publishing into the folder `reports` (relative
-/// to the project root), and the index; `pretrained` lists the `pretrain` node of each source
-/// trained here.
+/// What of the grid the reports read.
+pub struct Grid<'a> {
+    /// Each report's statistic.
+    pub statistics: &'a Statistics,
+    /// The `pretrain` node of each source trained here.
+    pub pretrained: &'a [&'a Node],
+    /// The grid's source models.
+    pub sources: &'a [SourceModel],
+}
+
+/// The render nodes of profile `name`, one per row of [`REPORTS`] and of the reports of each of
+/// `blocks` (those the profile has), publishing into the folder `reports` (relative to the
+/// project root), and the index.
 pub fn nodes(
     name: &str,
     profile: &Profile,
-    parts: &[Part],
-    statistics: &Statistics,
+    grid: &Grid,
+    blocks: &[&dyn Wired],
     reports: &str,
-    pretrained: &[&Node],
 ) -> Vec<Node> {
     let base = RenderParams {
         report: INDEX.name.to_string(),
@@ -67,17 +74,21 @@ pub fn nodes(
         finetune: None,
         schedule: vec![],
         blocks: vec![],
-        influence: None,
+        block: None,
     };
     let mut nodes = Vec::new();
     let mut index_entries = Vec::new();
-    for row in REPORTS.iter().filter(|r| parts.contains(&r.part)) {
+    let owned = blocks.iter().flat_map(|b| b.reports().rows);
+    for row in REPORTS.iter().chain(owned) {
         let mut params = RenderParams { report: row.name.to_string(), ..base.clone() };
         for told in row.told {
             tell(&mut params, *told, profile);
         }
-        params.statistic = row.statistic.map(|of| of(statistics));
-        let inputs = inputs(row.reads, profile, parts, pretrained);
+        params.statistic = row.statistic.map(|of| of(grid.statistics));
+        let mut inputs = inputs(row.reads, profile, grid.pretrained);
+        for block in blocks {
+            inputs.extend(block.report(profile, grid.sources, row, &mut params));
+        }
         nodes.push(published(
             node::<Render>(format!("render/{}", row.name), &params, inputs),
             row,
@@ -126,15 +137,11 @@ fn tell(params: &mut RenderParams, what: Told, profile: &Profile) {
             let smallest = profile.grid.schedule.iter().map(|r| r.size).min().map(|s| s.label());
             params.subset_size = profile.reports.figure3_size.map(|n| n.to_string()).or(smallest)
         }
-        Told::Influence => {
-            let s = profile.influence.as_ref().expect("influence reports only with its block");
-            params.influence = Some(influence_labels(profile, s))
-        }
     }
 }
 
-/// The inputs of a report that reads `reads`.
-fn inputs(reads: Reads, profile: &Profile, parts: &[Part], pretrained: &[&Node]) -> Vec<Input> {
+/// The inputs of a report that reads `reads` of the grid.
+fn inputs(reads: Reads, profile: &Profile, pretrained: &[&Node]) -> Vec<Input> {
     match reads {
         Reads::Aggregate => vec![Input::new("aggregate", super::aggregate::MAIN)],
         Reads::Depths => vec![Input::new("aggregate", super::aggregate::DEPTHS)],
@@ -145,75 +152,7 @@ fn inputs(reads: Reads, profile: &Profile, parts: &[Part], pretrained: &[&Node])
         Reads::Datasets => grid_datasets(profile)
             .map(|d| Input::optional(format!("dataset:{}", d.name), super::prepare::id(&d.name)))
             .collect(),
-        Reads::Influence | Reads::InfluenceAndData => {
-            let s = profile.influence.as_ref().expect("influence reports only with its block");
-            // `<role>:<method>`: each studied source's artifact under each inverse.
-            let mut inputs: Vec<Input> = s
-                .cells()
-                .into_iter()
-                .flat_map(|(role, cell)| {
-                    s.inverses.iter().map(move |inverse| {
-                        let name = format!("{role}:{}", inverse.method());
-                        Input::new(name, super::influence::id(&cell, inverse))
-                    })
-                })
-                .collect();
-            if reads == Reads::InfluenceAndData {
-                inputs.push(Input::new("data", super::prepare::id(&s.dataset)));
-            }
-            inputs
-        }
-        Reads::Visualise => {
-            let settings = profile.figure1.as_ref().expect("Figure 1 only with its block");
-            let id = |s: &String| super::visualise::id(s);
-            settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
-        }
-        Reads::Probes => probes(pretrained),
-        Reads::AggregateAndProbes => {
-            let mut inputs = inputs(Reads::Aggregate, profile, parts, pretrained);
-            if parts.contains(&Part::Checks) {
-                inputs.extend(probes(pretrained));
-            }
-            inputs
-        }
         Reads::Nothing => vec![],
-    }
-}
-
-/// The pretrain and probe nodes of each source made here.
-fn probes(pretrained: &[&Node]) -> Vec<Input> {
-    pretrained
-        .iter()
-        .flat_map(|n| {
-            let name = n.id.trim_start_matches("pretrain/");
-            [
-                Input::new(format!("source:{name}"), &n.id),
-                Input::new(format!("probe:{name}"), super::probe::id(name)),
-            ]
-        })
-        .collect()
-}
-
-/// What the influence reports say about the study.
-fn influence_labels(profile: &Profile, s: &InfluenceSettings) -> InfluenceLabels {
-    let dataset = profile.datasets.iter().find(|d| d.name == s.dataset);
-    let images = match s.size.label().as_str() {
-        "all" => "all training images".to_string(),
-        n => format!("{n} training images"),
-    };
-    InfluenceLabels {
-        natural: s.natural.clone(),
-        robust: s.robust.clone(),
-        floor: s.floor.clone(),
-        inverses: s.inverses.iter().map(|i| i.method().to_string()).collect(),
-        dataset: dataset.map_or(s.dataset.clone(), |d| d.label.clone()),
-        cell: format!(
-            "{images}, {} fine-tuned block{}, seed {}",
-            s.blocks,
-            if s.blocks == 1 { "" } else { "s" },
-            s.seed
-        ),
-        figure6_seed: s.figure6_seed,
     }
 }
 

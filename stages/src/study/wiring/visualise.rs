@@ -1,9 +1,12 @@
 //! Figure 1's nodes: one `visualise` node per source the profile's `figure1:` block names; the
 //! block must name sources of the grid and coordinates of its network.
 
-use super::finetune::SourceModel;
+use crate::study::block::SourceModel;
 use super::{grid_sources, node};
-use crate::render::reports::Part;
+use crate::kind::{stage, Registered};
+use crate::fingerprint::{sources, Code};
+use crate::render::row::ReportRow;
+use crate::render::{RenderParams, Reports, REPORT_ROW};
 use crate::study::block::{Block, Problem};
 use crate::study::config::Profile;
 use crate::threat::Constraint;
@@ -22,11 +25,26 @@ pub struct Figure1Block;
 
 impl Block for Figure1Block {
     const KEY: &'static str = "figure1";
-    const PART: Part = Part::Figure1;
     type Settings = Figure1Settings;
+    const REPORTS: Reports = Reports {
+        rows: crate::visualise::figure1::ROWS,
+        code: &Code {
+            root: "visualise/figure1.rs",
+            parts: &[
+                sources![
+                    "visualise/figure1.rs",
+                    "npy.rs",
+                    "render/raster.rs",
+                    "render/svg.rs",
+                    "visualise/artifact.rs",
+                ],
+                REPORT_ROW,
+            ],
+        },
+    };
 
-    fn of(profile: &Profile) -> Option<&Figure1Settings> {
-        profile.figure1.as_ref()
+    fn stages() -> Vec<Registered> {
+        vec![stage(VisualiseStage)]
     }
 
     fn check(s: &Figure1Settings, profile: &Profile) -> Vec<Problem> {
@@ -92,5 +110,19 @@ impl Block for Figure1Block {
                 node::<VisualiseStage>(id(&s.name), &params, vec![Input::new("source", &s.node)])
             })
             .collect()
+    }
+
+    /// Figure 1 reads the visualisation of each of its sources (`visualise:<name>`).
+    fn report(
+        settings: &Figure1Settings,
+        _: &Profile,
+        _: &[SourceModel],
+        row: &ReportRow,
+        _: &mut RenderParams,
+    ) -> Vec<Input> {
+        if !Self::REPORTS.rows.iter().any(|r| r.name == row.name) {
+            return vec![];
+        }
+        settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
     }
 }

@@ -3,14 +3,33 @@
 //! from that seed (`visualise` artifacts), at the network's resolution without smoothing. Under
 //! each image the coordinate's value, from the seed's to the kept image's.
 
-use super::raster::{self, Rgb};
-use super::svg::{caption, open, wrap};
-use super::RenderParams;
 use crate::npy::Array;
+use crate::render::raster::{self, Rgb};
+use crate::render::row::{Reads, ReportRow};
+use crate::render::svg::{caption, open, wrap};
+use crate::render::RenderParams;
 use crate::visualise::artifact::{Summary, IMAGES, SEEDS};
 use anyhow::{ensure, Result};
 use std::fmt::Write;
 use std::path::Path;
+
+/// Figure 1's report. Inputs: `visualise:<name>`, the visualisation of each of its sources.
+pub const ROWS: &[ReportRow] = &[ReportRow {
+        name: "figure1",
+        files: &["figure1.svg"],
+        description: "Feature visualisation: images that maximise coordinates of each model's representation, from the same seeds.",
+        reads: Reads::Nothing,
+        told: &[],
+        statistic: None,
+        draw: |p, ctx| {
+            let dirs: Vec<(&str, &Path)> = p
+                .sources
+                .iter()
+                .filter_map(|s| Some((s.name.as_str(), ctx.input(&format!("visualise:{}", s.name)).ok()?)))
+                .collect();
+            Ok(vec![render(p, &dirs)?])
+        },
+}];
 
 const IMAGE: f64 = 64.0;
 const CELL: f64 = 76.0;

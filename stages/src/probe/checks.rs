@@ -3,16 +3,43 @@
 //! artifact's `source.json`) — and the radius rule that fixed the robust sources' radii from
 //! their clean source accuracy relative to the natural source's, as the paper's sources have it.
 
-use super::paper;
-use super::params::SourceLabel;
-use super::table5::{constraint_name, pct};
-use super::RenderParams;
 use crate::pretrain::report::{SourceReport, REPORT};
 use crate::probe::report::{Conflict, ProbeReport};
+use crate::render::paper;
+use crate::render::params::SourceLabel;
+use crate::render::row::{Reads, ReportRow};
+use crate::render::table5::{constraint_name, pct};
+use crate::render::RenderParams;
 use crate::threat::Constraint;
 use anyhow::{Context, Result};
+use pipeline_engine::StageContext;
 use std::fmt::Write;
 use std::path::Path;
+
+/// The manipulation checks' report. Inputs: `source:<name>` and `probe:<name>`, the pretrain and
+/// probe artifacts of each source trained or initialised here (`findings.md` reads them too).
+pub const ROWS: &[ReportRow] = &[ReportRow {
+        name: "checks",
+        files: &["checks.md"],
+        description: "Manipulation checks on the source set, before any transfer: accuracy on low- and high-passed images, shape bias on cue-conflict images, PGD at each source's own radius, and the radius rule.",
+        reads: Reads::Nothing,
+        told: &[],
+        statistic: None,
+        draw: |p, ctx| Ok(vec![render(p, &load(&probed(p, ctx))?)?]),
+}];
+
+/// The pretrain and probe artifact folders of each source with both (`source:<name>`,
+/// `probe:<name>`); none where the profile has no manipulation checks.
+pub fn probed<'a>(
+    p: &'a RenderParams,
+    ctx: &'a StageContext,
+) -> Vec<(&'a SourceLabel, &'a Path, &'a Path)> {
+    let input = |kind: &str, name: &str| ctx.input(&format!("{kind}:{name}")).ok();
+    p.sources
+        .iter()
+        .filter_map(|s| Some((s, input("source", &s.name)?, input("probe", &s.name)?)))
+        .collect()
+}
 
 /// The band of clean source accuracy, relative to the natural source's, that a robust source's
 /// radius must give: the paper's ImageNet sources lie at 0.63–0.82 (its Table 3).

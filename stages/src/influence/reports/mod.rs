@@ -7,13 +7,15 @@
 mod figure6;
 mod figure7;
 mod ranks;
+pub mod rows;
 
-use super::figures::color;
-use super::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
-use super::{InfluenceLabels, RenderParams};
 use crate::influence::matrices::Influence;
+use crate::render::figures::color;
+use crate::render::plot::{self, Figure, Line, Panel, Point, XAxis, YAxis};
+use crate::render::RenderParams;
 use anyhow::{Context, Result};
 use ranks::Ranks;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -51,8 +53,30 @@ impl Pair {
     }
 }
 
-pub fn labels(p: &RenderParams) -> Result<&InfluenceLabels> {
-    p.influence.as_ref().context("an influence report needs the study's labels")
+/// What the influence reports say about the study (set by the study's wiring, in `RenderParams::block`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluenceLabels {
+    /// Source names (as in `RenderParams::sources`) of the two models, and of the untrained
+    /// floor where the study has one.
+    pub natural: String,
+    pub robust: String,
+    pub floor: Option<String>,
+    /// The inverses' methods (`pinv`, `damped`), in the profile's order: the first draws the
+    /// figures. The inputs are named `<role>:<method>`.
+    pub inverses: Vec<String>,
+    /// The target dataset's label.
+    pub dataset: String,
+    /// The cell, in words: `400 training images, 3 fine-tuned blocks, seed 20000000`.
+    pub cell: String,
+    /// Figure 6: the seed that draws one test image per class.
+    pub figure6_seed: u64,
+}
+
+/// The study's labels a report is told.
+pub fn labels(p: &RenderParams) -> Result<InfluenceLabels> {
+    let told = p.block.clone().context("an influence report needs the study's labels")?;
+    serde_json::from_value(told).context("the influence study's labels")
 }
 
 /// Train rows and test rows of one model.
@@ -69,7 +93,7 @@ fn model_ranks(i: &Influence) -> (Ranks, Ranks) {
 pub fn figure8(p: &RenderParams, pair: &Pair) -> Result<String> {
     let l = labels(p)?;
     let models: Vec<(&str, (Ranks, Ranks))> =
-        pair.models(l).into_iter().map(|(name, i)| (name, model_ranks(i))).collect();
+        pair.models(&l).into_iter().map(|(name, i)| (name, model_ranks(i))).collect();
     let line = |source: &str, r: &Ranks| Line {
         color: color(p, source),
         points: r
@@ -220,7 +244,7 @@ pub fn markdown(p: &RenderParams, pairs: &[(String, Pair)]) -> Result<String> {
             md.push_str(if comparable && paper.is_some() { " ---: | ---: |" } else { " ---: |" });
         }
         md.push('\n');
-        let models = pair.models(l);
+        let models = pair.models(&l);
         let mut values = vec![Vec::new(); STATISTICS.len()];
         for (column, (name, model)) in models.iter().enumerate() {
             let (train, test) = model_ranks(model);
