@@ -1,7 +1,8 @@
 //! The typed seam of a stage kind: its name, the type of its nodes' parameters, the code it is
 //! made of and its run, tied together by one trait, so that a node's parameters can only be
 //! those of its kind (`study::wiring::node::<Finetune>(id, &FinetuneParams, …)`) and a kind's
-//! fingerprint is always over its own code. [`stage`] turns a kind into the engine's untyped
+//! fingerprint is always over its own code (and, for the render stage, the code of the reports
+//! it is given: [`StageKind::codes`]). [`stage`] turns a kind into the engine's untyped
 //! [`Stage`].
 
 use crate::fingerprint::{self, sources, Code, Sources};

@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 /// Source files, each path (relative to `stages/src/`) with its text: what [`sources!`] makes.
 pub type Sources = &'static [(&'static str, &'static str)];
 
-/// The code of one stage kind: the module that defines it, and the files its code is made of.
+/// The code of one stage kind, or of the reports a kind owns: the module that defines it, and the
+/// files its code is made of.
 pub struct Code {
     /// The stage's own module file, where the closure starts.
     pub root: &'static str,

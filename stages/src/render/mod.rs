@@ -53,7 +53,7 @@ pub const REPORT_ROW: Sources = sources![
 
 /// The `render` stage: the grid's reports ([`reports::REPORTS`]), the index, and the reports
 /// the stage kinds of a profile's blocks own, each drawn from its row. Inputs: `aggregate`
-/// (tables and figures), `source:<name>` (the pretrain artifacts, Table 3 only),
+/// (tables and figures), `source:<name>` (the pretrain artifacts, Table 3),
 /// `dataset:<name>` (Table 4), and what a block adds for its reports.
 pub struct Render {
     rows: Vec<&'static ReportRow>,

@@ -6,7 +6,7 @@
 //! belongs to the stage it configures; the profile holds it by the block's key, parsed from the
 //! study file's text by [`Wired::parse`] (so that its errors are located like every other).
 
-use super::config::Profile;
+use super::config::{Profile, EMPTY_BLOCK};
 use crate::finetune::cell::Cell;
 use crate::finetune::params::SourceFormat;
 use crate::kind::Registered;
@@ -41,6 +41,10 @@ pub trait Block: Sync + 'static {
     type Settings: DeserializeOwned + Send + Sync + 'static;
     /// The reports its kinds own (drawn by the render stage where the profile has the block).
     const REPORTS: Reports;
+    /// Whether report `row` is one of its own.
+    fn owns(row: &ReportRow) -> bool {
+        Self::REPORTS.rows.iter().any(|r| r.name == row.name)
+    }
     /// The stage kinds whose nodes it adds, each with its code.
     fn stages() -> Vec<Registered>;
     /// What of the block does not fit the rest of `profile`.
@@ -179,11 +183,7 @@ impl<'de, B: Block> Deserialize<'de> for Picked<B> {
                     // meant away: an error at its place.
                     match map.next_value::<Option<B::Settings>>()? {
                         Some(settings) => picked = Some(settings),
-                        None => {
-                            return Err(serde::de::Error::custom(
-                                "the block is empty; see the mini profile for its fields",
-                            ))
-                        }
+                        None => return Err(serde::de::Error::custom(EMPTY_BLOCK)),
                     }
                 }
                 Ok(Picked(picked))

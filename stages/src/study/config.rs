@@ -121,14 +121,15 @@ fn fields<T: DeserializeOwned>() -> &'static [&'static str] {
     fields
 }
 
+/// The error of a block's key with no value.
+pub const EMPTY_BLOCK: &str = "the block is empty; see the mini profile for its fields";
+
 /// A profile's optional block: absent is `None`, but a key with no value is an error (at its
 /// place in the file), since it is more likely a block left unfinished than one meant away.
 fn block<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     match Option::<T>::deserialize(d)? {
         Some(block) => Ok(Some(block)),
-        None => {
-            Err(serde::de::Error::custom("the block is empty; see the mini profile for its fields"))
-        }
+        None => Err(serde::de::Error::custom(EMPTY_BLOCK)),
     }
 }
 

@@ -63,6 +63,7 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
     // misspelt `grid` is that, not a missing one).
     let blocks = wiring::blocks();
     if let Some((path, message)) = unknown_keys(&tree, &blocks) {
+        let path: Vec<locate::Seg> = path.iter().map(|k| Key(k.as_str())).collect();
         bail!("{}{}: {message}", position(config, text, &path), validate::dotted(&path));
     }
     let mut file: config::StudyFile = yaml_serde::from_str(text).map_err(located)?;
@@ -162,22 +163,26 @@ pub fn load_text(text: &str, config: &Path, profile: Option<&str>) -> Result<Stu
 
 /// The first key of a profile in `tree` that is neither a field of [`config::Profile`] nor one
 /// of `blocks`: its path and the error.
-fn unknown_keys<'a>(
-    tree: &'a yaml_serde::Value,
+fn unknown_keys(
+    tree: &yaml_serde::Value,
     blocks: &[&dyn block::Wired],
-) -> Option<(Vec<locate::Seg<'a>>, String)> {
+) -> Option<([String; 3], String)> {
+    // A key as written: `mini`, or `2024` for a key that is not a string.
+    let text = |key: &yaml_serde::Value| match key.as_str() {
+        Some(s) => s.to_string(),
+        None => yaml_serde::to_string(key).unwrap_or_default().trim().to_string(),
+    };
     let fields = config::profile_fields();
     let known: Vec<&str> = fields.iter().copied().chain(blocks.iter().map(|b| b.key())).collect();
     let profiles = tree.get("profiles")?.as_mapping()?;
     for (name, profile) in profiles {
-        let (Some(name), Some(profile)) = (name.as_str(), profile.as_mapping()) else { continue };
-        for key in profile.keys() {
-            let key = key.as_str().unwrap_or("");
-            if !known.contains(&key) {
+        let Some(profile) = profile.as_mapping() else { continue };
+        for key in profile.keys().map(text) {
+            if !known.contains(&key.as_str()) {
                 let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
                 let message =
                     format!("unknown field `{key}`, expected one of {}", expected.join(", "));
-                return Some((vec![Key("profiles"), Key(name), Key(key)], message));
+                return Some((["profiles".into(), text(name), key], message));
             }
         }
     }
@@ -554,6 +559,11 @@ mod tests {
                 ["unknown field `probes`", "`probe`", "`grid`"],
             ),
             ("    grid:\n", "    gird:\n", ["unknown field `gird`", "`grid`", "`figure1`"]),
+            (
+                "    grid:\n",
+                "    2024: 1\n    grid:\n",
+                ["unknown field `2024`", "`grid`", "`probe`"],
+            ),
         ] {
             let at = text.find(from).unwrap();
             let text = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);

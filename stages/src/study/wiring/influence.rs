@@ -1,7 +1,7 @@
 //! The influence study's nodes for a profile with an `influence:` block: for the natural, the
 //! robust and the floor source's cell, its features and its influence matrices under each
 //! inverse. The cells themselves are the grid's `finetune` nodes, told to keep their networks
-//! (`study/expand.rs`). The block must name a cell of the grid.
+//! ([`Block::kept`]). The block must name a cell of the grid.
 
 use crate::study::block::SourceModel;
 use super::{grid_sources, node};
@@ -213,7 +213,7 @@ impl Block for InfluenceBlock {
         row: &ReportRow,
         params: &mut RenderParams,
     ) -> Vec<Input> {
-        if !Self::REPORTS.rows.iter().any(|r| r.name == row.name) {
+        if !Self::owns(row) {
             return vec![];
         }
         let labels = serde_json::to_value(labels(profile, s)).expect("labels serialise");

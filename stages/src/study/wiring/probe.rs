@@ -110,7 +110,8 @@ impl Block for ProbeBlock {
         row: &ReportRow,
         _: &mut RenderParams,
     ) -> Vec<Input> {
-        if !matches!(row.name, "checks" | "findings") {
+        // `findings.md` reports the checks' outcome beside the transfer's.
+        if !(Self::owns(row) || row.name == "findings") {
             return vec![];
         }
         sources

@@ -120,7 +120,7 @@ impl Block for Figure1Block {
         row: &ReportRow,
         _: &mut RenderParams,
     ) -> Vec<Input> {
-        if !Self::REPORTS.rows.iter().any(|r| r.name == row.name) {
+        if !Self::owns(row) {
             return vec![];
         }
         settings.sources.iter().map(|s| Input::new(format!("visualise:{s}"), id(s))).collect()
