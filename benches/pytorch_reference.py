@@ -1,6 +1,13 @@
-"""The rows of `pipeline bench` in PyTorch on the CPU: the same networks, regimes and batches.
+"""The rows of `pipeline bench` in PyTorch: the same networks, regimes and batches.
 
     python3 benches/pytorch_reference.py [--threads N] [--iterations N] [--batch N]
+        [--device cpu|cuda] [--network mini|resnet50|all] [--blocks 0,1,3,9]
+
+On `--device cuda` it times what `pipeline --device cuda bench --network resnet50 --blocks …`
+times, in fp32 with TF32 off for cuDNN and cuBLAS (PyTorch's own default for convolutions is
+TF32), cuDNN's autotuner on (`benchmark`, as a user would run it), synchronising before each
+clock read; the ResNet-50 row takes the batch and iterations given (on the CPU at most 16 and 3).
+"N blocks" trains the last N bottleneck blocks and `fc`.
 
 A reference outside the Rust build, for the ratio in `pipeline bench`'s goal (issue #12): run it
 and `pipeline bench --network all` on the same machine, one after the other, with the same thread
@@ -76,26 +83,40 @@ class ResNet50(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
 
-def images_per_second(batch, iterations, step):
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(batch, iterations, step, device):
     step()
+    sync(device)
     start = time.perf_counter()
     for _ in range(iterations):
         step()
+    sync(device)
     return batch * iterations / (time.perf_counter() - start)
 
 
-def row(name, width, small_stem, side, trains, batch, iterations):
+def row(name, width, small_stem, side, trains, batch, iterations, device):
     torch.manual_seed(1)
-    net = ResNet50(width, small_stem)
+    net = ResNet50(width, small_stem).to(device)
     net.train()  # every BatchNorm in training mode, frozen ones included
+    blocks = [b for layer in (net.layer1, net.layer2, net.layer3, net.layer4) for b in layer]
+    trained = list(net.fc.parameters())
+    if trains == "all":
+        trained = list(net.parameters())
+    else:
+        n = int(trains.split()[0])
+        trained += [p for b in blocks[len(blocks) - n :] for p in b.parameters()] if n else []
     for p in net.parameters():
-        p.requires_grad = trains == "all"
-    for p in list(net.layer4.parameters()) + list(net.fc.parameters()):
+        p.requires_grad = False
+    for p in trained:
         p.requires_grad = True
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.rand(batch, 3, side, side)
-    y = torch.arange(batch) % CLASSES
+    x = torch.rand(batch, 3, side, side, device=device)
+    y = torch.arange(batch, device=device) % CLASSES
 
     def forward():
         with torch.no_grad():
@@ -106,8 +127,8 @@ def row(name, width, small_stem, side, trains, batch, iterations):
         F.cross_entropy(net(x), y).backward()
         opt.step()
 
-    fwd = images_per_second(batch, iterations, forward)
-    step = images_per_second(batch, iterations, train)
+    fwd = images_per_second(batch, iterations, forward, device)
+    step = images_per_second(batch, iterations, train, device)
     print(
         f"{name:<10} {f'{side}x{side}':>7} {trains:>9} {batch:>5} {iterations:>5}"
         f" {fwd:>15.1f} {step:>18.1f}"
@@ -119,17 +140,33 @@ def main():
     args.add_argument("--threads", type=int, default=torch.get_num_threads())
     args.add_argument("--iterations", type=int, default=20)
     args.add_argument("--batch", type=int, default=32)
+    args.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args.add_argument("--network", default="all", choices=["mini", "resnet50", "all"])
+    args.add_argument("--blocks", default="3", help="ResNet-50 rows: blocks trained, comma-separated")
     a = args.parse_args()
+    device = torch.device(a.device)
     torch.set_num_threads(a.threads)
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+        print(f"PyTorch {torch.__version__}, {torch.cuda.get_device_name(device)}, fp32 (TF32 off)")
+    else:
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     print(
         f"{'network':<10} {'input':>7} {'trains':>9} {'batch':>5} {'iters':>5}"
         f" {'forward img/s':>15} {'train step img/s':>18}"
     )
-    for name, width, side in [("mini w8", 8, 32), ("mini w4", 4, 16)]:
-        for trains in ["3 blocks", "all"]:
-            row(name, width, True, side, trains, a.batch, a.iterations)
-    row("resnet50", 64, False, 224, "3 blocks", min(a.batch, 16), min(a.iterations, 3))
+    if a.network in ("mini", "all"):
+        for name, width, side in [("mini w8", 8, 32), ("mini w4", 4, 16)]:
+            for trains in ["3 blocks", "all"]:
+                row(name, width, True, side, trains, a.batch, a.iterations, device)
+    if a.network in ("resnet50", "all"):
+        batch, iterations = a.batch, a.iterations
+        if device.type == "cpu":
+            batch, iterations = min(batch, 16), min(iterations, 3)
+        for blocks in a.blocks.split(","):
+            row("resnet50", 64, False, 224, f"{int(blocks)} blocks", batch, iterations, device)
 
 
 if __name__ == "__main__":

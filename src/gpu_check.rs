@@ -6,8 +6,14 @@
 //!    weights, same batch): the loss, and every parameter and running statistic after the SGD
 //!    step (tolerances in `pipeline_stages::gpu_check`). Twice: every parameter training
 //!    (pre-training), and the last 3 blocks with frozen BatchNorm in train mode (Table 5).
-//! 3. `study`: the study in `gpu_check.yaml` (the paper's network, tiny procedural data, sources
+//! 3. `op`: each op the project implements on CUDA (`--cuda-kernels project`) against candle's
+//!    own op on the GPU, on every ResNet-50 shape at 224×224: the output and every gradient
+//!    within [`FP32_TOLERANCE`] (one line per op and shape).
+//! 4. `study`: the study in `gpu_check.yaml` (the paper's network, tiny procedural data, sources
 //!    pre-trained here) built end to end on the GPU in a temporary folder, every report rendered.
+//!
+//! The bench, step and study checks run the ops `--cuda-kernels` names.
+//! `--compile ARCH` instead only compiles the project's CUDA kernels, which needs no GPU.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +24,8 @@ use pipeline_engine::{Force, LocalExecutor, LockSettings, ProgressMode, RunOptio
 use pipeline_stages::gpu_check::{
     resnet50_throughput, step_agreement, LOSS_TOLERANCE, UPDATE_TOLERANCE,
 };
-use pipeline_stages::nn::device::{self as compute, DeviceChoice};
+use pipeline_stages::nn::cuda::check::{compare, resnet50_cases, FP32_TOLERANCE};
+use pipeline_stages::nn::device::{self as compute, CudaKernels, DeviceChoice};
 use pipeline_stages::nn::{FrozenBn, NetConfig, Regime};
 
 use crate::Project;
@@ -28,13 +35,29 @@ const BENCH_BATCH: usize = 16;
 const BENCH_ITERATIONS: usize = 10;
 const STEP_BATCH: usize = 8;
 
-pub fn run(choice: DeviceChoice, keep: bool) -> Result<ExitCode> {
+/// Compiles the project's CUDA kernels for `arch` and says how many entry points the PTX has.
+pub fn compile(arch: &str) -> Result<ExitCode> {
+    #[cfg(feature = "cuda")]
+    {
+        // NVRTC takes the architecture as a static string; this process compiles once.
+        let arch: &'static str = Box::leak(arch.to_string().into_boxed_str());
+        let ptx = pipeline_stages::nn::cuda::kernels::compile(arch).map_err(anyhow::Error::msg)?;
+        let entries = ptx.matches(".entry ").count();
+        println!("ok   compile: the project's CUDA kernels for {arch}: {entries} kernels, {} bytes of PTX", ptx.len());
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "cuda"))]
+    bail!("gpu-check --compile {arch}: this pipeline binary was built without CUDA (build it with `--features cuda`)")
+}
+
+pub fn run(choice: DeviceChoice, keep: bool, op_batch: usize) -> Result<ExitCode> {
     let choice = match choice {
         DeviceChoice::Auto => DeviceChoice::Cuda(0),
         DeviceChoice::Cpu => bail!("gpu-check checks a GPU: --device cpu leaves nothing to check"),
         cuda => cuda,
     };
     println!("device: {}", compute::select(choice)?);
+    println!("cuda kernels: {}", compute::cuda_kernels());
     let device = compute::device()?;
     let mut failed = 0;
     let mut report = |name: &str, result: Result<(bool, String)>| {
@@ -79,6 +102,25 @@ pub fn run(choice: DeviceChoice, keep: bool) -> Result<ExitCode> {
             }),
         );
     }
+    // Each op of the project's against candle's, whatever --cuda-kernels says for the rest.
+    let kernels = compute::cuda_kernels();
+    compute::set_cuda_kernels(CudaKernels::Project);
+    for (i, case) in resnet50_cases(op_batch, 224).into_iter().enumerate() {
+        report(
+            "op",
+            compare(case, &device, 100 + i as u64).map(|compared| {
+                let ok = compared.iter().all(|c| c.relative <= FP32_TOLERANCE);
+                let figures: Vec<String> =
+                    compared.iter().map(|c| format!("{} {:.1e}", c.what, c.relative)).collect();
+                let line = format!(
+                    "{case}, project against candle (tolerance {FP32_TOLERANCE:e} relative, fp32): {}",
+                    figures.join(", ")
+                );
+                (ok, line)
+            }),
+        );
+    }
+    compute::set_cuda_kernels(kernels);
     report("study", study(keep));
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -10,7 +10,7 @@ use pipeline_engine::{
     Force, LocalExecutor, LockSettings, ProgressMode, Registry, Remote, RemoteUse, RunOptions,
     RunSummary, SlurmExecutor, Store, TransferSummary, LOCK_FILE,
 };
-use pipeline_stages::nn::device::{self as compute, DeviceChoice};
+use pipeline_stages::nn::device::{self as compute, CudaKernels, DeviceChoice};
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +52,11 @@ struct Cli {
     /// key: a node built on a GPU is the same node as one built on the CPU.
     #[arg(long, global = true, value_name = "DEVICE", default_value = "auto")]
     device: DeviceChoice,
+    /// Which ops the networks run on CUDA: candle (candle's own ops) or project (the project's:
+    /// cuDNN convolutions with deterministic algorithms, its own BatchNorm and residual kernels;
+    /// README "Run on a GPU"). Not part of any key; no effect on the CPU.
+    #[arg(long, global = true, value_name = "OPS", default_value = "candle")]
+    cuda_kernels: CudaKernels,
     #[command(subcommand)]
     command: Command,
 }
@@ -143,6 +148,14 @@ struct GpuCheckArgs {
     /// Keep the study's temporary folder (artifacts, logs, reports) even when it passes.
     #[arg(long)]
     keep: bool,
+    /// Only compile the project's CUDA kernels with NVRTC for ARCH (compute_90: H100, H200;
+    /// compute_80: A100) and report; needs no GPU (what CI checks).
+    #[arg(long, value_name = "ARCH")]
+    compile: Option<String>,
+    /// Images per op in the per-op check (each project op against candle's on every ResNet-50
+    /// shape at 224×224).
+    #[arg(long, default_value_t = 8)]
+    op_batch: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -267,8 +280,8 @@ struct ListArgs {
 #[derive(Args)]
 struct BenchArgs {
     /// Which network to time (`influence`: the influence study's linear algebra instead, at the
-    /// mini and the paper sizes).
-    #[arg(long, default_value = "mini", value_parser = ["mini", "resnet50", "all", "influence"])]
+    /// mini and the paper sizes; `data`: the CPU data pipeline's images/s at 224×224).
+    #[arg(long, default_value = "mini", value_parser = ["mini", "resnet50", "all", "influence", "data"])]
     network: String,
     /// Images per step.
     #[arg(long, default_value_t = 32)]
@@ -280,6 +293,9 @@ struct BenchArgs {
     /// milliseconds per step, and the rest (candle's own ops, autograd, the SGD update).
     #[arg(long)]
     ops: bool,
+    /// The ResNet-50 rows: fine-tuning this many last blocks each (0: fc alone), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    blocks: Vec<usize>,
 }
 
 fn main() -> ExitCode {
@@ -377,6 +393,7 @@ impl Project {
 }
 
 fn dispatch(cli: &Cli) -> Result<ExitCode> {
+    compute::set_cuda_kernels(cli.cuda_kernels);
     match &cli.command {
         Command::Run(args) => {
             let p = Project::load(cli)?;
@@ -420,7 +437,10 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             let built = build_slurm_task(&builder, &args.jobs_file, index)?;
             Ok(exit(built))
         }
-        Command::GpuCheck(args) => gpu_check::run(cli.device, args.keep),
+        Command::GpuCheck(args) => match &args.compile {
+            Some(arch) => gpu_check::compile(arch),
+            None => gpu_check::run(cli.device, args.keep, args.op_batch),
+        },
         Command::Bench(args) => {
             println!("device: {}", compute::select(cli.device)?);
             pipeline_stages::bench::run(&pipeline_stages::bench::BenchOptions {
@@ -428,6 +448,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 batch: args.batch,
                 iterations: args.iterations,
                 ops: args.ops,
+                blocks: args.blocks.clone(),
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -547,6 +568,7 @@ fn slurm_executor(cli: &Cli, p: &Project, args: &RunArgs) -> Result<SlurmExecuto
         worker.extend(["--store".into(), store.display().to_string()]);
     }
     worker.extend(["--device".into(), cli.device.to_string()]);
+    worker.extend(["--cuda-kernels".into(), cli.cuda_kernels.to_string()]);
     if !args.dry_run {
         // SAFETY: sets signal dispositions before the run starts any thread; the handler only
         // stores to an atomic.

@@ -25,9 +25,12 @@ pub struct BenchOptions {
     pub iterations: usize,
     /// Print each training step's time per CPU kernel.
     pub ops: bool,
+    /// The ResNet-50 rows: fine-tuning this many last blocks each (0: fc alone).
+    pub blocks: Vec<usize>,
 }
 
-/// The full ResNet-50 at 224×224 runs at most this batch and this many iterations.
+/// On the CPU, the full ResNet-50 at 224×224 runs at most this batch and this many iterations
+/// (a GPU runs what it is asked).
 const RESNET50_MAX_BATCH: usize = 16;
 const RESNET50_MAX_ITERATIONS: usize = 3;
 const CLASSES: usize = 10;
@@ -36,7 +39,7 @@ struct Case {
     name: &'static str,
     config: NetConfig,
     side: usize,
-    regimes: Vec<(&'static str, Regime)>,
+    regimes: Vec<(String, Regime)>,
     batch: usize,
     iterations: usize,
 }
@@ -46,13 +49,23 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         opts.batch > 0 && opts.iterations > 0,
         "bench needs a positive batch and iteration count"
     );
-    let fine_tune_3 = ("3 blocks", Regime::fine_tune(3, FrozenBn::Train)?);
-    let all = ("all", Regime::full());
+    let fine_tune_3 = ("3 blocks".to_string(), Regime::fine_tune(3, FrozenBn::Train)?);
+    let all = ("all".to_string(), Regime::full());
+    let device = nn::device()?;
+    let (cap_batch, cap_iterations) = match device.is_cpu() {
+        true => (RESNET50_MAX_BATCH, RESNET50_MAX_ITERATIONS),
+        false => (usize::MAX, usize::MAX),
+    };
+    let resnet50_regimes = opts
+        .blocks
+        .iter()
+        .map(|&b| Ok((format!("{b} blocks"), Regime::fine_tune(b, FrozenBn::Train)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mini = |name, width, side| Case {
         name,
         config: NetConfig { width, stem: Stem::Small, classes: CLASSES, normalizer: None },
         side,
-        regimes: vec![fine_tune_3, all],
+        regimes: vec![fine_tune_3.clone(), all.clone()],
         batch: opts.batch,
         iterations: opts.iterations,
     };
@@ -60,23 +73,24 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         name: "resnet50",
         config: NetConfig::resnet50(CLASSES),
         side: 224,
-        regimes: vec![fine_tune_3],
-        batch: opts.batch.min(RESNET50_MAX_BATCH),
-        iterations: opts.iterations.min(RESNET50_MAX_ITERATIONS),
+        regimes: resnet50_regimes,
+        batch: opts.batch.min(cap_batch),
+        iterations: opts.iterations.min(cap_iterations),
     };
-    if opts.network == "influence" {
-        return influence();
+    match opts.network.as_str() {
+        "influence" => return influence(),
+        "data" => return data_pipeline(opts.batch, opts.iterations),
+        _ => {}
     }
     let cases = match opts.network.as_str() {
         "mini" => vec![mini("mini w8", 8, 32), mini("mini w4", 4, 16)],
         "resnet50" => vec![resnet50],
         "all" => vec![mini("mini w8", 8, 32), mini("mini w4", 4, 16), resnet50],
         other => anyhow::bail!(
-            "unknown bench network `{other}`: expected mini, resnet50, all or influence"
+            "unknown bench network `{other}`: expected mini, resnet50, all, influence or data"
         ),
     };
 
-    let device = nn::device()?;
     println!(
         "{:<10} {:>7} {:>9} {:>5} {:>5} {:>15} {:>18} {:>13}",
         "network",
@@ -217,6 +231,42 @@ fn images_per_second(
     let seconds = start.elapsed().as_secs_f64();
     let flops = nn::conv::flops() - flops;
     Ok(Timing { images_per_second: (batch * iterations) as f64 / seconds, seconds, flops })
+}
+
+/// Images per second of the CPU data pipeline at the paper's input size: a batch of 32×32
+/// images (CIFAR's size) resized to 224×224, with the authors' augmentation (pad-crop, flip,
+/// colour jitter, rotation: what a fine-tuning step reads) and without (what evaluation reads),
+/// as the tensors the network takes on the CPU. Whether it can feed a GPU: set against the train
+/// step images/s of `bench --network resnet50`.
+fn data_pipeline(batch: usize, iterations: usize) -> Result<()> {
+    use crate::data::transform::{test_batch, TrainTransform};
+    use rand::SeedableRng;
+    let mut random = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut ds = crate::data::Dataset::empty("bench", CLASSES);
+    (ds.channels, ds.height, ds.width) = (3, 32, 32);
+    let count = batch.max(1) * 4;
+    ds.images = (0..count * 3 * 32 * 32).map(|_| rand::Rng::random::<u8>(&mut random)).collect();
+    ds.labels = (0..count as u32).map(|i| i % CLASSES as u32).collect();
+    let transform = TrainTransform::authors(224);
+    let batches: Vec<Vec<u32>> =
+        (0..4).map(|b| (b * batch..(b + 1) * batch).map(|i| i as u32).collect()).collect();
+    let time = |f: &mut dyn FnMut(&[u32]) -> Result<()>| -> Result<f64> {
+        f(&batches[0])?;
+        let start = Instant::now();
+        for i in 0..iterations {
+            f(&batches[i % batches.len()])?;
+        }
+        Ok((batch * iterations) as f64 / start.elapsed().as_secs_f64())
+    };
+    let cpu = candle_core::Device::Cpu;
+    let train = time(&mut |ix| transform.batch(&ds, ix, &mut random, &cpu).map(drop))?;
+    let test = time(&mut |ix| test_batch(&ds, ix, 224, &cpu).map(drop))?;
+    println!(
+        "CPU data pipeline, 32×32 → 224×224, batch {batch}, {iterations} batches, one thread:"
+    );
+    println!("  train (resize + pad-crop, flip, jitter, rotation): {train:.1} images/s");
+    println!("  test (resize):                                     {test:.1} images/s");
+    Ok(())
 }
 
 /// Seconds for each step of `influence::compute` on random features of the given size: gradients

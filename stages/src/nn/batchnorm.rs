@@ -389,6 +389,49 @@ impl CpuOp for InputGrad {
 }
 custom_op!(CustomOp3 for InputGrad {});
 
+/// The CUDA implementations: [`super::cuda::kernels`]'s, on the same operands.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::cuda_backend::CudaDevice;
+    use cudarc::driver::{CudaSlice, CudaView};
+
+    use super::super::cuda::{kernels, CudaOp};
+    use super::{GradSums, InputGrad, Normalise, Planes, Stats};
+
+    type Out = candle_core::Result<CudaSlice<f32>>;
+
+    fn planes(p: Planes) -> kernels::Planes {
+        kernels::Planes { c: p.c, hw: p.hw, m: p.count() }
+    }
+
+    impl CudaOp for Stats {
+        fn cuda(&self, _: &[&[usize]], x: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            kernels::stats(device, &x[0], planes(self.0))
+        }
+    }
+
+    impl CudaOp for Normalise {
+        fn cuda(&self, _: &[&[usize]], ops: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            // The kernel reads (μ, σ², γ, β) as one [4, C] operand.
+            let params = kernels::concat(device, &[&ops[1], &ops[2]])?;
+            kernels::normalise(device, &ops[0], &params.slice(..), planes(self.planes), self.relu)
+        }
+    }
+
+    impl CudaOp for GradSums {
+        fn cuda(&self, _: &[&[usize]], ops: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            kernels::grad_sums(device, &ops[0], &ops[1], &ops[2], planes(self.planes), self.relu)
+        }
+    }
+
+    impl CudaOp for InputGrad {
+        fn cuda(&self, _: &[&[usize]], ops: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            let p = planes(self.planes);
+            kernels::input_grad(device, &ops[0], &ops[1], &ops[2], p, self.batch, self.relu)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::batchnorm::PlaneNorm;
 use super::cpu::{custom_op, kernels_for, par_uninit, CpuKernel, CpuOp, Elem};
+use super::cuda::plan::{ConvKey, Pass};
 
 /// Floating-point operations the CPU kernels' GEMMs have done in this process (2 per
 /// multiply-add): what `pipeline bench` divides by time.
@@ -69,22 +70,27 @@ pub fn conv2d_normalised(
 
 /// The sizes of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Geometry {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    k: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    padding: usize,
-    oh: usize,
-    ow: usize,
+pub(crate) struct Geometry {
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) k: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Geometry {
-    fn new(x: &[usize], w: &[usize], stride: usize, padding: usize) -> candle_core::Result<Self> {
+    pub(crate) fn new(
+        x: &[usize],
+        w: &[usize],
+        stride: usize,
+        padding: usize,
+    ) -> candle_core::Result<Self> {
         let (&[n, c, h, wd], &[k, c2, kh, kw]) = (x, w) else {
             candle_core::bail!("conv2d needs 4-d input and kernel, got {x:?} and {w:?}");
         };
@@ -95,6 +101,18 @@ impl Geometry {
         }
         let (oh, ow) = ((h + 2 * padding - kh) / stride + 1, (wd + 2 * padding - kw) / stride + 1);
         Ok(Geometry { n, c, h, w: wd, k, kh, kw, stride, padding, oh, ow })
+    }
+
+    /// What this convolution's `pass` is cached under on CUDA.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn key(&self, pass: Pass) -> ConvKey {
+        ConvKey {
+            input: [self.n, self.c, self.h, self.w],
+            kernel: [self.k, self.kh, self.kw],
+            stride: self.stride,
+            padding: self.padding,
+            pass,
+        }
     }
 
     /// Fails unless `dims` are those of this convolution's output.
@@ -288,6 +306,9 @@ impl Shifted {
 /// One of the three computations on two operands, run in the operands' element type.
 trait Kernel {
     const NAME: &'static str;
+    /// Which product of the convolution it is (what its CUDA implementation runs).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    const PASS: Pass;
     /// The convolution's sizes, from the operands' shapes.
     fn geometry(&self, a: &[usize], b: &[usize]) -> candle_core::Result<Geometry>;
     fn run<T: Elem>(&self, a: &[T], b: &[T], g: &Geometry) -> Vec<T>;
@@ -299,6 +320,19 @@ impl<K: Kernel> CpuOp for K {
     fn at(&self, dims: &[&[usize]]) -> candle_core::Result<(impl CpuKernel, Shape)> {
         let g = self.geometry(dims[0], dims[1])?;
         Ok((AtSize { kernel: self, g }, self.output(&g)))
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl<K: Kernel> super::cuda::CudaOp for K {
+    fn cuda(
+        &self,
+        dims: &[&[usize]],
+        operands: &[cudarc::driver::CudaView<'_, f32>],
+        device: &candle_core::cuda_backend::CudaDevice,
+    ) -> candle_core::Result<cudarc::driver::CudaSlice<f32>> {
+        let g = self.geometry(dims[0], dims[1])?;
+        super::cuda::cudnn::convolve(device, g.key(K::PASS), &operands[0], &operands[1])
     }
 }
 
@@ -427,6 +461,7 @@ struct Conv {
 
 impl Kernel for Conv {
     const NAME: &'static str = "pipeline-conv2d";
+    const PASS: Pass = Pass::Forward;
 
     fn geometry(&self, x: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
         Geometry::new(x, w, self.stride, self.padding)
@@ -531,6 +566,22 @@ impl CpuKernel for NormalisedAt {
 
 custom_op!(CustomOp3 for Normalised {});
 
+#[cfg(feature = "cuda")]
+impl super::cuda::CudaOp for Normalised {
+    fn cuda(
+        &self,
+        dims: &[&[usize]],
+        operands: &[cudarc::driver::CudaView<'_, f32>],
+        device: &candle_core::cuda_backend::CudaDevice,
+    ) -> candle_core::Result<cudarc::driver::CudaSlice<f32>> {
+        use super::cuda::{cudnn, kernels};
+        let g = self.conv.geometry(dims[0], dims[1])?;
+        let y = cudnn::convolve(device, g.key(Pass::Forward), &operands[0], &operands[1])?;
+        let planes = kernels::Planes { c: g.k, hw: g.pixels(), m: g.n * g.pixels() };
+        kernels::normalise(device, &y.slice(..), &operands[2], planes, self.relu)
+    }
+}
+
 /// ∂/∂x: operands (dy, w).
 struct InputGrad {
     stride: usize,
@@ -540,6 +591,7 @@ struct InputGrad {
 
 impl Kernel for InputGrad {
     const NAME: &'static str = "pipeline-conv2d-input-grad";
+    const PASS: Pass = Pass::InputGrad;
 
     fn geometry(&self, dy: &[usize], w: &[usize]) -> candle_core::Result<Geometry> {
         let (n, c, h, wd) = self.input;
@@ -582,6 +634,7 @@ struct WeightGrad {
 
 impl Kernel for WeightGrad {
     const NAME: &'static str = "pipeline-conv2d-weight-grad";
+    const PASS: Pass = Pass::WeightGrad;
 
     fn geometry(&self, x: &[usize], dy: &[usize]) -> candle_core::Result<Geometry> {
         let (k, c, kh, kw) = self.kernel;
@@ -829,6 +882,19 @@ mod tests {
     }
 
     /// No input gradient is computed for an input that nothing upstream trains.
+    /// The key's output dimensions (what cuDNN's descriptors are made of) agree with the CPU
+    /// kernels' geometry for odd and even sizes.
+    #[test]
+    fn the_cuda_key_has_the_geometry_of_the_convolution() {
+        for (h, k, s, p) in [(7, 3, 2, 1), (8, 3, 2, 1), (5, 1, 1, 0), (9, 7, 2, 3), (3, 3, 1, 0)] {
+            let g = Geometry::new(&[2, 4, h, h + 1], &[5, 4, k, k], s, p).unwrap();
+            let key = g.key(Pass::InputGrad);
+            assert_eq!(key.output(), [2, 5, g.oh, g.ow]);
+            assert_eq!(key.filter(), [5, 4, k, k]);
+            assert_eq!((key.input, key.stride, key.padding), ([2, 4, h, h + 1], s, p));
+        }
+    }
+
     #[test]
     fn an_untracked_input_gets_no_gradient() {
         let (x, w) = (tensor((1, 2, 5, 5), 4), Var::from_tensor(&tensor((3, 2, 3, 3), 5)).unwrap());

@@ -2,7 +2,8 @@
 //! share: the element types they run in, reading a candle operand as a slice, and the choice
 //! between them and candle's own ops.
 //!
-//! The kernels run on the CPU; on other devices (CUDA) the network uses candle's ops, and tests
+//! The kernels run on the CPU, and on CUDA where `--cuda-kernels project` asks (their CUDA
+//! implementations are [`super::cuda`]'s); elsewhere the network uses candle's ops, and tests
 //! can ask for candle's ops on the CPU too, as the oracle the kernels are checked against.
 
 use std::collections::BTreeMap;
@@ -10,28 +11,43 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use candle_core::{CpuStorage, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, DType, Layout, Shape, Tensor};
+
+use super::device::CudaKernels;
 use rayon::prelude::*;
 
-/// Whether `t`'s computation runs in the project's CPU kernels (else in candle's own ops).
+/// Whether `t`'s computation runs in the project's kernels (else in candle's own ops): on the
+/// CPU always (but for the tests' oracle), on CUDA for f32 tensors under `--cuda-kernels
+/// project` ([`super::cuda`]).
 pub(super) fn kernels_for(t: &Tensor) -> bool {
-    t.device().is_cpu() && !candle_oracle()
+    if candle_oracle() {
+        return false;
+    }
+    match t.device() {
+        d if d.is_cpu() => true,
+        d if d.is_cuda() => {
+            super::device::cuda_kernels() == CudaKernels::Project && t.dtype() == DType::F32
+        }
+        _ => false,
+    }
 }
 
-#[cfg(test)]
 thread_local! {
-    /// Tests: run candle's own ops on this thread (the previous implementation, as oracle).
-    pub(crate) static CANDLE_ORACLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Run candle's own ops on this thread ([`with_candle_ops`]).
+    static CANDLE_OPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-#[cfg(test)]
 fn candle_oracle() -> bool {
-    CANDLE_ORACLE.with(|c| c.get())
+    CANDLE_OPS.with(|c| c.get())
 }
 
-#[cfg(not(test))]
-fn candle_oracle() -> bool {
-    false
+/// `f` with candle's own ops on this thread, on every device: the oracle the project's kernels
+/// are checked against (the tests on the CPU, `pipeline gpu-check` on CUDA).
+pub fn with_candle_ops<R>(f: impl FnOnce() -> R) -> R {
+    let before = CANDLE_OPS.with(|c| c.replace(true));
+    let out = f();
+    CANDLE_OPS.with(|c| c.set(before));
+    out
 }
 
 /// The element types the kernels run in.
@@ -138,7 +154,8 @@ pub(super) fn forward<K: CpuOp>(
     Ok((apply(&kernel, K::NAME, operands)?, shape))
 }
 
-/// `impl candle_core::CustomOpN for T` from `T`'s [`CpuOp`] (its name and `cpu_fwd`), with
+/// `impl candle_core::CustomOpN for T` from `T`'s [`CpuOp`] (its name and `cpu_fwd`) and, in a
+/// CUDA build, its `CudaOp` (`cuda_fwd`), with
 /// the items given (a `bwd`): `custom_op!(CustomOp2 for T { fn bwd(…) {…} })`.
 macro_rules! custom_op {
     (@impl $op:ident for $t:ty, ($($s:ident, $l:ident),+) { $($items:tt)* }) => {
@@ -152,6 +169,14 @@ macro_rules! custom_op {
                 $($s: &candle_core::CpuStorage, $l: &candle_core::Layout),+
             ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
                 super::cpu::forward(self, &[$(($s, $l)),+])
+            }
+
+            #[cfg(feature = "cuda")]
+            fn cuda_fwd(
+                &self,
+                $($s: &candle_core::CudaStorage, $l: &candle_core::Layout),+
+            ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
+                super::cuda::forward(self, &[$(($s, $l)),+])
             }
 
             $($items)*

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, Result};
@@ -121,6 +122,53 @@ fn gpu_count() -> Result<usize, String> {
     Err("built without CUDA".into())
 }
 
+/// Which ops the network runs on CUDA (`--cuda-kernels`). Like the device, where and how a node
+/// is computed, not what: part of no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CudaKernels {
+    /// candle's own ops (the default until the project's are verified on a GPU).
+    #[default]
+    Candle,
+    /// The project's ops ([`super::cuda`]): cuDNN convolutions and the project's kernels.
+    Project,
+}
+
+impl FromStr for CudaKernels {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "candle" => Ok(Self::Candle),
+            "project" => Ok(Self::Project),
+            _ => Err(format!("`{s}`: expected candle or project")),
+        }
+    }
+}
+
+impl fmt::Display for CudaKernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Candle => "candle",
+            Self::Project => "project",
+        })
+    }
+}
+
+static PROJECT_KERNELS: AtomicBool = AtomicBool::new(false);
+
+/// Chooses the ops CUDA tensors run in from now on (`pipeline gpu-check` switches between them
+/// to compare them).
+pub fn set_cuda_kernels(kernels: CudaKernels) {
+    PROJECT_KERNELS.store(kernels == CudaKernels::Project, Ordering::Relaxed);
+}
+
+/// The ops CUDA tensors run in.
+pub fn cuda_kernels() -> CudaKernels {
+    match PROJECT_KERNELS.load(Ordering::Relaxed) {
+        true => CudaKernels::Project,
+        false => CudaKernels::Candle,
+    }
+}
+
 static SELECTED: OnceLock<(DeviceChoice, Device, String)> = OnceLock::new();
 
 /// Chooses this process's device once, before any stage runs. Returns a line that says which
@@ -210,6 +258,15 @@ mod tests {
             auto(visible(true, true, Ok(2))),
             Resolved::Cpu("the Slurm task was given no GPU")
         );
+    }
+
+    #[test]
+    fn the_cuda_kernels_parse_and_print() {
+        for k in [CudaKernels::Candle, CudaKernels::Project] {
+            assert_eq!(k.to_string().parse::<CudaKernels>().unwrap(), k);
+        }
+        assert_eq!(CudaKernels::default(), CudaKernels::Candle);
+        assert!("cudnn".parse::<CudaKernels>().unwrap_err().contains("candle or project"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! * [`pgd`]: ℓ2 / ℓ∞ PGD attacks.
 //! * [`train`]: training steps (natural and adversarial) and evaluation.
 //! * [`conv`], `batchnorm`, `residual`: the CPU kernels (convolution, BatchNorm + ReLU, the
-//!   blocks' add + ReLU) as candle custom ops; `cpu`: what they share.
+//!   blocks' add + ReLU) as candle custom ops; `cpu`: what they share; [`cuda`]: their CUDA
+//!   implementations (cuDNN convolutions, the project's CUDA kernels).
 //! * [`maxpool`]: the stem's differentiable 3×3 stride-2 max-pool.
 //! * [`options`]: the stem, classifier initialisation and frozen-BatchNorm choices a profile names.
 //! * [`device`]: which device computes.
@@ -21,6 +22,7 @@ use crate::fingerprint::{sources, Sources};
 mod batchnorm;
 pub mod conv;
 pub mod cpu;
+pub mod cuda;
 pub mod device;
 pub mod freeze;
 pub mod layers;
@@ -55,6 +57,11 @@ pub const NETWORK: Sources = sources![
     "nn/batchnorm.rs",
     "nn/conv.rs",
     "nn/cpu.rs",
+    "nn/cuda/mod.rs",
+    "nn/cuda/cudnn.rs",
+    "nn/cuda/kernels.cu",
+    "nn/cuda/kernels.rs",
+    "nn/cuda/plan.rs",
     "nn/device.rs",
     "nn/layers.rs",
     "nn/layout.rs",

@@ -93,6 +93,30 @@ impl CpuOp for Mask {
 }
 custom_op!(CustomOp2 for Mask {});
 
+/// The CUDA implementations: one element-wise kernel each ([`super::cuda::kernels`]).
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::cuda_backend::CudaDevice;
+    use cudarc::driver::{CudaSlice, CudaView};
+
+    use super::super::cuda::{kernels, CudaOp};
+    use super::{AddRelu, Mask};
+
+    type Out = candle_core::Result<CudaSlice<f32>>;
+
+    impl CudaOp for AddRelu {
+        fn cuda(&self, _: &[&[usize]], ops: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            kernels::elementwise(device, "add_relu", &ops[0], &ops[1])
+        }
+    }
+
+    impl CudaOp for Mask {
+        fn cuda(&self, _: &[&[usize]], ops: &[CudaView<'_, f32>], device: &CudaDevice) -> Out {
+            kernels::elementwise(device, "relu_mask", &ops[0], &ops[1])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

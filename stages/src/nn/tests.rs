@@ -482,12 +482,11 @@ fn features_are_fcs_input_and_the_head_is_the_affine_map_on_them() {
 /// BatchNorm against candle's ops).
 #[test]
 fn a_training_step_matches_the_candle_op_network() {
-    use crate::nn::cpu::CANDLE_ORACLE;
+    use crate::nn::cpu::with_candle_ops;
     for stem in [Stem::Small, Stem::ImageNet] {
         let fine_tune = |bn| Regime::fine_tune(3, bn).unwrap();
         for regime in [Regime::full(), fine_tune(FrozenBn::Train), fine_tune(FrozenBn::Eval)] {
-            let step = |oracle: bool| {
-                CANDLE_ORACLE.with(|c| c.set(oracle));
+            let step = || {
                 let mut net =
                     Network::new(tiny_config(stem, 5), 41, DType::F64, &Device::Cpu).unwrap();
                 net.reset_fc(5, FcInit::Normal1, 42).unwrap();
@@ -497,10 +496,9 @@ fn a_training_step_matches_the_candle_op_network() {
                 let mut opt = Sgd::new(regime.trainable_vars(&net), config);
                 let loss = train_step(&net, &mut opt, &regime, &x, &y).unwrap();
                 let logits = values(&net.forward_eval(&x).unwrap());
-                CANDLE_ORACLE.with(|c| c.set(false));
                 (loss, snapshot(&net), logits)
             };
-            let ((loss, ours, logits), (loss0, oracle, logits0)) = (step(false), step(true));
+            let ((loss, ours, logits), (loss0, oracle, logits0)) = (step(), with_candle_ops(step));
             assert!((loss - loss0).abs() < 1e-12 * loss0.abs(), "{loss} vs {loss0}");
             let scale = logits0.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
             for (a, b) in logits.iter().zip(&logits0) {

@@ -1,0 +1,384 @@
+//! Convolutions through cuDNN: forward, input gradient (backward data) and weight gradient
+//! (backward filter) of an NCHW f32 convolution, each with the first deterministic fp32
+//! algorithm of cuDNN's heuristic ranking ([`super::plan::choose`]). A convolution's
+//! descriptors, algorithm and workspace size are made once per shape and pass
+//! ([`ConvKey`]) on each thread (a cuDNN handle belongs to one thread at a time), and kept.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::c_void;
+
+use candle_core::cuda_backend::{CudaDevice, DeviceId};
+use cudarc::cudnn::{result, sys, CudnnError};
+use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut};
+
+use super::plan::{choose, AlgoMath, Candidate, ConvKey, Pass};
+
+fn wrap(e: CudnnError) -> candle_core::Error {
+    candle_core::Error::wrap(e)
+}
+
+fn int(v: usize) -> candle_core::Result<i32> {
+    i32::try_from(v).map_err(|_| candle_core::Error::msg(format!("cuDNN: {v} is past i32")))
+}
+
+fn ints(v: [usize; 4]) -> candle_core::Result<[i32; 4]> {
+    Ok([int(v[0])?, int(v[1])?, int(v[2])?, int(v[3])?])
+}
+
+/// A tensor descriptor of an NCHW float tensor.
+struct Tensor4(sys::cudnnTensorDescriptor_t);
+
+impl Tensor4 {
+    fn new(dims: [usize; 4]) -> candle_core::Result<Self> {
+        let desc = Tensor4(result::create_tensor_descriptor().map_err(wrap)?);
+        let (format, float) =
+            (sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW, sys::cudnnDataType_t::CUDNN_DATA_FLOAT);
+        // SAFETY: a descriptor just created.
+        unsafe { result::set_tensor4d_descriptor(desc.0, format, float, ints(dims)?) }
+            .map_err(wrap)?;
+        Ok(desc)
+    }
+}
+
+impl Drop for Tensor4 {
+    fn drop(&mut self) {
+        // SAFETY: created by this value, used by nothing after it.
+        let _ = unsafe { result::destroy_tensor_descriptor(self.0) };
+    }
+}
+
+/// A filter descriptor of a KCHW float kernel.
+struct Filter(sys::cudnnFilterDescriptor_t);
+
+impl Filter {
+    fn new(dims: [usize; 4]) -> candle_core::Result<Self> {
+        let desc = Filter(result::create_filter_descriptor().map_err(wrap)?);
+        let (format, float) =
+            (sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW, sys::cudnnDataType_t::CUDNN_DATA_FLOAT);
+        // SAFETY: a descriptor just created.
+        unsafe { result::set_filter4d_descriptor(desc.0, float, format, ints(dims)?) }
+            .map_err(wrap)?;
+        Ok(desc)
+    }
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        // SAFETY: created by this value, used by nothing after it.
+        let _ = unsafe { result::destroy_filter_descriptor(self.0) };
+    }
+}
+
+/// A 2-d cross-correlation's descriptor: float operands and accumulation, FMA math.
+struct Convolution(sys::cudnnConvolutionDescriptor_t);
+
+impl Convolution {
+    fn new(key: &ConvKey) -> candle_core::Result<Self> {
+        let desc = Convolution(result::create_convolution_descriptor().map_err(wrap)?);
+        let (p, s) = (int(key.padding)?, int(key.stride)?);
+        let mode = sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
+        // Float multiply-adds only: without it cuDNN may take TF32 tensor-core kernels.
+        let math = sys::cudnnMathType_t::CUDNN_FMA_MATH;
+        // SAFETY: a descriptor just created.
+        unsafe {
+            result::set_convolution2d_descriptor(
+                desc.0,
+                p,
+                p,
+                s,
+                s,
+                1,
+                1,
+                mode,
+                sys::cudnnDataType_t::CUDNN_DATA_FLOAT,
+            )
+            .map_err(wrap)?;
+            result::set_convolution_math_type(desc.0, math).map_err(wrap)?;
+        }
+        Ok(desc)
+    }
+}
+
+impl Drop for Convolution {
+    fn drop(&mut self) {
+        // SAFETY: created by this value, used by nothing after it.
+        let _ = unsafe { result::destroy_convolution_descriptor(self.0) };
+    }
+}
+
+/// The algorithm a plan runs, typed by its pass.
+#[derive(Clone, Copy)]
+enum Algo {
+    Forward(sys::cudnnConvolutionFwdAlgo_t),
+    Data(sys::cudnnConvolutionBwdDataAlgo_t),
+    Filter(sys::cudnnConvolutionBwdFilterAlgo_t),
+}
+
+/// One convolution's descriptors, algorithm and workspace bytes.
+struct Plan {
+    x: Tensor4,
+    w: Filter,
+    y: Tensor4,
+    conv: Convolution,
+    algo: Algo,
+    workspace: usize,
+}
+
+fn algo_math(m: sys::cudnnMathType_t) -> AlgoMath {
+    match m {
+        sys::cudnnMathType_t::CUDNN_DEFAULT_MATH => AlgoMath::Default,
+        sys::cudnnMathType_t::CUDNN_FMA_MATH => AlgoMath::Fma,
+        sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH => AlgoMath::TensorOp,
+        _ => AlgoMath::TensorOpConversion,
+    }
+}
+
+/// A ranked list from cuDNN's heuristics as [`Candidate`]s, and the chosen entry of it.
+macro_rules! ranked {
+    ($perf:ty, $count:expr, $get:expr) => {{
+        let mut perf: [$perf; $count] = [unsafe { std::mem::zeroed() }; $count];
+        let mut returned = 0;
+        // SAFETY: the descriptors are alive and `perf` holds `$count` entries.
+        unsafe { $get(&mut perf, $count as i32, &mut returned) }.map_err(wrap)?;
+        let perf = &perf[..returned.max(0) as usize];
+        let ranked: Vec<Candidate> = perf
+            .iter()
+            .map(|p| Candidate {
+                algo: p.algo as u32,
+                supported: p.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS,
+                deterministic: p.determinism == sys::cudnnDeterminism_t::CUDNN_DETERMINISTIC,
+                math: algo_math(p.mathType),
+                memory: p.memory,
+            })
+            .collect();
+        (perf.to_vec(), ranked)
+    }};
+}
+
+impl Plan {
+    fn new(handle: sys::cudnnHandle_t, key: ConvKey) -> candle_core::Result<Plan> {
+        let (x, w, y) =
+            (Tensor4::new(key.input)?, Filter::new(key.filter())?, Tensor4::new(key.output())?);
+        let conv = Convolution::new(&key)?;
+        let fail = |e: String| candle_core::Error::msg(format!("conv2d {key:?}: {e}"));
+        let (algo, workspace) = match key.pass {
+            Pass::Forward => {
+                let (perf, ranked) = ranked!(
+                    sys::cudnnConvolutionFwdAlgoPerf_t,
+                    8,
+                    |p: &mut [_], n, r: &mut i32| {
+                        result::get_convolution_forward_algorithm(
+                            handle,
+                            x.0,
+                            w.0,
+                            conv.0,
+                            y.0,
+                            n,
+                            r,
+                            p.as_mut_ptr(),
+                        )
+                    }
+                );
+                let chosen = choose(&ranked).map_err(fail)?;
+                let algo = perf
+                    .iter()
+                    .find(|p| p.algo as u32 == chosen.algo)
+                    .expect("chosen from perf")
+                    .algo;
+                // SAFETY: the descriptors are alive.
+                let bytes = unsafe {
+                    result::get_convolution_forward_workspace_size(
+                        handle, x.0, w.0, conv.0, y.0, algo,
+                    )
+                };
+                (Algo::Forward(algo), bytes.map_err(wrap)?)
+            }
+            Pass::InputGrad => {
+                let (perf, ranked) = ranked!(
+                    sys::cudnnConvolutionBwdDataAlgoPerf_t,
+                    6,
+                    |p: &mut [_], n, r: &mut i32| {
+                        result::get_convolution_backward_data_algorithm(
+                            handle,
+                            w.0,
+                            y.0,
+                            conv.0,
+                            x.0,
+                            n,
+                            r,
+                            p.as_mut_ptr(),
+                        )
+                    }
+                );
+                let chosen = choose(&ranked).map_err(fail)?;
+                let algo = perf
+                    .iter()
+                    .find(|p| p.algo as u32 == chosen.algo)
+                    .expect("chosen from perf")
+                    .algo;
+                // SAFETY: the descriptors are alive.
+                let bytes = unsafe {
+                    result::get_convolution_backward_data_workspace_size(
+                        handle, w.0, y.0, conv.0, x.0, algo,
+                    )
+                };
+                (Algo::Data(algo), bytes.map_err(wrap)?)
+            }
+            Pass::WeightGrad => {
+                let (perf, ranked) = ranked!(
+                    sys::cudnnConvolutionBwdFilterAlgoPerf_t,
+                    7,
+                    |p: &mut [_], n, r: &mut i32| {
+                        result::get_convolution_backward_filter_algorithm(
+                            handle,
+                            x.0,
+                            y.0,
+                            conv.0,
+                            w.0,
+                            n,
+                            r,
+                            p.as_mut_ptr(),
+                        )
+                    }
+                );
+                let chosen = choose(&ranked).map_err(fail)?;
+                let algo = perf
+                    .iter()
+                    .find(|p| p.algo as u32 == chosen.algo)
+                    .expect("chosen from perf")
+                    .algo;
+                // SAFETY: the descriptors are alive.
+                let bytes = unsafe {
+                    result::get_convolution_backward_filter_workspace_size(
+                        handle, x.0, y.0, conv.0, w.0, algo,
+                    )
+                };
+                (Algo::Filter(algo), bytes.map_err(wrap)?)
+            }
+        };
+        Ok(Plan { x, w, y, conv, algo, workspace })
+    }
+}
+
+/// A thread's cuDNN handle on one device, and its plans.
+struct Handle {
+    raw: sys::cudnnHandle_t,
+    plans: HashMap<ConvKey, Plan>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.plans.clear();
+        // SAFETY: created for this value; its plans, which use it, are gone.
+        let _ = unsafe { result::destroy_handle(self.raw) };
+    }
+}
+
+thread_local! {
+    static HANDLES: RefCell<HashMap<DeviceId, Handle>> = RefCell::new(HashMap::new());
+}
+
+/// One pass of a convolution on `device` (the pass and shapes `key` holds): `a` and `b` are (x, w) forward, (∂y, w) for the
+/// input gradient, (x, ∂y) for the weight gradient; the result is y, ∂x or ∂w.
+pub(crate) fn convolve(
+    device: &CudaDevice,
+    key: ConvKey,
+    a: &CudaView<'_, f32>,
+    b: &CudaView<'_, f32>,
+) -> candle_core::Result<CudaSlice<f32>> {
+    let stream = device.cuda_stream();
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let handle = match handles.entry(device.id()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let raw = result::create_handle().map_err(wrap)?;
+                let handle = e.insert(Handle { raw, plans: HashMap::new() });
+                // SAFETY: a handle just created, and candle's stream, which outlives it.
+                unsafe { result::set_stream(raw, stream.cu_stream() as _) }.map_err(wrap)?;
+                handle
+            }
+        };
+        let raw = handle.raw;
+        let plan = match handle.plans.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(Plan::new(raw, key)?),
+        };
+        let len = match key.pass {
+            Pass::Forward => key.output().iter().product(),
+            Pass::InputGrad => key.input.iter().product(),
+            Pass::WeightGrad => key.filter().iter().product::<usize>(),
+        };
+        // SAFETY: cuDNN writes all of it (beta = 0).
+        let mut out = unsafe { device.alloc::<f32>(len.max(1)) }?;
+        let mut workspace = match plan.workspace {
+            0 => None,
+            bytes => Some(unsafe { device.alloc::<u8>(bytes) }?),
+        };
+        let (one, zero) = (1.0f32, 0.0f32);
+        let (alpha, beta) =
+            (&one as *const f32 as *const c_void, &zero as *const f32 as *const c_void);
+        let (a, _a) = a.device_ptr(&stream);
+        let (b, _b) = b.device_ptr(&stream);
+        let (o, _o) = out.device_ptr_mut(&stream);
+        let (ws, _ws) = workspace.as_mut().map(|w| w.device_ptr_mut(&stream)).unzip();
+        let ws = ws.map_or(std::ptr::null_mut(), |p| p as *mut c_void);
+        let (a, b, o) = (a as *const c_void, b as *const c_void, o as *mut c_void);
+        let (h, p) = (raw, &*plan);
+        // SAFETY: the descriptors describe these buffers (their shapes checked by the op), all
+        // on `stream`, alive until the calls have been queued on it.
+        unsafe {
+            match p.algo {
+                Algo::Forward(algo) => result::convolution_forward(
+                    h,
+                    alpha,
+                    p.x.0,
+                    a,
+                    p.w.0,
+                    b,
+                    p.conv.0,
+                    algo,
+                    ws,
+                    p.workspace,
+                    beta,
+                    p.y.0,
+                    o,
+                ),
+                Algo::Data(algo) => result::convolution_backward_data(
+                    h,
+                    alpha,
+                    p.w.0,
+                    b,
+                    p.y.0,
+                    a,
+                    p.conv.0,
+                    algo,
+                    ws,
+                    p.workspace,
+                    beta,
+                    p.x.0,
+                    o,
+                ),
+                Algo::Filter(algo) => result::convolution_backward_filter(
+                    h,
+                    alpha,
+                    p.x.0,
+                    a,
+                    p.y.0,
+                    b,
+                    p.conv.0,
+                    algo,
+                    ws,
+                    p.workspace,
+                    beta,
+                    p.w.0,
+                    o,
+                ),
+            }
+        }
+        .map_err(wrap)?;
+        drop((_a, _b, _o, _ws));
+        Ok(out)
+    })
+}
