@@ -2,9 +2,10 @@
 //! every registry crate the stages can link, with its locked version and its dependencies
 //! (from `Cargo.lock`); how the workspace's manifests declare each crate the stages depend on
 //! directly (the declaration's text, features included); the features of this crate the build
-//! enables; and the compiler. A stage's fingerprint takes the part of this its own code names,
-//! so that a dependency bump or a changed feature (serde_json's `float_roundtrip` once changed how
-//! every `metrics.json` number parses) re-keys exactly the stages it can change.
+//! enables (but `cuda`, which only adds a device); and the compiler. A stage's fingerprint takes
+//! the part of this its own code names, so that a dependency bump or a changed feature
+//! (serde_json's `float_roundtrip` once changed how every `metrics.json` number parses) re-keys
+//! exactly the stages it can change.
 //!
 //! The manifests are read line by line (a dependency is one line: `name = …` or
 //! `name.workspace = true`); anything else there is an error, so nothing is skipped silently.
@@ -163,6 +164,12 @@ fn main() {
         writeln!(out, "declared {name} {text}").unwrap();
     }
     for (feature, settings) in features(&manifest) {
+        // `cuda` adds a device to compute on, and the device is part of no key (nn/device.rs):
+        // a CUDA build computes on the CPU exactly as a CPU build does, and a node built on a
+        // GPU is the same node as one built on the CPU.
+        if feature == "cuda" {
+            continue;
+        }
         let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
         if std::env::var_os(var).is_some() {
             for setting in settings {

@@ -134,26 +134,55 @@ fn algo_math(m: sys::cudnnMathType_t) -> AlgoMath {
     }
 }
 
-/// A ranked list from cuDNN's heuristics as [`Candidate`]s, and the chosen entry of it.
-macro_rules! ranked {
-    ($perf:ty, $count:expr, $get:expr) => {{
-        let mut perf: [$perf; $count] = [unsafe { std::mem::zeroed() }; $count];
-        let mut returned = 0;
-        // SAFETY: the descriptors are alive and `perf` holds `$count` entries.
-        unsafe { $get(&mut perf, $count as i32, &mut returned) }.map_err(wrap)?;
-        let perf = &perf[..returned.max(0) as usize];
-        let ranked: Vec<Candidate> = perf
-            .iter()
-            .map(|p| Candidate {
-                algo: p.algo as u32,
-                supported: p.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS,
-                deterministic: p.determinism == sys::cudnnDeterminism_t::CUDNN_DETERMINISTIC,
-                math: algo_math(p.mathType),
-                memory: p.memory,
-            })
-            .collect();
-        (perf.to_vec(), ranked)
-    }};
+/// An entry of cuDNN's ranked list for one pass (`cudnnConvolution*AlgoPerf_t`).
+trait Perf: Copy {
+    type Algo: Copy;
+    /// How many algorithms the pass has (`CUDNN_CONVOLUTION_*_ALGO_COUNT`).
+    const COUNT: usize;
+    fn algo(&self) -> Self::Algo;
+    fn candidate(&self) -> Candidate;
+}
+
+macro_rules! perf {
+    ($perf:ty, $algo:ty, $count:expr) => {
+        impl Perf for $perf {
+            type Algo = $algo;
+            const COUNT: usize = $count;
+            fn algo(&self) -> $algo {
+                self.algo
+            }
+            fn candidate(&self) -> Candidate {
+                Candidate {
+                    algo: self.algo as u32,
+                    supported: self.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS,
+                    deterministic: self.determinism == sys::cudnnDeterminism_t::CUDNN_DETERMINISTIC,
+                    math: algo_math(self.mathType),
+                    memory: self.memory,
+                }
+            }
+        }
+    };
+}
+perf!(sys::cudnnConvolutionFwdAlgoPerf_t, sys::cudnnConvolutionFwdAlgo_t, 8);
+perf!(sys::cudnnConvolutionBwdDataAlgoPerf_t, sys::cudnnConvolutionBwdDataAlgo_t, 6);
+perf!(sys::cudnnConvolutionBwdFilterAlgoPerf_t, sys::cudnnConvolutionBwdFilterAlgo_t, 7);
+
+/// The algorithm [`choose`] takes from the ranking `heuristics` writes (entries, their count
+/// asked, the count returned).
+fn best<P: Perf>(
+    key: &ConvKey,
+    heuristics: impl FnOnce(*mut P, i32, &mut i32) -> Result<(), CudnnError>,
+) -> candle_core::Result<P::Algo> {
+    // SAFETY: every field of the perf structs is an integer, a float or an enum whose 0 is a
+    // variant; cuDNN overwrites the entries it returns, and only those are read.
+    let mut perf: Vec<P> = vec![unsafe { std::mem::zeroed() }; P::COUNT];
+    let mut returned = 0;
+    heuristics(perf.as_mut_ptr(), P::COUNT as i32, &mut returned).map_err(wrap)?;
+    let perf = &perf[..(returned.max(0) as usize).min(P::COUNT)];
+    let ranked: Vec<Candidate> = perf.iter().map(P::candidate).collect();
+    let chosen =
+        choose(&ranked).map_err(|e| candle_core::Error::msg(format!("conv2d {key:?}: {e}")))?;
+    Ok(perf.iter().find(|p| p.candidate().algo == chosen.algo).expect("chosen from perf").algo())
 }
 
 impl Plan {
@@ -161,103 +190,41 @@ impl Plan {
         let (x, w, y) =
             (Tensor4::new(key.input)?, Filter::new(key.filter())?, Tensor4::new(key.output())?);
         let conv = Convolution::new(&key)?;
-        let fail = |e: String| candle_core::Error::msg(format!("conv2d {key:?}: {e}"));
+        let (h, c) = (handle, conv.0);
+        // SAFETY (each call): the handle and the descriptors are alive; the heuristics write at
+        // most the count asked.
         let (algo, workspace) = match key.pass {
             Pass::Forward => {
-                let (perf, ranked) = ranked!(
-                    sys::cudnnConvolutionFwdAlgoPerf_t,
-                    8,
-                    |p: &mut [_], n, r: &mut i32| {
-                        result::get_convolution_forward_algorithm(
-                            handle,
-                            x.0,
-                            w.0,
-                            conv.0,
-                            y.0,
-                            n,
-                            r,
-                            p.as_mut_ptr(),
-                        )
-                    }
-                );
-                let chosen = choose(&ranked).map_err(fail)?;
-                let algo = perf
-                    .iter()
-                    .find(|p| p.algo as u32 == chosen.algo)
-                    .expect("chosen from perf")
-                    .algo;
-                // SAFETY: the descriptors are alive.
+                let algo = best(&key, |p, n, r| unsafe {
+                    result::get_convolution_forward_algorithm(h, x.0, w.0, c, y.0, n, r, p)
+                })?;
                 let bytes = unsafe {
-                    result::get_convolution_forward_workspace_size(
-                        handle, x.0, w.0, conv.0, y.0, algo,
-                    )
+                    result::get_convolution_forward_workspace_size(h, x.0, w.0, c, y.0, algo)
                 };
-                (Algo::Forward(algo), bytes.map_err(wrap)?)
+                (Algo::Forward(algo), bytes)
             }
             Pass::InputGrad => {
-                let (perf, ranked) = ranked!(
-                    sys::cudnnConvolutionBwdDataAlgoPerf_t,
-                    6,
-                    |p: &mut [_], n, r: &mut i32| {
-                        result::get_convolution_backward_data_algorithm(
-                            handle,
-                            w.0,
-                            y.0,
-                            conv.0,
-                            x.0,
-                            n,
-                            r,
-                            p.as_mut_ptr(),
-                        )
-                    }
-                );
-                let chosen = choose(&ranked).map_err(fail)?;
-                let algo = perf
-                    .iter()
-                    .find(|p| p.algo as u32 == chosen.algo)
-                    .expect("chosen from perf")
-                    .algo;
-                // SAFETY: the descriptors are alive.
+                let algo = best(&key, |p, n, r| unsafe {
+                    result::get_convolution_backward_data_algorithm(h, w.0, y.0, c, x.0, n, r, p)
+                })?;
                 let bytes = unsafe {
-                    result::get_convolution_backward_data_workspace_size(
-                        handle, w.0, y.0, conv.0, x.0, algo,
-                    )
+                    result::get_convolution_backward_data_workspace_size(h, w.0, y.0, c, x.0, algo)
                 };
-                (Algo::Data(algo), bytes.map_err(wrap)?)
+                (Algo::Data(algo), bytes)
             }
             Pass::WeightGrad => {
-                let (perf, ranked) = ranked!(
-                    sys::cudnnConvolutionBwdFilterAlgoPerf_t,
-                    7,
-                    |p: &mut [_], n, r: &mut i32| {
-                        result::get_convolution_backward_filter_algorithm(
-                            handle,
-                            x.0,
-                            y.0,
-                            conv.0,
-                            w.0,
-                            n,
-                            r,
-                            p.as_mut_ptr(),
-                        )
-                    }
-                );
-                let chosen = choose(&ranked).map_err(fail)?;
-                let algo = perf
-                    .iter()
-                    .find(|p| p.algo as u32 == chosen.algo)
-                    .expect("chosen from perf")
-                    .algo;
-                // SAFETY: the descriptors are alive.
+                let algo = best(&key, |p, n, r| unsafe {
+                    result::get_convolution_backward_filter_algorithm(h, x.0, y.0, c, w.0, n, r, p)
+                })?;
                 let bytes = unsafe {
                     result::get_convolution_backward_filter_workspace_size(
-                        handle, x.0, y.0, conv.0, w.0, algo,
+                        h, x.0, y.0, c, w.0, algo,
                     )
                 };
-                (Algo::Filter(algo), bytes.map_err(wrap)?)
+                (Algo::Filter(algo), bytes)
             }
         };
-        Ok(Plan { x, w, y, conv, algo, workspace })
+        Ok(Plan { x, w, y, conv, algo, workspace: workspace.map_err(wrap)? })
     }
 }
 
