@@ -2,11 +2,14 @@
 
     python3 benches/pytorch_reference.py [--threads N] [--iterations N] [--batch N]
         [--device cpu|cuda] [--network mini|resnet50|all] [--blocks 0,1,3,9]
+        [--precision fp32|tf32]
 
-On `--device cuda` it times what `pipeline --device cuda bench --network resnet50 --blocks …`
-times, in fp32 with TF32 off for cuDNN and cuBLAS (PyTorch's own default for convolutions is
-TF32), cuDNN's autotuner on (`benchmark`, as a user would run it), synchronising before each
-clock read; the ResNet-50 row takes the batch and iterations given (on the CPU at most 16 and 3).
+On `--device cuda` it times what `pipeline --device cuda bench --network resnet50 --blocks …
+--precision …` times: in fp32 with TF32 off for cuDNN and cuBLAS (PyTorch's own default for
+convolutions is TF32), or in tf32 with TF32 on for cuDNN's convolutions only (as the project's
+tf32: the classifier's matrix product stays fp32), cuDNN's autotuner on (`benchmark`, as a user
+would run it), synchronising before each clock read; the ResNet-50 row takes the batch and
+iterations given (on the CPU at most 16 and 3).
 "N blocks" trains the last N bottleneck blocks and `fc`.
 
 A reference outside the Rust build, for the ratio in `pipeline bench`'s goal (issue #12): run it
@@ -143,14 +146,18 @@ def main():
     args.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args.add_argument("--network", default="all", choices=["mini", "resnet50", "all"])
     args.add_argument("--blocks", default="3", help="ResNet-50 rows: blocks trained, comma-separated")
+    args.add_argument("--precision", default="fp32", choices=["fp32", "tf32"])
     a = args.parse_args()
     device = torch.device(a.device)
     torch.set_num_threads(a.threads)
     if device.type == "cuda":
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
-        print(f"PyTorch {torch.__version__}, {torch.cuda.get_device_name(device)}, fp32 (TF32 off)")
+        how = "fp32 (TF32 off)" if a.precision == "fp32" else "tf32 (TF32 on for convolutions)"
+        print(f"PyTorch {torch.__version__}, {torch.cuda.get_device_name(device)}, {how}")
+    elif a.precision != "fp32":
+        args.error("--precision tf32 is a GPU's: use --device cuda")
     else:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     print(

@@ -8,7 +8,8 @@
 //!    (pre-training), and the last 3 blocks with frozen BatchNorm in train mode (Table 5).
 //! 3. `op`: each op the project implements on CUDA (`--cuda-kernels project`) against candle's
 //!    own op on the GPU, on every ResNet-50 shape at 224×224: the output and every gradient
-//!    within [`FP32_TOLERANCE`] (one line per op and shape).
+//!    within `check::FP32_TOLERANCE` (one line per op and shape); then each convolution again
+//!    in TF32, within its [`tolerance`] of candle's fp32.
 //! 4. `study`: the study in `gpu_check.yaml` (the paper's network, tiny procedural data, sources
 //!    pre-trained here) built end to end on the GPU in a temporary folder, every report rendered.
 //!
@@ -24,8 +25,9 @@ use pipeline_engine::{Force, LocalExecutor, LockSettings, ProgressMode, RunOptio
 use pipeline_stages::gpu_check::{
     resnet50_throughput, step_agreement, LOSS_TOLERANCE, UPDATE_TOLERANCE,
 };
-use pipeline_stages::nn::cuda::check::{compare, resnet50_cases, FP32_TOLERANCE};
+use pipeline_stages::nn::cuda::check::{compare, resnet50_cases, tolerance, OpCase};
 use pipeline_stages::nn::device::{self as compute, CudaKernels, DeviceChoice};
+use pipeline_stages::nn::precision::{self, Precision};
 use pipeline_stages::nn::{FrozenBn, NetConfig, Regime};
 
 use crate::Project;
@@ -102,23 +104,31 @@ pub fn run(choice: DeviceChoice, keep: bool, op_batch: usize) -> Result<ExitCode
             }),
         );
     }
-    // Each op of the project's against candle's, whatever --cuda-kernels says for the rest.
+    // Each op of the project's against candle's (fp32), whatever --cuda-kernels says for the
+    // rest: in fp32 every op, in TF32 the convolutions (the rest computes fp32 in both).
     let kernels = compute::cuda_kernels();
     compute::set_cuda_kernels(CudaKernels::Project);
-    for (i, case) in resnet50_cases(op_batch, 224).into_iter().enumerate() {
-        report(
-            "op",
-            compare(case, &device, 100 + i as u64).map(|compared| {
-                let ok = compared.iter().all(|c| c.relative <= FP32_TOLERANCE);
-                let figures: Vec<String> =
-                    compared.iter().map(|c| format!("{} {:.1e}", c.what, c.relative)).collect();
-                let line = format!(
-                    "{case}, project against candle (tolerance {FP32_TOLERANCE:e} relative, fp32): {}",
-                    figures.join(", ")
-                );
-                (ok, line)
-            }),
-        );
+    for precision in [Precision::Fp32, Precision::Tf32] {
+        let _precision = precision::enter(precision, &device)?;
+        let cases = resnet50_cases(op_batch, 224).into_iter().enumerate();
+        let checked = |c: &OpCase| precision.is_fp32() || matches!(c, OpCase::Conv { .. });
+        for (i, case) in cases.filter(|(_, c)| checked(c)) {
+            let tolerance = tolerance(&case, precision);
+            report(
+                "op",
+                compare(case, &device, 100 + i as u64).map(|compared| {
+                    let ok = compared.iter().all(|c| c.relative <= tolerance);
+                    let figures: Vec<String> =
+                        compared.iter().map(|c| format!("{} {:.1e}", c.what, c.relative)).collect();
+                    let line = format!(
+                        "{case}, {precision}, project against candle's fp32 (tolerance \
+                         {tolerance:e} relative): {}",
+                        figures.join(", ")
+                    );
+                    (ok, line)
+                }),
+            );
+        }
     }
     compute::set_cuda_kernels(kernels);
     report("study", study(keep));

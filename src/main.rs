@@ -11,6 +11,7 @@ use pipeline_engine::{
     RunSummary, SlurmExecutor, Store, TransferSummary, LOCK_FILE,
 };
 use pipeline_stages::nn::device::{self as compute, CudaKernels, DeviceChoice};
+use pipeline_stages::nn::precision::Precision;
 use pipeline_stages::study::{self, Study};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -296,6 +297,10 @@ struct BenchArgs {
     /// The ResNet-50 rows: fine-tuning this many last blocks each (0: fc alone), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3")]
     blocks: Vec<usize>,
+    /// The convolutions' arithmetic, as a profile's `precision`: fp32, or tf32 (TF32 tensor
+    /// cores: a GPU with `--cuda-kernels project` only).
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
 }
 
 fn main() -> ExitCode {
@@ -449,6 +454,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
                 iterations: args.iterations,
                 ops: args.ops,
                 blocks: args.blocks.clone(),
+                precision: args.precision,
             })?;
             Ok(ExitCode::SUCCESS)
         }

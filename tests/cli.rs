@@ -146,6 +146,29 @@ fn a_failed_dataset_leaves_gaps_in_the_reports_and_the_rest_is_built() {
     assert!(status.contains("prepare/broken") && status.contains("failed"), "{status}");
 }
 
+/// TF32 is a GPU's: on the CPU the nodes that name it fail, saying what to do, and leave no
+/// artifact; what does not depend on them is built.
+#[test]
+fn a_precision_the_cpu_cannot_compute_fails_its_nodes_with_what_to_do() {
+    let p = project();
+    let yaml = p.path().join("pipeline.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    let smoke = text0.find("  smoke:").unwrap();
+    let (head, tail) = text0.split_at(smoke);
+    let tail = tail.replacen("    pretrain:\n", "    pretrain:\n      precision: tf32\n", 1);
+    std::fs::write(&yaml, format!("{head}{tail}")).unwrap();
+
+    let out = run(p.path(), &["reports/smoke/table3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let by = outcomes(&out);
+    let failed = by.get("failed").cloned().unwrap_or_default();
+    assert_eq!(kinds(&failed), BTreeMap::from([("pretrain".into(), 4)]), "{}", text(&out));
+    assert_eq!(kinds(&ran(&out)), BTreeMap::from([("prepare".into(), 1)]), "{}", text(&out));
+    let says = "precision tf32 is computed on a GPU only, and this network is on the CPU";
+    assert!(text(&out).contains(says), "{}", text(&out));
+    assert!(!p.path().join("reports/smoke/table3.md").exists());
+}
+
 #[test]
 fn a_run_killed_mid_stage_resumes_and_ends_like_an_uninterrupted_run() {
     let whole = project();

@@ -27,6 +27,8 @@ pub struct BenchOptions {
     pub ops: bool,
     /// The ResNet-50 rows: fine-tuning this many last blocks each (0: fc alone).
     pub blocks: Vec<usize>,
+    /// The convolutions' arithmetic (anything but fp32 needs the project's CUDA kernels).
+    pub precision: nn::precision::Precision,
 }
 
 /// On the CPU, the full ResNet-50 at 224×224 runs at most this batch and this many iterations
@@ -82,6 +84,8 @@ pub fn run(opts: &BenchOptions) -> Result<()> {
         "data" => return data_pipeline(opts.batch, opts.iterations),
         _ => {}
     }
+    let _precision = nn::precision::enter(opts.precision, &device)?;
+    println!("precision: {}", opts.precision);
     let cases = match opts.network.as_str() {
         "mini" => vec![mini("mini w8", 8, 32), mini("mini w4", 4, 16)],
         "resnet50" => vec![resnet50],

@@ -61,6 +61,7 @@ impl StageKind for Finetune {
         let subset = Drawn::load(ctx.input("subset")?)?;
 
         ctx.log(&format!("device: {}", nn::device::describe(net.device())));
+        let _precision = nn::precision::enter(t.precision, net.device())?;
         net.reset_fc(train.classes, t.fc_init, p.seed)?;
         let regime = Regime::fine_tune(p.blocks, t.frozen_bn)?;
         let mut sgd = Sgd::new(

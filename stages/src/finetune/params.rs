@@ -6,7 +6,7 @@ use crate::checkpoint::format::CheckpointFormat;
 
 use crate::data::augment::Augment;
 use crate::nn::options::NetworkSettings;
-use crate::nn::options::{FcInit, FrozenBn};
+use crate::nn::options::{FcInit, FrozenBn, Precision};
 use serde::{Deserialize, Serialize};
 
 /// How a `finetune` node finds its source model in its `source` input.
@@ -65,4 +65,7 @@ pub struct FinetuneSettings {
     #[serde(default)]
     pub fc_init: FcInit,
     pub augment: Augment,
+    /// The convolutions' arithmetic: `fp32` (the default, left out of the key) or `tf32`.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }

@@ -103,7 +103,8 @@ impl Geometry {
         Ok(Geometry { n, c, h, w: wd, k, kh, kw, stride, padding, oh, ow })
     }
 
-    /// What this convolution's `pass` is cached under on CUDA.
+    /// What this convolution's `pass` is cached under on CUDA, in the precision in force on
+    /// this thread.
     #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     pub(crate) fn key(&self, pass: Pass) -> ConvKey {
         ConvKey {
@@ -112,6 +113,7 @@ impl Geometry {
             stride: self.stride,
             padding: self.padding,
             pass,
+            precision: super::precision::in_force(),
         }
     }
 

@@ -12,7 +12,7 @@
 //!   implementations (cuDNN convolutions, the project's CUDA kernels).
 //! * [`maxpool`]: the stem's differentiable 3×3 stride-2 max-pool.
 //! * [`options`]: the stem, classifier initialisation and frozen-BatchNorm choices a profile names.
-//! * [`device`]: which device computes.
+//! * [`device`]: which device computes; [`precision`]: the precision a node computes in.
 //! * [`rng`]: seeded host-side random numbers.
 //!
 //! Compute runs on [`device()`]; all tensor work goes through candle ops in these modules.
@@ -30,6 +30,7 @@ pub mod layout;
 pub mod maxpool;
 pub mod options;
 pub mod pgd;
+pub mod precision;
 mod residual;
 pub mod resnet;
 pub mod rng;
@@ -67,6 +68,7 @@ pub const NETWORK: Sources = sources![
     "nn/layout.rs",
     "nn/maxpool.rs",
     "nn/options.rs",
+    "nn/precision.rs",
     "nn/residual.rs",
     "nn/resnet.rs",
     "nn/rng.rs",

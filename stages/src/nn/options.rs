@@ -1,5 +1,5 @@
 //! The choices a profile makes about the network, as `pipeline.yaml` names them: the stem, how
-//! the new classifier is drawn, and how frozen BatchNorm behaves. Kept apart from the network so
+//! the new classifier is drawn, how frozen BatchNorm behaves, and the precision it computes in. Kept apart from the network so
 //! that the study's schema names them without depending on the network's code.
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,49 @@ pub enum FrozenBn {
     Train,
     /// Frozen BatchNorm layers normalise with their running statistics and never update them.
     Eval,
+}
+
+/// The arithmetic of the network's convolutions (`precision` in the fine-tuning and
+/// pre-training settings). It changes the numbers, so it is part of the key; the parameters
+/// leave out fp32, the default, so the keys of nodes that do not name it are what they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Float multiply-adds only, no TF32 anywhere (cuDNN's FMA math, cuBLAS's 32F compute type):
+    /// the CPU kernels, candle's ops and the project's CUDA kernels all compute this.
+    #[default]
+    Fp32,
+    /// Convolutions on the GPU's tensor cores with TF32 operands (a 10-bit mantissa) and fp32
+    /// sums (cuDNN's tensor-op math), as PyTorch's `allow_tf32`; BatchNorm, the residual adds
+    /// and the classifier stay fp32. Only the project's CUDA kernels compute it
+    /// (`--device cuda --cuda-kernels project`).
+    Tf32,
+}
+
+impl Precision {
+    pub fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Tf32 => "tf32",
+        })
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "tf32" => Ok(Precision::Tf32),
+            _ => Err(format!("`{s}`: expected fp32 or tf32")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

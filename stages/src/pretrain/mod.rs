@@ -101,6 +101,7 @@ impl StageKind for Pretrain {
         };
         let net = Network::new(config, t.seed, DType::F32, &nn::device()?)?;
         ctx.log(&format!("device: {}", nn::device::describe(net.device())));
+        let _precision = nn::precision::enter(t.precision, net.device())?;
         if t.zero_init_residual {
             net.zero_init_residual()?;
         }

@@ -4,7 +4,7 @@
 
 use crate::threat::{Constraint, Epsilon};
 
-use crate::nn::options::NetworkSettings;
+use crate::nn::options::{NetworkSettings, Precision};
 
 use crate::data::augment::Augment;
 use crate::prepare::params::Procedural;
@@ -43,6 +43,9 @@ pub struct PretrainSettings {
     /// training from scratch stable in narrow networks.
     #[serde(default)]
     pub zero_init_residual: bool,
+    /// The convolutions' arithmetic: `fp32` (the default, left out of the key) or `tf32`.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

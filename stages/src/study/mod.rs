@@ -435,6 +435,48 @@ mod tests {
         assert!(err.contains(file_line) && err.contains("unknown variant `chequer`"), "{err}");
     }
 
+    /// `precision` enters the fine-tuning and pre-training nodes' parameters (so their keys)
+    /// only where a profile names one other than fp32; one that is not built is refused at its
+    /// line with the ones there are.
+    #[test]
+    fn precision_moves_the_training_keys_only_where_named_and_an_unknown_one_is_refused() {
+        let text = std::fs::read_to_string(project_file()).unwrap();
+        let named = |precision: &str| {
+            let finetune = "    finetune: &mini_finetune\n";
+            let pretrain = "    pretrain: &mini_pretrain\n";
+            let text = text
+                .replacen(finetune, &format!("{finetune}      precision: {precision}\n"), 1)
+                .replacen(pretrain, &format!("{pretrain}      precision: {precision}\n"), 1);
+            let f = write_temp(&text);
+            let line = text.lines().position(|l| l.contains("precision:")).unwrap() + 1;
+            (
+                load(f.path(), Some("mini")).map(|s| s.nodes),
+                format!("{}:{line}:", f.path().display()),
+            )
+        };
+        let plain = load(&project_file(), Some("mini")).unwrap().nodes;
+        let params = |nodes: &[Node], kind: &str| -> Vec<serde_json::Value> {
+            nodes.iter().filter(|n| n.kind == kind).map(|n| n.params.clone()).collect()
+        };
+        let (fp32, _) = named("fp32");
+        let (tf32, _) = named("tf32");
+        let (fp32, tf32) = (fp32.unwrap(), tf32.unwrap());
+        for kind in ["finetune", "pretrain"] {
+            assert!(!params(&plain, kind).is_empty(), "{kind}");
+            assert_eq!(params(&fp32, kind), params(&plain, kind), "{kind}");
+            for p in params(&tf32, kind) {
+                assert_eq!(p["train"]["precision"], "tf32", "{kind}: {p}");
+            }
+        }
+        let (err, place) = named("bf16");
+        let err = format!("{:#}", err.err().unwrap());
+        assert!(
+            err.contains(&place)
+                && err.contains("unknown variant `bf16`, expected `fp32` or `tf32`"),
+            "{err}\nwanted {place}"
+        );
+    }
+
     #[test]
     fn figure3_at_a_size_the_grid_lacks_is_refused_with_its_place() {
         let text = std::fs::read_to_string(project_file()).unwrap().replacen(

@@ -9,6 +9,8 @@
 //! in summation order (cuDNN's algorithms against candle's im2col GEMM; the kernels' fixed
 //! per-channel split against candle's reductions), which leaves about 1e-6 per op:
 //! [`FP32_TOLERANCE`] is two orders above that and far below what a wrong index gives (about 1).
+//! In TF32 (the precision in force, [`super::super::precision`]) the project's convolutions
+//! round their operands to TF32 and candle's stay fp32: [`tolerance`] says what each case is held to.
 
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
@@ -16,10 +18,26 @@ use candle_core::{DType, Device, Tensor, Var};
 use super::super::cpu::with_candle_ops;
 use super::super::layers::{BatchNorm, BnMode};
 use super::super::layout::{block_layout, EXPANSION};
+use super::super::options::Precision;
 use super::super::{conv, residual, rng};
 
 /// The tolerance of each compared tensor in fp32 (no TF32 on either side).
 pub const FP32_TOLERANCE: f64 = 1e-4;
+
+/// The tolerance of a convolution's tensors in TF32 against candle's fp32. TF32 keeps 10 of
+/// fp32's 23 mantissa bits: each operand moves by up to 2⁻¹¹ relative, which leaves about 3e-4
+/// on ResNet-50's convolutions with operands rounded to nearest (the test below), up to twice
+/// that truncated; ten times that and more. (And above [`FP32_TOLERANCE`]: an fp32 check of a
+/// convolution that took TF32 kernels fails.)
+pub const TF32_TOLERANCE: f64 = 5e-3;
+
+/// What `case`'s tensors are held to in `precision`: TF32 changes the convolutions only.
+pub fn tolerance(case: &OpCase, precision: Precision) -> f64 {
+    match (case, precision) {
+        (OpCase::Conv { .. }, Precision::Tf32) => TF32_TOLERANCE,
+        _ => FP32_TOLERANCE,
+    }
+}
 
 /// One op at one shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -237,5 +255,42 @@ mod tests {
         assert!(relative(&[1.0, 2.0], &[1.0, 2.1]) > 1e-2);
         assert_eq!(relative(&[0.0], &[0.0]), 0.0);
         assert!(relative(&[1.0], &[0.0]).is_infinite());
+    }
+
+    /// fp32 rounded to TF32 (10 mantissa bits, to nearest), as tensor cores take it.
+    fn tf32(v: f32) -> f32 {
+        f32::from_bits((v.to_bits() + 0x1000) & !0x1fff)
+    }
+
+    /// TF32's tolerance against what TF32 does: convolutions of operands rounded to TF32 (on the
+    /// CPU, summed in f32) against the same operands unrounded, on ResNet-50's convolution
+    /// shapes, land under it, and above fp32's (so the fp32 check fails a convolution that
+    /// took TF32 kernels).
+    #[test]
+    fn tf32_operands_stay_within_the_tf32_tolerance_and_beyond_the_fp32_one() {
+        assert_eq!(tf32(1.0 + 2f32.powi(-11)), 1.0 + 2f32.powi(-10));
+        assert_eq!(tf32(1.0 + 2f32.powi(-12)), 1.0);
+        let convs = resnet50_cases(2, 32).into_iter().filter(|c| matches!(c, OpCase::Conv { .. }));
+        for (i, case) in convs.enumerate().step_by(4) {
+            let OpCase::Conv { x, w, stride, padding } = case else { unreachable!() };
+            let (x, w) = (
+                draw(&x, 11 + i as u64, &Device::Cpu).unwrap(),
+                draw(&w, 12, &Device::Cpu).unwrap(),
+            );
+            let round = |t: &Tensor| {
+                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+                let v: Vec<f32> = v.into_iter().map(tf32).collect();
+                Tensor::from_vec(v, t.dims(), &Device::Cpu).unwrap()
+            };
+            let exact = conv::conv2d(&x, &w, stride, padding).unwrap();
+            let rounded = conv::conv2d(&round(&x), &round(&w), stride, padding).unwrap();
+            let r = relative(&values(&rounded).unwrap(), &values(&exact).unwrap());
+            assert!(
+                r <= tolerance(&case, Precision::Tf32) / 10.0 && r > 2.0 * FP32_TOLERANCE,
+                "{case}: {r:e}"
+            );
+        }
+        let bn = OpCase::BatchNorm { x: [2, 8, 4, 4], batch: true, relu: true };
+        assert_eq!(tolerance(&bn, Precision::Tf32), FP32_TOLERANCE);
     }
 }

@@ -70,7 +70,8 @@ impl Drop for Filter {
     }
 }
 
-/// A 2-d cross-correlation's descriptor: float operands and accumulation, FMA math.
+/// A 2-d cross-correlation's descriptor: float operands and accumulation, in the math its
+/// precision allows.
 struct Convolution(sys::cudnnConvolutionDescriptor_t);
 
 impl Convolution {
@@ -78,8 +79,11 @@ impl Convolution {
         let desc = Convolution(result::create_convolution_descriptor().map_err(wrap)?);
         let (p, s) = (int(key.padding)?, int(key.stride)?);
         let mode = sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
-        // Float multiply-adds only: without it cuDNN may take TF32 tensor-core kernels.
-        let math = sys::cudnnMathType_t::CUDNN_FMA_MATH;
+        // Set explicitly in fp32 too: cuDNN's default math takes TF32 kernels for float data.
+        let math = match AlgoMath::allowed(key.precision) {
+            AlgoMath::Fma => sys::cudnnMathType_t::CUDNN_FMA_MATH,
+            _ => sys::cudnnMathType_t::CUDNN_TENSOR_OP_MATH,
+        };
         // SAFETY: a descriptor just created.
         unsafe {
             result::set_convolution2d_descriptor(
@@ -180,8 +184,8 @@ fn best<P: Perf>(
     heuristics(perf.as_mut_ptr(), P::COUNT as i32, &mut returned).map_err(wrap)?;
     let perf = &perf[..(returned.max(0) as usize).min(P::COUNT)];
     let ranked: Vec<Candidate> = perf.iter().map(P::candidate).collect();
-    let chosen =
-        choose(&ranked).map_err(|e| candle_core::Error::msg(format!("conv2d {key:?}: {e}")))?;
+    let chosen = choose(&ranked, key.precision)
+        .map_err(|e| candle_core::Error::msg(format!("conv2d {key:?}: {e}")))?;
     Ok(perf.iter().find(|p| p.candidate().algo == chosen.algo).expect("chosen from perf").algo())
 }
 

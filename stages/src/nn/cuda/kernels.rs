@@ -97,6 +97,8 @@ fn channel_sums(
         LaunchConfig,
     ) -> candle_core::Result<()>,
 ) -> candle_core::Result<CudaSlice<f32>> {
+    // An empty tensor is refused here, as by every launch, rather than summed to NaN.
+    blocks(p.len()).map_err(candle_core::Error::msg)?;
     let split = Split::of(p.m);
     let channels = u32::try_from(p.c).ok().filter(|&c| c <= 65_535);
     let channels = channels.ok_or_else(|| candle_core::Error::msg("more than 65,535 channels"))?;

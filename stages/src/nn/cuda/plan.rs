@@ -2,8 +2,10 @@
 //! launch sizes, the fixed split of each per-channel sum, the key a convolution's cuDNN
 //! descriptors and algorithm are cached under, and which cuDNN algorithm a convolution takes.
 //!
-//! Every choice here depends on shapes alone (never on the GPU's size or load), so that the
-//! order of every sum, and so every result, is the same on each run.
+//! Every choice here depends on shapes and the precision alone (never on the GPU's size or
+//! load), so that the order of every sum, and so every result, is the same on each run.
+
+use crate::nn::options::Precision;
 
 /// The kernels' source (`kernels.cu`), compiled at run time for the device (`kernels.rs`).
 pub(crate) const SOURCE: &str = include_str!("kernels.cu");
@@ -32,8 +34,12 @@ impl Split {
     }
 }
 
-/// Blocks of [`THREADS`] for one thread per value of `len`, or an error past the grid's limit.
+/// Blocks of [`THREADS`] for one thread per value of `len`, or an error for no value (a launch
+/// of no block is CUDA's error, and says less) or past the grid's limit.
 pub(crate) fn blocks(len: usize) -> Result<u32, String> {
+    if len == 0 {
+        return Err("an empty tensor: the CUDA kernels take at least one value".into());
+    }
     let blocks = len.div_ceil(THREADS as usize);
     u32::try_from(blocks)
         .ok()
@@ -52,7 +58,7 @@ pub(crate) enum Pass {
 }
 
 /// What a convolution's descriptors, algorithm and workspace size are cached under: all that
-/// they depend on. (Every convolution runs in fp32: float multiply-adds only, no TF32.)
+/// they depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ConvKey {
     /// (N, C, H, W) of x, (K, KH, KW) of w, stride, padding.
@@ -61,6 +67,7 @@ pub(crate) struct ConvKey {
     pub(crate) stride: usize,
     pub(crate) padding: usize,
     pub(crate) pass: Pass,
+    pub(crate) precision: Precision,
 }
 
 impl ConvKey {
@@ -83,7 +90,8 @@ impl ConvKey {
 /// algorithm (and with it the order of the sums) is the same on every run.
 pub(crate) const WORKSPACE_LIMIT: usize = 512 << 20;
 
-/// The math an algorithm of cuDNN's list runs in (its `mathType`).
+/// The math an algorithm of cuDNN's list runs in (its `mathType`), or a convolution
+/// descriptor allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AlgoMath {
     Default,
@@ -91,6 +99,29 @@ pub(crate) enum AlgoMath {
     TensorOp,
     /// Tensor cores with float operands converted to a narrower type.
     TensorOpConversion,
+}
+
+impl AlgoMath {
+    /// The math a convolution descriptor allows in `precision`: float multiply-adds only for
+    /// fp32 (cuDNN's default math would take TF32 tensor-core kernels for float data);
+    /// tensor cores on TF32 operands for tf32.
+    pub(crate) fn allowed(precision: Precision) -> AlgoMath {
+        match precision {
+            Precision::Fp32 => AlgoMath::Fma,
+            Precision::Tf32 => AlgoMath::TensorOp,
+        }
+    }
+
+    /// Whether an algorithm cuDNN ranks in this math computes in `precision` under a
+    /// descriptor that allows [`AlgoMath::allowed`]: never one that converts operands to a
+    /// narrower type than TF32, and for fp32 never tensor cores.
+    fn computes(self, precision: Precision) -> bool {
+        match self {
+            AlgoMath::Default | AlgoMath::Fma => true,
+            AlgoMath::TensorOp => precision == Precision::Tf32,
+            AlgoMath::TensorOpConversion => false,
+        }
+    }
 }
 
 /// One entry of cuDNN's ranked list of algorithms for a convolution
@@ -108,17 +139,21 @@ pub(crate) struct Candidate {
     pub(crate) memory: usize,
 }
 
-/// The first algorithm of cuDNN's ranking that runs the convolution deterministically in fp32
-/// (no tensor-core math) within [`WORKSPACE_LIMIT`]; or why there is none.
-pub(crate) fn choose(ranked: &[Candidate]) -> Result<Candidate, String> {
-    let fp32 = |m: AlgoMath| matches!(m, AlgoMath::Default | AlgoMath::Fma);
+/// The first algorithm of cuDNN's ranking that runs the convolution deterministically in
+/// `precision` within [`WORKSPACE_LIMIT`]; or why there is none.
+pub(crate) fn choose(ranked: &[Candidate], precision: Precision) -> Result<Candidate, String> {
     ranked
         .iter()
-        .find(|c| c.supported && c.deterministic && fp32(c.math) && c.memory <= WORKSPACE_LIMIT)
+        .find(|c| {
+            c.supported
+                && c.deterministic
+                && c.math.computes(precision)
+                && c.memory <= WORKSPACE_LIMIT
+        })
         .copied()
         .ok_or_else(|| {
             format!(
-                "cuDNN offers no deterministic fp32 algorithm within {} MiB of workspace \
+                "cuDNN offers no deterministic {precision} algorithm within {} MiB of workspace \
                  among {} ({ranked:?})",
                 WORKSPACE_LIMIT >> 20,
                 ranked.len()
@@ -154,10 +189,12 @@ mod tests {
         assert_eq!(blocks(257), Ok(2));
         assert_eq!(blocks(128 * 64 * 112 * 112), Ok(401_408));
         assert!(blocks(usize::MAX / 2).unwrap_err().contains("2³¹"));
+        assert!(blocks(0).unwrap_err().contains("an empty tensor"));
     }
 
     fn key(x: [usize; 4], w: [usize; 4], stride: usize, padding: usize, pass: Pass) -> ConvKey {
-        ConvKey { input: x, kernel: [w[0], w[2], w[3]], stride, padding, pass }
+        let precision = Precision::Fp32;
+        ConvKey { input: x, kernel: [w[0], w[2], w[3]], stride, padding, pass, precision }
     }
 
     #[test]
@@ -177,6 +214,7 @@ mod tests {
         assert!(keys.insert(key([128, 3, 224, 224], [64, 3, 7, 7], 1, 3, Pass::Forward)));
         assert!(keys.insert(key([128, 3, 224, 224], [64, 3, 7, 7], 2, 2, Pass::Forward)));
         assert!(keys.insert(key([128, 3, 224, 224], [32, 3, 7, 7], 2, 3, Pass::Forward)));
+        assert!(keys.insert(ConvKey { precision: Precision::Tf32, ..stem }));
         assert!(!keys.insert(stem));
     }
 
@@ -185,7 +223,8 @@ mod tests {
     }
 
     #[test]
-    fn the_choice_is_the_best_ranked_deterministic_fp32_algorithm_within_the_workspace() {
+    fn the_choice_is_the_best_ranked_deterministic_algorithm_in_the_precision_within_the_workspace()
+    {
         let ranked = [
             candidate(0, false, AlgoMath::Default, 0),
             candidate(1, true, AlgoMath::TensorOp, 1 << 20),
@@ -195,13 +234,27 @@ mod tests {
             candidate(5, true, AlgoMath::Fma, WORKSPACE_LIMIT),
             candidate(6, true, AlgoMath::Default, 0),
         ];
-        assert_eq!(choose(&ranked).unwrap().algo, 5);
-        let none = choose(&ranked[..4]).unwrap_err();
+        assert_eq!(choose(&ranked, Precision::Fp32).unwrap().algo, 5);
+        let none = choose(&ranked[..4], Precision::Fp32).unwrap_err();
         assert!(
             none.contains("no deterministic fp32 algorithm") && none.contains("512 MiB"),
             "{none}"
         );
-        assert!(choose(&[]).is_err());
+        assert!(choose(&[], Precision::Fp32).is_err());
+        // TF32 takes the tensor-op algorithm ranked first, never one converting operands further.
+        assert_eq!(choose(&ranked, Precision::Tf32).unwrap().algo, 1);
+        assert_eq!(choose(&ranked[4..], Precision::Tf32).unwrap().algo, 5);
+        let none = choose(&ranked[4..5], Precision::Tf32).unwrap_err();
+        assert!(none.contains("no deterministic tf32 algorithm"), "{none}");
+    }
+
+    #[test]
+    fn fp32_descriptors_allow_float_multiply_adds_only_and_tf32_ones_tensor_cores() {
+        assert_eq!(AlgoMath::allowed(Precision::Fp32), AlgoMath::Fma);
+        assert_eq!(AlgoMath::allowed(Precision::Tf32), AlgoMath::TensorOp);
+        for p in [Precision::Fp32, Precision::Tf32] {
+            assert!(AlgoMath::allowed(p).computes(p));
+        }
     }
 
     #[test]
