@@ -2,12 +2,16 @@
 
     python3 benches/pytorch_reference.py [--threads N] [--iterations N] [--batch N]
         [--device cpu|cuda] [--network mini|resnet50|all] [--blocks 0,1,3,9]
-        [--precision fp32|tf32]
+        [--precision fp32|tf32|bf16]
 
 On `--device cuda` it times what `pipeline --device cuda bench --network resnet50 --blocks …
 --precision …` times: in fp32 with TF32 off for cuDNN and cuBLAS (PyTorch's own default for
-convolutions is TF32), or in tf32 with TF32 on for cuDNN's convolutions only (as the project's
-tf32: the classifier's matrix product stays fp32), cuDNN's autotuner on (`benchmark`, as a user
+convolutions is TF32), in tf32 with TF32 on for cuDNN's convolutions only (as the project's
+tf32: the classifier's matrix product stays fp32), or in bf16 under autocast to bfloat16 with
+TF32 off (PyTorch's mixed precision: unlike the project's bf16, which rounds only the
+convolutions' operands and results and keeps every tensor in fp32, autocast keeps the
+activations in bfloat16 between layers, and runs the classifier in bfloat16), cuDNN's
+autotuner on (`benchmark`, as a user
 would run it), synchronising before each clock read; the ResNet-50 row takes the batch and
 iterations given (on the CPU at most 16 and 3).
 "N blocks" trains the last N bottleneck blocks and `fc`.
@@ -101,7 +105,7 @@ def images_per_second(batch, iterations, step, device):
     return batch * iterations / (time.perf_counter() - start)
 
 
-def row(name, width, small_stem, side, trains, batch, iterations, device):
+def row(name, width, small_stem, side, trains, batch, iterations, device, bf16=False):
     torch.manual_seed(1)
     net = ResNet50(width, small_stem).to(device)
     net.train()  # every BatchNorm in training mode, frozen ones included
@@ -121,13 +125,18 @@ def row(name, width, small_stem, side, trains, batch, iterations, device):
     x = torch.rand(batch, 3, side, side, device=device)
     y = torch.arange(batch, device=device) % CLASSES
 
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             net(x)
 
     def train():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
+        with autocast():
+            loss = F.cross_entropy(net(x), y)
+        loss.backward()
         opt.step()
 
     fwd = images_per_second(batch, iterations, forward, device)
@@ -146,7 +155,7 @@ def main():
     args.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args.add_argument("--network", default="all", choices=["mini", "resnet50", "all"])
     args.add_argument("--blocks", default="3", help="ResNet-50 rows: blocks trained, comma-separated")
-    args.add_argument("--precision", default="fp32", choices=["fp32", "tf32"])
+    args.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     a = args.parse_args()
     device = torch.device(a.device)
     torch.set_num_threads(a.threads)
@@ -154,26 +163,32 @@ def main():
         torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
-        how = "fp32 (TF32 off)" if a.precision == "fp32" else "tf32 (TF32 on for convolutions)"
+        how = {
+            "fp32": "fp32 (TF32 off)",
+            "tf32": "tf32 (TF32 on for convolutions)",
+            "bf16": "bf16 (autocast to bfloat16, TF32 off)",
+        }[a.precision]
         print(f"PyTorch {torch.__version__}, {torch.cuda.get_device_name(device)}, {how}")
     elif a.precision != "fp32":
-        args.error("--precision tf32 is a GPU's: use --device cuda")
+        args.error(f"--precision {a.precision} is a GPU's: use --device cuda")
     else:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     print(
         f"{'network':<10} {'input':>7} {'trains':>9} {'batch':>5} {'iters':>5}"
         f" {'forward img/s':>15} {'train step img/s':>18}"
     )
+    bf16 = a.precision == "bf16"
     if a.network in ("mini", "all"):
         for name, width, side in [("mini w8", 8, 32), ("mini w4", 4, 16)]:
             for trains in ["3 blocks", "all"]:
-                row(name, width, True, side, trains, a.batch, a.iterations, device)
+                row(name, width, True, side, trains, a.batch, a.iterations, device, bf16)
     if a.network in ("resnet50", "all"):
         batch, iterations = a.batch, a.iterations
         if device.type == "cpu":
             batch, iterations = min(batch, 16), min(iterations, 3)
         for blocks in a.blocks.split(","):
-            row("resnet50", 64, False, 224, f"{int(blocks)} blocks", batch, iterations, device)
+            trains = f"{int(blocks)} blocks"
+            row("resnet50", 64, False, 224, trains, batch, iterations, device, bf16)
 
 
 if __name__ == "__main__":

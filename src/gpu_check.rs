@@ -9,7 +9,8 @@
 //! 3. `op`: each op the project implements on CUDA (`--cuda-kernels project`) against candle's
 //!    own op on the GPU, on every ResNet-50 shape at 224×224: the output and every gradient
 //!    within `check::FP32_TOLERANCE` (one line per op and shape); then each convolution again
-//!    in TF32, within its [`tolerance`] of candle's fp32.
+//!    in TF32 and in bf16, within its [`tolerance`] of candle's fp32; and the conversion to
+//!    bfloat16 bit for bit against the CPU's (`bf16`).
 //! 4. `study`: the study in `gpu_check.yaml` (the paper's network, tiny procedural data, sources
 //!    pre-trained here) built end to end on the GPU in a temporary folder, every report rendered.
 //!
@@ -25,6 +26,8 @@ use pipeline_engine::{Force, LocalExecutor, LockSettings, ProgressMode, RunOptio
 use pipeline_stages::gpu_check::{
     resnet50_throughput, step_agreement, LOSS_TOLERANCE, UPDATE_TOLERANCE,
 };
+#[cfg(feature = "cuda")]
+use pipeline_stages::nn::cuda::check::bf16_rounding;
 use pipeline_stages::nn::cuda::check::{compare, resnet50_cases, tolerance, OpCase};
 use pipeline_stages::nn::device::{self as compute, CudaKernels, DeviceChoice};
 use pipeline_stages::nn::precision::{self, Precision};
@@ -105,10 +108,26 @@ pub fn run(choice: DeviceChoice, keep: bool, op_batch: usize) -> Result<ExitCode
         );
     }
     // Each op of the project's against candle's (fp32), whatever --cuda-kernels says for the
-    // rest: in fp32 every op, in TF32 the convolutions (the rest computes fp32 in both).
+    // rest: in fp32 every op, in TF32 and bf16 the convolutions (the rest computes fp32 in all).
     let kernels = compute::cuda_kernels();
     compute::set_cuda_kernels(CudaKernels::Project);
-    for precision in [Precision::Fp32, Precision::Tf32] {
+    #[cfg(feature = "cuda")]
+    report(
+        "bf16",
+        bf16_rounding(&device).map(|(n, differ)| {
+            let line = format!(
+                "the project's conversion of {n} floats to bfloat16 and back against the CPU's \
+                 (to nearest even): {} differ{}",
+                differ.len(),
+                match differ.first() {
+                    Some((v, ours, cpu)) => format!(", first {v:e}: {ours:#010x} / {cpu:#010x}"),
+                    None => String::new(),
+                }
+            );
+            (differ.is_empty(), line)
+        }),
+    );
+    for precision in [Precision::Fp32, Precision::Tf32, Precision::Bf16] {
         let _precision = precision::enter(precision, &device)?;
         let cases = resnet50_cases(op_batch, 224).into_iter().enumerate();
         let checked = |c: &OpCase| precision.is_fp32() || matches!(c, OpCase::Conv { .. });

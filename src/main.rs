@@ -297,8 +297,8 @@ struct BenchArgs {
     /// The ResNet-50 rows: fine-tuning this many last blocks each (0: fc alone), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3")]
     blocks: Vec<usize>,
-    /// The convolutions' arithmetic, as a profile's `precision`: fp32, or tf32 (TF32 tensor
-    /// cores: a GPU with `--cuda-kernels project` only).
+    /// The convolutions' arithmetic, as a profile's `precision`: fp32, tf32 (TF32 tensor cores)
+    /// or bf16 (bfloat16 tensor cores); tf32 and bf16 on a GPU with `--cuda-kernels project` only.
     #[arg(long, default_value = "fp32")]
     precision: Precision,
 }

@@ -263,13 +263,19 @@ fn data_pipeline(batch: usize, iterations: usize) -> Result<()> {
         Ok((batch * iterations) as f64 / start.elapsed().as_secs_f64())
     };
     let cpu = candle_core::Device::Cpu;
-    let train = time(&mut |ix| transform.batch(&ds, ix, &mut random, &cpu).map(drop))?;
-    let test = time(&mut |ix| test_batch(&ds, ix, 224, &cpu).map(drop))?;
-    println!(
-        "CPU data pipeline, 32×32 → 224×224, batch {batch}, {iterations} batches, one thread:"
-    );
-    println!("  train (resize + pad-crop, flip, jitter, rotation): {train:.1} images/s");
-    println!("  test (resize):                                     {test:.1} images/s");
+    println!("CPU data pipeline, 32×32 → 224×224, batch {batch}, {iterations} batches:");
+    println!("{:<8} {:>12} {:>12}", "threads", "train img/s", "test img/s");
+    // On one thread, then on rayon's (one per core): a batch's images are made in parallel.
+    let all = rayon::current_num_threads();
+    for threads in if all > 1 { vec![1, all] } else { vec![1] } {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let (train, test) = pool.install(|| -> Result<(f64, f64)> {
+            let train = time(&mut |ix| transform.batch(&ds, ix, &mut random, &cpu).map(drop))?;
+            Ok((train, time(&mut |ix| test_batch(&ds, ix, 224, &cpu).map(drop))?))
+        })?;
+        println!("{threads:<8} {train:>12.1} {test:>12.1}");
+    }
+    println!("(train: resize + pad-crop, flip, jitter, rotation; test: resize)");
     Ok(())
 }
 

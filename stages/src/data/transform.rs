@@ -13,6 +13,7 @@ use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::Dataset;
@@ -65,10 +66,10 @@ impl TrainTransform {
         );
         let strengths = [self.brightness, self.contrast, self.saturation, self.rotation_deg];
         ensure!(strengths.iter().all(|s| s.is_finite() && *s >= 0.0), "train transform: jitter strengths and rotation must be finite and non-negative, got {strengths:?}");
-        build_batch(ds, indices, self.size, device, |img| {
-            let draw = self.draw(rng);
-            self.apply(img, &draw)
-        })
+        // Every image's random choices first, in the order of `indices`: the images are then
+        // made on any number of threads, and come out the same.
+        let draws: Vec<Draw> = indices.iter().map(|_| self.draw(rng)).collect();
+        build_batch(ds, indices, self.size, device, |k, img| self.apply(img, &draws[k]))
     }
 
     /// The random choices for one image, drawn in a fixed order.
@@ -95,10 +96,10 @@ impl TrainTransform {
         Draw { top, left, flip, jitter, angle_deg }
     }
 
-    /// Crop, flip, jitter and rotate one resized image ([3, R, R]) as `draw` says.
-    fn apply(&self, img: Vec<f32>, draw: &Draw) -> Vec<f32> {
+    /// Crop, flip, jitter and rotate one resized image ([3, R, R]) in place as `draw` says.
+    fn apply(&self, img: &mut [f32], draw: &Draw) {
         let r = self.size;
-        let mut out = pad_crop_flip(&img, r, self.pad, draw.top, draw.left, draw.flip);
+        let mut out = pad_crop_flip(img, r, self.pad, draw.top, draw.left, draw.flip);
         for &(op, f) in &draw.jitter {
             if f != 1.0 {
                 op.apply(&mut out, f);
@@ -107,33 +108,35 @@ impl TrainTransform {
         if draw.angle_deg != 0.0 {
             out = rotate_nearest(&out, r, draw.angle_deg);
         }
-        out
+        img.copy_from_slice(&out);
     }
 }
 
 /// Images `indices` of `ds` resized to `size` (no augmentation) as [B, 3, size, size].
 pub fn test_batch(ds: &Dataset, indices: &[u32], size: usize, device: &Device) -> Result<Tensor> {
-    build_batch(ds, indices, size, device, |img| img)
+    build_batch(ds, indices, size, device, |_, _| ())
 }
 
-/// Resize each image to [3, size, size], pass it through `each`, and stack the results.
+/// Each image resized to [3, size, size] into its place in the batch, then changed there by
+/// `each` (given that place). The images are made on rayon's threads, one task each: an image's
+/// values depend on it and its place only, so the batch is the same on any number of threads.
 fn build_batch(
     ds: &Dataset,
     indices: &[u32],
     size: usize,
     device: &Device,
-    mut each: impl FnMut(Vec<f32>) -> Vec<f32>,
+    each: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Result<Tensor> {
     ensure!(size > 0, "transform size must be positive");
     if let Some(&i) = indices.iter().find(|&&i| i as usize >= ds.len()) {
         anyhow::bail!("image index {i} outside dataset {:?} of {} images", ds.name, ds.len());
     }
     let (ys, xs) = (axis_weights(ds.height, size), axis_weights(ds.width, size));
-    let mut buf = Vec::with_capacity(indices.len() * 3 * size * size);
-    for &i in indices {
-        let img = resize(ds.image(i as usize), ds.channels, ds.height, ds.width, &ys, &xs);
-        buf.extend(each(img));
-    }
+    let mut buf = vec![0f32; indices.len() * 3 * size * size];
+    buf.par_chunks_mut(3 * size * size).zip(indices).enumerate().for_each(|(k, (out, &i))| {
+        resize(ds.image(i as usize), ds.channels, ds.height, ds.width, &ys, &xs, out);
+        each(k, out);
+    });
     Ok(Tensor::from_vec(buf, (indices.len(), 3, size, size), device)?)
 }
 
@@ -152,7 +155,8 @@ fn axis_weights(input: usize, output: usize) -> Vec<(usize, usize, f32)> {
         .collect()
 }
 
-/// Bilinear resize of one u8 image [C, H, W] to [3, R, R] in [0, 1] (grey broadcast).
+/// Bilinear resize of one u8 image [C, H, W] (C = 1 or 3) into `out`, [3, R, R] in [0, 1]
+/// (grey broadcast).
 fn resize(
     img: &[u8],
     channels: usize,
@@ -160,25 +164,24 @@ fn resize(
     w: usize,
     ys: &[(usize, usize, f32)],
     xs: &[(usize, usize, f32)],
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     let plane = ys.len() * xs.len();
-    let mut out = Vec::with_capacity(3 * plane);
-    for c in 0..channels {
+    for (c, out) in out.chunks_mut(plane).take(channels).enumerate() {
         let src = &img[c * h * w..(c + 1) * h * w];
         let px = |y: usize, x: usize| src[y * w + x] as f32 / 255.0;
-        for &(y0, y1, ly) in ys {
-            for &(x0, x1, lx) in xs {
+        for (row, &(y0, y1, ly)) in out.chunks_mut(xs.len()).zip(ys) {
+            for (v, &(x0, x1, lx)) in row.iter_mut().zip(xs) {
                 let top = (1.0 - lx) * px(y0, x0) + lx * px(y0, x1);
                 let bottom = (1.0 - lx) * px(y1, x0) + lx * px(y1, x1);
-                out.push((1.0 - ly) * top + ly * bottom);
+                *v = (1.0 - ly) * top + ly * bottom;
             }
         }
     }
     if channels == 1 {
-        out.extend_from_within(..plane);
-        out.extend_from_within(..plane);
+        out.copy_within(..plane, plane);
+        out.copy_within(..plane, 2 * plane);
     }
-    out
 }
 
 /// One image's random choices.
@@ -427,7 +430,7 @@ mod tests {
             saturation: 0.0,
             rotation_deg: 0.0,
         };
-        let img: Vec<f32> = (1..=27).map(|v| v as f32 / 27.0).collect();
+        let mut img: Vec<f32> = (1..=27).map(|v| v as f32 / 27.0).collect();
         let draw = Draw {
             top: 2,
             left: 0,
@@ -437,7 +440,8 @@ mod tests {
         };
         let want: Vec<f32> =
             pad_crop_flip(&img, 3, 1, 2, 0, true).iter().map(|v| v * 0.5).collect();
-        assert_close(&t.apply(img, &draw), &want, 1e-7);
+        t.apply(&mut img, &draw);
+        assert_close(&img, &want, 1e-7);
 
         let ds = grey_ds(2, 2, vec![0, 100, 200, 40, 9, 8, 7, 6]);
         let a = TrainTransform::authors(4);
@@ -493,5 +497,32 @@ mod tests {
         }
         assert!((850..1150).contains(&flips), "{flips}");
         assert_eq!(orders.len(), 6, "all orders of the three jitter operations occur");
+    }
+
+    /// A batch made on four threads is, bit for bit, its images made one at a time on one thread
+    /// (batches of one image each, drawn from the same stream of random choices in turn).
+    #[test]
+    fn a_batch_on_many_threads_is_its_images_made_one_by_one() {
+        let t = TrainTransform::authors(12);
+        let mut ds = Dataset::empty("rgb", 3);
+        (ds.channels, ds.height, ds.width) = (3, 5, 7);
+        ds.images = (0..9 * 3 * 5 * 7).map(|v| (v * 37 % 256) as u8).collect();
+        ds.labels = vec![0; 9];
+        let indices = [4, 0, 8, 8, 2, 7, 1, 3, 6, 5, 0];
+        let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let mut rng = derived_rng("threads", &[]);
+        let whole = pool(4).install(|| t.batch(&ds, &indices, &mut rng, &Device::Cpu).unwrap());
+        let (mut rng, mut one_by_one) = (derived_rng("threads", &[]), Vec::new());
+        for &i in &indices {
+            let b = pool(1).install(|| t.batch(&ds, &[i], &mut rng, &Device::Cpu).unwrap());
+            one_by_one.extend(flat(b));
+        }
+        let whole = flat(whole);
+        assert_eq!(whole.len(), indices.len() * 3 * 12 * 12);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&whole), bits(&one_by_one));
+        let test = pool(4).install(|| test_batch(&ds, &indices, 12, &Device::Cpu).unwrap());
+        assert_ne!(flat(test), whole, "the augmentation took part");
     }
 }

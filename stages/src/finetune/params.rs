@@ -65,7 +65,8 @@ pub struct FinetuneSettings {
     #[serde(default)]
     pub fc_init: FcInit,
     pub augment: Augment,
-    /// The convolutions' arithmetic: `fp32` (the default, left out of the key) or `tf32`.
+    /// The convolutions' arithmetic: `fp32` (the default, left out of the key), `tf32` or
+    /// `bf16` ([`Precision`]).
     #[serde(default, skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
 }

@@ -56,6 +56,12 @@ pub enum Precision {
     /// and the classifier stay fp32. Only the project's CUDA kernels compute it
     /// (`--device cuda --cuda-kernels project`).
     Tf32,
+    /// Convolutions on tensor cores with bfloat16 operands (8 significant bits) and fp32 sums,
+    /// their results rounded to bfloat16 (cuDNN's pseudo-bfloat16 configuration: what PyTorch's
+    /// autocast to bfloat16 gives a convolution, gradients included), then held in fp32 like
+    /// every other tensor: BatchNorm, the residual adds, the classifier and the weights SGD
+    /// updates stay fp32. Only the project's CUDA kernels compute it.
+    Bf16,
 }
 
 impl Precision {
@@ -69,6 +75,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Precision::Fp32 => "fp32",
             Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
         })
     }
 }
@@ -79,7 +86,8 @@ impl std::str::FromStr for Precision {
         match s {
             "fp32" => Ok(Precision::Fp32),
             "tf32" => Ok(Precision::Tf32),
-            _ => Err(format!("`{s}`: expected fp32 or tf32")),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!("`{s}`: expected fp32, tf32 or bf16")),
         }
     }
 }

@@ -76,7 +76,9 @@ mod tests {
     }
 
     #[test]
-    fn tf32_on_the_cpu_is_refused_with_what_to_do() {
+    fn tf32_and_bf16_on_the_cpu_are_refused_with_what_to_do() {
+        let err = enter(Precision::Bf16, &Device::Cpu).err().expect("refused").to_string();
+        assert!(err.contains("precision bf16 is computed on a GPU only"), "{err}");
         let err = enter(Precision::Tf32, &Device::Cpu).err().expect("refused").to_string();
         assert!(err.contains("precision tf32 is computed on a GPU only"), "{err}");
         assert!(err.contains("--device cuda --cuda-kernels project"), "{err}");
@@ -85,11 +87,11 @@ mod tests {
 
     #[test]
     fn precision_parses_as_the_profile_and_the_command_line_spell_it() {
-        for p in [Precision::Fp32, Precision::Tf32] {
+        for p in [Precision::Fp32, Precision::Tf32, Precision::Bf16] {
             assert_eq!(p.to_string().parse::<Precision>(), Ok(p));
             let yaml = serde_json::to_string(&p).unwrap();
             assert_eq!(yaml, format!("\"{p}\""));
         }
-        assert!("bf16".parse::<Precision>().unwrap_err().contains("expected fp32 or tf32"));
+        assert!("fp16".parse::<Precision>().unwrap_err().contains("expected fp32, tf32 or bf16"));
     }
 }

@@ -43,7 +43,8 @@ pub struct PretrainSettings {
     /// training from scratch stable in narrow networks.
     #[serde(default)]
     pub zero_init_residual: bool,
-    /// The convolutions' arithmetic: `fp32` (the default, left out of the key) or `tf32`.
+    /// The convolutions' arithmetic: `fp32` (the default, left out of the key), `tf32` or
+    /// `bf16` ([`Precision`]).
     #[serde(default, skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
 }

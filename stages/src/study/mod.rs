@@ -458,21 +458,21 @@ mod tests {
         let params = |nodes: &[Node], kind: &str| -> Vec<serde_json::Value> {
             nodes.iter().filter(|n| n.kind == kind).map(|n| n.params.clone()).collect()
         };
-        let (fp32, _) = named("fp32");
-        let (tf32, _) = named("tf32");
-        let (fp32, tf32) = (fp32.unwrap(), tf32.unwrap());
+        let fp32 = named("fp32").0.unwrap();
         for kind in ["finetune", "pretrain"] {
             assert!(!params(&plain, kind).is_empty(), "{kind}");
             assert_eq!(params(&fp32, kind), params(&plain, kind), "{kind}");
-            for p in params(&tf32, kind) {
-                assert_eq!(p["train"]["precision"], "tf32", "{kind}: {p}");
+            for precision in ["tf32", "bf16"] {
+                for p in params(&named(precision).0.unwrap(), kind) {
+                    assert_eq!(p["train"]["precision"], precision, "{kind}: {p}");
+                }
             }
         }
-        let (err, place) = named("bf16");
+        let (err, place) = named("fp16");
         let err = format!("{:#}", err.err().unwrap());
         assert!(
             err.contains(&place)
-                && err.contains("unknown variant `bf16`, expected `fp32` or `tf32`"),
+                && err.contains("unknown variant `fp16`, expected one of `fp32`, `tf32`, `bf16`"),
             "{err}\nwanted {place}"
         );
     }

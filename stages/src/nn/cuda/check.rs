@@ -9,8 +9,10 @@
 //! in summation order (cuDNN's algorithms against candle's im2col GEMM; the kernels' fixed
 //! per-channel split against candle's reductions), which leaves about 1e-6 per op:
 //! [`FP32_TOLERANCE`] is two orders above that and far below what a wrong index gives (about 1).
-//! In TF32 (the precision in force, [`super::super::precision`]) the project's convolutions
-//! round their operands to TF32 and candle's stay fp32: [`tolerance`] says what each case is held to.
+//! In TF32 or bf16 (the precision in force, [`super::super::precision`]) the project's
+//! convolutions round their operands (in bf16 their results too) and candle's stay fp32:
+//! [`tolerance`] says what each case is held to. [`bf16_rounding`] checks the conversion to
+//! bfloat16 itself, bit for bit.
 
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
@@ -31,12 +33,73 @@ pub const FP32_TOLERANCE: f64 = 1e-4;
 /// convolution that took TF32 kernels fails.)
 pub const TF32_TOLERANCE: f64 = 5e-3;
 
-/// What `case`'s tensors are held to in `precision`: TF32 changes the convolutions only.
+/// The tolerance of a convolution's tensors in bf16 against candle's fp32. Bfloat16 keeps 7
+/// mantissa bits: operands and result each move by up to 2⁻⁹ relative, which leaves about
+/// 3e-3 on ResNet-50's convolutions (the test below); ten times that and more.
+pub const BF16_TOLERANCE: f64 = 3e-2;
+
+/// What `case`'s tensors are held to in `precision`: TF32 and bf16 change the convolutions only.
 pub fn tolerance(case: &OpCase, precision: Precision) -> f64 {
     match (case, precision) {
         (OpCase::Conv { .. }, Precision::Tf32) => TF32_TOLERANCE,
+        (OpCase::Conv { .. }, Precision::Bf16) => BF16_TOLERANCE,
         _ => FP32_TOLERANCE,
     }
+}
+
+/// What the conversion to bfloat16 is checked on: ties to either side, the smallest and largest
+/// normals, subnormals, both zeros and infinities, a NaN, a value past bfloat16's largest, and
+/// seeded N(0, 1) draws scaled from 1e-38 to 1e38.
+pub fn bf16_probes() -> Vec<f32> {
+    let mut v = vec![
+        1.0 + 2f32.powi(-8),       // a tie: to 1 (even)
+        1.0 + 3.0 * 2f32.powi(-8), // a tie: up, to 1 + 2⁻⁶ (even)
+        -(1.0 + 2f32.powi(-8)),
+        1.0 + 2f32.powi(-8) + 2f32.powi(-20), // past the tie: up
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::from_bits(1),
+        f32::from_bits(0x0000_8000), // a subnormal tie
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        3.4e38, // rounds past bfloat16's largest, to infinity
+    ];
+    let draws = rng::normal(&mut rng::rng(3), 4096, 1.0);
+    for (i, d) in draws.into_iter().enumerate() {
+        v.push((d * 10f64.powi(i as i32 % 77 - 38)) as f32);
+    }
+    v
+}
+
+/// A value whose conversion to bfloat16 and back differs: the value, and the bits of ours and of
+/// candle's.
+#[cfg(feature = "cuda")]
+pub type Bf16Difference = (f32, u32, u32);
+
+/// The project's conversion of [`bf16_probes`] to bfloat16 and back on `device` against candle's
+/// on the CPU (the half crate's, to nearest even): how many values, and those that differ.
+#[cfg(feature = "cuda")]
+pub fn bf16_rounding(device: &Device) -> Result<(usize, Vec<Bf16Difference>)> {
+    use super::kernels::convert;
+    let Device::Cuda(cuda) = device else { anyhow::bail!("the bf16 conversion is CUDA's") };
+    let probes = bf16_probes();
+    let x = cuda.clone_htod(&probes)?;
+    let bits = convert::<f32, u16>(cuda, "to_bf16", &x.as_view())?;
+    let ours = cuda.clone_dtoh(&convert::<u16, f32>(cuda, "from_bf16", &bits.as_view())?)?;
+    let theirs = Tensor::new(probes.as_slice(), &Device::Cpu)?
+        .to_dtype(DType::BF16)?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?;
+    let differ = probes
+        .iter()
+        .zip(ours.iter().zip(&theirs))
+        .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+        .map(|(v, (a, b))| (*v, a.to_bits(), b.to_bits()))
+        .collect();
+    Ok((probes.len(), differ))
 }
 
 /// One op at one shape.
@@ -262,35 +325,71 @@ mod tests {
         f32::from_bits((v.to_bits() + 0x1000) & !0x1fff)
     }
 
-    /// TF32's tolerance against what TF32 does: convolutions of operands rounded to TF32 (on the
-    /// CPU, summed in f32) against the same operands unrounded, on ResNet-50's convolution
-    /// shapes, land under it, and above fp32's (so the fp32 check fails a convolution that
-    /// took TF32 kernels).
+    /// `t` with each value rounded by `f`.
+    fn rounded(t: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        Tensor::from_vec(v.into_iter().map(f).collect(), t.dims(), &Device::Cpu).unwrap()
+    }
+
+    /// fp32 rounded to bfloat16 (7 mantissa bits, to nearest even) by candle's conversion.
+    fn bf16(t: &Tensor) -> Tensor {
+        t.to_dtype(DType::BF16).unwrap().to_dtype(DType::F32).unwrap()
+    }
+
+    /// TF32's and bf16's tolerances against what each does: convolutions of operands rounded to
+    /// TF32 (in bf16 to bfloat16, and the result too; on the CPU, summed in f32) against the same
+    /// operands unrounded, on ResNet-50's convolution shapes, land ten times under them, and
+    /// above fp32's (so the fp32 check fails a convolution that took TF32 or bf16 kernels).
     #[test]
-    fn tf32_operands_stay_within_the_tf32_tolerance_and_beyond_the_fp32_one() {
+    fn rounded_operands_stay_within_their_precisions_tolerance_and_beyond_the_fp32_one() {
         assert_eq!(tf32(1.0 + 2f32.powi(-11)), 1.0 + 2f32.powi(-10));
         assert_eq!(tf32(1.0 + 2f32.powi(-12)), 1.0);
         let convs = resnet50_cases(2, 32).into_iter().filter(|c| matches!(c, OpCase::Conv { .. }));
+        let mut worst = [0f64; 2];
         for (i, case) in convs.enumerate().step_by(4) {
             let OpCase::Conv { x, w, stride, padding } = case else { unreachable!() };
             let (x, w) = (
                 draw(&x, 11 + i as u64, &Device::Cpu).unwrap(),
                 draw(&w, 12, &Device::Cpu).unwrap(),
             );
-            let round = |t: &Tensor| {
-                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
-                let v: Vec<f32> = v.into_iter().map(tf32).collect();
-                Tensor::from_vec(v, t.dims(), &Device::Cpu).unwrap()
-            };
-            let exact = conv::conv2d(&x, &w, stride, padding).unwrap();
-            let rounded = conv::conv2d(&round(&x), &round(&w), stride, padding).unwrap();
-            let r = relative(&values(&rounded).unwrap(), &values(&exact).unwrap());
-            assert!(
-                r <= tolerance(&case, Precision::Tf32) / 10.0 && r > 2.0 * FP32_TOLERANCE,
-                "{case}: {r:e}"
-            );
+            let exact = values(&conv::conv2d(&x, &w, stride, padding).unwrap()).unwrap();
+            let in_tf32 = conv::conv2d(&rounded(&x, tf32), &rounded(&w, tf32), stride, padding);
+            let in_bf16 = bf16(&conv::conv2d(&bf16(&x), &bf16(&w), stride, padding).unwrap());
+            for (k, (y, precision)) in
+                [(in_tf32.unwrap(), Precision::Tf32), (in_bf16, Precision::Bf16)]
+                    .into_iter()
+                    .enumerate()
+            {
+                let r = relative(&values(&y).unwrap(), &exact);
+                assert!(
+                    r <= tolerance(&case, precision) / 10.0 && r > 2.0 * FP32_TOLERANCE,
+                    "{case} {precision}: {r:e}"
+                );
+                worst[k] = worst[k].max(r);
+            }
         }
+        eprintln!("largest relative error: tf32 {:.1e}, bf16 {:.1e}", worst[0], worst[1]);
         let bn = OpCase::BatchNorm { x: [2, 8, 4, 4], batch: true, relu: true };
-        assert_eq!(tolerance(&bn, Precision::Tf32), FP32_TOLERANCE);
+        for precision in [Precision::Tf32, Precision::Bf16] {
+            assert_eq!(tolerance(&bn, precision), FP32_TOLERANCE);
+        }
+    }
+
+    /// The probes of the bf16 conversion hold what they are there for: candle's conversion on
+    /// them rounds ties to even, overflows to infinity and keeps a NaN (what the CUDA kernel is
+    /// compared against, bit for bit, by `gpu-check`).
+    #[test]
+    fn the_bf16_probes_hold_ties_overflow_and_a_nan() {
+        let probes = bf16_probes();
+        let t = bf16(&Tensor::new(probes.as_slice(), &Device::Cpu).unwrap());
+        let r: Vec<f32> = t.to_vec1().unwrap();
+        assert_eq!(r[0], 1.0);
+        assert_eq!(r[1], 1.0 + 2f32.powi(-6));
+        assert_eq!(r[2], -1.0);
+        assert_eq!(r[3], 1.0 + 2f32.powi(-7));
+        assert_eq!(r[5], f32::INFINITY);
+        assert!(r[12].is_nan());
+        assert_eq!(r[13], f32::INFINITY);
+        assert!(probes.len() > 4096 && probes.iter().any(|v| v.abs() > 1e30 && v.is_finite()));
     }
 }

@@ -1,6 +1,8 @@
 //! Convolutions through cuDNN: forward, input gradient (backward data) and weight gradient
-//! (backward filter) of an NCHW f32 convolution, each with the first deterministic fp32
-//! algorithm of cuDNN's heuristic ranking ([`super::plan::choose`]). A convolution's
+//! (backward filter) of an NCHW f32 convolution, each with the first deterministic algorithm of
+//! cuDNN's heuristic ranking in the precision in force ([`super::plan::choose`]); in bf16 on
+//! bfloat16 copies of the operands, into a bfloat16 result converted back (cuDNN's
+//! pseudo-bfloat16 configuration: bfloat16 data, float sums). A convolution's
 //! descriptors, algorithm and workspace size are made once per shape and pass
 //! ([`ConvKey`]) on each thread (a cuDNN handle belongs to one thread at a time), and kept.
 
@@ -10,9 +12,11 @@ use std::ffi::c_void;
 
 use candle_core::cuda_backend::{CudaDevice, DeviceId};
 use cudarc::cudnn::{result, sys, CudnnError};
-use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut};
+use cudarc::driver::{CudaSlice, CudaView, DevicePtr, DevicePtrMut, DeviceRepr};
 
+use super::kernels::convert;
 use super::plan::{choose, AlgoMath, Candidate, ConvKey, Pass};
+use crate::nn::options::Precision;
 
 fn wrap(e: CudnnError) -> candle_core::Error {
     candle_core::Error::wrap(e)
@@ -26,16 +30,23 @@ fn ints(v: [usize; 4]) -> candle_core::Result<[i32; 4]> {
     Ok([int(v[0])?, int(v[1])?, int(v[2])?, int(v[3])?])
 }
 
-/// A tensor descriptor of an NCHW float tensor.
+/// The type of a convolution's operands and result in cuDNN: bfloat16 in bf16, else float.
+fn data(precision: Precision) -> sys::cudnnDataType_t {
+    match precision {
+        Precision::Bf16 => sys::cudnnDataType_t::CUDNN_DATA_BFLOAT16,
+        Precision::Fp32 | Precision::Tf32 => sys::cudnnDataType_t::CUDNN_DATA_FLOAT,
+    }
+}
+
+/// A tensor descriptor of an NCHW tensor.
 struct Tensor4(sys::cudnnTensorDescriptor_t);
 
 impl Tensor4 {
-    fn new(dims: [usize; 4]) -> candle_core::Result<Self> {
+    fn new(dims: [usize; 4], data: sys::cudnnDataType_t) -> candle_core::Result<Self> {
         let desc = Tensor4(result::create_tensor_descriptor().map_err(wrap)?);
-        let (format, float) =
-            (sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW, sys::cudnnDataType_t::CUDNN_DATA_FLOAT);
+        let format = sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW;
         // SAFETY: a descriptor just created.
-        unsafe { result::set_tensor4d_descriptor(desc.0, format, float, ints(dims)?) }
+        unsafe { result::set_tensor4d_descriptor(desc.0, format, data, ints(dims)?) }
             .map_err(wrap)?;
         Ok(desc)
     }
@@ -48,16 +59,15 @@ impl Drop for Tensor4 {
     }
 }
 
-/// A filter descriptor of a KCHW float kernel.
+/// A filter descriptor of a KCHW kernel.
 struct Filter(sys::cudnnFilterDescriptor_t);
 
 impl Filter {
-    fn new(dims: [usize; 4]) -> candle_core::Result<Self> {
+    fn new(dims: [usize; 4], data: sys::cudnnDataType_t) -> candle_core::Result<Self> {
         let desc = Filter(result::create_filter_descriptor().map_err(wrap)?);
-        let (format, float) =
-            (sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW, sys::cudnnDataType_t::CUDNN_DATA_FLOAT);
+        let format = sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW;
         // SAFETY: a descriptor just created.
-        unsafe { result::set_filter4d_descriptor(desc.0, float, format, ints(dims)?) }
+        unsafe { result::set_filter4d_descriptor(desc.0, data, format, ints(dims)?) }
             .map_err(wrap)?;
         Ok(desc)
     }
@@ -70,8 +80,7 @@ impl Drop for Filter {
     }
 }
 
-/// A 2-d cross-correlation's descriptor: float operands and accumulation, in the math its
-/// precision allows.
+/// A 2-d cross-correlation's descriptor: float accumulation, in the math its precision allows.
 struct Convolution(sys::cudnnConvolutionDescriptor_t);
 
 impl Convolution {
@@ -191,8 +200,12 @@ fn best<P: Perf>(
 
 impl Plan {
     fn new(handle: sys::cudnnHandle_t, key: ConvKey) -> candle_core::Result<Plan> {
-        let (x, w, y) =
-            (Tensor4::new(key.input)?, Filter::new(key.filter())?, Tensor4::new(key.output())?);
+        let d = data(key.precision);
+        let (x, w, y) = (
+            Tensor4::new(key.input, d)?,
+            Filter::new(key.filter(), d)?,
+            Tensor4::new(key.output(), d)?,
+        );
         let conv = Convolution::new(&key)?;
         let (h, c) = (handle, conv.0);
         // SAFETY (each call): the handle and the descriptors are alive; the heuristics write at
@@ -250,15 +263,16 @@ thread_local! {
     static HANDLES: RefCell<HashMap<DeviceId, Handle>> = RefCell::new(HashMap::new());
 }
 
-/// One pass of a convolution on `device` (the pass and shapes `key` holds): `a` and `b` are (x, w) forward, (∂y, w) for the
-/// input gradient, (x, ∂y) for the weight gradient; the result is y, ∂x or ∂w.
+/// One pass of a convolution on `device` (the pass and shapes `key` holds): `a` and `b` are
+/// (x, w) forward, (∂y, w) for the input gradient, (x, ∂y) for the weight gradient; the result
+/// is y, ∂x or ∂w. In bf16 the operands are rounded to bfloat16 copies and the bfloat16 result is
+/// converted back.
 pub(crate) fn convolve(
     device: &CudaDevice,
     key: ConvKey,
     a: &CudaView<'_, f32>,
     b: &CudaView<'_, f32>,
 ) -> candle_core::Result<CudaSlice<f32>> {
-    let stream = device.cuda_stream();
     HANDLES.with(|handles| {
         let mut handles = handles.borrow_mut();
         let handle = match handles.entry(device.id()) {
@@ -267,7 +281,8 @@ pub(crate) fn convolve(
                 let raw = result::create_handle().map_err(wrap)?;
                 let handle = e.insert(Handle { raw, plans: HashMap::new() });
                 // SAFETY: a handle just created, and candle's stream, which outlives it.
-                unsafe { result::set_stream(raw, stream.cu_stream() as _) }.map_err(wrap)?;
+                unsafe { result::set_stream(raw, device.cuda_stream().cu_stream() as _) }
+                    .map_err(wrap)?;
                 handle
             }
         };
@@ -281,75 +296,97 @@ pub(crate) fn convolve(
             Pass::InputGrad => key.input.iter().product(),
             Pass::WeightGrad => key.filter().iter().product::<usize>(),
         };
-        // SAFETY: cuDNN writes all of it (beta = 0).
-        let mut out = unsafe { device.alloc::<f32>(len.max(1)) }?;
-        let mut workspace = match plan.workspace {
-            0 => None,
-            bytes => Some(unsafe { device.alloc::<u8>(bytes) }?),
-        };
-        let (one, zero) = (1.0f32, 0.0f32);
-        let (alpha, beta) =
-            (&one as *const f32 as *const c_void, &zero as *const f32 as *const c_void);
-        let (a, _a) = a.device_ptr(&stream);
-        let (b, _b) = b.device_ptr(&stream);
-        let (o, _o) = out.device_ptr_mut(&stream);
-        let (ws, _ws) = workspace.as_mut().map(|w| w.device_ptr_mut(&stream)).unzip();
-        let ws = ws.map_or(std::ptr::null_mut(), |p| p as *mut c_void);
-        let (a, b, o) = (a as *const c_void, b as *const c_void, o as *mut c_void);
-        let (h, p) = (raw, &*plan);
-        // SAFETY: the descriptors describe these buffers (their shapes checked by the op), all
-        // on `stream`, alive until the calls have been queued on it.
-        unsafe {
-            match p.algo {
-                Algo::Forward(algo) => result::convolution_forward(
-                    h,
-                    alpha,
-                    p.x.0,
-                    a,
-                    p.w.0,
-                    b,
-                    p.conv.0,
-                    algo,
-                    ws,
-                    p.workspace,
-                    beta,
-                    p.y.0,
-                    o,
-                ),
-                Algo::Data(algo) => result::convolution_backward_data(
-                    h,
-                    alpha,
-                    p.w.0,
-                    b,
-                    p.y.0,
-                    a,
-                    p.conv.0,
-                    algo,
-                    ws,
-                    p.workspace,
-                    beta,
-                    p.x.0,
-                    o,
-                ),
-                Algo::Filter(algo) => result::convolution_backward_filter(
-                    h,
-                    alpha,
-                    p.x.0,
-                    a,
-                    p.y.0,
-                    b,
-                    p.conv.0,
-                    algo,
-                    ws,
-                    p.workspace,
-                    beta,
-                    p.w.0,
-                    o,
-                ),
+        match key.precision {
+            Precision::Bf16 => {
+                let a = convert::<f32, u16>(device, "to_bf16", a)?;
+                let b = convert::<f32, u16>(device, "to_bf16", b)?;
+                let out = queue(device, raw, plan, &a.as_view(), &b.as_view(), len)?;
+                convert::<u16, f32>(device, "from_bf16", &out.as_view())
             }
+            Precision::Fp32 | Precision::Tf32 => queue(device, raw, plan, a, b, len),
         }
-        .map_err(wrap)?;
-        drop((_a, _b, _o, _ws));
-        Ok(out)
     })
+}
+
+/// `plan`'s convolution of `a` and `b` (of the type its descriptors say) queued on candle's
+/// stream, into a new buffer of `len` values.
+fn queue<T: DeviceRepr>(
+    device: &CudaDevice,
+    raw: sys::cudnnHandle_t,
+    plan: &Plan,
+    a: &CudaView<'_, T>,
+    b: &CudaView<'_, T>,
+    len: usize,
+) -> candle_core::Result<CudaSlice<T>> {
+    let stream = device.cuda_stream();
+    // SAFETY: cuDNN writes all of it (beta = 0).
+    let mut out = unsafe { device.alloc::<T>(len.max(1)) }?;
+    let mut workspace = match plan.workspace {
+        0 => None,
+        bytes => Some(unsafe { device.alloc::<u8>(bytes) }?),
+    };
+    let (one, zero) = (1.0f32, 0.0f32);
+    let (alpha, beta) = (&one as *const f32 as *const c_void, &zero as *const f32 as *const c_void);
+    let (a, _a) = a.device_ptr(&stream);
+    let (b, _b) = b.device_ptr(&stream);
+    let (o, _o) = out.device_ptr_mut(&stream);
+    let (ws, _ws) = workspace.as_mut().map(|w| w.device_ptr_mut(&stream)).unzip();
+    let ws = ws.map_or(std::ptr::null_mut(), |p| p as *mut c_void);
+    let (a, b, o) = (a as *const c_void, b as *const c_void, o as *mut c_void);
+    let (h, p) = (raw, plan);
+    // SAFETY: the descriptors describe these buffers (their shapes checked by the op, their type
+    // by `convolve`), all on `stream`, alive until the calls have been queued on it; alpha and
+    // beta are floats for float and bfloat16 data alike.
+    unsafe {
+        match p.algo {
+            Algo::Forward(algo) => result::convolution_forward(
+                h,
+                alpha,
+                p.x.0,
+                a,
+                p.w.0,
+                b,
+                p.conv.0,
+                algo,
+                ws,
+                p.workspace,
+                beta,
+                p.y.0,
+                o,
+            ),
+            Algo::Data(algo) => result::convolution_backward_data(
+                h,
+                alpha,
+                p.w.0,
+                b,
+                p.y.0,
+                a,
+                p.conv.0,
+                algo,
+                ws,
+                p.workspace,
+                beta,
+                p.x.0,
+                o,
+            ),
+            Algo::Filter(algo) => result::convolution_backward_filter(
+                h,
+                alpha,
+                p.x.0,
+                a,
+                p.y.0,
+                b,
+                p.conv.0,
+                algo,
+                ws,
+                p.workspace,
+                beta,
+                p.w.0,
+                o,
+            ),
+        }
+    }
+    .map_err(wrap)?;
+    drop((_a, _b, _o, _ws));
+    Ok(out)
 }

@@ -1,5 +1,6 @@
-// The project's CUDA kernels: BatchNorm (+ReLU) forward and backward, and a bottleneck block's
-// add + ReLU and its gradient mask, on contiguous NCHW float tensors. Compiled at run time by
+// The project's CUDA kernels: BatchNorm (+ReLU) forward and backward, a bottleneck block's
+// add + ReLU and its gradient mask, on contiguous NCHW float tensors; and the conversions
+// between float and bfloat16 around the convolutions of precision bf16. Compiled at run time by
 // NVRTC for the device's own architecture (nn/cuda/kernels.rs).
 //
 // They compute what the CPU kernels compute (nn/batchnorm.rs, nn/residual.rs), in the same
@@ -181,6 +182,27 @@ __global__ void relu_mask(const float* g, const float* y, float* out, size_t len
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= len) return;
     out[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+// Float to bfloat16 (its upper 16 bits), rounded to nearest with ties to even, as
+// __float2bfloat16_rn and the CPU's conversion (half::bf16::from_f32); a NaN stays a quiet NaN,
+// and a value past bfloat16's largest rounds to infinity.
+__global__ void to_bf16(const float* x, unsigned short* y, size_t len) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= len) return;
+    unsigned int u = __float_as_uint(x[i]);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        y[i] = (unsigned short)((u >> 16) | 0x40u);
+    } else {
+        y[i] = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
+// Bfloat16 to float: exact.
+__global__ void from_bf16(const unsigned short* x, float* y, size_t len) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= len) return;
+    y[i] = __uint_as_float((unsigned int)x[i] << 16);
 }
 
 }

@@ -240,3 +240,24 @@ pub(crate) fn elementwise(
     unsafe { builder.launch(one_per_value(len)?) }.map_err(wrap)?;
     Ok(out)
 }
+
+/// `x` converted element by element by `name`: `to_bf16` (f32 to bfloat16's bits, rounded to
+/// nearest even) or `from_bf16` (back, exactly).
+pub(crate) fn convert<A, B>(
+    device: &CudaDevice,
+    name: &'static str,
+    x: &CudaView<'_, A>,
+) -> candle_core::Result<CudaSlice<B>>
+where
+    A: cudarc::driver::DeviceRepr,
+    B: cudarc::driver::DeviceRepr,
+{
+    let len = x.len();
+    let mut out = output::<B>(device, len)?;
+    let f = function(device, name)?;
+    let stream = device.cuda_stream();
+    let mut builder = stream.launch_builder(&f);
+    builder.arg(x).arg(&mut out).arg(&len);
+    unsafe { builder.launch(one_per_value(len)?) }.map_err(wrap)?;
+    Ok(out)
+}

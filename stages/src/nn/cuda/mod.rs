@@ -13,7 +13,9 @@
 //! - `plan.rs`: what they decide on the host (launch sizes, the split of each sum, the cache
 //!   key, the choice among cuDNN's algorithms), tested without a GPU.
 //!
-//! They run f32 tensors; a custom op on other types on CUDA is an error naming it.
+//! They run f32 tensors; a custom op on other types on CUDA is an error naming it. In precision
+//! bf16 a convolution converts its f32 operands to bfloat16 and its bfloat16 result back to f32
+//! (`kernels.cu`'s `to_bf16`, `from_bf16`), so the network's tensors stay f32.
 
 // Read by the CUDA build's code; the CPU build compiles and tests it.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
@@ -27,7 +29,7 @@ pub mod kernels;
 
 /// The kernels `kernels.cu` defines, each launched from `kernels.rs`.
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-pub(crate) const KERNELS: [&str; 8] = [
+pub(crate) const KERNELS: [&str; 10] = [
     "bn_stats_partial",
     "bn_stats_finish",
     "bn_normalise",
@@ -36,6 +38,8 @@ pub(crate) const KERNELS: [&str; 8] = [
     "bn_input_grad",
     "add_relu",
     "relu_mask",
+    "to_bf16",
+    "from_bf16",
 ];
 
 #[cfg(feature = "cuda")]

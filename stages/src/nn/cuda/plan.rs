@@ -103,22 +103,24 @@ pub(crate) enum AlgoMath {
 
 impl AlgoMath {
     /// The math a convolution descriptor allows in `precision`: float multiply-adds only for
-    /// fp32 (cuDNN's default math would take TF32 tensor-core kernels for float data);
-    /// tensor cores on TF32 operands for tf32.
+    /// fp32 (cuDNN's default math would take TF32 tensor-core kernels for float data); tensor
+    /// cores for tf32 (on TF32 operands) and bf16 (on the bfloat16 data itself).
     pub(crate) fn allowed(precision: Precision) -> AlgoMath {
         match precision {
             Precision::Fp32 => AlgoMath::Fma,
-            Precision::Tf32 => AlgoMath::TensorOp,
+            Precision::Tf32 | Precision::Bf16 => AlgoMath::TensorOp,
         }
     }
 
     /// Whether an algorithm cuDNN ranks in this math computes in `precision` under a
     /// descriptor that allows [`AlgoMath::allowed`]: never one that converts operands to a
-    /// narrower type than TF32, and for fp32 never tensor cores.
+    /// narrower type than the precision's, and for fp32 never tensor cores. (A product of two
+    /// bfloat16 values is exact in float, so in bf16 an FMA algorithm computes what a tensor-op
+    /// one does, in another order.)
     fn computes(self, precision: Precision) -> bool {
         match self {
             AlgoMath::Default | AlgoMath::Fma => true,
-            AlgoMath::TensorOp => precision == Precision::Tf32,
+            AlgoMath::TensorOp => precision != Precision::Fp32,
             AlgoMath::TensorOpConversion => false,
         }
     }
@@ -215,6 +217,7 @@ mod tests {
         assert!(keys.insert(key([128, 3, 224, 224], [64, 3, 7, 7], 2, 2, Pass::Forward)));
         assert!(keys.insert(key([128, 3, 224, 224], [32, 3, 7, 7], 2, 3, Pass::Forward)));
         assert!(keys.insert(ConvKey { precision: Precision::Tf32, ..stem }));
+        assert!(keys.insert(ConvKey { precision: Precision::Bf16, ..stem }));
         assert!(!keys.insert(stem));
     }
 
@@ -246,13 +249,17 @@ mod tests {
         assert_eq!(choose(&ranked[4..], Precision::Tf32).unwrap().algo, 5);
         let none = choose(&ranked[4..5], Precision::Tf32).unwrap_err();
         assert!(none.contains("no deterministic tf32 algorithm"), "{none}");
+        // bf16 the same: tensor cores on its own data, never a conversion further.
+        assert_eq!(choose(&ranked, Precision::Bf16).unwrap().algo, 1);
+        assert!(choose(&ranked[4..5], Precision::Bf16).is_err());
     }
 
     #[test]
-    fn fp32_descriptors_allow_float_multiply_adds_only_and_tf32_ones_tensor_cores() {
+    fn fp32_descriptors_allow_float_multiply_adds_only_and_tf32_and_bf16_ones_tensor_cores() {
         assert_eq!(AlgoMath::allowed(Precision::Fp32), AlgoMath::Fma);
         assert_eq!(AlgoMath::allowed(Precision::Tf32), AlgoMath::TensorOp);
-        for p in [Precision::Fp32, Precision::Tf32] {
+        assert_eq!(AlgoMath::allowed(Precision::Bf16), AlgoMath::TensorOp);
+        for p in [Precision::Fp32, Precision::Tf32, Precision::Bf16] {
             assert!(AlgoMath::allowed(p).computes(p));
         }
     }
