@@ -463,7 +463,9 @@ mod tests {
             assert!(!params(&plain, kind).is_empty(), "{kind}");
             assert_eq!(params(&fp32, kind), params(&plain, kind), "{kind}");
             for precision in ["tf32", "bf16"] {
-                for p in params(&named(precision).0.unwrap(), kind) {
+                let named = params(&named(precision).0.unwrap(), kind);
+                assert_eq!(named.len(), params(&plain, kind).len(), "{kind} {precision}");
+                for p in named {
                     assert_eq!(p["train"]["precision"], precision, "{kind}: {p}");
                 }
             }

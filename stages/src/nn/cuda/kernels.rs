@@ -242,7 +242,9 @@ pub(crate) fn elementwise(
 }
 
 /// `x` converted element by element by `name`: `to_bf16` (f32 to bfloat16's bits, rounded to
-/// nearest even) or `from_bf16` (back, exactly).
+/// nearest even as `half::bf16::from_f32`, a NaN kept with its sign and the top bits of its
+/// payload, where CUDA's `__float2bfloat16_rn` would give the canonical 0x7fff) or `from_bf16`
+/// (back, exactly).
 pub(crate) fn convert<A, B>(
     device: &CudaDevice,
     name: &'static str,
