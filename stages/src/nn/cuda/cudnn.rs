@@ -4,7 +4,8 @@
 //! bfloat16 copies of the operands, into a bfloat16 result converted back (cuDNN's
 //! pseudo-bfloat16 configuration: bfloat16 data, float sums). A convolution's
 //! descriptors, algorithm and workspace size are made once per shape and pass
-//! ([`ConvKey`]) on each thread (a cuDNN handle belongs to one thread at a time), and kept.
+//! ([`ConvKey`]) on each thread (a cuDNN handle belongs to one thread at a time), and kept; the
+//! workspace is one buffer per handle, grown to the largest a plan has needed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -245,10 +246,13 @@ impl Plan {
     }
 }
 
-/// A thread's cuDNN handle on one device, and its plans.
+/// A thread's cuDNN handle on one device, its plans, and the workspace they share: kept from call
+/// to call (no allocation per convolution), and safe to share because every call on the handle
+/// is queued on the one stream, in order.
 struct Handle {
     raw: sys::cudnnHandle_t,
     plans: HashMap<ConvKey, Plan>,
+    workspace: Option<CudaSlice<u8>>,
 }
 
 impl Drop for Handle {
@@ -279,18 +283,24 @@ pub(crate) fn convolve(
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let raw = result::create_handle().map_err(wrap)?;
-                let handle = e.insert(Handle { raw, plans: HashMap::new() });
+                let handle = e.insert(Handle { raw, plans: HashMap::new(), workspace: None });
                 // SAFETY: a handle just created, and candle's stream, which outlives it.
                 unsafe { result::set_stream(raw, device.cuda_stream().cu_stream() as _) }
                     .map_err(wrap)?;
                 handle
             }
         };
-        let raw = handle.raw;
-        let plan = match handle.plans.entry(key) {
+        let Handle { raw, plans, workspace } = handle;
+        let raw = *raw;
+        let plan = match plans.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(Plan::new(raw, key)?),
         };
+        if plan.workspace > workspace.as_ref().map_or(0, |w| w.len()) {
+            // SAFETY: cuDNN's scratch space, never read before the algorithm writes it.
+            *workspace = Some(unsafe { device.alloc::<u8>(plan.workspace) }?);
+        }
+        let workspace = workspace.as_mut().filter(|_| plan.workspace > 0);
         let len = match key.pass {
             Pass::Forward => key.output().iter().product(),
             Pass::InputGrad => key.input.iter().product(),
@@ -300,20 +310,22 @@ pub(crate) fn convolve(
             Precision::Bf16 => {
                 let a = convert::<f32, u16>(device, "to_bf16", a)?;
                 let b = convert::<f32, u16>(device, "to_bf16", b)?;
-                let out = queue(device, raw, plan, &a.as_view(), &b.as_view(), len)?;
+                let out = queue(device, raw, plan, workspace, &a.as_view(), &b.as_view(), len)?;
                 convert::<u16, f32>(device, "from_bf16", &out.as_view())
             }
-            Precision::Fp32 | Precision::Tf32 => queue(device, raw, plan, a, b, len),
+            Precision::Fp32 | Precision::Tf32 => queue(device, raw, plan, workspace, a, b, len),
         }
     })
 }
 
 /// `plan`'s convolution of `a` and `b` (of the type its descriptors say) queued on candle's
-/// stream, into a new buffer of `len` values.
+/// stream, into a new buffer of `len` values, with `workspace` (at least the plan's bytes; none
+/// where it needs none).
 fn queue<T: DeviceRepr>(
     device: &CudaDevice,
     raw: sys::cudnnHandle_t,
     plan: &Plan,
+    workspace: Option<&mut CudaSlice<u8>>,
     a: &CudaView<'_, T>,
     b: &CudaView<'_, T>,
     len: usize,
@@ -321,22 +333,19 @@ fn queue<T: DeviceRepr>(
     let stream = device.cuda_stream();
     // SAFETY: cuDNN writes all of it (beta = 0).
     let mut out = unsafe { device.alloc::<T>(len.max(1)) }?;
-    let mut workspace = match plan.workspace {
-        0 => None,
-        bytes => Some(unsafe { device.alloc::<u8>(bytes) }?),
-    };
     let (one, zero) = (1.0f32, 0.0f32);
     let (alpha, beta) = (&one as *const f32 as *const c_void, &zero as *const f32 as *const c_void);
     let (a, _a) = a.device_ptr(&stream);
     let (b, _b) = b.device_ptr(&stream);
     let (o, _o) = out.device_ptr_mut(&stream);
-    let (ws, _ws) = workspace.as_mut().map(|w| w.device_ptr_mut(&stream)).unzip();
+    let (ws, _ws) = workspace.map(|w| w.device_ptr_mut(&stream)).unzip();
     let ws = ws.map_or(std::ptr::null_mut(), |p| p as *mut c_void);
     let (a, b, o) = (a as *const c_void, b as *const c_void, o as *mut c_void);
     let (h, p) = (raw, plan);
     // SAFETY: the descriptors describe these buffers (their shapes checked by the op, their type
-    // by `convolve`), all on `stream`, alive until the calls have been queued on it; alpha and
-    // beta are floats for float and bfloat16 data alike.
+    // by `convolve`), all on `stream`, alive until the calls have been queued on it; the
+    // workspace holds at least the plan's bytes; alpha and beta are floats for float and
+    // bfloat16 data alike.
     unsafe {
         match p.algo {
             Algo::Forward(algo) => result::convolution_forward(

@@ -184,9 +184,10 @@ __global__ void relu_mask(const float* g, const float* y, float* out, size_t len
     out[i] = y[i] > 0.0f ? g[i] : 0.0f;
 }
 
-// Float to bfloat16 (its upper 16 bits), rounded to nearest with ties to even, as
-// __float2bfloat16_rn and the CPU's conversion (half::bf16::from_f32); a NaN stays a quiet NaN,
-// and a value past bfloat16's largest rounds to infinity.
+// Float to bfloat16 (its upper 16 bits), rounded to nearest with ties to even, as the CPU's
+// conversion (half::bf16::from_f32) rounds; a NaN keeps its sign and the top bits of its payload
+// and is made quiet (where __float2bfloat16_rn gives the one canonical NaN), and a value past
+// bfloat16's largest rounds to infinity.
 __global__ void to_bf16(const float* x, unsigned short* y, size_t len) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= len) return;

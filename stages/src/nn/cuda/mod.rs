@@ -5,7 +5,7 @@
 //!
 //! - convolution forward, input gradient (only when the input is tracked, as on the CPU) and
 //!   weight gradient through cuDNN (`cudnn.rs`), with only deterministic algorithms, descriptors
-//!   and algorithms cached per shape;
+//!   and algorithms cached per shape, and one workspace per cuDNN handle, kept and grown;
 //! - BatchNorm (+ReLU) in both regimes, and the blocks' add + ReLU and its gradient mask, as the
 //!   project's kernels (`kernels.cu`, compiled by NVRTC at first use, `kernels.rs`), with per-channel
 //!   sums in a fixed order (no atomics) so that a rerun on the same GPU gives the same bytes;
