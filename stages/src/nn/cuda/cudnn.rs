@@ -247,8 +247,9 @@ impl Plan {
 }
 
 /// A thread's cuDNN handle on one device, its plans, and the workspace they share: kept from call
-/// to call (no allocation per convolution), and safe to share because every call on the handle
-/// is queued on the one stream, in order.
+/// to call (no allocation per convolution; up to [`super::plan::WORKSPACE_LIMIT`] held per
+/// thread until it ends), and safe to share because every call on the handle is queued in order
+/// on the thread's own stream (candle's device runs each thread on CUDA's per-thread stream).
 struct Handle {
     raw: sys::cudnnHandle_t,
     plans: HashMap<ConvKey, Plan>,
