@@ -14,6 +14,8 @@
 //! [`tolerance`] says what each case is held to. [`bf16_rounding`] checks the conversion to
 //! bfloat16 itself, bit for bit.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -194,6 +196,30 @@ fn draw(dims: &[usize], seed: u64, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, dims, &Device::Cpu)?.to_dtype(DType::F32)?.to_device(device)?)
 }
 
+/// One case's operands, each drawn (on the host, the check's slowest part) once for both sides:
+/// operand `s` is N(0, 1) from seed `seed + s`. Each side makes its own variables of them.
+struct Operands<'a> {
+    seed: u64,
+    device: &'a Device,
+    drawn: HashMap<u64, Tensor>,
+}
+
+impl Operands<'_> {
+    fn get(&mut self, dims: &[usize], s: u64) -> Result<Tensor> {
+        if let Some(t) = self.drawn.get(&s) {
+            anyhow::ensure!(
+                t.dims() == dims,
+                "operand {s} drawn as {:?}, asked as {dims:?}",
+                t.dims()
+            );
+            return Ok(t.clone());
+        }
+        let t = draw(dims, self.seed + s, self.device)?;
+        self.drawn.insert(s, t.clone());
+        Ok(t)
+    }
+}
+
 fn values(t: &Tensor) -> Result<Vec<f64>> {
     Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
 }
@@ -210,10 +236,11 @@ fn relative(ours: &[f64], theirs: &[f64]) -> f64 {
 
 /// The tensors one side computes for `case`, by name: the output, then each gradient (and the
 /// updated running statistics of BatchNorm in training mode).
-fn run(case: OpCase, device: &Device, seed: u64) -> Result<Vec<(&'static str, Vec<f64>)>> {
-    let var = |dims: &[usize], s: u64| -> Result<Var> {
-        Ok(Var::from_tensor(&draw(dims, seed + s, device)?)?)
-    };
+fn run(case: OpCase, operands: &mut Operands) -> Result<Vec<(&'static str, Vec<f64>)>> {
+    // A copy (`Var::from_tensor` of a tensor that is no variable copies it): BatchNorm updates
+    // its running statistics in place, and each side has its own.
+    let mut var =
+        |dims: &[usize], s: u64| -> Result<Var> { Ok(Var::from_tensor(&operands.get(dims, s)?)?) };
     let mut out = Vec::new();
     let (y, inputs): (Tensor, Vec<(&'static str, Var)>) = match case {
         OpCase::Conv { x, w, stride, padding } => {
@@ -228,7 +255,7 @@ fn run(case: OpCase, device: &Device, seed: u64) -> Result<Vec<(&'static str, Ve
                 weight: weight.as_tensor().clone(),
                 bias: bias.as_tensor().clone(),
                 running_mean: var(&[c], 4)?,
-                running_var: Var::from_tensor(&draw(&[c], seed + 5, device)?.abs()?)?,
+                running_var: Var::from_tensor(&var(&[c], 5)?.as_tensor().abs()?)?,
             };
             let mode = if batch { BnMode::Batch } else { BnMode::Running };
             let y = layer.forward(xv.as_tensor(), mode, true, relu)?;
@@ -242,7 +269,7 @@ fn run(case: OpCase, device: &Device, seed: u64) -> Result<Vec<(&'static str, Ve
             (y, vec![("∂a", a), ("∂b", b)])
         }
     };
-    let r = draw(y.dims(), seed + 9, device)?;
+    let r = operands.get(y.dims(), 9)?;
     let grads = (&y * &r)?.sum_all()?.backward()?;
     out.insert(0, ("y", values(&y)?));
     for (what, v) in inputs {
@@ -255,8 +282,9 @@ fn run(case: OpCase, device: &Device, seed: u64) -> Result<Vec<(&'static str, Ve
 /// `case` on `device` in the project's ops against candle's, tensor by tensor. The caller chooses
 /// that the project's ops run on the device (on CUDA, `--cuda-kernels project`).
 pub fn compare(case: OpCase, device: &Device, seed: u64) -> Result<Vec<Compared>> {
-    let ours = run(case, device, seed)?;
-    let theirs = with_candle_ops(|| run(case, device, seed))?;
+    let mut operands = Operands { seed, device, drawn: HashMap::new() };
+    let ours = run(case, &mut operands)?;
+    let theirs = with_candle_ops(|| run(case, &mut operands))?;
     Ok(ours
         .iter()
         .zip(&theirs)
